@@ -1,0 +1,94 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+// Targets are named Fleet<Concept> and live in the folder the design names (Sources/<Concept>),
+// so no type ever shares its module's name. See docs/architecture.md for what each one owns.
+let package = Package(
+    name: "fleet",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "fleetd", targets: ["fleetd"]),
+        .executable(name: "fleetctl", targets: ["fleetctl"]),
+        .executable(name: "fleet-dns", targets: ["fleet-dns"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-crypto.git", from: "3.12.3"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.37.0"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1"),
+    ],
+    targets: [
+        // Unit files: parsing, normalisation, hashing, names, [X-Fleet] requirements.
+        .target(name: "FleetUnit", dependencies: [.product(name: "Crypto", package: "swift-crypto")],
+                path: "Sources/Unit"),
+        // The key-value store contract and its in-process backend.
+        .target(name: "FleetStore", dependencies: [
+            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+        ], path: "Sources/Store"),
+        // The store over HTTP: etcd-v2 keys API server routes and the remote-store client.
+        .target(name: "FleetStoreHTTP", dependencies: [
+            "FleetStore",
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "Hummingbird", package: "hummingbird"),
+            .product(name: "AsyncHTTPClient", package: "async-http-client"),
+        ], path: "Sources/StoreHTTP"),
+        // fleet's typed schema over the store.
+        .target(name: "FleetRegistry", dependencies: ["FleetStore", "FleetUnit"], path: "Sources/Registry"),
+        // Leader election and placement.
+        .target(name: "FleetEngine", dependencies: [
+            "FleetRegistry",
+            .product(name: "Logging", package: "swift-log"),
+            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+        ], path: "Sources/Engine"),
+        // libsystemd's sd-bus, and systemd's manager spoken over it.
+        .systemLibrary(name: "CSystemd", path: "Sources/CSystemd", pkgConfig: "libsystemd",
+                       providers: [.apt(["libsystemd-dev"])]),
+        .target(name: "FleetSystemd", dependencies: ["CSystemd"], path: "Sources/Systemd"),
+        // The per-machine agent: presence, running assigned units, publishing their states.
+        .target(name: "FleetAgent", dependencies: [
+            "FleetRegistry", "FleetSystemd",
+            .product(name: "Logging", package: "swift-log"),
+            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+        ], path: "Sources/Agent"),
+        // Service discovery naming (records, DNS and mDNS arrive here).
+        .target(name: "FleetDiscovery", dependencies: ["FleetUnit"], path: "Sources/Discovery"),
+        // fleet's HTTP API v1: entities, server routes, client.
+        .target(name: "FleetAPI", dependencies: [
+            "FleetRegistry",
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "Hummingbird", package: "hummingbird"),
+            .product(name: "AsyncHTTPClient", package: "async-http-client"),
+        ], path: "Sources/API"),
+        .executableTarget(name: "fleetd", dependencies: [
+            "FleetAgent", "FleetAPI", "FleetEngine", "FleetStoreHTTP",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ]),
+        .executableTarget(name: "fleetctl", dependencies: [
+            "FleetAPI", "FleetUnit",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ]),
+        .executableTarget(name: "fleet-dns", dependencies: [
+            "FleetDiscovery",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ]),
+
+        .testTarget(name: "FleetUnitTests", dependencies: ["FleetUnit"], path: "Tests/UnitTests"),
+        .testTarget(name: "FleetStoreTests", dependencies: ["FleetStore", "FleetStoreHTTP"], path: "Tests/StoreTests"),
+        .testTarget(name: "FleetEngineTests", dependencies: ["FleetEngine"], path: "Tests/EngineTests"),
+        .testTarget(name: "FleetSystemdTests", dependencies: ["FleetSystemd"], path: "Tests/SystemdTests"),
+        .testTarget(name: "FleetAgentTests", dependencies: [
+            "FleetAgent", .product(name: "ServiceLifecycleTestKit", package: "swift-service-lifecycle"),
+        ], path: "Tests/AgentTests"),
+        .testTarget(name: "FleetAPITests", dependencies: [
+            "FleetAPI", .product(name: "HummingbirdTesting", package: "hummingbird"),
+        ], path: "Tests/APITests"),
+        .testTarget(name: "fleetctlTests", dependencies: ["fleetctl"], path: "Tests/fleetctlTests"),
+    ]
+)
+
+for target in package.targets where target.type != .system {
+    target.swiftSettings = (target.swiftSettings ?? []) + [.enableUpcomingFeature("ExistentialAny")]
+}

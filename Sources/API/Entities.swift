@@ -1,0 +1,67 @@
+import FleetUnit
+
+/// The version fleetd and fleetctl report (`Server: fleetd/<version>`, `fleetctl version`).
+public enum FleetVersion {
+    public static let current = "0.1.0"
+}
+
+/// fleet's API v1 `Unit` entity. Empty fields are omitted from the JSON, as fleet does.
+public struct UnitEntity: Codable, Sendable, Hashable {
+    public var name: String
+    public var options: [UnitOption]?
+    public var desiredState: String?
+    public var currentState: String?
+    public var machineID: String?
+
+    public init(name: String, options: [UnitOption]? = nil, desiredState: String? = nil,
+                currentState: String? = nil, machineID: String? = nil) {
+        self.name = name
+        self.options = options
+        self.desiredState = desiredState
+        self.currentState = currentState
+        self.machineID = machineID
+    }
+}
+
+/// fleet's API v1 `UnitState` entity: what systemd reports for a unit on one machine.
+public struct UnitStateEntity: Codable, Sendable, Hashable {
+    public var name: String
+    public var hash: String?
+    public var machineID: String?
+    public var systemdLoadState: String?
+    public var systemdActiveState: String?
+    public var systemdSubState: String?
+
+    public init(name: String, hash: String?, machineID: String?, systemdLoadState: String?,
+                systemdActiveState: String?, systemdSubState: String?) {
+        self.name = name
+        self.hash = hash
+        self.machineID = machineID
+        self.systemdLoadState = systemdLoadState
+        self.systemdActiveState = systemdActiveState
+        self.systemdSubState = systemdSubState
+    }
+}
+
+/// fleet's API v1 `Machine` entity.
+public struct MachineEntity: Codable, Sendable, Hashable {
+    public var id: String
+    public var primaryIP: String?
+    public var metadata: [String: String]?
+
+    public init(id: String, primaryIP: String?, metadata: [String: String]?) {
+        self.id = id
+        self.primaryIP = primaryIP
+        self.metadata = metadata
+    }
+}
+
+struct UnitPage: Codable { var units: [UnitEntity]; var nextPageToken: String? }
+struct UnitStatePage: Codable { var states: [UnitStateEntity]; var nextPageToken: String? }
+struct MachinePage: Codable { var machines: [MachineEntity]; var nextPageToken: String? }
+
+/// fleet's error body: `{"error":{"code":404,"message":"unit does not exist"}}`.
+struct ErrorBody: Codable {
+    struct Inner: Codable { var code: Int; var message: String }
+    var error: Inner
+}

@@ -1,0 +1,140 @@
+import AsyncHTTPClient
+import FleetUnit
+import Foundation
+import NIOCore
+import NIOHTTP1
+
+/// A client of fleetd's API v1, over a unix socket (`unix:///var/run/fleet.sock`) or HTTP.
+public struct FleetClient: Sendable {
+    /// Where requests go: `http+unix://<escaped socket path>` or `http://host:port`.
+    let base: String
+    let client: HTTPClient
+    let timeout: TimeAmount
+
+    /// - Throws: ``FleetClientError`` when `endpoint` is not a URL fleetctl can use.
+    public init(endpoint: String, client: HTTPClient = .shared, timeout: TimeAmount = .seconds(10)) throws {
+        self.base = try Self.base(for: endpoint)
+        self.client = client
+        self.timeout = timeout
+    }
+
+    /// fleet's endpoint rules: `unix://` + absolute path, or `http(s)://host[:port]`.
+    static func base(for endpoint: String) throws -> String {
+        let first = endpoint.split(separator: ",").first.map(String.init) ?? endpoint
+        guard let schemeEnd = first.range(of: "://") else {
+            throw FleetClientError("invalid endpoint \"\(endpoint)\": URL scheme undefined (use unix:///path or http://host:port)")
+        }
+        let scheme = first[..<schemeEnd.lowerBound].lowercased()
+        let rest = String(first[schemeEnd.upperBound...])
+        switch scheme {
+        case "unix", "file":
+            guard rest.hasPrefix("/") else {
+                let host = rest.split(separator: "/").first.map(String.init) ?? rest
+                throw FleetClientError("unable to connect to host \"\(host)\" with scheme \"\(scheme)\"")
+            }
+            let escaped = rest.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? rest
+            return "http+unix://" + escaped
+        case "http", "https":
+            guard !rest.isEmpty, !rest.hasPrefix("/") else {
+                throw FleetClientError("invalid endpoint \"\(endpoint)\": no host")
+            }
+            return scheme + "://" + (rest.hasSuffix("/") ? String(rest.dropLast()) : rest)
+        default:
+            throw FleetClientError("invalid endpoint \"\(endpoint)\": unsupported scheme \"\(scheme)\"")
+        }
+    }
+
+    public func units() async throws -> [UnitEntity] {
+        try await get("/fleet/v1/units", as: UnitPage.self).units
+    }
+
+    /// The unit, or nil when the registry has no unit of that name.
+    public func unit(_ name: String) async throws -> UnitEntity? {
+        do {
+            return try await get("/fleet/v1/units/\(Self.escape(name))", as: UnitEntity.self)
+        } catch let error as FleetClientError where error.status == 404 {
+            return nil
+        }
+    }
+
+    public func states() async throws -> [UnitStateEntity] {
+        try await get("/fleet/v1/state", as: UnitStatePage.self).states
+    }
+
+    public func machines() async throws -> [MachineEntity] {
+        try await get("/fleet/v1/machines", as: MachinePage.self).machines
+    }
+
+    /// Creates a unit (or replaces one whose options differ).
+    public func createUnit(_ unit: UnitEntity) async throws {
+        try await put(unit)
+    }
+
+    public func setDesiredState(_ name: String, _ state: String) async throws {
+        try await put(UnitEntity(name: name, desiredState: state))
+    }
+
+    /// Removes a unit; false when there was none.
+    public func destroyUnit(_ name: String) async throws -> Bool {
+        let response = try await send("/fleet/v1/units/\(Self.escape(name))", method: .DELETE)
+        if response.status == .notFound { return false }
+        try await Self.check(response)
+        return true
+    }
+
+    func put(_ unit: UnitEntity) async throws {
+        let body = try JSONEncoder().encode(unit)
+        try await Self.check(try await send("/fleet/v1/units/\(Self.escape(unit.name))", method: .PUT, body: body))
+    }
+
+    func get<T: Decodable>(_ path: String, as type: T.Type) async throws -> T {
+        let response = try await send(path, method: .GET)
+        try await Self.check(response)
+        let body = try await response.body.collect(upTo: 256 << 20)
+        do {
+            return try JSONDecoder().decode(type, from: body)
+        } catch {
+            throw FleetClientError("fleetd sent a reply that is not valid API JSON for \(path): \(error)")
+        }
+    }
+
+    func send(_ path: String, method: HTTPMethod, body: Data? = nil) async throws -> HTTPClientResponse {
+        var request = HTTPClientRequest(url: base + path)
+        request.method = method
+        if let body {
+            request.headers.add(name: "Content-Type", value: "application/json")
+            request.body = .bytes(ByteBuffer(bytes: body))
+        }
+        do {
+            return try await client.execute(request, timeout: timeout)
+        } catch {
+            throw FleetClientError("cannot reach fleetd at \(base.removingPercentEncoding ?? base): \(error)")
+        }
+    }
+
+    static func check(_ response: HTTPClientResponse) async throws {
+        guard !(200..<300).contains(response.status.code) else { return }
+        let body = try await response.body.collect(upTo: 1 << 20)
+        let message = (try? JSONDecoder().decode(ErrorBody.self, from: body))?.error.message
+            ?? String(buffer: body)
+        throw FleetClientError("Error \(response.status.code): \(message)", status: Int(response.status.code))
+    }
+
+    static func escape(_ name: String) -> String {
+        name.addingPercentEncoding(withAllowedCharacters: .urlPathAllowed.subtracting(CharacterSet(charactersIn: "/"))) ?? name
+    }
+}
+
+/// Why a request to fleetd failed, in words for the person at the terminal.
+public struct FleetClientError: Error, CustomStringConvertible {
+    public var message: String
+    /// The HTTP status, when fleetd answered.
+    public var status: Int?
+
+    public init(_ message: String, status: Int? = nil) {
+        self.message = message
+        self.status = status
+    }
+
+    public var description: String { message }
+}

@@ -1,0 +1,183 @@
+import FleetRegistry
+import FleetStore
+import FleetSystemd
+import FleetUnit
+import Logging
+import ServiceLifecycle
+
+/// Runs this machine's share of the cluster: keeps the machine's presence alive, makes local
+/// systemd match the units the engine assigned here, and publishes their states.
+///
+/// It watches only `schedule/<this machine>/`, and learns unit states from systemd's D-Bus
+/// signals, so nothing here polls. On a graceful shutdown it stops and unloads its units and
+/// withdraws the machine at once, so the engine moves them without waiting for a TTL.
+public struct Agent: Service {
+    public struct Configuration: Sendable {
+        public var machine: MachineRecord
+        /// Presence and unit-state TTL in seconds (fleet's `agent_ttl`).
+        public var ttl: Int64
+
+        public init(machine: MachineRecord, ttl: Int64 = 30) {
+            self.machine = machine
+            self.ttl = ttl
+        }
+    }
+
+    let registry: Registry
+    let units: any UnitManager
+    let configuration: Configuration
+    let logger: Logger
+    let local: LocalUnits
+
+    public init(registry: Registry, units: any UnitManager, configuration: Configuration, logger: Logger) {
+        self.registry = registry
+        self.units = units
+        self.configuration = configuration
+        self.logger = logger
+        self.local = LocalUnits(machine: configuration.machine.id)
+    }
+
+    var machineID: MachineID { configuration.machine.id }
+
+    public func run() async throws {
+        try await registry.publishMachine(configuration.machine, ttl: configuration.ttl)
+        logger.info("machine registered", metadata: ["machine.id": "\(machineID)"])
+        let (wakeups, wake) = AsyncStream<Void>.makeStream(bufferingPolicy: .bufferingNewest(1))
+        await withGracefulShutdownHandler {
+            await withDiscardingTaskGroup { group in
+                group.addTask { await keepPresence() }
+                group.addTask { await watchAssignments(wake: wake) }
+                group.addTask { await publishStateChanges() }
+                group.addTask { await refreshStates() }
+                for await _ in wakeups {
+                    await reconcile()
+                }
+                group.cancelAll()
+            }
+        } onGracefulShutdown: {
+            wake.finish()
+        }
+        await purge()
+    }
+
+    /// Makes local systemd match this machine's assignments.
+    func reconcile() async {
+        do {
+            let desired = try await registry.assignments(machineID)
+            let plan = await local.plan(desired: desired)
+            try await carryOut(plan)
+        } catch {
+            logger.warning("agent reconcile failed; retrying on the next change",
+                           metadata: ["machine.id": "\(machineID)", "error": "\(error)"])
+        }
+    }
+
+    func carryOut(_ plan: AgentPlan) async throws {
+        var filesChanged = false
+        for unit in plan.unload {
+            try await units.stop(unit.rawValue)
+            await units.unwatch(unit.rawValue)
+            filesChanged = try await units.removeUnitFile(unit.rawValue) || filesChanged
+            try await units.resetFailed(unit.rawValue)
+            await local.forget(unit)
+            try await registry.removeState(unit, machineID)
+            logger.info("unit unloaded", metadata: ["unit.name": "\(unit)"])
+        }
+        for (unit, hash) in plan.load {
+            guard let file = try await registry.unitFile(hash) else {
+                logger.warning("unit contents missing from the store", metadata: ["unit.name": "\(unit)"])
+                continue
+            }
+            filesChanged = try await units.writeUnitFile(unit.rawValue, contents: file.normalizedText) || filesChanged
+        }
+        if filesChanged { try await units.reload() }
+        for (unit, hash) in plan.load {
+            await local.loaded(unit, hash: hash)
+            await units.watch(unit.rawValue)
+        }
+        for unit in plan.stop {
+            try await units.stop(unit.rawValue)
+            await local.setJobState(unit, .loaded)
+            try await publish(unit)
+        }
+        for unit in plan.start {
+            try await units.start(unit.rawValue)
+            await local.setJobState(unit, .launched)
+            try await publish(unit)
+            logger.info("unit started", metadata: ["unit.name": "\(unit)"])
+        }
+    }
+
+    func publish(_ unit: UnitName) async throws {
+        guard let record = await local.stateRecord(unit) else { return }
+        try await registry.publishState(record, ttl: configuration.ttl)
+    }
+
+    /// Publishes each state systemd signals for a unit this agent runs.
+    func publishStateChanges() async {
+        for await change in units.stateChanges {
+            guard let unit = try? UnitName(change.unit) else { continue }
+            guard await local.systemdStateChanged(unit, change.state) else { continue }
+            do {
+                try await publish(unit)
+            } catch {
+                logger.warning("publishing unit state failed", metadata: ["unit.name": "\(unit)", "error": "\(error)"])
+            }
+        }
+    }
+
+    func watchAssignments(wake: AsyncStream<Void>.Continuation) async {
+        let key = registry.keys.schedule(machineID)
+        while !Task.isCancelled {
+            do {
+                let from = try await registry.store.currentIndex() + 1
+                wake.yield()
+                for try await _ in try await registry.store.watch(key, recursive: true, fromIndex: from) {
+                    wake.yield()
+                }
+            } catch {
+                logger.debug("assignment watch broke; resuming", metadata: ["error": "\(error)"])
+            }
+            try? await Task.sleep(for: .milliseconds(200))
+        }
+    }
+
+    /// Refreshes the presence key every third of the TTL; re-publishes it if it had expired.
+    func keepPresence() async {
+        while !Task.isCancelled {
+            try? await Task.sleep(for: .seconds(Double(configuration.ttl) / 3))
+            if Task.isCancelled { return }
+            do {
+                if try await !registry.refreshMachine(machineID, ttl: configuration.ttl) {
+                    try await registry.publishMachine(configuration.machine, ttl: configuration.ttl)
+                    logger.warning("presence had expired; machine registered again", metadata: ["machine.id": "\(machineID)"])
+                }
+            } catch {
+                logger.warning("presence refresh failed", metadata: ["error": "\(error)"])
+            }
+        }
+    }
+
+    /// Re-publishes every unit state well within its TTL, so live units never drop out.
+    func refreshStates() async {
+        while !Task.isCancelled {
+            try? await Task.sleep(for: .seconds(Double(configuration.ttl) * 2 / 5))
+            if Task.isCancelled { return }
+            for unit in await local.names() {
+                try? await publish(unit)
+            }
+        }
+    }
+
+    /// Graceful shutdown: stop and unload every unit here, withdraw states and presence now.
+    func purge() async {
+        let plan = await local.plan(desired: [:])
+        do {
+            try await carryOut(plan)
+            try await registry.removeMachine(machineID)
+            logger.info("machine withdrawn", metadata: ["machine.id": "\(machineID)"])
+        } catch {
+            logger.warning("shutdown purge incomplete", metadata: ["error": "\(error)"])
+        }
+    }
+}

@@ -1,0 +1,75 @@
+import FleetRegistry
+import FleetSystemd
+import FleetUnit
+
+/// What the agent has done on this machine: which units it loaded (with which contents), how far
+/// it took each, and the last state systemd reported.
+actor LocalUnits {
+    struct Local {
+        var hash: UnitHash
+        var jobState: DesiredState
+        var systemd: SystemdUnitState?
+    }
+
+    let machine: MachineID
+    var units: [UnitName: Local] = [:]
+
+    init(machine: MachineID) {
+        self.machine = machine
+    }
+
+    /// The tasks that take this machine from what it runs to `desired`.
+    func plan(desired: [UnitName: Assignment]) -> AgentPlan {
+        var plan = AgentPlan()
+        for (name, local) in units.sorted(by: { $0.key < $1.key }) {
+            if let wanted = desired[name], wanted.hash == local.hash, wanted.desiredState != .inactive { continue }
+            plan.unload.append(name)
+        }
+        for (name, wanted) in desired.sorted(by: { $0.key < $1.key }) where wanted.desiredState != .inactive {
+            let current = units[name].flatMap { $0.hash == wanted.hash ? $0.jobState : nil }
+            if current == nil { plan.load.append((name, wanted.hash)) }
+            switch (current ?? .loaded, wanted.desiredState) {
+            case (.loaded, .launched), (.inactive, .launched): plan.start.append(name)
+            case (.launched, .loaded): plan.stop.append(name)
+            default: break
+            }
+        }
+        return plan
+    }
+
+    func loaded(_ unit: UnitName, hash: UnitHash) {
+        units[unit] = Local(hash: hash, jobState: .loaded, systemd: units[unit]?.systemd)
+    }
+
+    func setJobState(_ unit: UnitName, _ state: DesiredState) {
+        units[unit]?.jobState = state
+    }
+
+    func forget(_ unit: UnitName) {
+        units[unit] = nil
+    }
+
+    /// Records systemd's report; true when it concerns a unit of ours and changed something.
+    func systemdStateChanged(_ unit: UnitName, _ state: SystemdUnitState) -> Bool {
+        guard units[unit] != nil, units[unit]?.systemd != state else { return false }
+        units[unit]?.systemd = state
+        return true
+    }
+
+    func names() -> [UnitName] { units.keys.sorted() }
+
+    func stateRecord(_ unit: UnitName) -> UnitStateRecord? {
+        guard let local = units[unit] else { return nil }
+        let systemd = local.systemd ?? SystemdUnitState(loadState: "loaded", activeState: "inactive", subState: "dead")
+        return UnitStateRecord(name: unit, machineID: machine, hash: local.hash, loadState: systemd.loadState,
+                               activeState: systemd.activeState, subState: systemd.subState, jobState: local.jobState)
+    }
+}
+
+/// One reconcile's tasks, carried out in this order: unload, load (one daemon-reload), stop, start.
+struct AgentPlan {
+    var unload: [UnitName] = []
+    var load: [(UnitName, UnitHash)] = []
+    var stop: [UnitName] = []
+    var start: [UnitName] = []
+}

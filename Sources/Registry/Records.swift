@@ -1,0 +1,77 @@
+import FleetUnit
+
+/// A live machine, as its agent publishes it under `machines/<id>/object` with a TTL.
+public struct MachineRecord: Sendable, Hashable, Codable {
+    public var id: MachineID
+    public var publicIP: String
+    public var metadata: [String: String]
+
+    public init(id: MachineID, publicIP: String, metadata: [String: String] = [:]) {
+        self.id = id
+        self.publicIP = publicIP
+        self.metadata = metadata
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case id = "ID", publicIP = "PublicIP", metadata = "Metadata"
+    }
+}
+
+/// A unit in the registry: its contents (by hash), what it should do and where it was placed.
+public struct UnitRecord: Sendable, Hashable {
+    public var name: UnitName
+    public var hash: UnitHash
+    public var desiredState: DesiredState
+    /// The machine the engine placed it on, if any.
+    public var target: MachineID?
+
+    public init(name: UnitName, hash: UnitHash, desiredState: DesiredState, target: MachineID? = nil) {
+        self.name = name
+        self.hash = hash
+        self.desiredState = desiredState
+        self.target = target
+    }
+}
+
+/// What an agent last saw systemd report for a unit on its machine, published with a TTL.
+public struct UnitStateRecord: Sendable, Hashable, Codable {
+    public var name: UnitName
+    public var machineID: MachineID
+    public var hash: UnitHash
+    public var loadState: String
+    public var activeState: String
+    public var subState: String
+    /// How far the agent has taken the unit: `loaded` or `launched` (fleet's job state).
+    public var jobState: DesiredState
+
+    public init(name: UnitName, machineID: MachineID, hash: UnitHash, loadState: String, activeState: String,
+                subState: String, jobState: DesiredState) {
+        self.name = name
+        self.machineID = machineID
+        self.hash = hash
+        self.loadState = loadState
+        self.activeState = activeState
+        self.subState = subState
+        self.jobState = jobState
+    }
+}
+
+/// The engine's instruction to one machine: run this unit (these contents) in this state.
+///
+/// Kept per machine (`schedule/<machine>/<unit>`) so that each agent watches only its own
+/// assignments instead of every change in the cluster (what stopped fleet near 100 machines).
+public struct Assignment: Sendable, Hashable, Codable {
+    public var hash: UnitHash
+    public var desiredState: DesiredState
+
+    public init(hash: UnitHash, desiredState: DesiredState) {
+        self.hash = hash
+        self.desiredState = desiredState
+    }
+}
+
+/// The body of `job/<unit>/object`.
+struct JobObject: Codable {
+    var name: UnitName
+    var hash: UnitHash
+}

@@ -1,0 +1,220 @@
+import FleetStore
+import FleetUnit
+import Foundation
+
+/// fleet's typed schema over a ``KeyValueStore``: units, placements, machines, states.
+///
+/// Every method is one or two store operations; nothing is cached here, so any number of
+/// `Registry` values over the same store agree.
+public struct Registry: Sendable {
+    public let store: any KeyValueStore
+    public let keys: RegistryKeys
+
+    public init(store: any KeyValueStore, keys: RegistryKeys = RegistryKeys()) {
+        self.store = store
+        self.keys = keys
+    }
+
+    static let encoder: JSONEncoder = {
+        let e = JSONEncoder()
+        e.outputFormatting = [.sortedKeys]
+        return e
+    }()
+
+    static func encode(_ value: some Encodable) throws -> String {
+        String(decoding: try encoder.encode(value), as: UTF8.self)
+    }
+
+    static func decode<T: Decodable>(_ type: T.Type, _ text: String?) -> T? {
+        guard let text else { return nil }
+        return try? JSONDecoder().decode(type, from: Data(text.utf8))
+    }
+}
+
+// MARK: Units
+
+extension Registry {
+    /// Stores a new unit with its contents; the contents are shared by hash with identical units.
+    ///
+    /// - Throws: ``StoreError/Code/nodeExists`` when a unit of that name is already there.
+    public func createUnit(_ name: UnitName, file: UnitFile, desiredState: DesiredState) async throws {
+        let hash = file.hash
+        do {
+            try await store.create(keys.unitFile(hash), file.normalizedText)
+        } catch let error as StoreError where error.code == .nodeExists {
+            // Same contents already stored for another unit: content-addressed, so nothing to do.
+        }
+        try await store.set(keys.targetState(name), desiredState.rawValue)
+        try await store.create(keys.jobObject(name), Self.encode(JobObject(name: name, hash: hash)))
+    }
+
+    /// Replaces a unit's contents (fleetctl `--replace`): the unit is unscheduled and placed again.
+    public func replaceUnit(_ name: UnitName, file: UnitFile, desiredState: DesiredState) async throws {
+        try await destroyUnit(name)
+        try await createUnit(name, file: file, desiredState: desiredState)
+    }
+
+    public func setDesiredState(_ name: UnitName, _ state: DesiredState) async throws {
+        try await store.set(keys.targetState(name), state.rawValue, condition: .none)
+    }
+
+    /// Removes the unit from the registry; its agent stops and unloads it. False if it was not there.
+    @discardableResult
+    public func destroyUnit(_ name: UnitName) async throws -> Bool {
+        guard try await store.getIfPresent(keys.job(name)) != nil else { return false }
+        try await store.deleteIfPresent(keys.job(name))
+        return true
+    }
+
+    public func unit(_ name: UnitName) async throws -> UnitRecord? {
+        guard let node = try await store.getIfPresent(keys.job(name), recursive: true) else { return nil }
+        return Self.unitRecord(from: node)
+    }
+
+    /// Every unit, sorted by name. Units whose records are incomplete (mid-write) are skipped.
+    public func units() async throws -> [UnitRecord] {
+        guard let root = try await store.getIfPresent(keys.jobs, recursive: true) else { return [] }
+        return (root.nodes ?? []).compactMap(Self.unitRecord(from:)).sorted { $0.name < $1.name }
+    }
+
+    static func unitRecord(from job: StoreNode) -> UnitRecord? {
+        guard let object = decode(JobObject.self, job.child("object")?.value),
+              let state = job.child("target-state")?.value.flatMap(DesiredState.init(rawValue:))
+        else { return nil }
+        return UnitRecord(name: object.name, hash: object.hash, desiredState: state,
+                          target: job.child("target")?.value.map(MachineID.init))
+    }
+
+    public func unitFile(_ hash: UnitHash) async throws -> UnitFile? {
+        guard let text = try await store.value(keys.unitFile(hash)) else { return nil }
+        return try UnitFile(parsing: text)
+    }
+}
+
+// MARK: Placement
+
+extension Registry {
+    /// Places `unit` on `machine` unless it is already placed somewhere (create-only).
+    public func setTarget(_ unit: UnitName, _ machine: MachineID) async throws {
+        try await store.create(keys.target(unit), machine.rawValue)
+    }
+
+    /// Takes `unit` off `machine`, but only if it is still placed there.
+    public func clearTarget(_ unit: UnitName, from machine: MachineID) async throws {
+        do {
+            try await store.delete(keys.target(unit), condition: StoreCondition(prevValue: machine.rawValue))
+        } catch let error as StoreError where error.code == .keyNotFound || error.code == .compareFailed {
+        }
+    }
+
+    public func assignments(_ machine: MachineID) async throws -> [UnitName: Assignment] {
+        guard let dir = try await store.getIfPresent(keys.schedule(machine), recursive: true) else { return [:] }
+        return Self.assignments(from: dir)
+    }
+
+    /// All machines' assignments, one read.
+    public func allAssignments() async throws -> [MachineID: [UnitName: Assignment]] {
+        guard let root = try await store.getIfPresent(keys.schedules, recursive: true) else { return [:] }
+        var result: [MachineID: [UnitName: Assignment]] = [:]
+        for machineDir in root.nodes ?? [] {
+            result[MachineID(StoreKey.basename(of: machineDir.key))] = Self.assignments(from: machineDir)
+        }
+        return result
+    }
+
+    static func assignments(from dir: StoreNode) -> [UnitName: Assignment] {
+        var result: [UnitName: Assignment] = [:]
+        for node in dir.nodes ?? [] {
+            guard let name = try? UnitName(StoreKey.basename(of: node.key)),
+                  let assignment = decode(Assignment.self, node.value) else { continue }
+            result[name] = assignment
+        }
+        return result
+    }
+
+    public func setAssignment(_ machine: MachineID, _ unit: UnitName, _ assignment: Assignment) async throws {
+        try await store.set(keys.assignment(machine, unit), Self.encode(assignment))
+    }
+
+    public func removeAssignment(_ machine: MachineID, _ unit: UnitName) async throws {
+        try await store.deleteIfPresent(keys.assignment(machine, unit), recursive: false)
+    }
+}
+
+// MARK: Machines
+
+extension Registry {
+    /// Live machines (those whose presence key has not expired), sorted by ID.
+    public func machines() async throws -> [MachineRecord] {
+        guard let root = try await store.getIfPresent(keys.machines, recursive: true) else { return [] }
+        return (root.nodes ?? []).compactMap { Self.decode(MachineRecord.self, $0.child("object")?.value) }
+            .sorted { $0.id < $1.id }
+    }
+
+    public func publishMachine(_ record: MachineRecord, ttl: Int64) async throws {
+        try await store.set(keys.machine(record.id), Self.encode(record), ttl: ttl)
+    }
+
+    /// Keeps the presence key alive; false when it had already expired (re-publish it then).
+    public func refreshMachine(_ id: MachineID, ttl: Int64) async throws -> Bool {
+        do {
+            try await store.refresh(keys.machine(id), ttl: ttl)
+            return true
+        } catch let error as StoreError where error.code == .keyNotFound {
+            return false
+        }
+    }
+
+    public func removeMachine(_ id: MachineID) async throws {
+        try await store.deleteIfPresent(keys.machine(id), recursive: false)
+    }
+}
+
+// MARK: Unit states
+
+extension Registry {
+    /// Every published unit state, sorted by unit name then machine.
+    public func states() async throws -> [UnitStateRecord] {
+        guard let root = try await store.getIfPresent(keys.states, recursive: true) else { return [] }
+        return root.leaves.compactMap { Self.decode(UnitStateRecord.self, $0.value) }
+            .sorted { ($0.name, $0.machineID) < ($1.name, $1.machineID) }
+    }
+
+    public func publishState(_ record: UnitStateRecord, ttl: Int64) async throws {
+        try await store.set(keys.state(record.name, record.machineID), Self.encode(record), ttl: ttl)
+    }
+
+    public func removeState(_ unit: UnitName, _ machine: MachineID) async throws {
+        try await store.deleteIfPresent(keys.state(unit, machine), recursive: false)
+    }
+}
+
+// MARK: Engine lease
+
+extension Registry {
+    /// Tries to become (or stay) the engine leader for `ttl` seconds. True when this machine leads.
+    public func acquireLease(_ machine: MachineID, ttl: Int64) async throws -> Bool {
+        do {
+            try await store.create(keys.engineLease, machine.rawValue, ttl: ttl)
+            return true
+        } catch let error as StoreError where error.code == .nodeExists {
+        }
+        do {
+            try await store.refresh(keys.engineLease, ttl: ttl, condition: StoreCondition(prevValue: machine.rawValue))
+            return true
+        } catch let error as StoreError where error.code == .compareFailed || error.code == .keyNotFound {
+            return false
+        }
+    }
+
+    public func releaseLease(_ machine: MachineID) async throws {
+        do {
+            try await store.delete(keys.engineLease, condition: StoreCondition(prevValue: machine.rawValue))
+        } catch let error as StoreError where error.code == .compareFailed || error.code == .keyNotFound {
+        }
+    }
+
+    public func leader() async throws -> MachineID? {
+        try await store.value(keys.engineLease).map(MachineID.init)
+    }
+}

@@ -1,0 +1,41 @@
+import FleetUnit
+import FleetStore
+
+/// Where fleet keeps each thing in the store, all under one prefix (default `/fleet`).
+///
+/// ```
+/// job/<unit>/object          {"name","hash"}              the unit and its contents' hash
+/// job/<unit>/target-state    inactive|loaded|launched     desired state (fleetctl)
+/// job/<unit>/target          <machine id>                 placement (engine, create-only)
+/// unit/<sha1>                normalized unit file text    content-addressed, shared
+/// schedule/<machine>/<unit>  {"hash","desiredState"}      what each agent runs (engine)
+/// states/<unit>/<machine>    systemd state + job state    published by agents, TTL
+/// machines/<id>/object       {"ID","PublicIP","Metadata"} presence, TTL
+/// lease/engine-leader        <machine id>                 engine leadership, TTL
+/// ```
+public struct RegistryKeys: Sendable, Hashable {
+    public let prefix: String
+
+    public init(prefix: String = "/fleet") {
+        self.prefix = (try? StoreKey.normalize(prefix)) ?? "/fleet"
+    }
+
+    public var jobs: String { prefix + "/job" }
+    public func job(_ unit: UnitName) -> String { jobs + "/" + unit.rawValue }
+    public func jobObject(_ unit: UnitName) -> String { job(unit) + "/object" }
+    public func targetState(_ unit: UnitName) -> String { job(unit) + "/target-state" }
+    public func target(_ unit: UnitName) -> String { job(unit) + "/target" }
+    public var unitFiles: String { prefix + "/unit" }
+    public func unitFile(_ hash: UnitHash) -> String { unitFiles + "/" + hash.hex }
+    public var schedules: String { prefix + "/schedule" }
+    public func schedule(_ machine: MachineID) -> String { schedules + "/" + machine.rawValue }
+    public func assignment(_ machine: MachineID, _ unit: UnitName) -> String {
+        schedule(machine) + "/" + unit.rawValue
+    }
+    public var states: String { prefix + "/states" }
+    public func states(_ unit: UnitName) -> String { states + "/" + unit.rawValue }
+    public func state(_ unit: UnitName, _ machine: MachineID) -> String { states(unit) + "/" + machine.rawValue }
+    public var machines: String { prefix + "/machines" }
+    public func machine(_ id: MachineID) -> String { machines + "/" + id.rawValue + "/object" }
+    public var engineLease: String { prefix + "/lease/engine-leader" }
+}

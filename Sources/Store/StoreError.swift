@@ -1,0 +1,60 @@
+/// A failed store operation. The ``code`` is what callers branch on; the message names the key.
+///
+/// Codes map one to one onto etcd v2 error codes, so the HTTP keys API can answer exactly as
+/// etcd would and a remote store can turn an etcd-style error body back into the same error.
+public struct StoreError: Error, Hashable, CustomStringConvertible {
+    public struct Code: Hashable, Sendable, CustomStringConvertible {
+        /// etcd v2 `errorCode`.
+        public let etcdCode: Int
+        /// The HTTP status etcd answers with for this code.
+        public let httpStatus: Int
+        /// etcd's own message for the code (`Key not found`).
+        public let etcdMessage: String
+
+        public static let keyNotFound = Code(etcdCode: 100, httpStatus: 404, etcdMessage: "Key not found")
+        public static let compareFailed = Code(etcdCode: 101, httpStatus: 412, etcdMessage: "Compare failed")
+        public static let notAFile = Code(etcdCode: 102, httpStatus: 403, etcdMessage: "Not a file")
+        public static let notADirectory = Code(etcdCode: 104, httpStatus: 400, etcdMessage: "Not a directory")
+        public static let nodeExists = Code(etcdCode: 105, httpStatus: 412, etcdMessage: "Key already exists")
+        public static let rootReadOnly = Code(etcdCode: 107, httpStatus: 400, etcdMessage: "Root is read only")
+        public static let directoryNotEmpty = Code(etcdCode: 108, httpStatus: 403, etcdMessage: "Directory not empty")
+        public static let prevValueRequired = Code(etcdCode: 201, httpStatus: 400, etcdMessage: "PrevValue is Required in POST form")
+        public static let ttlNaN = Code(etcdCode: 202, httpStatus: 400, etcdMessage: "The given TTL in POST form is not a number")
+        public static let indexNaN = Code(etcdCode: 203, httpStatus: 400, etcdMessage: "The given index in POST form is not a number")
+        public static let invalidField = Code(etcdCode: 209, httpStatus: 400, etcdMessage: "Invalid field")
+        public static let invalidForm = Code(etcdCode: 210, httpStatus: 400, etcdMessage: "Invalid POST form")
+        public static let refreshValue = Code(etcdCode: 211, httpStatus: 400, etcdMessage: "Value provided on refresh")
+        public static let refreshTTLRequired = Code(etcdCode: 212, httpStatus: 400, etcdMessage: "A TTL must be provided on refresh")
+        public static let unavailable = Code(etcdCode: 300, httpStatus: 500, etcdMessage: "Raft Internal Error")
+        public static let indexCleared = Code(etcdCode: 401, httpStatus: 400, etcdMessage: "The event in requested index is outdated and cleared")
+        /// Not an etcd code: a key containing `..` (etcd would resolve it; we refuse it).
+        public static let invalidKey = Code(etcdCode: 209, httpStatus: 400, etcdMessage: "Invalid field")
+
+        public static let all: [Code] = [
+            keyNotFound, compareFailed, notAFile, notADirectory, nodeExists, rootReadOnly, directoryNotEmpty,
+            prevValueRequired, ttlNaN, indexNaN, invalidField, invalidForm, refreshValue, refreshTTLRequired,
+            unavailable, indexCleared,
+        ]
+        public static func forEtcdCode(_ code: Int) -> Code {
+            all.first { $0.etcdCode == code } ?? Code(etcdCode: code, httpStatus: 500, etcdMessage: "error \(code)")
+        }
+        public var description: String { etcdMessage }
+    }
+
+    public var code: Code
+    /// What went wrong, naming the key (etcd's `cause`).
+    public var cause: String
+    /// The store index when the error happened (etcd's `index`).
+    public var index: UInt64
+
+    public init(_ code: Code, _ cause: String, index: UInt64 = 0) {
+        self.code = code
+        self.cause = cause
+        self.index = index
+    }
+
+    public var description: String { "\(code.etcdMessage) (\(cause))" }
+
+    public static func == (a: StoreError, b: StoreError) -> Bool { a.code == b.code && a.cause == b.cause }
+    public func hash(into h: inout Hasher) { h.combine(code); h.combine(cause) }
+}

@@ -1,0 +1,187 @@
+import FleetStore
+import Foundation
+import HTTPTypes
+import Hummingbird
+import NIOCore
+
+/// Serves a ``KeyValueStore`` as etcd's v2 keys API, so `curl`, `ETCDCTL_API=2 etcdctl` and
+/// other fleetds (through `RemoteStore`) can read, write and watch it.
+///
+/// Routes: `/v2/keys/...` (HEAD, GET incl. `wait`/`stream` watches, PUT, POST, DELETE),
+/// `/v2/members`, `/v2/machines`, `/version`, `/health`.
+public struct KeysAPI: Sendable {
+    let store: any KeyValueStore
+    /// The URLs this server is reachable at, as `/v2/members` advertises them (etcdctl needs one).
+    let clientURLs: [String]
+    /// Requests with a larger body are refused; etcd's own limit is about 1.5 MiB.
+    let maxBodyBytes: Int
+
+    public init(store: any KeyValueStore, clientURLs: [String], maxBodyBytes: Int = 1_572_864) {
+        self.store = store
+        self.clientURLs = clientURLs
+        self.maxBodyBytes = maxBodyBytes
+    }
+
+    static let clusterID = "cdf818194e3a8c32"
+    static let memberID = "8e9e05c52164694d"
+
+    public func addRoutes<Context: RequestContext>(to router: Router<Context>) {
+        for path in ["/v2/keys", "/v2/keys/**"] {
+            router.on(RouterPath(path), method: .get) { request, _ in try await keys(request) }
+            router.on(RouterPath(path), method: .head) { request, _ in try await keys(request) }
+            router.on(RouterPath(path), method: .put) { request, _ in try await keys(request) }
+            router.on(RouterPath(path), method: .post) { request, _ in try await keys(request) }
+            router.on(RouterPath(path), method: .delete) { request, _ in try await keys(request) }
+            for method: HTTPRequest.Method in [.patch, .options] {
+                router.on(RouterPath(path), method: method) { _, _ in
+                    var response = Response(status: .methodNotAllowed)
+                    response.headers[.allow] = "HEAD,GET,PUT,POST,DELETE"
+                    return response
+                }
+            }
+        }
+        router.get("/v2/members") { _, _ in
+            json(["members": [Member(id: Self.memberID, name: "fleetd", peerURLs: [], clientURLs: clientURLs)]])
+        }
+        router.get("/v2/machines") { _, _ in
+            Response(status: .ok, body: ResponseBody(byteBuffer: ByteBuffer(string: clientURLs.joined(separator: ", "))))
+        }
+        router.get("/version") { _, _ in json(["etcdserver": "3.4.23", "etcdcluster": "3.4.0"]) }
+        router.get("/health") { _, _ in json(["health": "true"]) }
+    }
+
+    struct Member: Codable {
+        var id: String
+        var name: String
+        var peerURLs: [String]
+        var clientURLs: [String]
+    }
+
+    func keys(_ request: Request) async throws -> Response {
+        do {
+            let key = try StoreKey.normalize(Self.key(of: request.uri.path))
+            var form: String?
+            if request.method == .put || request.method == .post || request.method == .delete {
+                let body = try await request.body.collect(upTo: maxBodyBytes)
+                form = String(buffer: body)
+            }
+            let params = V2Parameters(query: request.uri.query, formBody: form)
+            switch request.method {
+            case .get, .head:
+                if try params.bool("wait") == true {
+                    return try await watch(key, params)
+                }
+                let node = try await store.get(key, recursive: try params.bool("recursive") ?? false)
+                let index = try await store.currentIndex()
+                let event = V2Event(StoreEvent(action: .get, node: node), now: Date())
+                var hidden = event
+                hidden.node = V2Node(node, now: Date(), hidingUnderscored: true)
+                return try respond(hidden, status: .ok, index: index, head: request.method == .head)
+            case .put:
+                return try await put(key, params)
+            case .post:
+                guard try params.bool("wait") == nil else { throw StoreError(.invalidField, "\"wait\" can only be used with GET requests") }
+                let ttl = try params.ttl()
+                let event = try await store.apply(.createInOrder(key: key, value: params.string("value") ?? "", ttl: ttl ?? nil))
+                return try respond(V2Event(event, now: Date()), status: .created, index: event.index)
+            default:
+                guard try params.bool("wait") == nil else { throw StoreError(.invalidField, "\"wait\" can only be used with GET requests") }
+                let event = try await store.apply(.delete(key: key, directory: try params.bool("dir") ?? false,
+                                                          recursive: try params.bool("recursive") ?? false,
+                                                          condition: try params.condition()))
+                return try respond(V2Event(event, now: Date()), status: .ok, index: event.index)
+            }
+        } catch let error as StoreError {
+            return errorResponse(error)
+        } catch let error as HTTPError where error.status == .contentTooLarge {
+            return errorResponse(StoreError(.invalidForm, "request body is larger than \(maxBodyBytes) bytes"))
+        }
+    }
+
+    func put(_ key: String, _ params: V2Parameters) async throws -> Response {
+        guard try params.bool("wait") == nil else { throw StoreError(.invalidField, "\"wait\" can only be used with GET requests") }
+        let condition = try params.condition()
+        let ttl = try params.ttl()
+        let isDirectory = try params.bool("dir") ?? false
+        if try params.bool("refresh") == true {
+            guard let seconds = ttl ?? nil else { throw StoreError(.refreshTTLRequired, "refresh") }
+            guard (params.string("value") ?? "").isEmpty else { throw StoreError(.refreshValue, "refresh") }
+            let event = try await store.apply(.refresh(key: key, ttl: seconds, condition: condition))
+            return try respond(V2Event(event, now: Date()), status: .ok, index: event.index)
+        }
+        if isDirectory, !(params.string("value") ?? "").isEmpty {
+            throw StoreError(.invalidField, "a directory cannot have a value")
+        }
+        let event = try await store.apply(.set(key: key, value: isDirectory ? nil : (params.string("value") ?? ""),
+                                               ttl: ttl ?? nil, condition: condition))
+        let created = event.action == .create || (event.action == .set && event.prevNode == nil)
+        if try params.bool("noValueOnSuccess") == true {
+            return json(["action": event.action.rawValue], status: created ? .created : .ok, index: event.index)
+        }
+        return try respond(V2Event(event, now: Date()), status: created ? .created : .ok, index: event.index)
+    }
+
+    /// A long-poll (`wait=true`) or streaming (`stream=true`) watch. Headers go out at once with
+    /// the index the watch started at; events follow as they happen.
+    func watch(_ key: String, _ params: V2Parameters) async throws -> Response {
+        let recursive = try params.bool("recursive") ?? false
+        let streaming = try params.bool("stream") ?? false
+        let startIndex = try await store.currentIndex()
+        let events = try await store.watch(key, recursive: recursive, fromIndex: try params.index("waitIndex"))
+        var headers = Self.headers(index: startIndex)
+        headers[.contentType] = "application/json"
+        let body = ResponseBody { writer in
+            do {
+                for try await event in events {
+                    var line = try V2JSON.encoder.encode(V2Event(event, now: Date()))
+                    line.append(UInt8(ascii: "\n"))
+                    try await writer.write(ByteBuffer(bytes: line))
+                    if !streaming { break }
+                }
+            } catch let error as StoreError {
+                var line = try V2JSON.encoder.encode(V2Error(error))
+                line.append(UInt8(ascii: "\n"))
+                try await writer.write(ByteBuffer(bytes: line))
+            }
+            try await writer.finish(nil)
+        }
+        return Response(status: .ok, headers: headers, body: body)
+    }
+
+    static func key(of path: String) -> String {
+        let decoded = path.removingPercentEncoding ?? path
+        return String(decoded.dropFirst("/v2/keys".count))
+    }
+
+    static func headers(index: UInt64) -> HTTPFields {
+        var headers = HTTPFields()
+        headers[HTTPField.Name("X-Etcd-Cluster-Id")!] = clusterID
+        headers[HTTPField.Name("X-Etcd-Index")!] = String(index)
+        return headers
+    }
+
+    func respond(_ event: V2Event, status: HTTPResponse.Status, index: UInt64, head: Bool = false) throws -> Response {
+        var headers = Self.headers(index: index)
+        headers[HTTPField.Name("X-Raft-Index")!] = String(index)
+        headers[HTTPField.Name("X-Raft-Term")!] = "2"
+        headers[.contentType] = "application/json"
+        let data = try V2JSON.encoder.encode(event)
+        return Response(status: status, headers: headers,
+                        body: head ? ResponseBody() : ResponseBody(byteBuffer: ByteBuffer(bytes: data + [0x0A])))
+    }
+
+    func errorResponse(_ error: StoreError) -> Response {
+        var headers = Self.headers(index: error.index)
+        headers[.contentType] = "application/json"
+        let data = (try? V2JSON.encoder.encode(V2Error(error))) ?? Data()
+        return Response(status: HTTPResponse.Status(code: error.code.httpStatus), headers: headers,
+                        body: ResponseBody(byteBuffer: ByteBuffer(bytes: data + [0x0A])))
+    }
+
+    func json<T: Encodable>(_ value: T, status: HTTPResponse.Status = .ok, index: UInt64? = nil) -> Response {
+        var headers = index.map(Self.headers(index:)) ?? HTTPFields()
+        headers[.contentType] = "application/json"
+        let data = (try? V2JSON.encoder.encode(value)) ?? Data()
+        return Response(status: status, headers: headers, body: ResponseBody(byteBuffer: ByteBuffer(bytes: data)))
+    }
+}

@@ -1,0 +1,147 @@
+import AsyncHTTPClient
+import FleetStore
+import Foundation
+import NIOCore
+import NIOHTTP1
+
+/// A ``KeyValueStore`` that is another server's etcd-v2 keys API: a `fleetd` holding the
+/// embedded store (so a small cluster shares one store), or anything else speaking that API.
+///
+/// Watches use `stream=true`, one long-lived request per watch with one event per line, so a
+/// burst of changes costs one connection, not one request per event.
+public struct RemoteStore: KeyValueStore {
+    let client: HTTPClient
+    /// e.g. `http://10.77.0.11:4001`, without a trailing slash.
+    public let baseURL: String
+    let requestTimeout: TimeAmount
+
+    public init(url: String, client: HTTPClient = .shared, requestTimeout: TimeAmount = .seconds(5)) {
+        self.baseURL = url.hasSuffix("/") ? String(url.dropLast()) : url
+        self.client = client
+        self.requestTimeout = requestTimeout
+    }
+
+    public func get(_ key: String, recursive: Bool) async throws -> StoreNode {
+        let (event, _) = try await send(.GET, key, query: ["recursive": String(recursive), "sorted": "true"])
+        return event.node
+    }
+
+    public func apply(_ write: StoreWrite) async throws -> StoreEvent {
+        switch write {
+        case let .set(key, value, ttl, condition):
+            var form: [String: String] = [:]
+            var query = Self.query(for: condition)
+            if let value { form["value"] = value } else { query["dir"] = "true" }
+            if let ttl { form["ttl"] = String(ttl) }
+            return try await send(.PUT, key, query: query, form: form).event
+        case let .refresh(key, ttl, condition):
+            var query = Self.query(for: condition)
+            query["refresh"] = "true"
+            if query["prevExist"] == nil { query["prevExist"] = "true" }
+            return try await send(.PUT, key, query: query, form: ["ttl": String(ttl)]).event
+        case let .createInOrder(key, value, ttl):
+            var form = ["value": value]
+            if let ttl { form["ttl"] = String(ttl) }
+            return try await send(.POST, key, form: form).event
+        case let .delete(key, directory, recursive, condition):
+            var query = Self.query(for: condition)
+            if directory { query["dir"] = "true" }
+            if recursive { query["recursive"] = "true" }
+            return try await send(.DELETE, key, query: query).event
+        }
+    }
+
+    public func currentIndex() async throws -> UInt64 {
+        try await send(.GET, "/", query: [:]).index
+    }
+
+    public func watch(_ key: String, recursive: Bool, fromIndex: UInt64?) async throws
+        -> AsyncThrowingStream<StoreEvent, any Error>
+    {
+        var query = ["wait": "true", "stream": "true", "recursive": String(recursive)]
+        if let fromIndex { query["waitIndex"] = String(fromIndex) }
+        let request = makeRequest(.GET, key, query: query, form: nil)
+        let response = try await client.execute(request, timeout: .hours(24 * 365))
+        guard response.status == .ok else {
+            throw try await Self.error(from: response)
+        }
+        let (stream, continuation) = AsyncThrowingStream<StoreEvent, any Error>.makeStream()
+        // The response body is read on its own task for as long as the consumer iterates.
+        let reader = Task {
+            do {
+                var pending: [UInt8] = []
+                for try await chunk in response.body {
+                    pending.append(contentsOf: chunk.readableBytesView)
+                    while let newline = pending.firstIndex(of: UInt8(ascii: "\n")) {
+                        let line = Data(pending[..<newline])
+                        pending.removeSubrange(...newline)
+                        if let event = try? JSONDecoder().decode(V2Event.self, from: line).storeEvent {
+                            continuation.yield(event)
+                        } else if let error = try? JSONDecoder().decode(V2Error.self, from: line) {
+                            throw error.storeError
+                        }
+                    }
+                }
+                continuation.finish()
+            } catch {
+                continuation.finish(throwing: error)
+            }
+        }
+        continuation.onTermination = { _ in reader.cancel() }
+        return stream
+    }
+
+    static func query(for condition: StoreCondition) -> [String: String] {
+        var query: [String: String] = [:]
+        if let prevExist = condition.prevExist { query["prevExist"] = String(prevExist) }
+        if let prevIndex = condition.prevIndex { query["prevIndex"] = String(prevIndex) }
+        if let prevValue = condition.prevValue { query["prevValue"] = prevValue }
+        return query
+    }
+
+    func makeRequest(_ method: HTTPMethod, _ key: String, query: [String: String], form: [String: String]?)
+        -> HTTPClientRequest
+    {
+        let path = key.addingPercentEncoding(withAllowedCharacters: .urlPathAllowed) ?? key
+        let queryString = Self.formEncode(query)
+        var request = HTTPClientRequest(url: baseURL + "/v2/keys" + path + (queryString.isEmpty ? "" : "?" + queryString))
+        request.method = method
+        if let form {
+            request.headers.add(name: "Content-Type", value: "application/x-www-form-urlencoded")
+            request.body = .bytes(ByteBuffer(string: Self.formEncode(form)))
+        }
+        return request
+    }
+
+    func send(_ method: HTTPMethod, _ key: String, query: [String: String] = [:], form: [String: String]? = nil)
+        async throws -> (event: StoreEvent, index: UInt64)
+    {
+        let response = try await client.execute(makeRequest(method, key, query: query, form: form),
+                                                timeout: requestTimeout)
+        guard (200..<300).contains(response.status.code) else {
+            throw try await Self.error(from: response)
+        }
+        let body = try await response.body.collect(upTo: 256 << 20)
+        guard let event = try JSONDecoder().decode(V2Event.self, from: body).storeEvent else {
+            throw StoreError(.unavailable, "\(method) \(key): the server's reply names an unknown action")
+        }
+        let index = response.headers.first(name: "X-Etcd-Index").flatMap(UInt64.init) ?? event.index
+        return (event, index)
+    }
+
+    static func error(from response: HTTPClientResponse) async throws -> StoreError {
+        let body = try await response.body.collect(upTo: 1 << 20)
+        if let error = try? JSONDecoder().decode(V2Error.self, from: body) {
+            return error.storeError
+        }
+        return StoreError(.unavailable, "the store answered HTTP \(response.status.code): \(String(buffer: body))")
+    }
+
+    static let formAllowed = CharacterSet(charactersIn: "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-._~")
+
+    static func formEncode(_ fields: [String: String]) -> String {
+        fields.sorted { $0.key < $1.key }
+            .map { "\($0.key)=\($0.value.addingPercentEncoding(withAllowedCharacters: formAllowed) ?? $0.value)" }
+            .joined(separator: "&")
+    }
+}

@@ -1,0 +1,57 @@
+import FleetStore
+import Foundation
+
+/// The parameters of one keys-API request, from the query string and a form body merged as
+/// etcd does, with etcd's parse errors (code 209 and friends, index 0).
+struct V2Parameters {
+    private var values: [String: [String]] = [:]
+
+    init(query: String?, formBody: String?) {
+        for source in [query, formBody].compactMap({ $0 }) {
+            for pair in source.split(separator: "&", omittingEmptySubsequences: true) {
+                let parts = pair.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
+                let name = Self.decode(parts[0])
+                values[name, default: []].append(parts.count > 1 ? Self.decode(parts[1]) : "")
+            }
+        }
+    }
+
+    static func decode(_ text: Substring) -> String {
+        String(text).replacingOccurrences(of: "+", with: " ").removingPercentEncoding ?? String(text)
+    }
+
+    func string(_ name: String) -> String? { values[name]?.first }
+    func has(_ name: String) -> Bool { values[name] != nil }
+
+    /// Go's `strconv.ParseBool` spellings; absent is nil; anything else is error 209.
+    func bool(_ name: String) throws(StoreError) -> Bool? {
+        guard let text = string(name) else { return nil }
+        switch text {
+        case "1", "t", "T", "true", "TRUE", "True": return true
+        case "0", "f", "F", "false", "FALSE", "False": return false
+        default: throw StoreError(.invalidField, "invalid value for \"\(name)\"")
+        }
+    }
+
+    func index(_ name: String) throws(StoreError) -> UInt64? {
+        guard let text = string(name) else { return nil }
+        guard let value = UInt64(text) else { throw StoreError(.indexNaN, "invalid value for \"\(name)\"") }
+        return value
+    }
+
+    /// `ttl`: absent → nil; present but empty → 0 (remove the TTL); else whole seconds.
+    func ttl() throws(StoreError) -> Int64?? {
+        guard let text = string("ttl") else { return .none }
+        if text.isEmpty { return .some(nil) }
+        guard let value = Int64(text), value >= 0 else { throw StoreError(.ttlNaN, "invalid value for \"ttl\"") }
+        return .some(value)
+    }
+
+    func condition() throws(StoreError) -> StoreCondition {
+        if has("prevValue") && (string("prevValue") ?? "").isEmpty {
+            throw StoreError(.prevValueRequired, "prevValue")
+        }
+        return StoreCondition(prevExist: try bool("prevExist"), prevIndex: try index("prevIndex"),
+                              prevValue: string("prevValue"))
+    }
+}

@@ -1,0 +1,342 @@
+import CSystemd
+import Glibc
+
+typealias UnitStateChange = (unit: String, state: SystemdUnitState)
+
+/// An sd-bus connection to systemd's manager and the state of the units being watched.
+///
+/// Not thread-safe, like the `sd_bus` it owns: it is created on the caller's thread, then
+/// handed to its ``BusLoop`` thread, and used from that thread only. Calls are synchronous
+/// (`sd_bus_call`), which is fine on that thread and never happens on the cooperative pool.
+final class BusConnection {
+    private var bus: OpaquePointer?
+    private var matchSlot: OpaquePointer?
+    private let changes: AsyncStream<UnitStateChange>.Continuation
+    private var watched: [String: WatchedUnit] = [:]
+    private var pendingSignals: [PendingSignal] = []
+
+    private struct WatchedUnit {
+        /// What was last put on the stream; nil before the first emission.
+        var lastEmitted: SystemdUnitState?
+        /// The newest message from systemd already reflected in `lastEmitted`. A signal
+        /// sent before it carries older information and is dropped.
+        var knownAsOf: MessageOrder?
+    }
+
+    /// A PropertiesChanged signal recorded by the callback, resolved after `sd_bus_process`.
+    private struct PendingSignal {
+        var unit: String
+        var properties: UnitStateProperties
+        var order: MessageOrder?
+    }
+
+    /// Connects (without waiting for any reply); ``subscribe()`` must then run on the bus thread.
+    init(address: SystemdBusAddress, changes: AsyncStream<UnitStateChange>.Continuation) throws(SystemdError) {
+        self.bus = try Self.open(address)
+        self.changes = changes
+    }
+
+    deinit { close() }
+
+    private static func open(_ address: SystemdBusAddress) throws(SystemdError) -> OpaquePointer {
+        var bus: OpaquePointer?
+        switch address {
+        case .system:
+            let r = sd_bus_open_system(&bus)
+            guard r >= 0, let bus else {
+                throw .systemCall("sd_bus_open_system", result: r, message: "cannot connect to the system bus")
+            }
+            return bus
+        case .user:
+            let r = sd_bus_open_user(&bus)
+            guard r >= 0, let bus else {
+                throw .systemCall(
+                    "sd_bus_open_user", result: r,
+                    message: "cannot connect to the user bus ($DBUS_SESSION_BUS_ADDRESS, else $XDG_RUNTIME_DIR/bus)")
+            }
+            return bus
+        case .address(let address):
+            var r = sd_bus_new(&bus)
+            guard r >= 0, let bus else { throw .systemCall("sd_bus_new", result: r) }
+            var call = "sd_bus_set_address"
+            r = sd_bus_set_address(bus, address)
+            if r >= 0 {
+                call = "sd_bus_set_bus_client"
+                r = sd_bus_set_bus_client(bus, 1)
+            }
+            if r >= 0 {
+                call = "sd_bus_start"
+                r = sd_bus_start(bus)
+            }
+            guard r >= 0 else {
+                sd_bus_unref(bus)
+                throw .systemCall(call, result: r, message: "cannot connect to \(address)")
+            }
+            return bus
+        }
+    }
+
+    /// Matches PropertiesChanged of every object systemd sends it for, then `Manager.Subscribe`
+    /// (without which systemd emits no unit signals at all).
+    func subscribe() throws(SystemdError) {
+        guard let bus else { throw .connectionClosed() }
+        var slot: OpaquePointer?
+        let r = sd_bus_match_signal(
+            bus, &slot, SystemdObjects.destination, nil, SystemdObjects.propertiesInterface, "PropertiesChanged",
+            { message, userdata, _ in
+                guard let message, let userdata else { return 0 }
+                Unmanaged<BusConnection>.fromOpaque(userdata).takeUnretainedValue().propertiesChanged(message)
+                return 0
+            },
+            Unmanaged.passUnretained(self).toOpaque())  // the slot is dropped in close(), before self goes
+        guard r >= 0 else { throw .systemCall("sd_bus_match_signal", result: r, message: "PropertiesChanged") }
+        matchSlot = slot
+        try callManager("Subscribe")
+    }
+
+    /// Drops the match, flushes and closes the connection, and ends the state stream.
+    func close() {
+        if let matchSlot {
+            sd_bus_slot_unref(matchSlot)
+            self.matchSlot = nil
+        }
+        if let bus {
+            sd_bus_flush_close_unref(bus)
+            self.bus = nil
+        }
+        changes.finish()
+    }
+
+    // MARK: Event loop integration
+
+    /// The bus fd, the poll(2) events sd-bus wants on it, and how long poll may sleep (-1: forever).
+    func pollParameters() throws(SystemdError) -> (descriptor: Int32, events: Int16, timeoutMilliseconds: Int32) {
+        guard let bus else { throw .connectionClosed() }
+        let descriptor = sd_bus_get_fd(bus)
+        guard descriptor >= 0 else { throw .systemCall("sd_bus_get_fd", result: descriptor) }
+        let events = sd_bus_get_events(bus)
+        guard events >= 0 else { throw .systemCall("sd_bus_get_events", result: events) }
+        var deadline: UInt64 = 0  // absolute CLOCK_MONOTONIC µs; 0 when messages are already queued
+        let r = sd_bus_get_timeout(bus, &deadline)
+        guard r >= 0 else { throw .systemCall("sd_bus_get_timeout", result: r) }
+        guard r > 0, deadline != UInt64.max else { return (descriptor, Int16(events), -1) }
+        var now = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &now)
+        let nowMicroseconds = UInt64(now.tv_sec) * 1_000_000 + UInt64(now.tv_nsec) / 1_000
+        guard deadline > nowMicroseconds else { return (descriptor, Int16(events), 0) }
+        let milliseconds = (deadline - nowMicroseconds + 999) / 1_000
+        return (descriptor, Int16(events), Int32(clamping: milliseconds))
+    }
+
+    /// Runs `sd_bus_process` until it is idle (at most `limit` times, so queued jobs are not
+    /// starved), then resolves the signals its callbacks recorded.
+    func dispatch(limit: Int = 64) throws(SystemdError) {
+        guard let bus else { throw .connectionClosed() }
+        for _ in 0..<limit {
+            let r = sd_bus_process(bus, nil)
+            if r == -ENOTCONN || r == -ECONNRESET { throw .connectionClosed() }
+            if r < 0 { throw .systemCall("sd_bus_process", result: r) }
+            if r == 0 { break }
+        }
+        resolvePendingSignals()
+        guard sd_bus_is_open(bus) > 0 else { throw .connectionClosed() }
+    }
+
+    // MARK: Calls
+
+    /// Calls `member` with string arguments and waits for the reply.
+    ///
+    /// - Parameter label: the call's name in errors; defaults to `member`.
+    @discardableResult
+    func call(
+        _ path: String, _ interface: String, _ member: String, _ arguments: [String] = [],
+        unit: String? = nil, label: String? = nil
+    ) throws(SystemdError) -> BusMessage {
+        let label = label ?? member
+        guard let bus else { throw .connectionClosed() }
+        var raw: OpaquePointer?
+        var r = sd_bus_message_new_method_call(bus, &raw, SystemdObjects.destination, path, interface, member)
+        guard r >= 0, let raw else {
+            throw .systemCall("sd_bus_message_new_method_call", unit: unit, result: r, message: label)
+        }
+        let request = BusMessage(adopting: raw)
+        for argument in arguments {
+            r = request.append(argument)
+            guard r >= 0 else {
+                throw .systemCall("sd_bus_message_append_basic", unit: unit, result: r, message: label)
+            }
+        }
+        var error = sd_bus_error()  // SD_BUS_ERROR_NULL is a macro Swift does not import
+        defer { sd_bus_error_free(&error) }
+        var reply: OpaquePointer?
+        r = sd_bus_call(bus, request.pointer, 0, &error, &reply)
+        guard r >= 0, let reply else { throw SystemdError(label, unit: unit, result: r, error: error) }
+        return BusMessage(adopting: reply)
+    }
+
+    @discardableResult
+    func callManager(_ member: String, _ arguments: [String] = [], unit: String? = nil) throws(SystemdError)
+        -> BusMessage
+    {
+        try call(SystemdObjects.managerPath, SystemdObjects.managerInterface, member, arguments, unit: unit)
+    }
+
+    /// `LoadState`, `ActiveState` and `SubState` via `Properties.Get`, and the order of the first
+    /// reply: every signal sent after it is at least as new as the values returned.
+    func unitState(_ name: String) throws(SystemdError) -> (state: SystemdUnitState, asOf: MessageOrder?) {
+        let (properties, asOf) = try unitProperties(name, UnitStateProperties.names)
+        guard let state = properties.complete else { throw .invalidReply("Get", unit: name, result: 0) }
+        return (state, asOf)
+    }
+
+    /// Reads the named unit properties (each an `s`) with one `Properties.Get` per name.
+    private func unitProperties(_ name: String, _ names: [String]) throws(SystemdError)
+        -> (properties: UnitStateProperties, asOf: MessageOrder?)
+    {
+        guard let path = SystemdObjects.unitPath(name) else {
+            throw SystemdError(code: .invalidUnitName, call: "sd_bus_path_encode", unit: name)
+        }
+        var properties = UnitStateProperties()
+        var asOf: MessageOrder?
+        var first = true
+        for property in names {
+            let label = "Get \(property)"
+            let reply = try call(
+                path, SystemdObjects.propertiesInterface, "Get", [SystemdObjects.unitInterface, property],
+                unit: name, label: label)
+            if first {
+                asOf = reply.order
+                first = false
+            }
+            guard reply.enter(BusType.variant, "s"), let value = reply.readString() else {
+                throw .invalidReply(label, unit: name, result: 0)
+            }
+            properties[property] = value
+        }
+        return (properties, asOf)
+    }
+
+    func reload() throws(SystemdError) {
+        try callManager("Reload")
+        // A reload can change LoadState without a PropertiesChanged signal (a unit whose file
+        // went away becomes not-found), so re-read every watched unit.
+        for name in watched.keys { refresh(name, force: false) }
+    }
+
+    func startUnit(_ name: String) throws(SystemdError) {
+        try callManager("StartUnit", [name, "replace"], unit: name)
+    }
+
+    func stopUnit(_ name: String) throws(SystemdError) {
+        do throws(SystemdError) {
+            try callManager("StopUnit", [name, "replace"], unit: name)
+        } catch where error.code == .noSuchUnit {
+            // Not loaded means not running: the stop is already done.
+        }
+    }
+
+    func resetFailedUnit(_ name: String) throws(SystemdError) {
+        do throws(SystemdError) {
+            try callManager("ResetFailedUnit", [name], unit: name)
+        } catch where error.code == .noSuchUnit {
+            // Nothing loaded, nothing failed.
+        }
+    }
+
+    // MARK: Watching
+
+    /// Watches `name` and emits its current state, even if it was watched already.
+    func watch(_ name: String) {
+        if watched[name] == nil { watched[name] = WatchedUnit() }
+        refresh(name, force: true)
+    }
+
+    func unwatch(_ name: String) {
+        watched[name] = nil
+        pendingSignals.removeAll { $0.unit == name }
+    }
+
+    /// Reads the unit's state and emits it if it changed (or always, with `force`).
+    /// A unit whose state cannot be read is left as it is; the next signal tries again.
+    private func refresh(_ name: String, force: Bool) {
+        guard let current = try? unitState(name) else { return }
+        emit(name, current.state, asOf: current.asOf, force: force)
+    }
+
+    private func emit(_ name: String, _ state: SystemdUnitState, asOf: MessageOrder?, force: Bool = false) {
+        guard var unit = watched[name] else { return }
+        let changed = unit.lastEmitted != state
+        unit.lastEmitted = state
+        unit.knownAsOf = MessageOrder.latest(unit.knownAsOf, asOf)
+        watched[name] = unit
+        if changed || force { changes.yield((unit: name, state: state)) }
+    }
+
+    /// The match callback, inside `sd_bus_process`: no bus calls here, only recording.
+    private func propertiesChanged(_ raw: OpaquePointer) {
+        guard let path = sd_bus_message_get_path(raw), let name = SystemdObjects.unitName(fromPath: path),
+            let unit = watched[name]
+        else { return }
+        let message = BusMessage(retaining: raw)
+        let order = message.order
+        if order?.isNotAfter(unit.knownAsOf) == true { return }  // older than what we already know
+        guard let properties = message.readUnitPropertiesChanged() else { return }  // another interface
+        pendingSignals.append(PendingSignal(unit: name, properties: properties, order: order))
+    }
+
+    /// Turns recorded signals into emissions, in arrival order.
+    ///
+    /// A signal may carry only some of the three properties; in fact systemd never puts
+    /// `LoadState` in PropertiesChanged (it is declared "const": only a reload changes it, and
+    /// ``reload()`` re-reads watched units). Missing properties are read with `Get`, once per
+    /// unit and batch, never from inside the callback; the signal's own values win.
+    private func resolvePendingSignals() {
+        guard !pendingSignals.isEmpty else { return }
+        let batch = pendingSignals
+        pendingSignals.removeAll()
+        var fetched: [String: UnitStateProperties] = [:]
+        for signal in batch {
+            guard let unit = watched[signal.unit] else { continue }  // unwatched meanwhile
+            if signal.order?.isNotAfter(unit.knownAsOf) == true { continue }
+            var properties = signal.properties
+            if !properties.missing.isEmpty {
+                var known = fetched[signal.unit] ?? UnitStateProperties()
+                let unread = properties.missing.filter { known[$0] == nil }
+                if !unread.isEmpty {
+                    guard let read = try? unitProperties(signal.unit, unread) else { continue }
+                    known = known.filling(from: read.properties)
+                    fetched[signal.unit] = known
+                }
+                properties = properties.filling(from: known)
+            }
+            guard let state = properties.complete else { continue }
+            emit(signal.unit, state, asOf: signal.order)
+        }
+    }
+}
+
+@available(*, unavailable)
+extension BusConnection: Sendable {}
+
+extension SystemdError {
+    /// The error of a failed `sd_bus_call`: the D-Bus error if the peer sent one, else errno.
+    fileprivate init(
+        _ call: String, unit: String?, result: Int32, error: sd_bus_error, file: String = #fileID, line: Int = #line
+    ) {
+        let name = error.name.map { String(cString: $0) }
+        let message = error.message.map { String(cString: $0) } ?? ""
+        let code: Code
+        if name == SystemdError.noSuchUnitErrorName {
+            code = .noSuchUnit
+        } else if name != nil {
+            code = .busError
+        } else if result == -ENOTCONN || result == -ECONNRESET {
+            code = .connectionClosed
+        } else {
+            code = .systemCall
+        }
+        self.init(
+            code: code, call: call, unit: unit, errno: result < 0 ? -result : 0, busErrorName: name,
+            message: message, file: file, line: line)
+    }
+}

@@ -1,0 +1,136 @@
+/// A complete in-memory ``UnitManager`` for fast tests: no systemd, no files.
+///
+/// It follows systemd's observable rules closely enough for fleet's agent:
+/// * unit files take effect on ``reload()``; a unit without a loaded file is `not-found`,
+///   ``start(_:)`` throws ``SystemdError/Code/noSuchUnit`` for it;
+/// * start goes `activating/start` → `active/running`, or → `failed/failed` when the file
+///   contains `ExecStart=/bin/false`; stop goes `deactivating/stop-sigterm` → `inactive/dead`
+///   (a failed unit stays failed until ``resetFailed(_:)``);
+/// * ``stateChanges`` carries watched units' states like ``SystemdUnitManager``: the current
+///   state on ``watch(_:)``, then each change of the (load, active, sub) triple.
+///
+/// ``setState(_:activeState:subState:)`` simulates what happens outside fleet (a crash);
+/// ``failNextCall(with:)`` makes the next throwing call fail, to test error paths.
+public actor InMemoryUnitManager: UnitManager {
+    public nonisolated let stateChanges: AsyncStream<(unit: String, state: SystemdUnitState)>
+    private let changes: AsyncStream<(unit: String, state: SystemdUnitState)>.Continuation
+
+    /// Unit files as written, by name.
+    public private(set) var unitFiles: [String: String] = [:]
+    /// Unit files as of the last ``reload()``.
+    private var loadedFiles: [String: String] = [:]
+    private var runtime: [String: (activeState: String, subState: String)] = [:]
+    /// Watched units and the state last emitted for each.
+    private var watched: [String: SystemdUnitState] = [:]
+    /// How many times ``reload()`` ran.
+    public private(set) var reloadCount = 0
+    private var injectedFailure: (any Error)?
+
+    public init() {
+        (stateChanges, changes) = AsyncStream<(unit: String, state: SystemdUnitState)>.makeStream()
+    }
+
+    deinit { changes.finish() }
+
+    public func writeUnitFile(_ name: String, contents: String) throws -> Bool {
+        try throwInjectedFailure()
+        try UnitDirectory.validate(name, call: "writeUnitFile")
+        return unitFiles.updateValue(contents, forKey: name) != contents
+    }
+
+    public func removeUnitFile(_ name: String) throws -> Bool {
+        try throwInjectedFailure()
+        try UnitDirectory.validate(name, call: "removeUnitFile")
+        return unitFiles.removeValue(forKey: name) != nil
+    }
+
+    public func reload() throws {
+        try throwInjectedFailure()
+        reloadCount += 1
+        loadedFiles = unitFiles
+        for name in watched.keys { emitIfChanged(name) }
+    }
+
+    public func start(_ name: String) throws {
+        try throwInjectedFailure()
+        guard let file = loadedFiles[name] else {
+            throw SystemdError(
+                code: .noSuchUnit, call: "StartUnit", unit: name, busErrorName: SystemdError.noSuchUnitErrorName,
+                message: "Unit \(name) not found.")
+        }
+        let active = runtime[name]?.activeState
+        guard active != "active", active != "activating" else { return }
+        set(name, "activating", "start")
+        if file.contains("ExecStart=/bin/false") {
+            set(name, "failed", "failed")
+        } else {
+            set(name, "active", "running")
+        }
+    }
+
+    public func stop(_ name: String) throws {
+        try throwInjectedFailure()
+        guard let active = runtime[name]?.activeState, ["active", "activating", "reloading"].contains(active)
+        else { return }  // unknown, inactive or failed: nothing to stop
+        set(name, "deactivating", "stop-sigterm")
+        set(name, "inactive", "dead")
+    }
+
+    public func resetFailed(_ name: String) throws {
+        try throwInjectedFailure()
+        guard runtime[name]?.activeState == "failed" else { return }
+        set(name, "inactive", "dead")
+    }
+
+    public func state(of name: String) throws -> SystemdUnitState {
+        try throwInjectedFailure()
+        return currentState(of: name)
+    }
+
+    private func currentState(of name: String) -> SystemdUnitState {
+        let runtime = runtime[name] ?? (activeState: "inactive", subState: "dead")
+        return SystemdUnitState(
+            loadState: loadedFiles[name] == nil ? "not-found" : "loaded",
+            activeState: runtime.activeState, subState: runtime.subState)
+    }
+
+    public func watch(_ name: String) {
+        let current = currentState(of: name)
+        watched[name] = current
+        changes.yield((unit: name, state: current))
+    }
+
+    public func unwatch(_ name: String) {
+        watched[name] = nil
+    }
+
+    /// Sets a unit's active and sub state as if something outside fleet changed it
+    /// (e.g. `setState("web.service", activeState: "failed", subState: "failed")` for a crash).
+    public func setState(_ name: String, activeState: String, subState: String) {
+        set(name, activeState, subState)
+    }
+
+    /// Makes the next throwing call (any of them) throw `error` instead of doing anything.
+    public func failNextCall(with error: any Error) {
+        injectedFailure = error
+    }
+
+    private func throwInjectedFailure() throws {
+        guard let error = injectedFailure else { return }
+        injectedFailure = nil
+        throw error
+    }
+
+    private func set(_ name: String, _ activeState: String, _ subState: String) {
+        runtime[name] = (activeState, subState)
+        emitIfChanged(name)
+    }
+
+    private func emitIfChanged(_ name: String) {
+        guard let last = watched[name] else { return }
+        let current = currentState(of: name)
+        guard current != last else { return }
+        watched[name] = current
+        changes.yield((unit: name, state: current))
+    }
+}

@@ -1,0 +1,86 @@
+/// A ``UnitManager`` backed by a real systemd, over sd-bus.
+///
+/// One D-Bus connection, owned by a dedicated thread (sd-bus is not thread-safe); every
+/// method queues work for that thread and awaits the result, so no cooperative thread ever
+/// blocks on the bus. Unit files are written on the same thread, in call order.
+///
+/// After connecting it calls `Manager.Subscribe` and matches `PropertiesChanged` for all unit
+/// objects; ``stateChanges`` reports watched units from those signals, never by polling.
+/// The stream finishes when the manager is closed or the connection is lost; build a new
+/// manager to reconnect.
+///
+/// ```swift
+/// let units = try SystemdUnitManager(bus: .system, unitDirectory: "/run/systemd/system")
+/// if try await units.writeUnitFile("web.service", contents: text) { try await units.reload() }
+/// await units.watch("web.service")
+/// try await units.start("web.service")
+/// ```
+public final class SystemdUnitManager: UnitManager {
+    public let stateChanges: AsyncStream<(unit: String, state: SystemdUnitState)>
+    /// Where ``writeUnitFile(_:contents:)`` puts unit files.
+    public let unitDirectory: String
+    private let loop: BusLoop
+
+    /// Connects to `bus`; subscription to systemd's signals follows on the bus thread.
+    ///
+    /// - Parameters:
+    ///   - bus: ``SystemdBusAddress/system`` in production, ``SystemdBusAddress/user`` on the test rig.
+    ///   - unitDirectory: the manager's runtime unit directory, e.g. `/run/systemd/system` or
+    ///     `$XDG_RUNTIME_DIR/systemd/user` (see ``SystemdBusAddress/runtimeUnitDirectory``);
+    ///     created on the first write.
+    /// - Throws: ``SystemdError`` if the bus cannot be opened. A later failure to subscribe
+    ///   surfaces as the error of every call, and the stream finishes.
+    public init(bus: SystemdBusAddress, unitDirectory: String) throws {
+        let (stream, continuation) = AsyncStream<(unit: String, state: SystemdUnitState)>.makeStream()
+        let connection = try BusConnection(address: bus, changes: continuation)
+        self.loop = try BusLoop(connection: connection)
+        self.stateChanges = stream
+        self.unitDirectory = unitDirectory
+    }
+
+    deinit { loop.shutdown() }
+
+    /// Closes the connection and stops its thread; ``stateChanges`` finishes.
+    ///
+    /// Calls made afterwards throw ``SystemdError/Code/connectionClosed``.
+    public func close() async { await loop.close() }
+
+    public func writeUnitFile(_ name: String, contents: String) async throws -> Bool {
+        let directory = UnitDirectory(path: unitDirectory)
+        return try await loop.perform { _ throws(SystemdError) in try directory.write(name, contents: contents) }
+    }
+
+    public func removeUnitFile(_ name: String) async throws -> Bool {
+        let directory = UnitDirectory(path: unitDirectory)
+        return try await loop.perform { _ throws(SystemdError) in try directory.remove(name) }
+    }
+
+    public func reload() async throws {
+        try await loop.perform { connection throws(SystemdError) in try connection.reload() }
+    }
+
+    public func start(_ name: String) async throws {
+        try await loop.perform { connection throws(SystemdError) in try connection.startUnit(name) }
+    }
+
+    public func stop(_ name: String) async throws {
+        try await loop.perform { connection throws(SystemdError) in try connection.stopUnit(name) }
+    }
+
+    public func resetFailed(_ name: String) async throws {
+        try await loop.perform { connection throws(SystemdError) in try connection.resetFailedUnit(name) }
+    }
+
+    public func state(of name: String) async throws -> SystemdUnitState {
+        try await loop.perform { connection throws(SystemdError) in try connection.unitState(name).state }
+    }
+
+    public func watch(_ name: String) async {
+        // Only fails once the connection is gone, and then the stream has finished anyway.
+        try? await loop.perform { connection in connection.watch(name) }
+    }
+
+    public func unwatch(_ name: String) async {
+        try? await loop.perform { connection in connection.unwatch(name) }
+    }
+}

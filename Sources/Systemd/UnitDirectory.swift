@@ -1,0 +1,102 @@
+import Glibc
+
+/// A directory of unit files that systemd reads on reload, e.g. `/run/systemd/system`.
+///
+/// Writes are atomic (temporary file, then `rename`), so systemd never reads half a unit.
+/// The calls block on file I/O: ``SystemdUnitManager`` runs them on its bus thread.
+struct UnitDirectory: Sendable {
+    let path: String
+
+    /// Throws ``SystemdError/Code/invalidUnitName`` unless `name` is a single path component.
+    static func validate(_ name: String, call: String) throws(SystemdError) {
+        let valid = !name.isEmpty && name != "." && name != ".." && name.utf8.count <= 255
+            && !name.utf8.contains(UInt8(ascii: "/")) && !name.utf8.contains(0)
+        guard valid else {
+            throw SystemdError(
+                code: .invalidUnitName, call: call, unit: name,
+                message: "'\(name)' is not a unit file name; expected e.g. web@1.service")
+        }
+    }
+
+    func filePath(_ name: String) -> String { "\(path)/\(name)" }
+
+    /// The file's contents, or nil if it does not exist.
+    func read(_ name: String) throws(SystemdError) -> [UInt8]? {
+        try Self.validate(name, call: "read")
+        let fd = open(filePath(name), O_RDONLY | O_CLOEXEC)
+        if fd < 0 {
+            let code = Glibc.errno
+            if code == ENOENT { return nil }
+            throw .systemCall("open", unit: name, result: -code, message: filePath(name))
+        }
+        defer { Glibc.close(fd) }
+        var bytes: [UInt8] = []
+        var chunk = [UInt8](repeating: 0, count: 16 * 1024)
+        while true {
+            let n = chunk.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress, $0.count) }
+            if n == 0 { return bytes }
+            if n < 0 {
+                let code = Glibc.errno
+                if code == EINTR { continue }
+                throw .systemCall("read", unit: name, result: -code, message: filePath(name))
+            }
+            bytes.append(contentsOf: chunk[0..<n])
+        }
+    }
+
+    /// Writes `contents` unless the file already holds exactly that; true if it changed.
+    func write(_ name: String, contents: String) throws(SystemdError) -> Bool {
+        try Self.validate(name, call: "writeUnitFile")
+        let bytes = Array(contents.utf8)
+        if try read(name) == bytes { return false }
+        try makeDirectory()
+        let temporary = "\(path)/.\(name).fleet-tmp"
+        let fd = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+        guard fd >= 0 else {
+            let code = Glibc.errno
+            throw .systemCall("open", unit: name, result: -code, message: temporary)
+        }
+        var written = 0
+        while written < bytes.count {
+            let n = bytes.withUnsafeBytes { Glibc.write(fd, $0.baseAddress! + written, $0.count - written) }
+            if n < 0 {
+                let code = Glibc.errno
+                if code == EINTR { continue }
+                Glibc.close(fd)
+                unlink(temporary)
+                throw .systemCall("write", unit: name, result: -code, message: temporary)
+            }
+            written += n
+        }
+        Glibc.close(fd)
+        guard rename(temporary, filePath(name)) == 0 else {
+            let code = Glibc.errno
+            unlink(temporary)
+            throw .systemCall("rename", unit: name, result: -code, message: filePath(name))
+        }
+        return true
+    }
+
+    /// Removes the file; true if it existed.
+    func remove(_ name: String) throws(SystemdError) -> Bool {
+        try Self.validate(name, call: "removeUnitFile")
+        guard unlink(filePath(name)) == 0 else {
+            let code = Glibc.errno
+            if code == ENOENT { return false }
+            throw .systemCall("unlink", unit: name, result: -code, message: filePath(name))
+        }
+        return true
+    }
+
+    /// `mkdir -p path`.
+    private func makeDirectory() throws(SystemdError) {
+        var prefix = path.hasPrefix("/") ? "" : "."
+        for component in path.split(separator: "/") {
+            prefix += "/" + component
+            if mkdir(prefix, 0o755) != 0 {
+                let code = Glibc.errno
+                if code != EEXIST { throw .systemCall("mkdir", result: -code, message: prefix) }
+            }
+        }
+    }
+}

@@ -1,0 +1,123 @@
+import ArgumentParser
+import FleetAPI
+import FleetUnit
+
+struct Submit: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Upload units to the cluster without starting them.",
+        discussion: "Example: fleetctl submit web@.service db.service")
+    @OptionGroup var global: GlobalOptions
+    @Flag(help: "Replace units whose registry contents differ from the local files.") var replace = false
+    @Argument(help: "Unit files or names, e.g. web@.service or ./units/db.service.") var units: [String] = []
+
+    func run() async throws {
+        guard !units.isEmpty else { Terminal.error("No units given"); return }
+        _ = try await createUnits(units, global: global, replace: replace)
+    }
+}
+
+struct Load: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Place units on machines and load them into systemd, without starting them.",
+        discussion: "Example: fleetctl load web@1.service")
+    @OptionGroup var global: GlobalOptions
+    @OptionGroup var block: BlockOptions
+    @Flag(help: "Replace units whose registry contents differ from the local files.") var replace = false
+    @Argument(help: "Unit files or names.") var units: [String] = []
+
+    func run() async throws {
+        guard !units.isEmpty else { Terminal.error("No units given"); return }
+        let client = try global.client()
+        let names = try await createUnits(units, global: global, replace: replace)
+        try await setAndWait(names, to: "loaded", client: client, block: block)
+    }
+}
+
+struct Start: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Place units on machines and start them.",
+        discussion: """
+        Examples:
+          fleetctl start web@1.service web@2.service   # instances of a local or submitted web@.service
+          fleetctl start --no-block ./units/db.service
+        """)
+    @OptionGroup var global: GlobalOptions
+    @OptionGroup var block: BlockOptions
+    @Flag(help: "Replace units whose registry contents differ from the local files.") var replace = false
+    @Argument(help: "Unit files or names.") var units: [String] = []
+
+    func run() async throws {
+        guard !units.isEmpty else { Terminal.error("No units given"); return }
+        let client = try global.client()
+        let names = try await createUnits(units, global: global, replace: replace)
+        try await setAndWait(names, to: "launched", client: client, block: block)
+        guard !block.noBlock else { return }
+        // Launched means started through systemd; now wait for systemd to say it is active.
+        let waiter = StateWaiter(client: client, attempts: block.blockAttempts)
+        for name in names {
+            do {
+                try await waitForActive(name, client: client, waiter: waiter)
+            } catch {
+                Terminal.error("Error waiting for systemd unit states, err: \(error)")
+                throw ExitCode.failure
+            }
+        }
+    }
+
+    func waitForActive(_ name: String, client: FleetClient, waiter: StateWaiter) async throws {
+        let start = ContinuousClock.now
+        while true {
+            let unit = try await client.unit(name)
+            let states = try await client.states().filter { $0.name == name && $0.machineID == unit?.machineID }
+            if let state = states.first {
+                if state.systemdActiveState == "active" { return }
+                if state.systemdActiveState == "failed" {
+                    throw StateWaiter.Timeout(description: "unit \(name) failed to start on \(state.machineID ?? "?") (systemd: \(state.systemdActiveState ?? "-")/\(state.systemdSubState ?? "-"))")
+                }
+            }
+            if block.blockAttempts > 0, ContinuousClock.now - start >= .seconds(2 * block.blockAttempts) {
+                throw StateWaiter.Timeout(description: "Failed to find an active unit \(name) within \(2 * block.blockAttempts)s")
+            }
+            try await Task.sleep(for: .milliseconds(250))
+        }
+    }
+}
+
+/// Creates missing units; on a bad file or name prints fleet's error line and exits 1.
+func createUnits(_ arguments: [String], global: GlobalOptions, replace: Bool) async throws -> [String] {
+    let creator = UnitCreator(client: try global.client(), replace: replace)
+    do {
+        return try await creator.ensure(arguments)
+    } catch {
+        Terminal.error("Error creating units: \(error)")
+        throw ExitCode.failure
+    }
+}
+
+/// Sets each unit's desired state and, unless `--no-block`, waits for its current state to match.
+func setAndWait(_ names: [String], to state: String, client: FleetClient, block: BlockOptions) async throws {
+    for name in names {
+        do {
+            try await client.setDesiredState(name, state)
+        } catch {
+            Terminal.error("Error setting target state of unit \(name): \(error)")
+            throw ExitCode.failure
+        }
+    }
+    let verb = state == "launched" ? "start" : state == "loaded" ? "load" : "unload"
+    if block.noBlock {
+        for name in names { print("Triggered unit \(name) \(verb)") }
+        return
+    }
+    let waiter = StateWaiter(client: client, attempts: block.blockAttempts)
+    let legend = MachineLegend((try? await client.machines()) ?? [], full: false)
+    for name in names {
+        do {
+            let unit = try await waiter.wait(for: name, "report state \(state)") { $0?.currentState == state }
+            print("Unit \(name) \(state)" + (state == "inactive" ? "" : " on \(legend(unit?.machineID))"))
+        } catch {
+            Terminal.error("Error waiting for units: \(error)")
+            throw ExitCode.failure
+        }
+    }
+}

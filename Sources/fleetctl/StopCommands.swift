@@ -1,0 +1,135 @@
+import ArgumentParser
+import FleetAPI
+import FleetUnit
+
+struct Stop: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Stop units; they stay placed and loaded.",
+        discussion: "Example: fleetctl stop web@1.service")
+    @OptionGroup var global: GlobalOptions
+    @OptionGroup var block: BlockOptions
+    @Argument(help: "Unit names.") var units: [String] = []
+
+    func run() async throws {
+        let client = try global.client()
+        let found = try await registryUnits(units, client: client)
+        guard !found.isEmpty else { Terminal.error("Units not found in registry"); return }
+        var toStop: [String] = []
+        for unit in found {
+            switch unit.currentState {
+            case "inactive":
+                Terminal.error("Unable to stop unit \(unit.name) in state inactive")
+                throw ExitCode.failure
+            case "loaded": continue
+            default: toStop.append(unit.name)
+            }
+        }
+        do {
+            try await setAndWait(toStop, to: "loaded", client: client, block: block)
+        } catch {
+            Terminal.error("Failed to stop units \(Self.list(toStop)).")
+            throw error
+        }
+        if !block.noBlock { Terminal.error("Successfully stopped units \(Self.list(toStop)).") }
+    }
+
+    static func list(_ names: [String]) -> String { "[" + names.joined(separator: " ") + "]" }
+}
+
+struct Unload: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Stop units and unload them from their machines; they stay in the registry.",
+        discussion: "Example: fleetctl unload web@1.service")
+    @OptionGroup var global: GlobalOptions
+    @OptionGroup var block: BlockOptions
+    @Argument(help: "Unit names.") var units: [String] = []
+
+    func run() async throws {
+        let client = try global.client()
+        let found = try await registryUnits(units, client: client)
+        guard !found.isEmpty else { Terminal.error("Units not found in registry"); return }
+        let toUnload = found.filter { $0.currentState != "inactive" }.map(\.name)
+        do {
+            try await setAndWait(toUnload, to: "inactive", client: client, block: block)
+        } catch {
+            Terminal.error("Failed to unload units \(Stop.list(toUnload)).")
+            throw error
+        }
+        if !block.noBlock { Terminal.error("Successfully unloaded units \(Stop.list(toUnload)).") }
+    }
+}
+
+struct Destroy: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Remove units from the cluster: they are stopped and unloaded wherever they run.",
+        discussion: "Example: fleetctl destroy web@1.service")
+    @OptionGroup var global: GlobalOptions
+    @OptionGroup var block: BlockOptions
+    @Argument(help: "Unit names.") var units: [String] = []
+
+    func run() async throws {
+        let client = try global.client()
+        var destroyed: [String] = []
+        for argument in units {
+            let name = UnitName.mangled(argument)
+            do {
+                if try await client.destroyUnit(name) { destroyed.append(name) }
+                print("Destroyed \(name)")
+            } catch {
+                Terminal.error("Error destroying units: \(error)")
+                throw ExitCode.failure
+            }
+        }
+        guard !block.noBlock else { return }
+        // Unlike fleet, wait (without --no-block) until the units' machines have unloaded them.
+        let waiter = StateWaiter(client: client, attempts: block.blockAttempts)
+        for name in destroyed {
+            do {
+                try await waiter.waitForNoStates(name)
+            } catch {
+                Terminal.error("Error waiting for units: \(error)")
+                throw ExitCode.failure
+            }
+        }
+    }
+}
+
+extension StateWaiter {
+    /// Waits until no machine publishes a state for `name` any more.
+    func waitForNoStates(_ name: String) async throws {
+        let start = ContinuousClock.now
+        while try await client.states().contains(where: { $0.name == name }) {
+            if attempts > 0, ContinuousClock.now - start >= .seconds(2 * attempts) {
+                throw Timeout(description: "timed out waiting for unit \(name) to be unloaded")
+            }
+            try await Task.sleep(for: .milliseconds(250))
+        }
+    }
+}
+
+/// The registry units among `arguments`, in argument order; names not in the registry are dropped.
+func registryUnits(_ arguments: [String], client: FleetClient) async throws -> [UnitEntity] {
+    var found: [UnitEntity] = []
+    for argument in arguments {
+        if let unit = try await client.unit(UnitName.mangled(argument)) { found.append(unit) }
+    }
+    return found
+}
+
+struct Cat: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Print a unit's contents as the cluster holds them (normalized).",
+        discussion: "Example: fleetctl cat web@1.service")
+    @OptionGroup var global: GlobalOptions
+    @Argument(help: "One unit name.") var units: [String] = []
+
+    func run() async throws {
+        guard units.count == 1 else { Terminal.error("One unit file must be provided"); throw ExitCode.failure }
+        let name = UnitName.mangled(units[0])
+        guard let unit = try await global.client().unit(name) else {
+            Terminal.error("Unit \(name) not found")
+            throw ExitCode.failure
+        }
+        Terminal.out(UnitFile(options: unit.options ?? []).normalizedText)
+    }
+}

@@ -1,0 +1,91 @@
+import ArgumentParser
+import FleetAPI
+import FleetUnit
+import Foundation
+
+/// Turns command-line unit arguments into units in the registry, as fleet's submit/load/start
+/// do: local files by path, instances from a template in the registry or next to the path.
+struct UnitCreator {
+    let client: FleetClient
+    let replace: Bool
+
+    struct Failure: Error, CustomStringConvertible {
+        var description: String
+    }
+
+    /// Creates the units that are missing; returns the unit names in argument order.
+    ///
+    /// - Throws: ``Failure`` with a message naming the unit; nothing after it is created.
+    func ensure(_ arguments: [String]) async throws -> [String] {
+        var names: [String] = []
+        for argument in arguments {
+            let raw = UnitName.mangled(argument)
+            let name: UnitName
+            do { name = try UnitName(raw) } catch { throw Failure(description: "\(raw): \(error)") }
+            let path = Self.localPath(for: argument, name: name.rawValue)
+            if let existing = try await client.unit(name.rawValue) {
+                try await compare(existing, withFileAt: path, name: name)
+            } else {
+                let options = try await options(for: name, path: path)
+                try await client.createUnit(UnitEntity(name: name.rawValue, options: options, desiredState: "inactive"))
+                print("Unit \(name) inactive")
+            }
+            names.append(name.rawValue)
+        }
+        return names
+    }
+
+    /// `dir/web.service` stays a path; a bare `web` means `./web.service`.
+    static func localPath(for argument: String, name: String) -> String {
+        let directory = (argument as NSString).deletingLastPathComponent
+        return directory.isEmpty ? name : directory + "/" + name
+    }
+
+    func options(for name: UnitName, path: String) async throws -> [UnitOption] {
+        if FileManager.default.fileExists(atPath: path) {
+            return try parse(path, name: name)
+        }
+        guard name.isInstance, let template = name.templateName else {
+            throw Failure(description: "unable to find Unit(\(name)) in Registry or on filesystem")
+        }
+        if let registered = try await client.unit(template.rawValue), let options = registered.options {
+            return options
+        }
+        let templatePath = ((path as NSString).deletingLastPathComponent as NSString)
+            .appendingPathComponent(template.rawValue)
+        if FileManager.default.fileExists(atPath: templatePath) {
+            return try parse(templatePath, name: template)
+        }
+        throw Failure(description: "unable to find template Unit(\(template)) in Registry or on filesystem")
+    }
+
+    func parse(_ path: String, name: UnitName) throws -> [UnitOption] {
+        guard let data = FileManager.default.contents(atPath: path) else {
+            throw Failure(description: "unable to read unit file \(path)")
+        }
+        guard let text = String(data: data, encoding: .utf8) else {
+            throw Failure(description: "unit file \(path) is not valid UTF-8")
+        }
+        do {
+            return try UnitFile(parsing: text).options
+        } catch {
+            throw Failure(description: "unit file \(path) for \(name) is malformed: \(error)")
+        }
+    }
+
+    /// A registry unit that differs from the local file is kept unless `--replace` is given.
+    func compare(_ existing: UnitEntity, withFileAt path: String, name: UnitName) async throws {
+        guard FileManager.default.fileExists(atPath: path) else { return }
+        let local = UnitFile(options: try parse(path, name: name))
+        let registered = UnitFile(options: existing.options ?? [])
+        guard local.hash != registered.hash else {
+            if replace { print("Found same Unit(\(name)) in Registry, nothing to do") }
+            return
+        }
+        guard replace else {
+            Terminal.error("WARNING: Unit \(name) in registry differs from local unit file \(path). Add --replace to override.")
+            return
+        }
+        try await client.createUnit(UnitEntity(name: name.rawValue, options: local.options, desiredState: "inactive"))
+    }
+}

@@ -1,0 +1,110 @@
+import FleetAgent
+import FleetAPI
+import FleetEngine
+import FleetRegistry
+import FleetStore
+import FleetStoreHTTP
+import FleetSystemd
+import Foundation
+import Hummingbird
+import Logging
+import ServiceLifecycle
+
+/// Wires one machine's services together and runs them until SIGTERM or SIGINT.
+///
+/// Start order is dependency order (store, keys API, agent, engine, fleet API) and a graceful
+/// shutdown runs it backwards, so the agent can still reach the store while it unloads its units.
+struct Fleetd {
+    let settings: FleetdSettings
+    let logger: Logger
+
+    func run() async throws {
+        var services: [ServiceGroupConfiguration.ServiceConfiguration] = []
+        let store: any KeyValueStore
+        switch settings.store {
+        case .embedded:
+            let memory = InMemoryStore()
+            services.append(.init(service: memory))
+            store = memory
+        case .remote(let url):
+            store = RemoteStore(url: url)
+        }
+        if let keys = settings.keysListen {
+            let router = Router()
+            KeysAPI(store: store, clientURLs: ["http://\(keys.host):\(keys.port)"]).addRoutes(to: router)
+            services.append(.init(service: Application(
+                router: router,
+                configuration: .init(address: .hostname(keys.host, port: keys.port), serverName: "fleetd/\(FleetAPIVersion.current)"),
+                logger: logger.silenced)))
+        }
+        let registry = Registry(store: store, keys: RegistryKeys(prefix: settings.prefix))
+        let machine = MachineRecord(id: MachineID(settings.machineID), publicIP: settings.publicIP,
+                                    metadata: settings.metadata)
+        try await waitForStore(registry)
+        try FileManager.default.createDirectory(atPath: settings.unitDirectory, withIntermediateDirectories: true)
+        let units = try SystemdUnitManager(bus: settings.systemdUser ? .user : .system,
+                                           unitDirectory: settings.unitDirectory)
+        services.append(.init(service: Agent(registry: registry, units: units,
+                                             configuration: .init(machine: machine, ttl: settings.agentTTL),
+                                             logger: logger)))
+        services.append(.init(service: Engine(registry: registry, configuration: .init(machine: machine.id),
+                                              logger: logger)))
+        let apiRouter = Router()
+        FleetAPI(registry: registry).addRoutes(to: apiRouter)
+        let socket = settings.apiSocket
+        try? FileManager.default.removeItem(atPath: socket)  // a stale socket from a previous run
+        try FileManager.default.createDirectory(atPath: (socket as NSString).deletingLastPathComponent,
+                                                withIntermediateDirectories: true)
+        services.append(.init(service: Application(
+            router: apiRouter,
+            configuration: .init(address: .unixDomainSocket(path: socket), serverName: "fleetd/\(FleetAPIVersion.current)"),
+            onServerRunning: { _ in chmod(socket, 0o600) },
+            logger: logger.silenced)))
+        if let listen = settings.apiListen {
+            let router = Router()
+            FleetAPI(registry: registry).addRoutes(to: router)
+            services.append(.init(service: Application(
+                router: router,
+                configuration: .init(address: .hostname(listen.host, port: listen.port), serverName: "fleetd/\(FleetAPIVersion.current)"),
+                logger: logger.silenced)))
+        }
+        logger.info("fleetd starting", metadata: [
+            "machine.id": "\(machine.id)", "fleetd.api": "\(socket)",
+            "fleetd.store": "\(settings.store)", "fleetd.public_ip": "\(settings.publicIP)",
+        ])
+        let group = ServiceGroup(configuration: .init(services: services, gracefulShutdownSignals: [.sigterm, .sigint],
+                                                      logger: logger))
+        try await group.run()
+        try? FileManager.default.removeItem(atPath: socket)
+        logger.info("fleetd stopped")
+    }
+
+    /// A remote store may still be starting: wait for it, saying so, rather than failing at once.
+    func waitForStore(_ registry: Registry) async throws {
+        guard case .remote(let url) = settings.store else { return }
+        var attempt = 0
+        while true {
+            do {
+                _ = try await registry.store.currentIndex()
+                return
+            } catch {
+                attempt += 1
+                if attempt == 1 || attempt % 10 == 0 {
+                    logger.warning("waiting for the store", metadata: ["fleetd.store": "\(url)", "error": "\(error)"])
+                }
+                try await Task.sleep(for: .milliseconds(min(200 * attempt, 2000)))
+            }
+        }
+    }
+}
+
+extension Logger {
+    /// The HTTP servers' own per-request logging stays at warning and above.
+    var silenced: Logger {
+        var copy = self
+        copy.logLevel = max(logLevel, .warning)
+        return copy
+    }
+}
+
+typealias FleetAPIVersion = FleetVersion

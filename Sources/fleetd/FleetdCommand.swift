@@ -1,0 +1,73 @@
+import ArgumentParser
+import Foundation
+import Logging
+
+/// `fleetd`: the daemon every machine runs. Options fall back to `FLEET_<NAME>` environment
+/// variables (for example `FLEET_STORE`, `FLEET_SYSTEMD_USER=1`), then to the defaults shown.
+@main
+struct FleetdCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "fleetd",
+        abstract: "The fleet daemon: agent, engine and API for one machine of the cluster.",
+        discussion: """
+        Every option can also be set as FLEET_<OPTION> in the environment (dashes become \
+        underscores, e.g. FLEET_API_SOCKET); the command line wins.
+
+        Examples:
+          fleetd                                     # one machine, embedded store, system manager
+          fleetd --systemd-user --keys-listen 10.0.0.1:4001
+          fleetd --store http://10.0.0.1:4001         # share another fleetd's store
+        """,
+        version: FleetdVersion.text)
+
+    @Option(help: "The store: 'embedded' (in this process), or the URL of another fleetd's keys API.")
+    var store: String?
+
+    @Option(help: "Serve the etcd-v2 keys API on HOST:PORT (default 127.0.0.1:4001 with the embedded store; 'none' to disable).")
+    var keysListen: String?
+
+    @Option(help: "Unix socket for the fleet API (default /var/run/fleet.sock).")
+    var apiSocket: String?
+
+    @Option(help: "Also serve the fleet API on HOST:PORT.")
+    var apiListen: String?
+
+    @Flag(help: "Drive the user's systemd manager (session bus) instead of the system manager.")
+    var systemdUser = false
+
+    @Option(help: "Where unit files are written (default: the manager's runtime unit directory).")
+    var unitDirectory: String?
+
+    @Option(help: "The address other machines and clients reach this machine at (default: first non-loopback IPv4).")
+    var publicIP: String?
+
+    @Option(help: "Machine metadata for scheduling, e.g. region=east,disk=ssd.")
+    var metadata: String?
+
+    @Option(help: "Seconds a machine and its unit states live without a refresh (default 30).")
+    var agentTTL: Int64?
+
+    @Option(help: "Key prefix of fleet's registry in the store (default /fleet).")
+    var prefix: String?
+
+    @Option(help: "File holding this machine's ID (default /etc/machine-id).")
+    var machineIDFile: String?
+
+    @Flag(name: .shortAndLong, help: "Log debug detail.")
+    var verbose = false
+
+    mutating func run() async throws {
+        let environment = ProcessInfo.processInfo.environment
+        let settings = try FleetdSettings(command: self, environment: environment)
+        LoggingSystem.bootstrap { label in
+            var handler = StreamLogHandler.standardError(label: label)
+            handler.logLevel = settings.verbose ? .debug : .info
+            return handler
+        }
+        try await Fleetd(settings: settings, logger: Logger(label: "fleetd")).run()
+    }
+}
+
+enum FleetdVersion {
+    static let text = "fleetd version 0.1.0"
+}

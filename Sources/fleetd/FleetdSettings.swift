@@ -1,0 +1,93 @@
+import ArgumentParser
+import Foundation
+
+/// fleetd's settings, resolved once: command line, then `FLEET_<NAME>` environment, then default.
+struct FleetdSettings: Sendable {
+    enum StoreChoice: Sendable, Equatable {
+        case embedded
+        case remote(url: String)
+    }
+
+    var store: StoreChoice
+    var keysListen: (host: String, port: Int)?
+    var apiSocket: String
+    var apiListen: (host: String, port: Int)?
+    var systemdUser: Bool
+    var unitDirectory: String
+    var publicIP: String
+    var metadata: [String: String]
+    var agentTTL: Int64
+    var prefix: String
+    var machineID: String
+    var verbose: Bool
+
+    init(command c: FleetdCommand, environment env: [String: String]) throws {
+        func value(_ option: String?, _ name: String) -> String? {
+            option ?? env["FLEET_" + name]
+        }
+        func flag(_ option: Bool, _ name: String) -> Bool {
+            option || ["1", "true", "yes", "on"].contains((env["FLEET_" + name] ?? "").lowercased())
+        }
+        let storeText = value(c.store, "STORE") ?? "embedded"
+        if storeText == "embedded" {
+            store = .embedded
+        } else if storeText.hasPrefix("http://") || storeText.hasPrefix("https://") {
+            store = .remote(url: storeText)
+        } else {
+            throw ValidationError("--store must be 'embedded' or an http:// URL of a fleetd keys API, not '\(storeText)'")
+        }
+        let keys = value(c.keysListen, "KEYS_LISTEN") ?? (store == .embedded ? "127.0.0.1:4001" : "none")
+        keysListen = keys == "none" ? nil : try Self.hostPort(keys, option: "--keys-listen")
+        apiSocket = value(c.apiSocket, "API_SOCKET") ?? "/var/run/fleet.sock"
+        apiListen = try value(c.apiListen, "API_LISTEN").map { try Self.hostPort($0, option: "--api-listen") }
+        systemdUser = flag(c.systemdUser, "SYSTEMD_USER")
+        if let directory = value(c.unitDirectory, "UNIT_DIRECTORY") {
+            unitDirectory = directory
+        } else if systemdUser {
+            guard let runtime = env["XDG_RUNTIME_DIR"] else {
+                throw ValidationError("--systemd-user needs XDG_RUNTIME_DIR (or --unit-directory) to know where user units go")
+            }
+            unitDirectory = runtime + "/systemd/user"
+        } else {
+            unitDirectory = "/run/systemd/system"
+        }
+        metadata = try Self.metadata(value(c.metadata, "METADATA") ?? "")
+        let ttlText = value(c.agentTTL.map(String.init), "AGENT_TTL") ?? "30"
+        guard let ttl = Int64(ttlText.hasSuffix("s") ? String(ttlText.dropLast()) : ttlText), ttl >= 2 else {
+            throw ValidationError("--agent-ttl must be a whole number of seconds, at least 2, not '\(ttlText)'")
+        }
+        agentTTL = ttl
+        prefix = value(c.prefix, "PREFIX") ?? "/fleet"
+        let idFile = value(c.machineIDFile, "MACHINE_ID_FILE") ?? "/etc/machine-id"
+        guard let id = try? String(contentsOfFile: idFile, encoding: .utf8)
+            .trimmingCharacters(in: .whitespacesAndNewlines), !id.isEmpty
+        else {
+            throw ValidationError("unable to determine local machine ID: \(idFile) is missing or empty")
+        }
+        machineID = id
+        publicIP = value(c.publicIP, "PUBLIC_IP") ?? HostAddress.firstIPv4() ?? ""
+        verbose = c.verbose || flag(false, "VERBOSE")
+    }
+
+    static func hostPort(_ text: String, option: String) throws -> (host: String, port: Int) {
+        guard let colon = text.lastIndex(of: ":"), let port = Int(text[text.index(after: colon)...]),
+              (1...65535).contains(port)
+        else {
+            throw ValidationError("\(option) must be HOST:PORT, e.g. 127.0.0.1:4001, not '\(text)'")
+        }
+        return (String(text[..<colon]), port)
+    }
+
+    /// `k=v,k2=v2`; spaces around `=` and `,` trimmed; later duplicates win.
+    static func metadata(_ text: String) throws -> [String: String] {
+        var result: [String: String] = [:]
+        for item in text.split(separator: ",") {
+            let parts = item.split(separator: "=", maxSplits: 1).map { $0.trimmingCharacters(in: .whitespaces) }
+            guard parts.count == 2, !parts[0].isEmpty else {
+                throw ValidationError("--metadata entries must be key=value, not '\(item)'")
+            }
+            result[parts[0]] = parts[1]
+        }
+        return result
+    }
+}

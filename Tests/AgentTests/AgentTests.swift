@@ -1,0 +1,81 @@
+import FleetAgent
+import FleetRegistry
+import FleetStore
+import FleetSystemd
+import FleetUnit
+import Logging
+import ServiceLifecycle
+import ServiceLifecycleTestKit
+import Testing
+
+/// The agent against the in-memory stand-in for systemd (named as such); the same behaviour is
+/// checked against real systemd on simulated machines in Tests/cluster.
+@Suite struct AgentTests {
+    let file = try! UnitFile(parsing: "[Service]\nExecStart=/bin/sleep 1000\n")
+    let machine = MachineRecord(id: MachineID("m1"), publicIP: "10.0.0.1")
+
+    /// Waits for `condition` on the registry, failing with `what` after 5 s.
+    func eventually(_ what: String, _ condition: @Sendable () async throws -> Bool) async throws {
+        let deadline = ContinuousClock.now + .seconds(5)
+        while ContinuousClock.now < deadline {
+            if try await condition() { return }
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        Issue.record("timed out waiting until \(what)")
+    }
+
+    @Test func runsAssignedUnitsAndPublishesTheirStates() async throws {
+        let store = InMemoryStore()
+        let registry = Registry(store: store)
+        let systemd = InMemoryUnitManager()
+        let agent = Agent(registry: registry, units: systemd, configuration: .init(machine: machine, ttl: 30),
+                          logger: Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() }))
+        let name = try UnitName("web@1.service")
+        try await registry.createUnit(name, file: file, desiredState: .launched)
+        try await testGracefulShutdown { shutdown in
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                group.addTask { try await agent.run() }
+                try await eventually("the machine registered") { try await !registry.machines().isEmpty }
+                try await registry.setTarget(name, machine.id)
+                try await registry.setAssignment(machine.id, name, Assignment(hash: file.hash, desiredState: .launched))
+                try await eventually("web@1 is published active and launched") {
+                    try await registry.states().contains { $0.name == name && $0.activeState == "active" && $0.jobState == .launched }
+                }
+                #expect(try await systemd.state(of: name.rawValue).activeState == "active")
+
+                try await registry.setAssignment(machine.id, name, Assignment(hash: file.hash, desiredState: .loaded))
+                try await eventually("web@1 is stopped") {
+                    try await registry.states().contains { $0.name == name && $0.activeState == "inactive" && $0.jobState == .loaded }
+                }
+
+                try await registry.removeAssignment(machine.id, name)
+                try await eventually("web@1's state is withdrawn") { try await registry.states().isEmpty }
+                shutdown.triggerGracefulShutdown()
+                try await group.waitForAll()
+            }
+        }
+        #expect(try await registry.machines().isEmpty, "a clean stop withdraws the machine at once")
+    }
+
+    @Test func cleanShutdownStopsAndUnloadsEveryUnit() async throws {
+        let registry = Registry(store: InMemoryStore())
+        let systemd = InMemoryUnitManager()
+        let agent = Agent(registry: registry, units: systemd, configuration: .init(machine: machine, ttl: 30),
+                          logger: Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() }))
+        let name = try UnitName("db.service")
+        try await registry.createUnit(name, file: file, desiredState: .launched)
+        try await registry.setAssignment(machine.id, name, Assignment(hash: file.hash, desiredState: .launched))
+        try await testGracefulShutdown { shutdown in
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                group.addTask { try await agent.run() }
+                try await eventually("db is active") {
+                    try await registry.states().contains { $0.activeState == "active" }
+                }
+                shutdown.triggerGracefulShutdown()
+                try await group.waitForAll()
+            }
+        }
+        #expect(try await systemd.state(of: "db.service").activeState != "active")
+        #expect(try await registry.states().isEmpty)
+    }
+}

@@ -1,0 +1,36 @@
+import FleetEngine
+import FleetRegistry
+import FleetStore
+import FleetUnit
+import Logging
+import Testing
+
+@Suite struct EngineTests {
+    let file = try! UnitFile(parsing: "[Service]\nExecStart=/bin/sleep 1000\n")
+
+    @Test func reconcileWritesTargetsAndAssignments() async throws {
+        let store = InMemoryStore()
+        let registry = Registry(store: store)
+        for id in ["m1", "m2"] { try await registry.publishMachine(machine(id), ttl: 30) }
+        for i in 1...4 { try await registry.createUnit(try UnitName("web@\(i).service"), file: file, desiredState: .launched) }
+        let engine = Engine(registry: registry, configuration: .init(machine: MachineID("m1")), logger: Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() }))
+        try await engine.reconcile()
+        let units = try await registry.units()
+        #expect(units.allSatisfy { $0.target != nil })
+        #expect(try await registry.assignments(MachineID("m1")).count == 2)
+        #expect(try await registry.assignments(MachineID("m2")).count == 2)
+        // A second pass on a settled cluster changes nothing.
+        let before = await store.currentIndex()
+        try await engine.reconcile()
+        #expect(await store.currentIndex() == before)
+    }
+
+    @Test func onlyOneMachineHoldsTheLease() async throws {
+        let registry = Registry(store: InMemoryStore())
+        #expect(try await registry.acquireLease(MachineID("m1"), ttl: 10))
+        #expect(try await !registry.acquireLease(MachineID("m2"), ttl: 10))
+        #expect(try await registry.acquireLease(MachineID("m1"), ttl: 10), "the holder renews")
+        try await registry.releaseLease(MachineID("m1"))
+        #expect(try await registry.acquireLease(MachineID("m2"), ttl: 10))
+    }
+}

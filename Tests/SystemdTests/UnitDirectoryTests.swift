@@ -1,0 +1,65 @@
+import Glibc
+import Testing
+
+@testable import FleetSystemd
+
+@Suite struct UnitDirectoryTests {
+    /// A fresh directory under /tmp, removed by ``removeTemporaryDirectory(_:)``.
+    private func makeTemporaryDirectory() throws -> String {
+        var template = Array("/tmp/fleet-systemd-test-XXXXXX".utf8CString)
+        let created = template.withUnsafeMutableBufferPointer { mkdtemp($0.baseAddress!) }
+        let base = try #require(created.map { String(cString: $0) })
+        return base
+    }
+
+    private func removeTemporaryDirectory(_ base: String) {
+        _ = system("rm -rf '\(base)'")
+    }
+
+    private func listing(_ path: String) -> [String] {
+        guard let directory = opendir(path) else { return [] }
+        defer { closedir(directory) }
+        var names: [String] = []
+        while let entry = readdir(directory) {
+            let name = withUnsafeBytes(of: entry.pointee.d_name) {
+                String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self)
+            }
+            if name != "." && name != ".." { names.append(name) }
+        }
+        return names.sorted()
+    }
+
+    @Test func writeCreatesTheDirectoryAndReportsChanges() throws {
+        let base = try makeTemporaryDirectory()
+        defer { removeTemporaryDirectory(base) }
+        let path = base + "/systemd/user"  // does not exist yet
+        let units = UnitDirectory(path: path)
+        #expect(try units.read("a.service") == nil)
+        #expect(try units.write("a.service", contents: "one"))
+        #expect(try !units.write("a.service", contents: "one"))
+        #expect(try units.read("a.service") == Array("one".utf8))
+        #expect(try units.write("a.service", contents: "two"))
+        #expect(try units.read("a.service") == Array("two".utf8))
+        #expect(listing(path) == ["a.service"])  // no temporary file left behind
+        #expect(try units.remove("a.service"))
+        #expect(try !units.remove("a.service"))
+        #expect(listing(path) == [])
+    }
+
+    @Test func rejectsPathsOutsideTheDirectory() throws {
+        let base = try makeTemporaryDirectory()
+        defer { removeTemporaryDirectory(base) }
+        let units = UnitDirectory(path: base + "/units")
+        let error = #expect(throws: SystemdError.self) { try units.write("../escape.service", contents: "x") }
+        #expect(error?.code == .invalidUnitName)
+        #expect(error?.unit == "../escape.service")
+        #expect(listing(base) == [])
+    }
+
+    @Test func reportsWhatFailed() throws {
+        let units = UnitDirectory(path: "/proc/fleet-cannot-exist")
+        let error = #expect(throws: SystemdError.self) { try units.write("a.service", contents: "x") }
+        #expect(error?.code == .systemCall)
+        #expect(error?.description.contains("mkdir") == true)
+    }
+}
