@@ -49,7 +49,7 @@ let package = Package(
         .target(name: "FleetSystemd", dependencies: ["CSystemd"], path: "Sources/Systemd"),
         // The per-machine agent: presence, running assigned units, publishing their states.
         .target(name: "FleetAgent", dependencies: [
-            "FleetRegistry", "FleetSystemd",
+            "FleetRegistry", "FleetSystemd", "FleetDiscovery",
             .product(name: "Logging", package: "swift-log"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
         ], path: "Sources/Agent"),
@@ -57,17 +57,17 @@ let package = Package(
         .target(name: "FleetDiscovery", dependencies: ["FleetUnit"], path: "Sources/Discovery"),
         // fleet's HTTP API v1: entities, server routes, client.
         .target(name: "FleetAPI", dependencies: [
-            "FleetRegistry",
+            "FleetRegistry", "FleetStoreHTTP",
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "Hummingbird", package: "hummingbird"),
             .product(name: "AsyncHTTPClient", package: "async-http-client"),
         ], path: "Sources/API"),
         .executableTarget(name: "fleetd", dependencies: [
-            "FleetAgent", "FleetAPI", "FleetEngine", "FleetStoreHTTP",
+            "FleetAgent", "FleetAPI", "FleetDiscovery", "FleetEngine", "FleetStoreHTTP",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .executableTarget(name: "fleetctl", dependencies: [
-            "FleetAPI", "FleetUnit",
+            "FleetAPI", "FleetUnit", "FleetDiscovery",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .executableTarget(name: "fleet-dns", dependencies: [

@@ -12,14 +12,17 @@ public struct UnitEntity: Codable, Sendable, Hashable {
     public var desiredState: String?
     public var currentState: String?
     public var machineID: String?
+    /// Not in fleet: why the engine cannot place the unit (which constraint failed where).
+    public var unplaceableReason: String?
 
     public init(name: String, options: [UnitOption]? = nil, desiredState: String? = nil,
-                currentState: String? = nil, machineID: String? = nil) {
+                currentState: String? = nil, machineID: String? = nil, unplaceableReason: String? = nil) {
         self.name = name
         self.options = options
         self.desiredState = desiredState
         self.currentState = currentState
         self.machineID = machineID
+        self.unplaceableReason = unplaceableReason
     }
 }
 

@@ -66,10 +66,11 @@ public struct FleetAPI: Sendable {
 
     func entity(_ unit: UnitRecord, states: [UnitStateRecord]) async throws -> UnitEntity {
         let file = try await registry.unitFile(unit.hash)
+        let isGlobal = file.map { XFleetRequirements(unit: unit.name, file: $0).isGlobal } ?? false
         return UnitEntity(name: unit.name.rawValue, options: file?.options ?? [],
                           desiredState: unit.desiredState.rawValue,
-                          currentState: CurrentState.of(unit, states: states).rawValue,
-                          machineID: unit.target?.rawValue)
+                          currentState: isGlobal ? nil : CurrentState.of(unit, states: states).rawValue,
+                          machineID: unit.target?.rawValue, unplaceableReason: unit.unplaceableReason)
     }
 
     func getUnit(_ raw: String) async throws -> UnitEntity {
@@ -115,6 +116,13 @@ public struct FleetAPI: Sendable {
         }
         let options = entity.options ?? []
         let file = options.isEmpty ? nil : try Self.unitFile(options)
+        if let file {
+            do {
+                try XFleetRequirements(unit: name, file: file).validate()
+            } catch {
+                throw APIError(.badRequest, error.description)
+            }
+        }
         if let existing = try await registry.unit(name) {
             if let file, file.hash != existing.hash {
                 try await registry.replaceUnit(name, file: file, desiredState: desired ?? .inactive)

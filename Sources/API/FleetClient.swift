@@ -1,4 +1,5 @@
 import AsyncHTTPClient
+import FleetStoreHTTP
 import FleetUnit
 import Foundation
 import NIOCore
@@ -42,6 +43,12 @@ public struct FleetClient: Sendable {
         default:
             throw FleetClientError("invalid endpoint \"\(endpoint)\": unsupported scheme \"\(scheme)\"")
         }
+    }
+
+    /// The cluster's store through the same fleetd, which serves the etcd-v2 keys API next to
+    /// the fleet API (discovery records, watches).
+    public func store() -> RemoteStore {
+        RemoteStore(url: base, client: client, requestTimeout: timeout)
     }
 
     public func units() async throws -> [UnitEntity] {

@@ -28,13 +28,18 @@ public struct Agent: Service {
     let configuration: Configuration
     let logger: Logger
     let local: LocalUnits
+    let registrar: Registrar
 
-    public init(registry: Registry, units: any UnitManager, configuration: Configuration, logger: Logger) {
+    public init(registry: Registry, units: any UnitManager, configuration: Configuration, logger: Logger,
+                discoveryRoot: String = "/discovery") {
         self.registry = registry
         self.units = units
         self.configuration = configuration
         self.logger = logger
         self.local = LocalUnits(machine: configuration.machine.id)
+        self.registrar = Registrar(store: registry.store, machineID: configuration.machine.id.rawValue,
+                                   address: configuration.machine.publicIP, ttl: configuration.ttl,
+                                   root: discoveryRoot, logger: logger)
     }
 
     var machineID: MachineID { configuration.machine.id }
@@ -80,19 +85,24 @@ public struct Agent: Service {
             filesChanged = try await units.removeUnitFile(unit.rawValue) || filesChanged
             try await units.resetFailed(unit.rawValue)
             await local.forget(unit)
+            await registrar.forget(unit)
             try await registry.removeState(unit, machineID)
             logger.info("unit unloaded", metadata: ["unit.name": "\(unit)"])
         }
+        var files: [UnitName: UnitFile] = [:]
         for (unit, hash) in plan.load {
             guard let file = try await registry.unitFile(hash) else {
                 logger.warning("unit contents missing from the store", metadata: ["unit.name": "\(unit)"])
                 continue
             }
+            files[unit] = file
             filesChanged = try await units.writeUnitFile(unit.rawValue, contents: file.normalizedText) || filesChanged
         }
         if filesChanged { try await units.reload() }
         for (unit, hash) in plan.load {
+            guard let file = files[unit] else { continue }
             await local.loaded(unit, hash: hash)
+            await registrar.loaded(unit, file: file)
             await units.watch(unit.rawValue)
         }
         for unit in plan.stop {
@@ -118,6 +128,7 @@ public struct Agent: Service {
         for await change in units.stateChanges {
             guard let unit = try? UnitName(change.unit) else { continue }
             guard await local.systemdStateChanged(unit, change.state) else { continue }
+            await registrar.systemdStateChanged(unit, change.state)
             do {
                 try await publish(unit)
             } catch {
@@ -166,6 +177,7 @@ public struct Agent: Service {
             for unit in await local.names() {
                 try? await publish(unit)
             }
+            await registrar.refreshAll()
         }
     }
 

@@ -1,10 +1,11 @@
 import FleetUnit
 
-/// How a unit is named in discovery: `web@3.service` is instance `3` of service `web`;
-/// a unit without an instance (`db.service`) is the single instance `db` of service `db`.
+/// How a unit is named in discovery: `web@3.service` is instance `3` of service `web`. A unit
+/// without an instance (`db.service`, or a global unit running on many machines) is service
+/// `db` with one instance per machine, named by the machine's short ID.
 ///
-/// This is the naming rule every discovery front end (DNS, HTTP watch, mDNS) shares; records
-/// live under `/discovery/<service>/<instance>` in the store.
+/// Records live under `/discovery/<service>/<instance>`; every front end (DNS, HTTP watch,
+/// mDNS, `fleetctl discover`) uses this naming.
 public struct ServiceInstance: Hashable, Sendable, CustomStringConvertible {
     public var service: String
     public var instance: String
@@ -14,9 +15,12 @@ public struct ServiceInstance: Hashable, Sendable, CustomStringConvertible {
         self.instance = instance
     }
 
-    public init(unit: UnitName) {
-        service = unit.prefix
-        instance = unit.instance.flatMap { $0.isEmpty ? nil : $0 } ?? unit.prefix
+    /// - Parameters:
+    ///   - service: the `[X-Discovery] Name=` override, if any.
+    ///   - machineName: the instance name for units without one.
+    public init(unit: UnitName, service: String? = nil, machineName: String) {
+        self.service = service ?? unit.prefix
+        instance = unit.instance.flatMap { $0.isEmpty ? nil : $0 } ?? machineName
     }
 
     /// The store key of this instance's record below `root` (default `/discovery`).

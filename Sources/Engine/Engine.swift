@@ -8,25 +8,23 @@ import ServiceLifecycle
 /// and only the leader places units. A dead leader's lease expires and another takes over.
 ///
 /// Event-driven: a pass runs when units or machines change (a store watch), with coalescing,
-/// and on a slow timer as a safety net and to renew the lease.
+/// and on the lease-renewal tick (a third of the lease TTL) as a safety net.
 public struct Engine: Service {
     public struct Configuration: Sendable {
         public var machine: MachineID
         /// Lease time-to-live in seconds; the lease is renewed every third of it.
         public var leaseTTL: Int64
-        /// A full pass runs at least this often even without events.
-        public var resyncInterval: Duration
 
-        public init(machine: MachineID, leaseTTL: Int64 = 10, resyncInterval: Duration = .seconds(30)) {
+        public init(machine: MachineID, leaseTTL: Int64 = 10) {
             self.machine = machine
             self.leaseTTL = leaseTTL
-            self.resyncInterval = resyncInterval
         }
     }
 
     let registry: Registry
     let configuration: Configuration
     let logger: Logger
+    let cache = RequirementsCache()
 
     public init(registry: Registry, configuration: Configuration, logger: Logger) {
         self.registry = registry
@@ -71,11 +69,12 @@ public struct Engine: Service {
 
     /// Reads the cluster, plans, and writes the plan. Public for tests and benchmarks.
     public func reconcile() async throws {
-        async let units = registry.units()
+        async let unitsRead = registry.units()
         async let machines = registry.machines()
         async let assignments = registry.allAssignments()
-        let plan = Scheduler.plan(units: try await units, machines: try await machines,
-                                  assignments: try await assignments)
+        let units = try await unitsRead
+        let plan = Scheduler.plan(units: units, requirements: try await requirements(of: units),
+                                  machines: try await machines, assignments: try await assignments)
         for (unit, machine) in plan.unschedule {
             try await registry.clearTarget(unit, from: machine)
             logger.debug("unit unscheduled", metadata: ["unit.name": "\(unit)", "machine.id": "\(machine)"])
@@ -90,9 +89,29 @@ public struct Engine: Service {
         }
         for (machine, unit) in plan.unassign { try await registry.removeAssignment(machine, unit) }
         for (machine, unit, assignment) in plan.assign { try await registry.setAssignment(machine, unit, assignment) }
-        for (unit, reason) in plan.unplaceable {
-            logger.info("unit cannot be placed", metadata: ["unit.name": "\(unit)", "reason": "\(reason)"])
+        for unit in units where unit.unplaceableReason != plan.unplaceable[unit.name] {
+            try await registry.setUnplaceable(unit.name, reason: plan.unplaceable[unit.name])
+            if let reason = plan.unplaceable[unit.name] {
+                logger.info("unit cannot be placed", metadata: ["unit.name": "\(unit.name)", "reason": "\(reason)"])
+            }
         }
+    }
+
+    /// Each unit's `[X-Fleet]` requirements. Unit files are content-addressed, so parsed
+    /// requirements are cached by hash for the life of the engine.
+    func requirements(of units: [UnitRecord]) async throws -> [UnitName: XFleetRequirements] {
+        var result: [UnitName: XFleetRequirements] = [:]
+        for unit in units {
+            if let cached = await cache.requirements(unit.name, unit.hash) {
+                result[unit.name] = cached
+                continue
+            }
+            guard let file = try await registry.unitFile(unit.hash) else { continue }
+            let requirements = XFleetRequirements(unit: unit.name, file: file)
+            await cache.store(unit.name, unit.hash, requirements)
+            result[unit.name] = requirements
+        }
+        return result
     }
 
     /// Wakes the loop when a unit's desired state or contents change or a machine comes or goes.
@@ -105,8 +124,9 @@ public struct Engine: Service {
                 wake.yield()  // anything before `from` is covered by this pass
                 for try await event in try await registry.store.watch(keys.prefix, recursive: true, fromIndex: from) {
                     let key = event.node.key
+                    // Its own outputs (targets, reasons) must not wake the engine again.
                     if StoreKey.isWithin(key, keys.machines)
-                        || (StoreKey.isWithin(key, keys.jobs) && !key.hasSuffix("/target")) {
+                        || (StoreKey.isWithin(key, keys.jobs) && !key.hasSuffix("/target") && !key.hasSuffix("/unplaceable")) {
                         wake.yield()
                     }
                 }

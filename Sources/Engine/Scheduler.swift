@@ -1,50 +1,66 @@
 import FleetRegistry
 import FleetUnit
 
-/// The placement decision, as a pure function of the cluster snapshot, so it can be tested and
+/// The placement decision, as a pure function of a cluster snapshot, so it can be tested and
 /// benchmarked without a store.
 ///
-/// Least-loaded placement: a machine's load is the number of units placed on it whose desired
-/// state is not `inactive`; ties go to the lower machine ID (fleet's documented tie-break).
+/// Least-loaded placement under `[X-Fleet]` constraints. A machine's load is the number of units
+/// assigned to it (placed units whose desired state is not `inactive`, and global units); ties go
+/// to the lower machine ID. One pass:
+/// 1. keeps placed units that may still run where they are, unschedules the rest;
+/// 2. assigns global units to every machine whose metadata they match, skipping machines where
+///    they would conflict (between two conflicting global units, the first by name wins);
+/// 3. places unplaced units that want to run, followers (`MachineOf`) after their peers, and
+///    moves units that a newly placed unit `Replaces`;
+/// 4. diffs the resulting per-machine assignments against the current ones.
 public enum Scheduler {
-    public static func plan(units: [UnitRecord], machines: [MachineRecord],
+    public static func plan(units: [UnitRecord], requirements: [UnitName: XFleetRequirements] = [:],
+                            machines: [MachineRecord],
                             assignments: [MachineID: [UnitName: Assignment]]) -> SchedulingPlan {
+        var state = ClusterState(units: units, requirements: requirements, machines: machines)
         var plan = SchedulingPlan()
-        let alive = Set(machines.map(\.id))
-        var load: [MachineID: Int] = Dictionary(uniqueKeysWithValues: machines.map { ($0.id, 0) })
-        var placement: [UnitName: MachineID] = [:]
 
-        // Phase A: keep what is validly placed, take off what is not.
-        for unit in units {
+        // 1. Keep what is validly placed.
+        for unit in state.nonGlobal {
             guard let target = unit.target else { continue }
-            if unit.desiredState == .inactive || !alive.contains(target) {
+            if unit.desiredState == .inactive || state.machines[target] == nil {
+                plan.unschedule.append((unit.name, target))
+            } else if case .no = state.ableToRun(unit.name, on: target, ignoringReplaces: true) {
                 plan.unschedule.append((unit.name, target))
             } else {
-                placement[unit.name] = target
-                load[target, default: 0] += 1
+                state.assign(unit.name, to: target)
             }
         }
 
-        // Phase B: place what wants to run, in name order so passes are reproducible.
-        for unit in units where unit.desiredState != .inactive && placement[unit.name] == nil {
-            guard let machine = load.min(by: { ($0.value, $0.key) < ($1.value, $1.key) })?.key else {
-                plan.unplaceable[unit.name] = "no machines are available"
-                continue
+        // 2. Global units, on every machine that matches and has no conflict.
+        for unit in state.global where unit.desiredState != .inactive {
+            for machine in state.machineOrder where state.ableToRun(unit.name, on: machine.id, ignoringReplaces: true) == .yes {
+                state.assign(unit.name, to: machine.id)
             }
-            plan.schedule.append((unit.name, machine))
-            placement[unit.name] = machine
-            load[machine, default: 0] += 1
         }
 
-        // Assignments: exactly the placed units, with their contents and desired state.
+        // 3. Place what wants to run. Followers go after their peers; a second round catches
+        //    followers whose peer was itself placed in this pass.
+        for _ in 0..<2 {
+            for unit in state.nonGlobal.sorted(by: state.followersLast)
+            where unit.desiredState != .inactive && state.placement[unit.name] == nil {
+                place(unit.name, &state, &plan)
+            }
+        }
+        for unit in state.nonGlobal where unit.desiredState != .inactive && state.placement[unit.name] == nil {
+            plan.unplaceable[unit.name] = state.reasons[unit.name] ?? "no machines are available"
+        }
+
+        // 4. Assignments: exactly the assigned units, with their contents and desired state.
         var wanted: [MachineID: [UnitName: Assignment]] = [:]
-        for unit in units {
-            guard let machine = placement[unit.name] else { continue }
-            wanted[machine, default: [:]][unit.name] = Assignment(hash: unit.hash, desiredState: unit.desiredState)
+        for (machine, names) in state.assigned {
+            for name in names {
+                guard let unit = state.units[name] else { continue }
+                wanted[machine, default: [:]][name] = Assignment(hash: unit.hash, desiredState: unit.desiredState)
+            }
         }
         for (machine, units) in wanted.sorted(by: { $0.key < $1.key }) {
-            for (unit, assignment) in units.sorted(by: { $0.key < $1.key })
-            where assignments[machine]?[unit] != assignment {
+            for (unit, assignment) in units.sorted(by: { $0.key < $1.key }) where assignments[machine]?[unit] != assignment {
                 plan.assign.append((machine, unit, assignment))
             }
         }
@@ -54,5 +70,35 @@ public enum Scheduler {
             }
         }
         return plan
+    }
+
+    /// Puts `name` on the least-loaded machine that can run it, moving a unit it replaces.
+    static func place(_ name: UnitName, _ state: inout ClusterState, _ plan: inout SchedulingPlan) {
+        var refusals: [String] = []
+        for machine in state.machinesByLoad() {
+            switch state.ableToRun(name, on: machine.id, ignoringReplaces: false) {
+            case .no(let why):
+                refusals.append("\(machine.id.short): \(why)")
+            case .yes:
+                commit(name, on: machine.id, &state, &plan)
+                return
+            case .replacing(let replaced):
+                commit(name, on: machine.id, &state, &plan)
+                for other in replaced {
+                    state.unassign(other, from: machine.id)
+                    plan.unschedule.append((other, machine.id))
+                    plan.schedule.removeAll { $0.unit == other }
+                    place(other, &state, &plan)
+                }
+                return
+            }
+        }
+        state.reasons[name] = refusals.isEmpty ? "no machines are available" : refusals.joined(separator: "; ")
+    }
+
+    static func commit(_ name: UnitName, on machine: MachineID, _ state: inout ClusterState, _ plan: inout SchedulingPlan) {
+        plan.schedule.append((name, machine))
+        state.assign(name, to: machine)
+        state.reasons[name] = nil
     }
 }

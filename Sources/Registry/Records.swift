@@ -24,12 +24,16 @@ public struct UnitRecord: Sendable, Hashable {
     public var desiredState: DesiredState
     /// The machine the engine placed it on, if any.
     public var target: MachineID?
+    /// Why the engine could not place it (which constraint failed where), while that is so.
+    public var unplaceableReason: String?
 
-    public init(name: UnitName, hash: UnitHash, desiredState: DesiredState, target: MachineID? = nil) {
+    public init(name: UnitName, hash: UnitHash, desiredState: DesiredState, target: MachineID? = nil,
+                unplaceableReason: String? = nil) {
         self.name = name
         self.hash = hash
         self.desiredState = desiredState
         self.target = target
+        self.unplaceableReason = unplaceableReason
     }
 }
 

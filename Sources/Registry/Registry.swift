@@ -82,7 +82,8 @@ extension Registry {
               let state = job.child("target-state")?.value.flatMap(DesiredState.init(rawValue:))
         else { return nil }
         return UnitRecord(name: object.name, hash: object.hash, desiredState: state,
-                          target: job.child("target")?.value.map(MachineID.init))
+                          target: job.child("target")?.value.map(MachineID.init),
+                          unplaceableReason: job.child("unplaceable")?.value)
     }
 
     public func unitFile(_ hash: UnitHash) async throws -> UnitFile? {
@@ -104,6 +105,15 @@ extension Registry {
         do {
             try await store.delete(keys.target(unit), condition: StoreCondition(prevValue: machine.rawValue))
         } catch let error as StoreError where error.code == .keyNotFound || error.code == .compareFailed {
+        }
+    }
+
+    /// Records why `unit` cannot be placed, or clears it (nil).
+    public func setUnplaceable(_ unit: UnitName, reason: String?) async throws {
+        if let reason {
+            try await store.set(keys.unplaceable(unit), reason)
+        } else {
+            try await store.deleteIfPresent(keys.unplaceable(unit), recursive: false)
         }
     }
 

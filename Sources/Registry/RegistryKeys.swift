@@ -7,6 +7,7 @@ import FleetStore
 /// job/<unit>/object          {"name","hash"}              the unit and its contents' hash
 /// job/<unit>/target-state    inactive|loaded|launched     desired state (fleetctl)
 /// job/<unit>/target          <machine id>                 placement (engine, create-only)
+/// job/<unit>/unplaceable     why it cannot be placed      (engine, while that is so)
 /// unit/<sha1>                normalized unit file text    content-addressed, shared
 /// schedule/<machine>/<unit>  {"hash","desiredState"}      what each agent runs (engine)
 /// states/<unit>/<machine>    systemd state + job state    published by agents, TTL
@@ -25,6 +26,7 @@ public struct RegistryKeys: Sendable, Hashable {
     public func jobObject(_ unit: UnitName) -> String { job(unit) + "/object" }
     public func targetState(_ unit: UnitName) -> String { job(unit) + "/target-state" }
     public func target(_ unit: UnitName) -> String { job(unit) + "/target" }
+    public func unplaceable(_ unit: UnitName) -> String { job(unit) + "/unplaceable" }
     public var unitFiles: String { prefix + "/unit" }
     public func unitFile(_ hash: UnitHash) -> String { unitFiles + "/" + hash.hex }
     public var schedules: String { prefix + "/schedule" }

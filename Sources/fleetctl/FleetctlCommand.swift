@@ -15,7 +15,8 @@ struct FleetctlCommand: AsyncParsableCommand {
         version: "fleetctl version 0.1.0",
         subcommands: [
             Submit.self, Load.self, Start.self, Stop.self, Unload.self, Destroy.self, Cat.self,
-            ListUnits.self, ListUnitFiles.self, ListMachines.self, Version.self,
+            ListUnits.self, ListUnitFiles.self, ListMachines.self, ListServices.self, Discover.self, Announce.self,
+            Version.self,
         ])
 
     static func main() async {

@@ -71,7 +71,10 @@ struct ListUnits: AsyncParsableCommand {
 struct ListUnitFiles: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "List the units in the cluster's registry, with desired and current state.",
-        discussion: "Fields: unit, hash, desc, dstate, state, target, tmachine, global. Example: fleetctl list-unit-files --full")
+        discussion: """
+        Fields: unit, hash, desc, dstate, state, target, tmachine, global, reason (why a unit cannot be placed).
+        Example: fleetctl list-unit-files --fields unit,dstate,target,reason
+        """)
     @OptionGroup var global: GlobalOptions
     @Flag(help: "Omit the header row.") var noLegend = false
     @Flag(help: "Do not shorten machine IDs and hashes.") var full = false
@@ -81,7 +84,7 @@ struct ListUnitFiles: AsyncParsableCommand {
         let table = try TableOptions.parse((noLegend ? ["--no-legend"] : []) + (full ? ["--full"] : [])
                                            + (fields.map { ["--fields", $0] } ?? []))
         let columns = try table.columns(default: "unit,hash,dstate,state,target",
-                                        valid: ["unit", "hash", "desc", "dstate", "state", "target", "tmachine", "global"])
+                                        valid: ["unit", "hash", "desc", "dstate", "state", "target", "tmachine", "global", "reason"])
         if columns.contains("tmachine") {
             Terminal.error("WARNING: the \"tmachine\" field is deprecated; use \"target\"")
         }
@@ -97,15 +100,17 @@ struct ListUnitFiles: AsyncParsableCommand {
         let legend = MachineLegend(machines, full: full)
         let rows = units.sorted { $0.name < $1.name }.map { unit in
             let file = UnitFile(options: unit.options ?? [])
+            let global = UnitEntity.isGlobal(unit)
             return columns.map { column -> String in
                 switch column {
                 case "unit": return unit.name
                 case "hash": return table.hash(file.hash.hex)
                 case "desc": return file.description ?? "-"
                 case "dstate": return unit.desiredState ?? "-"
-                case "state": return unit.currentState ?? "-"
-                case "global": return "false"
-                default: return legend(unit.machineID)
+                case "state": return global ? "-" : unit.currentState ?? "-"
+                case "global": return String(global)
+                case "reason": return unit.unplaceableReason ?? "-"
+                default: return global ? "global" : legend(unit.machineID)
                 }
             }
         }

@@ -50,11 +50,11 @@ struct Start: AsyncParsableCommand {
         guard !units.isEmpty else { Terminal.error("No units given"); return }
         let client = try global.client()
         let names = try await createUnits(units, global: global, replace: replace)
-        try await setAndWait(names, to: "launched", client: client, block: block)
+        let placed = try await setAndWait(names, to: "launched", client: client, block: block)
         guard !block.noBlock else { return }
         // Launched means started through systemd; now wait for systemd to say it is active.
         let waiter = StateWaiter(client: client, attempts: block.blockAttempts)
-        for name in names {
+        for name in placed {
             do {
                 try await waitForActive(name, client: client, waiter: waiter)
             } catch {
@@ -95,9 +95,17 @@ func createUnits(_ arguments: [String], global: GlobalOptions, replace: Bool) as
 }
 
 /// Sets each unit's desired state and, unless `--no-block`, waits for its current state to match.
-func setAndWait(_ names: [String], to state: String, client: FleetClient, block: BlockOptions) async throws {
+///
+/// Global units run wherever they match and have no single current state: they are triggered,
+/// not waited for. A unit the engine reports it cannot place fails at once, with the reason,
+/// instead of waiting forever (fleet's hang on unschedulable units).
+/// - Returns: the units that were waited for (all but the global ones).
+@discardableResult
+func setAndWait(_ names: [String], to state: String, client: FleetClient, block: BlockOptions) async throws -> [String] {
+    var globals: Set<String> = []
     for name in names {
         do {
+            if let unit = try await client.unit(name), UnitEntity.isGlobal(unit) { globals.insert(name) }
             try await client.setDesiredState(name, state)
         } catch {
             Terminal.error("Error setting target state of unit \(name): \(error)")
@@ -105,13 +113,15 @@ func setAndWait(_ names: [String], to state: String, client: FleetClient, block:
         }
     }
     let verb = state == "launched" ? "start" : state == "loaded" ? "load" : "unload"
+    for name in names where globals.contains(name) { print("Triggered global unit \(name) \(verb)") }
+    let waited = names.filter { !globals.contains($0) }
     if block.noBlock {
-        for name in names { print("Triggered unit \(name) \(verb)") }
-        return
+        for name in waited { print("Triggered unit \(name) \(verb)") }
+        return waited
     }
     let waiter = StateWaiter(client: client, attempts: block.blockAttempts)
     let legend = MachineLegend((try? await client.machines()) ?? [], full: false)
-    for name in names {
+    for name in waited {
         do {
             let unit = try await waiter.wait(for: name, "report state \(state)") { $0?.currentState == state }
             print("Unit \(name) \(state)" + (state == "inactive" ? "" : " on \(legend(unit?.machineID))"))
@@ -119,5 +129,14 @@ func setAndWait(_ names: [String], to state: String, client: FleetClient, block:
             Terminal.error("Error waiting for units: \(error)")
             throw ExitCode.failure
         }
+    }
+    return waited
+}
+
+extension UnitEntity {
+    /// True when the unit's `[X-Fleet]` section says `Global=true`.
+    static func isGlobal(_ unit: UnitEntity) -> Bool {
+        guard let name = try? UnitName(unit.name) else { return false }
+        return XFleetRequirements(unit: name, file: UnitFile(options: unit.options ?? [])).isGlobal
     }
 }

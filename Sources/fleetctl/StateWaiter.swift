@@ -11,15 +11,36 @@ struct StateWaiter {
         var description: String
     }
 
+    /// The engine says the unit fits on no machine; waiting would never end.
+    struct Unplaceable: Error, CustomStringConvertible {
+        var unit: String
+        var reason: String
+        var description: String {
+            "unit \(unit) cannot be placed on any machine: \(reason). Change its [X-Fleet] requirements or the machines' metadata, then start it again."
+        }
+    }
+
+    /// How long the engine's reason must stand before we believe it: a unit may wait one pass
+    /// for a peer or for machines that are still registering.
+    static let unplaceableGrace: Duration = .seconds(1)
+
     /// Polls `name` until `reached` holds for it, returning the unit as it then is.
     /// `describe` says what is awaited, for progress lines and the timeout message.
     func wait(for name: String, _ what: String, reached: (UnitEntity?) -> Bool) async throws -> UnitEntity? {
         let start = ContinuousClock.now
         var lastProgress = start
+        var unplaceableSince: ContinuousClock.Instant?
         while true {
             let unit = try await client.unit(name)
             if reached(unit) { return unit }
             let now = ContinuousClock.now
+            if let reason = unit?.unplaceableReason, unit?.machineID == nil {
+                let since = unplaceableSince ?? now
+                unplaceableSince = since
+                if now - since >= Self.unplaceableGrace { throw Unplaceable(unit: name, reason: reason) }
+            } else {
+                unplaceableSince = nil
+            }
             if attempts > 0, now - start >= .seconds(2 * attempts) {
                 throw Timeout(description: "timed out waiting for unit \(name) to \(what)")
             }

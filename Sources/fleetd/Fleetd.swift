@@ -47,10 +47,15 @@ struct Fleetd {
         services.append(.init(service: Agent(registry: registry, units: units,
                                              configuration: .init(machine: machine, ttl: settings.agentTTL),
                                              logger: logger)))
-        services.append(.init(service: Engine(registry: registry, configuration: .init(machine: machine.id),
-                                              logger: logger)))
+        if !settings.disableEngine {
+            services.append(.init(service: Engine(registry: registry, configuration: .init(machine: machine.id),
+                                                  logger: logger)))
+        }
         let apiRouter = Router()
         FleetAPI(registry: registry).addRoutes(to: apiRouter)
+        // The keys API rides along on the API socket, so fleetctl can read and watch discovery.
+        KeysAPI(store: store, clientURLs: settings.keysListen.map { ["http://\($0.host):\($0.port)"] } ?? [])
+            .addRoutes(to: apiRouter)
         let socket = settings.apiSocket
         try? FileManager.default.removeItem(atPath: socket)  // a stale socket from a previous run
         try FileManager.default.createDirectory(atPath: (socket as NSString).deletingLastPathComponent,
@@ -63,6 +68,7 @@ struct Fleetd {
         if let listen = settings.apiListen {
             let router = Router()
             FleetAPI(registry: registry).addRoutes(to: router)
+            KeysAPI(store: store, clientURLs: ["http://\(listen.host):\(listen.port)"]).addRoutes(to: router)
             services.append(.init(service: Application(
                 router: router,
                 configuration: .init(address: .hostname(listen.host, port: listen.port), serverName: "fleetd/\(FleetAPIVersion.current)"),

@@ -47,6 +47,9 @@ struct FleetdCommand: AsyncParsableCommand {
     @Option(help: "Seconds a machine and its unit states live without a refresh (default 30).")
     var agentTTL: Int64?
 
+    @Flag(help: "Never run for engine leadership (this machine only runs units).")
+    var disableEngine = false
+
     @Option(help: "Key prefix of fleet's registry in the store (default /fleet).")
     var prefix: String?
 

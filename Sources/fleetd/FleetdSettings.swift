@@ -1,4 +1,5 @@
 import ArgumentParser
+import FleetDiscovery
 import Foundation
 
 /// fleetd's settings, resolved once: command line, then `FLEET_<NAME>` environment, then default.
@@ -17,6 +18,7 @@ struct FleetdSettings: Sendable {
     var publicIP: String
     var metadata: [String: String]
     var agentTTL: Int64
+    var disableEngine: Bool
     var prefix: String
     var machineID: String
     var verbose: Bool
@@ -57,6 +59,7 @@ struct FleetdSettings: Sendable {
             throw ValidationError("--agent-ttl must be a whole number of seconds, at least 2, not '\(ttlText)'")
         }
         agentTTL = ttl
+        disableEngine = flag(c.disableEngine, "DISABLE_ENGINE")
         prefix = value(c.prefix, "PREFIX") ?? "/fleet"
         let idFile = value(c.machineIDFile, "MACHINE_ID_FILE") ?? "/etc/machine-id"
         guard let id = try? String(contentsOfFile: idFile, encoding: .utf8)

@@ -1,9 +1,9 @@
 import Glibc
 
 /// Finds the address this machine is reachable at when none is configured.
-enum HostAddress {
+public enum HostAddress {
     /// The first IPv4 address of an interface that is up and not loopback.
-    static func firstIPv4() -> String? {
+    public static func firstIPv4() -> String? {
         var list: UnsafeMutablePointer<ifaddrs>?
         guard getifaddrs(&list) == 0, let first = list else { return nil }
         defer { freeifaddrs(list) }
