@@ -34,6 +34,7 @@ let package = Package(
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "Hummingbird", package: "hummingbird"),
             .product(name: "AsyncHTTPClient", package: "async-http-client"),
+            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
         ], path: "Sources/StoreHTTP"),
         // fleet's typed schema over the store.
         .target(name: "FleetRegistry", dependencies: ["FleetStore", "FleetUnit"], path: "Sources/Registry"),
@@ -69,6 +70,10 @@ let package = Package(
         .executableTarget(name: "fleetctl", dependencies: [
             "FleetAPI", "FleetUnit", "FleetDiscovery",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ]),
+        // Benchmarks that need no simulated machines (docs/benchmarks.md).
+        .executableTarget(name: "fleet-bench", dependencies: [
+            "FleetEngine", .product(name: "Logging", package: "swift-log"),
         ]),
         .executableTarget(name: "fleet-dns", dependencies: [
             "FleetDiscovery",

@@ -18,6 +18,7 @@ struct ClusterState {
     let nonGlobal: [UnitRecord]
     let global: [UnitRecord]
     var assigned: [MachineID: Set<UnitName>]
+    var loadOrder: LoadOrder
     var placement: [UnitName: MachineID] = [:]
     var reasons: [UnitName: String] = [:]
 
@@ -30,21 +31,17 @@ struct ClusterState {
         self.nonGlobal = sortedUnits.filter { requirements[$0.name]?.isGlobal != true }
         self.global = sortedUnits.filter { requirements[$0.name]?.isGlobal == true }
         self.assigned = Dictionary(uniqueKeysWithValues: machines.map { ($0.id, []) })
+        self.loadOrder = LoadOrder(machines.map(\.id))
     }
 
     mutating func assign(_ unit: UnitName, to machine: MachineID) {
-        assigned[machine, default: []].insert(unit)
+        if assigned[machine]?.insert(unit).inserted == true { loadOrder.adjust(machine, by: 1) }
         if requirements[unit]?.isGlobal != true { placement[unit] = machine }
     }
 
     mutating func unassign(_ unit: UnitName, from machine: MachineID) {
-        assigned[machine]?.remove(unit)
+        if assigned[machine]?.remove(unit) != nil { loadOrder.adjust(machine, by: -1) }
         if placement[unit] == machine { placement[unit] = nil }
-    }
-
-    /// Machines by (load, ID): fleet's least-loaded order.
-    func machinesByLoad() -> [MachineRecord] {
-        machineOrder.sorted { (assigned[$0.id]?.count ?? 0, $0.id) < (assigned[$1.id]?.count ?? 0, $1.id) }
     }
 
     /// Units without `MachineOf` first, so peers are placed before their followers.

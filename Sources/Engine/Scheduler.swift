@@ -75,7 +75,8 @@ public enum Scheduler {
     /// Puts `name` on the least-loaded machine that can run it, moving a unit it replaces.
     static func place(_ name: UnitName, _ state: inout ClusterState, _ plan: inout SchedulingPlan) {
         var refusals: [String] = []
-        for machine in state.machinesByLoad() {
+        for (_, id) in state.loadOrder.order {
+            guard let machine = state.machines[id] else { continue }
             switch state.ableToRun(name, on: machine.id, ignoringReplaces: false) {
             case .no(let why):
                 refusals.append("\(machine.id.short): \(why)")

@@ -11,6 +11,8 @@ public struct SchedulingPlan: Sendable, Hashable {
     /// Units that want to run but fit nowhere, with the reason.
     public var unplaceable: [UnitName: String] = [:]
 
+    public init() {}
+
     public var isEmpty: Bool { unschedule.isEmpty && schedule.isEmpty && assign.isEmpty && unassign.isEmpty }
 
     public static func == (a: SchedulingPlan, b: SchedulingPlan) -> Bool {

@@ -3,6 +3,7 @@ import Foundation
 import HTTPTypes
 import Hummingbird
 import NIOCore
+import ServiceLifecycle
 
 /// Serves a ``KeyValueStore`` as etcd's v2 keys API, so `curl`, `ETCDCTL_API=2 etcdctl` and
 /// other fleetds (through `RemoteStore`) can read, write and watch it.
@@ -132,7 +133,9 @@ public struct KeysAPI: Sendable {
         headers[.contentType] = "application/json"
         let body = ResponseBody { writer in
             do {
-                for try await event in events {
+                // A watch never ends by itself; end it when the server shuts down gracefully,
+                // or the shutdown would wait for every open watch forever.
+                for try await event in events.cancelOnGracefulShutdown() {
                     var line = try V2JSON.encoder.encode(V2Event(event, now: Date()))
                     line.append(UInt8(ascii: "\n"))
                     try await writer.write(ByteBuffer(bytes: line))

@@ -90,8 +90,10 @@ check "list-unit-files shows global units as global" \
 unit old.service "MachineMetadata=region=b"
 check "old.service starts on m3 or m4" fleetctl start old.service
 O=$(target_of old.service)
-unit new.service "MachineID=$("$RIGCMD" machine-id "${O:-3}")" "Replaces=old.service"
-check "new.service (MachineID=m$O, Replaces=old) starts" fleetctl start new.service
+# MachineID cannot be combined with Replaces, so pin new.service by metadata only m$O has.
+if [ "${O:-3}" = 3 ]; then pin="MachineMetadata=slot=3"; else pin="MachineMetadata=disk=ssd"; fi
+unit new.service "$pin" "Replaces=old.service"
+check "new.service ($pin, Replaces=old) starts" fleetctl start new.service
 check "new.service runs on m$O" on_machine new.service "${O:-3}"
 wait_until 15 "old.service was moved off m$O and runs on the other region=b machine" bash -c "
   ! '$RIGCMD' exec ${O:-3} systemctl --user is-active -q old.service &&

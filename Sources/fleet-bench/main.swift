@@ -1,0 +1,11 @@
+// fleet-bench: benchmarks that need no simulated machines. Run in release mode:
+//   swift run -c release fleet-bench engine [MACHINES] [UNITS]
+let arguments = CommandLine.arguments.dropFirst()
+switch arguments.first {
+case "engine", nil:
+    let machines = arguments.dropFirst().first.flatMap(Int.init) ?? 1000
+    let units = arguments.dropFirst(2).first.flatMap(Int.init) ?? 10_000
+    try await EngineBenchmark.run(machines: machines, units: units)
+default:
+    print("usage: fleet-bench engine [MACHINES] [UNITS]")
+}
