@@ -24,8 +24,12 @@ let package = Package(
         // Unit files: parsing, normalisation, hashing, names, [X-Fleet] requirements.
         .target(name: "FleetUnit", dependencies: [.product(name: "Crypto", package: "swift-crypto")],
                 path: "Sources/Unit"),
-        // The key-value store contract and its in-process backend.
+        // The key-value store contract, its in-memory reference backend and the durable
+        // embedded backend (SQLite in WAL mode, group commit).
+        .systemLibrary(name: "CSQLite", path: "Sources/CSQLite", pkgConfig: "sqlite3",
+                       providers: [.apt(["libsqlite3-dev"])]),
         .target(name: "FleetStore", dependencies: [
+            "CSQLite",
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
         ], path: "Sources/Store"),
         // The store over HTTP: etcd-v2 keys API server routes and the remote-store client.
@@ -51,6 +55,7 @@ let package = Package(
         // The per-machine agent: presence, running assigned units, publishing their states.
         .target(name: "FleetAgent", dependencies: [
             "FleetRegistry", "FleetSystemd", "FleetDiscovery",
+            .product(name: "AsyncHTTPClient", package: "async-http-client"),
             .product(name: "Logging", package: "swift-log"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
         ], path: "Sources/Agent"),
@@ -71,6 +76,9 @@ let package = Package(
             "FleetAPI", "FleetUnit", "FleetDiscovery",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
+        // Store tools: the kill -9 durability test's writer, and the store benchmark.
+        .executableTarget(name: "store-crash-writer", dependencies: ["FleetStore"]),
+        .executableTarget(name: "store-bench", dependencies: ["FleetStore"]),
         // Benchmarks that need no simulated machines (docs/benchmarks.md).
         .executableTarget(name: "fleet-bench", dependencies: [
             "FleetEngine", .product(name: "Logging", package: "swift-log"),

@@ -1,9 +1,7 @@
+import AsyncHTTPClient
 import FleetDiscovery
 import Foundation
 import Glibc
-#if canImport(FoundationNetworking)
-import FoundationNetworking
-#endif
 
 /// One health probe, with a short timeout: a TCP connect to the instance's first port, or an
 /// HTTP GET of the configured URL answering below 400.
@@ -53,12 +51,10 @@ enum HealthCheck {
     }
 
     static func httpAnswers(_ url: String) async -> Bool {
-        guard let url = URL(string: url) else { return false }
-        var request = URLRequest(url: url)
-        request.timeoutInterval = 2
         do {
-            let (_, response) = try await URLSession.shared.data(for: request)
-            return ((response as? HTTPURLResponse)?.statusCode ?? 500) < 400
+            let response = try await HTTPClient.shared.execute(HTTPClientRequest(url: url), timeout: .seconds(2))
+            _ = try? await response.body.collect(upTo: 1 << 20)
+            return response.status.code < 400
         } catch {
             return false
         }

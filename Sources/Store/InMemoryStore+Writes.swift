@@ -19,6 +19,7 @@ extension InMemoryStore {
         index += 1
         createAncestors(of: key)
         let expiration = ttl.map { now().addingTimeInterval(TimeInterval($0)) }
+        if let expiration { earliestExpiration = min(earliestExpiration, expiration) }
         if existing?.isDirectory == true {
             entries[key]!.modifiedIndex = index
             entries[key]!.expiration = expiration
@@ -40,7 +41,9 @@ extension InMemoryStore {
         let prev = node(key, depth: 0)
         index += 1
         entries[key]!.modifiedIndex = index
-        entries[key]!.expiration = now().addingTimeInterval(TimeInterval(ttl))
+        let expiration = now().addingTimeInterval(TimeInterval(ttl))
+        entries[key]!.expiration = expiration
+        earliestExpiration = min(earliestExpiration, expiration)
         // A refresh is deliberately not published: it must not wake watchers.
         return StoreEvent(action: .update, node: node(key, depth: 0), prevNode: prev)
     }

@@ -21,6 +21,9 @@ public actor InMemoryStore: KeyValueStore, Service {
     var history: EventHistory
     var watchers: [UInt64: Watcher] = [:]
     var nextWatcherID: UInt64 = 0
+    /// No key expires before this; lets every operation skip the expiry scan in O(1). It may be
+    /// too early (the key was refreshed or deleted), which only costs one scan that corrects it.
+    var earliestExpiration: Date = .distantFuture
     let now: @Sendable () -> Date
 
     /// - Parameters:
@@ -62,8 +65,7 @@ public actor InMemoryStore: KeyValueStore, Service {
         while !Task.isCancelled && !Task.isShuttingDownGracefully {
             expireDueKeys()
             // Wake at the next deadline, but at least every 200 ms: writes may add earlier ones.
-            let next = entries.values.compactMap(\.expiration).min()
-            let wait = min(max(next.map { $0.timeIntervalSince(now()) } ?? 0.2, 0.005), 0.2)
+            let wait = min(max(earliestExpiration.timeIntervalSince(now()), 0.005), 0.2)
             try? await Task.sleep(for: .milliseconds(Int(wait * 1000)))
         }
         finishAllWatchers()
@@ -72,8 +74,10 @@ public actor InMemoryStore: KeyValueStore, Service {
     /// Removes every key whose TTL has run out, oldest deadline first, each with an `expire` event.
     public func expireDueKeys() {
         let t = now()
+        guard earliestExpiration <= t else { return }
         let due = entries.filter { ($0.value.expiration ?? .distantFuture) <= t }
             .sorted { $0.value.expiration! < $1.value.expiration! }
+        defer { earliestExpiration = entries.values.compactMap(\.expiration).min() ?? .distantFuture }
         for (key, _) in due where entries[key] != nil {
             let prev = node(key, depth: 0)
             removeSubtree(key)

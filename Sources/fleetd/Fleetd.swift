@@ -23,9 +23,10 @@ struct Fleetd {
         let store: any KeyValueStore
         switch settings.store {
         case .embedded:
-            let memory = InMemoryStore()
-            services.append(.init(service: memory))
-            store = memory
+            try FileManager.default.createDirectory(atPath: settings.dataDirectory, withIntermediateDirectories: true)
+            let embedded = try EmbeddedStore(path: settings.dataDirectory + "/store.db")
+            services.append(.init(service: embedded))
+            store = embedded
         case .remote(let url):
             store = RemoteStore(url: url)
         }

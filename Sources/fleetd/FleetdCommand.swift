@@ -23,6 +23,9 @@ struct FleetdCommand: AsyncParsableCommand {
     @Option(help: "The store: 'embedded' (in this process), or the URL of another fleetd's keys API.")
     var store: String?
 
+    @Option(help: "Where the embedded store keeps its data (default /var/lib/fleet).")
+    var dataDir: String?
+
     @Option(help: "Serve the etcd-v2 keys API on HOST:PORT (default 127.0.0.1:4001 with the embedded store; 'none' to disable).")
     var keysListen: String?
 

@@ -10,6 +10,7 @@ struct FleetdSettings: Sendable {
     }
 
     var store: StoreChoice
+    var dataDirectory: String
     var keysListen: (host: String, port: Int)?
     var apiSocket: String
     var apiListen: (host: String, port: Int)?
@@ -38,6 +39,7 @@ struct FleetdSettings: Sendable {
         } else {
             throw ValidationError("--store must be 'embedded' or an http:// URL of a fleetd keys API, not '\(storeText)'")
         }
+        dataDirectory = value(c.dataDir, "DATA_DIR") ?? "/var/lib/fleet"
         let keys = value(c.keysListen, "KEYS_LISTEN") ?? (store == .embedded ? "127.0.0.1:4001" : "none")
         keysListen = keys == "none" ? nil : try Self.hostPort(keys, option: "--keys-listen")
         apiSocket = value(c.apiSocket, "API_SOCKET") ?? "/var/run/fleet.sock"

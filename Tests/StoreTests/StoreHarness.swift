@@ -14,28 +14,67 @@ final class ManualTime: Sendable {
     func advance(seconds: TimeInterval) { current.withLock { $0 += seconds } }
 }
 
+/// The store behind the one a test talks to, for what only the backend can do: expire keys on
+/// the manual clock.
+struct StoreBacking: Sendable {
+    let expire: @Sendable () async throws -> Void
+
+    init(_ store: InMemoryStore) { expire = { await store.expireDueKeys() } }
+    init(_ store: EmbeddedStore) { expire = { try await store.expireDueKeys() } }
+
+    func expireDueKeys() async {
+        do {
+            try await expire()
+        } catch {
+            Issue.record("expiring due keys failed: \(error)")
+        }
+    }
+}
+
 /// The backends the conformance suite runs against.
 enum StoreBackend: String, CaseIterable, CustomTestStringConvertible {
     case inMemory
+    /// An EmbeddedStore on a fresh SQLite file in a temporary directory.
+    case embedded
     /// An InMemoryStore served by the keys API and reached through RemoteStore over real HTTP.
     case remoteOverHTTP
 
     var testDescription: String { rawValue }
 
-    /// Runs `body` with a fresh store of this kind; `backing` is the in-memory store behind it
-    /// (to expire keys on the manual clock).
-    func with(_ body: @Sendable (any KeyValueStore, InMemoryStore, ManualTime) async throws -> Void) async throws {
+    /// Runs `body` with a fresh store of this kind, the backing store behind it and its manual clock.
+    func with(_ body: @Sendable (any KeyValueStore, StoreBacking, ManualTime) async throws -> Void) async throws {
         let time = ManualTime()
-        let backing = InMemoryStore(historyLimit: 50, now: { time.now })
         switch self {
         case .inMemory:
-            try await body(backing, backing, time)
+            let store = InMemoryStore(historyLimit: 50, now: { time.now })
+            try await body(store, StoreBacking(store), time)
+        case .embedded:
+            try await withTemporaryDirectory { directory in
+                let store = try EmbeddedStore(path: directory + "/store.db", historyLimit: 50, now: { time.now })
+                do {
+                    try await body(store, StoreBacking(store), time)
+                } catch {
+                    await store.close()
+                    throw error
+                }
+                await store.close()
+            }
         case .remoteOverHTTP:
+            let backing = InMemoryStore(historyLimit: 50, now: { time.now })
             try await withKeysServer(backing) { url in
-                try await body(RemoteStore(url: url), backing, time)
+                try await body(RemoteStore(url: url), StoreBacking(backing), time)
             }
         }
     }
+}
+
+/// A new empty directory under the system's temporary directory, removed after `body`.
+func withTemporaryDirectory<T>(_ body: (String) async throws -> T) async throws -> T {
+    let directory = FileManager.default.temporaryDirectory
+        .appendingPathComponent("fleet-store-test-\(UUID().uuidString)").path
+    try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+    defer { try? FileManager.default.removeItem(atPath: directory) }
+    return try await body(directory)
 }
 
 /// Serves `store` on a loopback port chosen by the kernel for the duration of `body`.

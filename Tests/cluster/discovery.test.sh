@@ -1,0 +1,106 @@
+#!/usr/bin/env bash
+# Discovery on 3 simulated machines with real systemd: running units are registered under
+# /discovery with their machine's address and [X-Discovery] ports, found by fleetctl, by an
+# HTTP watch and by dig against fleet-dns; stopped units leave at once, a cut-off machine's
+# records expire with the TTL, and a failing health check takes an instance out until it recovers.
+set -uo pipefail
+HERE=$(cd "$(dirname "$0")" && pwd)
+ROOT=$(cd "$HERE/../.." && pwd)
+source "$HERE/lib.sh"
+export RIG=${RIG:-fleetdisc}
+export FLEET_BIN=${FLEET_BIN:-$(cd "$ROOT" && swift build --show-bin-path)}
+export FLEET_AGENT_TTL=5
+RIGCMD=$ROOT/scripts/rig
+CLUSTER=$ROOT/scripts/dev-cluster
+WORK=$(mktemp -d)
+chmod 755 "$WORK"
+trap '"$CLUSTER" down >/dev/null 2>&1; rm -rf "$WORK"' EXIT
+fleetctl() { "$FLEET_BIN/fleetctl" "$@"; }
+STORE=http://$("$RIGCMD" addr 1 2>/dev/null || echo 10.77.0.11):4001
+
+check "cluster of 3 machines comes up" "$CLUSTER" up 3
+eval "$("$CLUSTER" env)"
+STORE=http://$("$RIGCMD" addr 1):4001
+cd "$WORK"
+cat > web@.service <<'UNIT'
+[Service]
+ExecStart=/bin/sleep infinity
+
+[X-Discovery]
+Port=8080
+Tags=frontend
+TXT=version=1
+UNIT
+# A long poll on the HTTP keys API, from machine 2, started before anything registers.
+"$RIGCMD" exec 2 curl -s -m 60 "$STORE/v2/keys/discovery/web?wait=true&recursive=true" > "$WORK/watch.out" &
+WATCH=$!
+check "start web@1..3" fleetctl start web@1 web@2 web@3
+wait_until 10 "fleetctl discover web lists 3 healthy instances" \
+  bash -c "[ \$('$FLEET_BIN/fleetctl' discover web | grep -c 'healthy\$') -eq 3 ]"
+addrs=$(fleetctl discover web | awk 'NR>1 {print $2}' | sort | tr '\n' ' ')
+check "the instances carry their machines' addresses ($addrs)" test "$addrs" = "10.77.0.11 10.77.0.12 10.77.0.13 "
+check "the port from [X-Discovery] is in the record" bash -c "'$FLEET_BIN/fleetctl' discover web | grep -q '8080/tcp'"
+wait_until 10 "the HTTP long poll woke with a discovery record" grep -q '"key":"/discovery/web/' "$WORK/watch.out"
+kill $WATCH 2>/dev/null
+check "list-services shows web with 3 instances" bash -c "'$FLEET_BIN/fleetctl' list-services --no-legend | grep -Eq '^web\s+3\s'"
+
+m2=$(fleetctl list-unit-files --full --no-legend --fields unit,target | awk '$1=="web@2.service" {print $2}' | cut -d/ -f2)
+check "fleetctl stop web@2 succeeds" fleetctl stop web@2.service
+wait_until 5 "web@2 ($m2) leaves discovery at once" bash -c "! '$FLEET_BIN/fleetctl' discover web | grep -q '^2\s'"
+
+# A cut-off machine's records expire with the TTL (5 s here). Cut a machine other than the
+# store's (m1): web@1 or web@3, whichever runs elsewhere.
+machine_number() { local k; for k in 1 2 3; do [ "$("$RIGCMD" machine-id $k)" = "$1" ] && echo $k; done; }
+cutk= inst=
+for i in 1 3; do
+  id=$(fleetctl list-unit-files --full --no-legend --fields unit,target | awk -v u="web@$i.service" '$1==u {print $2}' | cut -d/ -f1)
+  k=$(machine_number "$id")
+  if [ -n "$k" ] && [ "$k" != 1 ]; then cutk=$k inst=$i; break; fi
+done
+check "an instance runs off the store's machine (web@$inst on m$cutk)" test -n "$cutk"
+if [ -n "$cutk" ]; then
+  "$RIGCMD" cut "$cutk"
+  cut_addr=$("$RIGCMD" addr "$cutk")
+  # The record either expires or, once the engine has moved web@$inst, names its new machine.
+  wait_until 15 "machine $cutk cut off: web@$inst stops pointing at $cut_addr within the TTL" \
+    bash -c "! '$RIGCMD' exec 1 curl -sf '$STORE/v2/keys/discovery/web/$inst' | grep -q '$cut_addr'"
+  "$RIGCMD" mend "$cutk"
+fi
+
+# Health: an HTTP check that fails until a file exists. The server is socat answering 200 or
+# 503 by that file (python's http.server would first wait out reverse DNS, unreachable here).
+mkdir -p "$WORK/site"
+cat > "$WORK/health.sh" <<'SH'
+#!/bin/sh
+if [ -e "$(dirname "$0")/site/healthz" ]; then printf 'HTTP/1.0 200 OK\r\n\r\nok'; else printf 'HTTP/1.0 503 Unavailable\r\n\r\n'; fi
+SH
+chmod +x "$WORK/health.sh"
+cat > api.service <<UNIT
+[Service]
+ExecStart=/usr/bin/socat TCP-LISTEN:8081,fork,reuseaddr EXEC:$WORK/health.sh
+
+[X-Discovery]
+Port=8081
+Check=http://127.0.0.1:8081/healthz
+CheckInterval=0.5
+UnhealthyAfter=1
+UNIT
+check "start api.service with an HTTP health check" fleetctl start api.service
+wait_until 15 "api is registered but unhealthy while /healthz is missing" \
+  bash -c "'$FLEET_BIN/fleetctl' discover api | grep -q 'unhealthy\$'"
+touch "$WORK/site/healthz"
+wait_until 15 "api becomes healthy once /healthz answers" bash -c "'$FLEET_BIN/fleetctl' discover api | awk 'NR>1 && \$NF==\"healthy\" {f=1} END {exit !f}'"
+rm "$WORK/site/healthz"
+wait_until 15 "api drops out again when the check fails" bash -c "'$FLEET_BIN/fleetctl' discover api | grep -q 'unhealthy\$'"
+
+# Sidekick announcements: registered while fleetctl announce runs, gone when it stops.
+"$FLEET_BIN/fleetctl" announce cache --port 11211 --address 10.77.0.99 --ttl 5 2>/dev/null &
+ANNOUNCE=$!
+wait_until 10 "fleetctl announce registers cache" bash -c "'$FLEET_BIN/fleetctl' discover cache | grep -q 10.77.0.99"
+kill -INT $ANNOUNCE; wait $ANNOUNCE 2>/dev/null
+wait_until 5 "stopping announce withdraws it at once" bash -c "! '$FLEET_BIN/fleetctl' discover cache | grep -q 10.77.0.99"
+
+"$CLUSTER" down >/dev/null 2>&1
+trap 'rm -rf "$WORK"' EXIT
+check "teardown leaves nothing behind" "$RIGCMD" leftovers
+finish cluster-discovery
