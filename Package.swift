@@ -59,8 +59,14 @@ let package = Package(
             .product(name: "Logging", package: "swift-log"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
         ], path: "Sources/Agent"),
-        // Service discovery naming (records, DNS and mDNS arrive here).
-        .target(name: "FleetDiscovery", dependencies: ["FleetUnit"], path: "Sources/Discovery"),
+        // Service discovery: records and naming, the DNS wire format, zone view and responder.
+        .target(name: "FleetDiscovery", dependencies: [
+            "FleetUnit", "FleetStore",
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOPosix", package: "swift-nio"),
+            .product(name: "Logging", package: "swift-log"),
+            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+        ], path: "Sources/Discovery"),
         // fleet's HTTP API v1: entities, server routes, client.
         .target(name: "FleetAPI", dependencies: [
             "FleetRegistry", "FleetStoreHTTP",
@@ -71,6 +77,7 @@ let package = Package(
         .executableTarget(name: "fleetd", dependencies: [
             "FleetAgent", "FleetAPI", "FleetDiscovery", "FleetEngine", "FleetStoreHTTP",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            .product(name: "NIOPosix", package: "swift-nio"),
         ]),
         .executableTarget(name: "fleetctl", dependencies: [
             "FleetAPI", "FleetUnit", "FleetDiscovery",
@@ -84,11 +91,32 @@ let package = Package(
             "FleetEngine", .product(name: "Logging", package: "swift-log"),
         ]),
         .executableTarget(name: "fleet-dns", dependencies: [
-            "FleetDiscovery",
+            "FleetDiscovery", "FleetStore", "FleetStoreHTTP",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            .product(name: "Logging", package: "swift-log"),
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOPosix", package: "swift-nio"),
+            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+        ]),
+        // Fuzzing the DNS parser and responder (scripts/fuzz-dns).
+        .executableTarget(name: "DNSFuzz", dependencies: ["FleetDiscovery"]),
+        // Store write -> DNS answer latency, in process.
+        .executableTarget(name: "DNSPropagationBench", dependencies: [
+            "FleetDiscovery", "FleetStore",
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOPosix", package: "swift-nio"),
+            .product(name: "Logging", package: "swift-log"),
         ]),
 
         .testTarget(name: "FleetUnitTests", dependencies: ["FleetUnit"], path: "Tests/UnitTests"),
+        .testTarget(name: "FleetDiscoveryTests", dependencies: [
+            "FleetDiscovery", "FleetStore",
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOPosix", package: "swift-nio"),
+            .product(name: "NIOEmbedded", package: "swift-nio"),
+            .product(name: "NIOTestUtils", package: "swift-nio"),
+            .product(name: "Logging", package: "swift-log"),
+        ], path: "Tests/DiscoveryTests"),
         .testTarget(name: "FleetStoreTests", dependencies: ["FleetStore", "FleetStoreHTTP"], path: "Tests/StoreTests"),
         .testTarget(name: "FleetEngineTests", dependencies: ["FleetEngine"], path: "Tests/EngineTests"),
         .testTarget(name: "FleetSystemdTests", dependencies: ["FleetSystemd"], path: "Tests/SystemdTests"),

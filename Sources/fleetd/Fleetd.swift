@@ -1,5 +1,6 @@
 import FleetAgent
 import FleetAPI
+import FleetDiscovery
 import FleetEngine
 import FleetRegistry
 import FleetStore
@@ -8,6 +9,7 @@ import FleetSystemd
 import Foundation
 import Hummingbird
 import Logging
+import NIOPosix
 import ServiceLifecycle
 
 /// Wires one machine's services together and runs them until SIGTERM or SIGINT.
@@ -75,6 +77,9 @@ struct Fleetd {
                 configuration: .init(address: .hostname(listen.host, port: listen.port), serverName: "fleetd/\(FleetAPIVersion.current)"),
                 logger: logger.silenced)))
         }
+        if let dns = settings.dnsListen {
+            services += dnsServices(store: store, host: dns.host, port: dns.port)
+        }
         logger.info("fleetd starting", metadata: [
             "machine.id": "\(machine.id)", "fleetd.api": "\(socket)",
             "fleetd.store": "\(settings.store)", "fleetd.public_ip": "\(settings.publicIP)",
@@ -84,6 +89,19 @@ struct Fleetd {
         try await group.run()
         try? FileManager.default.removeItem(atPath: socket)
         logger.info("fleetd stopped")
+    }
+
+    /// The discovery DNS responder in-process: a zone view fed by the store's watch, and the
+    /// UDP/TCP server answering from it (what `fleet-dns` runs standalone).
+    func dnsServices(store: any KeyValueStore, host: String, port: Int) -> [ServiceGroupConfiguration.ServiceConfiguration] {
+        let apex: DNSName = "fleet."
+        let publisher = ZonePublisher(apex: apex)
+        let feed = ZoneFeed(store: store, settings: ZoneSettings(apex: apex), publisher: publisher,
+                            prefix: "/discovery", logger: logger)
+        let server = DNSServer(configuration: .init(host: host, port: port, udpSockets: 1, tcp: true),
+                               responder: DNSResponder(configuration: .init()), publisher: publisher,
+                               forwarder: nil, group: MultiThreadedEventLoopGroup.singleton, logger: logger)
+        return [.init(service: feed), .init(service: server)]
     }
 
     /// A remote store may still be starting: wait for it, saying so, rather than failing at once.

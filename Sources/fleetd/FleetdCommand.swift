@@ -35,6 +35,9 @@ struct FleetdCommand: AsyncParsableCommand {
     @Option(help: "Also serve the fleet API on HOST:PORT.")
     var apiListen: String?
 
+    @Option(help: "Also answer discovery DNS queries (zone fleet.) on HOST:PORT, UDP and TCP.")
+    var dnsListen: String?
+
     @Flag(help: "Drive the user's systemd manager (session bus) instead of the system manager.")
     var systemdUser = false
 

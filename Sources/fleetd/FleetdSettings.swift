@@ -14,6 +14,7 @@ struct FleetdSettings: Sendable {
     var keysListen: (host: String, port: Int)?
     var apiSocket: String
     var apiListen: (host: String, port: Int)?
+    var dnsListen: (host: String, port: Int)?
     var systemdUser: Bool
     var unitDirectory: String
     var publicIP: String
@@ -44,6 +45,7 @@ struct FleetdSettings: Sendable {
         keysListen = keys == "none" ? nil : try Self.hostPort(keys, option: "--keys-listen")
         apiSocket = value(c.apiSocket, "API_SOCKET") ?? "/var/run/fleet.sock"
         apiListen = try value(c.apiListen, "API_LISTEN").map { try Self.hostPort($0, option: "--api-listen") }
+        dnsListen = try value(c.dnsListen, "DNS_LISTEN").map { try Self.hostPort($0, option: "--dns-listen") }
         systemdUser = flag(c.systemdUser, "SYSTEMD_USER")
         if let directory = value(c.unitDirectory, "UNIT_DIRECTORY") {
             unitDirectory = directory

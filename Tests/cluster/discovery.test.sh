@@ -44,9 +44,39 @@ wait_until 10 "the HTTP long poll woke with a discovery record" grep -q '"key":"
 kill $WATCH 2>/dev/null
 check "list-services shows web with 3 instances" bash -c "'$FLEET_BIN/fleetctl' list-services --no-legend | grep -Eq '^web\s+3\s'"
 
+# DNS: every machine answers for zone fleet. on its own address (dig runs on machine 2).
+dig2() { "$RIGCMD" exec 2 dig +time=2 +tries=1 "$@"; }
+D1=$("$RIGCMD" addr 1)
+check "dig web.fleet A lists the three machine addresses" \
+  test "$(dig2 @"$D1" web.fleet A +short | sort | tr '\n' ' ')" = "10.77.0.11 10.77.0.12 10.77.0.13 "
+check "dig _web._tcp.fleet SRV gives port 8080 for three instances" \
+  test "$(dig2 @"$D1" _web._tcp.fleet SRV +short | awk '$3==8080' | wc -l)" -eq 3
+target=$(dig2 @"$D1" _web._tcp.fleet SRV +short | awk 'NR==1 {print $4}')
+check "SRV targets resolve ($target)" bash -c "'$RIGCMD' exec 2 dig +short @$D1 $target A | grep -q '^10\.77\.0\.'"
+check "SRV answers carry the targets' addresses in the additional section" \
+  bash -c "'$RIGCMD' exec 2 dig @$D1 _web._tcp.fleet SRV | grep -A5 'ADDITIONAL SECTION' | grep -q 'machine.fleet.*IN.*A.*10.77.0'"
+check "unknown names are NXDOMAIN" bash -c "'$RIGCMD' exec 2 dig @$D1 nope.fleet A | grep -q 'status: NXDOMAIN'"
+check "names outside the zone are REFUSED" bash -c "'$RIGCMD' exec 2 dig @$D1 example.com A | grep -q 'status: REFUSED'"
+check "machine 3 answers the same" test "$(dig2 @"$("$RIGCMD" addr 3)" web.fleet A +short | wc -l)" -eq 3
+
 m2=$(fleetctl list-unit-files --full --no-legend --fields unit,target | awk '$1=="web@2.service" {print $2}' | cut -d/ -f2)
 check "fleetctl stop web@2 succeeds" fleetctl stop web@2.service
 wait_until 5 "web@2 ($m2) leaves discovery at once" bash -c "! '$FLEET_BIN/fleetctl' discover web | grep -q '^2\s'"
+wait_until 5 "web@2's address ($m2) leaves the DNS answers" \
+  bash -c "! '$RIGCMD' exec 2 dig +short @$D1 web.fleet A | grep -qx '$m2'"
+
+# Truncation: a service with 40 instances does not fit 512 bytes of UDP.
+for i in $(seq 1 40); do
+  "$RIGCMD" exec 1 curl -sf -XPUT "$STORE/v2/keys/discovery/big/i$i" --data-urlencode \
+    "value={\"service\":\"big\",\"instance\":\"i$i\",\"machineID\":\"m$i\",\"machineName\":\"m$i\",\"address\":\"10.88.0.$i\",\"ports\":[{\"port\":9000,\"proto\":\"tcp\"}],\"tags\":[],\"metadata\":{},\"healthy\":true,\"answerTTL\":5,\"since\":\"2026-01-01T00:00:00Z\"}" >/dev/null
+done
+wait_until 5 "the 40 announced instances are in DNS (TCP)" \
+  bash -c "[ \$('$RIGCMD' exec 2 dig +tcp +short @$D1 big.fleet A | wc -l) -eq 40 ]"
+check "over UDP without EDNS the answer is truncated (TC set)" \
+  bash -c "'$RIGCMD' exec 2 dig +noedns +notcp +ignore @$D1 big.fleet A | grep -q 'flags:.* tc'"
+check "over TCP the full answer comes back" test "$(dig2 +tcp +short @"$D1" big.fleet A | wc -l)" -eq 40
+check "an EDNS0 buffer of 4096 is honoured: all 40 over UDP, no TC" \
+  bash -c "out=\$('$RIGCMD' exec 2 dig +bufsize=4096 +notcp +ignore @$D1 big.fleet A); ! grep -q 'flags:.* tc' <<<\"\$out\" && [ \$(grep -c '^big.fleet.*IN.*A' <<<\"\$out\") -eq 40 ]"
 
 # A cut-off machine's records expire with the TTL (5 s here). Cut a machine other than the
 # store's (m1): web@1 or web@3, whichever runs elsewhere.
@@ -88,10 +118,13 @@ UNIT
 check "start api.service with an HTTP health check" fleetctl start api.service
 wait_until 15 "api is registered but unhealthy while /healthz is missing" \
   bash -c "'$FLEET_BIN/fleetctl' discover api | grep -q 'unhealthy\$'"
+check "an unhealthy instance is not in DNS answers" bash -c "! '$RIGCMD' exec 2 dig +short @$D1 api.fleet A | grep -q ."
 touch "$WORK/site/healthz"
 wait_until 15 "api becomes healthy once /healthz answers" bash -c "'$FLEET_BIN/fleetctl' discover api | awk 'NR>1 && \$NF==\"healthy\" {f=1} END {exit !f}'"
+wait_until 5 "the healthy instance answers in DNS" bash -c "'$RIGCMD' exec 2 dig +short @$D1 api.fleet A | grep -q '^10\.77\.0\.'"
 rm "$WORK/site/healthz"
 wait_until 15 "api drops out again when the check fails" bash -c "'$FLEET_BIN/fleetctl' discover api | grep -q 'unhealthy\$'"
+wait_until 5 "... and leaves the DNS answers" bash -c "! '$RIGCMD' exec 2 dig +short @$D1 api.fleet A | grep -q ."
 
 # Sidekick announcements: registered while fleetctl announce runs, gone when it stops.
 "$FLEET_BIN/fleetctl" announce cache --port 11211 --address 10.77.0.99 --ttl 5 2>/dev/null &

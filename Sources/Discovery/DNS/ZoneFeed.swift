@@ -1,0 +1,172 @@
+import FleetStore
+import Logging
+import ServiceLifecycle
+import Synchronization
+
+/// Keeps the published ``ZoneView`` in step with the discovery records in the store.
+///
+/// It reads `/discovery` once (recursively), then follows a watch from the index it read at:
+/// the responder never reads the store itself. When the store says the watch is too far behind
+/// (`indexCleared`) it reads everything again; other failures are retried after `retryDelay`,
+/// resuming the watch from the last index seen, so no event is lost or applied out of order.
+///
+/// Two tasks share the work: one follows the store and queues what it reads; the other applies
+/// everything queued to a ``ZoneBuilder`` and publishes one view. A single change is published
+/// as soon as it arrives; a burst that comes in while a view is being built is applied and
+/// encoded together, so the view catches up with a burst instead of falling further behind.
+public struct ZoneFeed: Service {
+    public let store: any KeyValueStore
+    public let settings: ZoneSettings
+    public let publisher: ZonePublisher
+    /// Where records live (`/discovery`).
+    public let prefix: String
+    public let retryDelay: Duration
+    private let logger: Logger
+
+    public init(store: any KeyValueStore, settings: ZoneSettings, publisher: ZonePublisher,
+                prefix: String = "/discovery", retryDelay: Duration = .seconds(1), logger: Logger) {
+        self.store = store
+        self.settings = settings
+        self.publisher = publisher
+        self.prefix = prefix
+        self.retryDelay = retryDelay
+        self.logger = logger
+    }
+
+    public func run() async throws {
+        let queue = ChangeQueue()
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { try await follow(into: queue) }
+            group.addTask { await build(from: queue) }
+            try await group.next()  // the follower ends on shutdown or cancellation...
+            queue.finish()          // ...then the builder publishes what is left and ends
+            try await group.waitForAll()
+        }
+    }
+
+    // MARK: Following the store
+
+    private func follow(into queue: ChangeQueue) async throws {
+        defer { queue.finish() }
+        /// The index to resume the watch from; nil means read everything first.
+        var resumeIndex: UInt64?
+        while !Task.isCancelled && !Task.isShuttingDownGracefully {
+            do {
+                if resumeIndex == nil {
+                    resumeIndex = try await load(into: queue) + 1
+                }
+                let events = try await store.watch(prefix, recursive: true, fromIndex: resumeIndex)
+                for try await event in events.cancelOnGracefulShutdown() {
+                    queue.push(.event(event))
+                    resumeIndex = event.index + 1
+                }
+                // The stream ended without an error (the store stopped, or we are shutting
+                // down): the loop condition decides; otherwise watch again from where we were.
+            } catch let error as StoreError where error.code == .indexCleared {
+                logger.info("discovery watch fell behind the store's history; reloading",
+                            metadata: ["store.index": "\(error.index)"])
+                resumeIndex = nil
+            } catch is CancellationError {
+                return
+            } catch {
+                logger.warning("discovery watch failed; retrying",
+                               metadata: ["dns.error": "\(error)", "dns.retry": "\(retryDelay)"])
+                try? await Task.sleep(for: retryDelay)
+            }
+        }
+    }
+
+    /// Reads every record and queues them as a replacement; returns the store index the read
+    /// is at least as new as (taken before the read, so later events are replayed, not lost).
+    private func load(into queue: ChangeQueue) async throws -> UInt64 {
+        let index = try await store.currentIndex()
+        let root = try await store.getIfPresent(prefix, recursive: true)
+        var records: [(key: String, record: DiscoveryRecord)] = []
+        var rejected = 0
+        for leaf in root?.leaves ?? [] {
+            guard let value = leaf.value, let record = DiscoveryRecord.decode(value) else {
+                rejected += 1
+                continue
+            }
+            records.append((leaf.key, record))
+        }
+        queue.push(.replace(records, index: index, rejected: rejected))
+        return index
+    }
+
+    // MARK: Building views
+
+    private func build(from queue: ChangeQueue) async {
+        var builder = ZoneBuilder(settings: settings)
+        var loaded = false
+        for await _ in queue.signals {
+            var changed = false
+            for change in queue.drain() {
+                switch change {
+                case let .replace(records, index, rejected):
+                    builder.replaceAll(records)
+                    loaded = true
+                    logger.info("discovery records loaded", metadata: [
+                        "store.index": "\(index)", "dns.records": "\(builder.recordCount)",
+                        "dns.ignored": "\(records.count - builder.recordCount + rejected)",
+                    ])
+                case let .event(event):
+                    apply(event, to: &builder)
+                }
+                changed = true
+            }
+            // Until the first load, keep serving the not-ready view (SERVFAIL), not an empty zone.
+            if changed && loaded { publisher.publish(builder.view()) }
+        }
+    }
+
+    private func apply(_ event: StoreEvent, to builder: inout ZoneBuilder) {
+        let key = event.node.key
+        if event.isRemoval {
+            if event.node.isDirectory { builder.removeAll(under: key) } else { builder.remove(key: key) }
+            return
+        }
+        guard let value = event.node.value else { return }  // a directory was made
+        guard let record = DiscoveryRecord.decode(value) else {
+            logger.warning("ignoring a discovery value that is not a record", metadata: ["store.key": "\(key)"])
+            builder.remove(key: key)
+            return
+        }
+        if !builder.upsert(record, key: key) {
+            logger.warning("ignoring a discovery record DNS cannot serve (names must be labels, address an IP)",
+                           metadata: ["store.key": "\(key)"])
+        }
+    }
+}
+
+/// What the follower hands the builder, in store order.
+enum ZoneChange: Sendable {
+    case replace([(key: String, record: DiscoveryRecord)], index: UInt64, rejected: Int)
+    case event(StoreEvent)
+}
+
+/// A queue whose consumer is woken once for any number of pushes since it last drained:
+/// the lock is held only to append or to take everything.
+final class ChangeQueue: Sendable {
+    private let changes = Mutex<[ZoneChange]>([])
+    let signals: AsyncStream<Void>
+    private let continuation: AsyncStream<Void>.Continuation
+
+    init() {
+        (signals, continuation) = AsyncStream.makeStream(bufferingPolicy: .bufferingNewest(1))
+    }
+
+    func push(_ change: ZoneChange) {
+        changes.withLock { $0.append(change) }
+        continuation.yield()
+    }
+
+    func drain() -> [ZoneChange] {
+        changes.withLock { changes in
+            defer { changes = [] }
+            return changes
+        }
+    }
+
+    func finish() { continuation.finish() }
+}
