@@ -67,6 +67,14 @@ let package = Package(
             .product(name: "Logging", package: "swift-log"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
         ], path: "Sources/Discovery"),
+        // The mDNS bridge: discovery records of this machine published through avahi-daemon.
+        // Its own target so that only fleetd and fleet-dns link libavahi-client.
+        .systemLibrary(name: "CAvahi", path: "Sources/CAvahi", providers: [.apt(["libavahi-client-dev"])]),
+        .target(name: "FleetMDNS", dependencies: [
+            "FleetDiscovery", "FleetStore", "CAvahi",
+            .product(name: "Logging", package: "swift-log"),
+            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+        ], path: "Sources/MDNS"),
         // fleet's HTTP API v1: entities, server routes, client.
         .target(name: "FleetAPI", dependencies: [
             "FleetRegistry", "FleetStoreHTTP",
@@ -75,7 +83,7 @@ let package = Package(
             .product(name: "AsyncHTTPClient", package: "async-http-client"),
         ], path: "Sources/API"),
         .executableTarget(name: "fleetd", dependencies: [
-            "FleetAgent", "FleetAPI", "FleetDiscovery", "FleetEngine", "FleetStoreHTTP",
+            "FleetAgent", "FleetAPI", "FleetDiscovery", "FleetEngine", "FleetMDNS", "FleetStoreHTTP",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "NIOPosix", package: "swift-nio"),
         ]),
@@ -91,12 +99,19 @@ let package = Package(
             "FleetEngine", .product(name: "Logging", package: "swift-log"),
         ]),
         .executableTarget(name: "fleet-dns", dependencies: [
-            "FleetDiscovery", "FleetStore", "FleetStoreHTTP",
+            "FleetDiscovery", "FleetMDNS", "FleetStore", "FleetStoreHTTP",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+        ]),
+        // The mDNS bridge fed from a directory of records, for Tests/cluster/mdns.test.sh.
+        .executableTarget(name: "fleet-mdns-bridge", dependencies: [
+            "FleetMDNS", "FleetDiscovery", "FleetStore",
+            .product(name: "Logging", package: "swift-log"),
+            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            .product(name: "UnixSignals", package: "swift-service-lifecycle"),
         ]),
         // Fuzzing the DNS parser and responder (scripts/fuzz-dns).
         .executableTarget(name: "DNSFuzz", dependencies: ["FleetDiscovery"]),
@@ -117,6 +132,7 @@ let package = Package(
             .product(name: "NIOTestUtils", package: "swift-nio"),
             .product(name: "Logging", package: "swift-log"),
         ], path: "Tests/DiscoveryTests"),
+        .testTarget(name: "FleetMDNSTests", dependencies: ["FleetMDNS", "FleetDiscovery"], path: "Tests/MDNSTests"),
         .testTarget(name: "FleetStoreTests", dependencies: ["FleetStore", "FleetStoreHTTP"], path: "Tests/StoreTests"),
         .testTarget(name: "FleetEngineTests", dependencies: ["FleetEngine"], path: "Tests/EngineTests"),
         .testTarget(name: "FleetSystemdTests", dependencies: ["FleetSystemd"], path: "Tests/SystemdTests"),

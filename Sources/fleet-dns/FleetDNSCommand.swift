@@ -1,5 +1,7 @@
 import ArgumentParser
 import FleetDiscovery
+import FleetMDNS
+import Foundation
 import Logging
 import NIOCore
 import NIOPosix
@@ -63,6 +65,12 @@ struct FleetDNSCommand: AsyncParsableCommand {
     @Option(help: "UDP payload size advertised in EDNS responses.")
     var ednsBufferSize: UInt16 = 1232
 
+    @Flag(help: "Also publish this machine's instances on the local network through avahi-daemon (DNS-SD).")
+    var mdns = false
+
+    @Option(help: "This machine's ID for --mdns (default: the contents of /etc/machine-id).")
+    var machineID: String?
+
     @Option(help: "Store prefix holding the discovery records.")
     var discoveryPrefix: String = "/discovery"
 
@@ -106,7 +114,13 @@ struct FleetDNSCommand: AsyncParsableCommand {
             configuration: .init(host: host, port: port, udpSockets: udpSockets, tcp: !noTCP),
             responder: responder, publisher: publisher, forwarder: forwarder, group: group, logger: logger)
         // Store first, so it stops last; the server last, so it stops answering first.
-        let services = storeServices + [feed as any Service, server]
+        var services = storeServices + [feed as any Service, server]
+        if mdns {
+            let id = machineID ?? (try? String(contentsOfFile: "/etc/machine-id", encoding: .utf8))?
+                .trimmingCharacters(in: .whitespacesAndNewlines) ?? ""
+            guard !id.isEmpty else { throw ValidationError("--mdns needs this machine's ID: pass --machine-id or provide /etc/machine-id") }
+            services.insert(MDNSBridge(store: kvStore, machineID: id, root: discoveryPrefix, logger: logger), at: storeServices.count)
+        }
         let serviceGroup = ServiceGroup(configuration: .init(
             services: services.map { ServiceGroupConfiguration.ServiceConfiguration(service: $0) },
             gracefulShutdownSignals: [.sigterm, .sigint],

@@ -2,6 +2,7 @@ import FleetAgent
 import FleetAPI
 import FleetDiscovery
 import FleetEngine
+import FleetMDNS
 import FleetRegistry
 import FleetStore
 import FleetStoreHTTP
@@ -76,6 +77,9 @@ struct Fleetd {
                 router: router,
                 configuration: .init(address: .hostname(listen.host, port: listen.port), serverName: "fleetd/\(FleetAPIVersion.current)"),
                 logger: logger.silenced)))
+        }
+        if settings.mdns {
+            services.append(.init(service: MDNSBridge(store: store, machineID: settings.machineID, logger: logger)))
         }
         if let dns = settings.dnsListen {
             services += dnsServices(store: store, host: dns.host, port: dns.port)

@@ -38,6 +38,9 @@ struct FleetdCommand: AsyncParsableCommand {
     @Option(help: "Also answer discovery DNS queries (zone fleet.) on HOST:PORT, UDP and TCP.")
     var dnsListen: String?
 
+    @Flag(help: "Publish this machine's discovery records on the local network through avahi-daemon (DNS-SD).")
+    var mdns = false
+
     @Flag(help: "Drive the user's systemd manager (session bus) instead of the system manager.")
     var systemdUser = false
 

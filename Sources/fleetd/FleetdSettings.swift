@@ -15,6 +15,7 @@ struct FleetdSettings: Sendable {
     var apiSocket: String
     var apiListen: (host: String, port: Int)?
     var dnsListen: (host: String, port: Int)?
+    var mdns: Bool
     var systemdUser: Bool
     var unitDirectory: String
     var publicIP: String
@@ -46,6 +47,7 @@ struct FleetdSettings: Sendable {
         apiSocket = value(c.apiSocket, "API_SOCKET") ?? "/var/run/fleet.sock"
         apiListen = try value(c.apiListen, "API_LISTEN").map { try Self.hostPort($0, option: "--api-listen") }
         dnsListen = try value(c.dnsListen, "DNS_LISTEN").map { try Self.hostPort($0, option: "--dns-listen") }
+        mdns = flag(c.mdns, "MDNS")
         systemdUser = flag(c.systemdUser, "SYSTEMD_USER")
         if let directory = value(c.unitDirectory, "UNIT_DIRECTORY") {
             unitDirectory = directory
