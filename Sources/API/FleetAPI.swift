@@ -39,55 +39,74 @@ public struct FleetAPI: Sendable {
         self.metrics = metrics
     }
 
-    static let otherMethods: [HTTPRequest.Method] = [.get, .head, .post, .put, .delete, .patch, .options, .trace]
-
     /// Adds the API to `router`, with its middleware in front of everything added after it.
+    ///
+    /// Only the supported methods are routed; the middleware answers any other method on a
+    /// resource (even one HTTP does not define yet, like QUERY) with 405 (see ``Resource``).
     public func addRoutes<Context: RequestContext>(to router: Router<Context>) {
         router.add(middleware: FleetAPIMiddleware<Context>(readiness: readiness, metrics: metrics))
         for base in ["/fleet/v1", "/v1-alpha"] {
-            resource(router, "\(base)/units", "only GET supported against this resource", [
-                .get: { request, _ in try await listUnits(request) },
-            ])
-            resource(router, "\(base)/units/:name", "only GET, PUT and DELETE supported against this resource", [
-                .get: { _, context in try json(await getUnit(try name(context))) },
-                .put: { request, context in try await putUnit(try name(context), request) },
-                .delete: { _, context in try await deleteUnit(try name(context)) },
-            ])
-            resource(router, "\(base)/state", "only GET supported against this resource", [
-                .get: { request, _ in try await listStates(request) },
-            ])
-            resource(router, "\(base)/state/:name", "only GET supported against this resource", [
-                .get: { _, context in try json(await getState(try name(context))) },
-            ])
-            resource(router, "\(base)/machines", "only GET and PATCH supported against this resource", [
-                .get: { request, _ in try await listMachines(request) },
-                .patch: { request, _ in try await patchMachines(request) },
-            ])
-            resource(router, "\(base)/discovery", "only HTTP GET supported against this resource", status: .badRequest, [
-                .get: { request, _ in discovery(request) },
-            ])
-            resource(router, base, "", [:])
+            router.get("\(base)/units") { request, _ in try await listUnits(request) }
+            router.get("\(base)/units/:name") { _, context in try json(await getUnit(try name(context))) }
+            router.put("\(base)/units/:name") { request, context in try await putUnit(try name(context), request) }
+            router.delete("\(base)/units/:name") { _, context in try await deleteUnit(try name(context)) }
+            router.get("\(base)/state") { request, _ in try await listStates(request) }
+            router.get("\(base)/state/:name") { _, context in try json(await getState(try name(context))) }
+            router.get("\(base)/machines") { request, _ in try await listMachines(request) }
+            router.patch("\(base)/machines") { request, _ in try await patchMachines(request) }
+            router.get("\(base)/discovery") { request, _ in discovery(request) }
         }
-        resource(router, "/", "", [:])
         router.get("/metrics") { _, _ in try await metricsResponse() }
     }
 
-    typealias Handler<Context> = @Sendable (Request, Context) async throws -> Response
+    /// fleet's resources, for the 405 answers and as the metrics' `resource` dimension.
+    enum Resource: String, CaseIterable {
+        case root = "/", units, unit = "units/:name", states = "state", state = "state/:name", machines, discovery, metrics
 
-    /// Routes `handlers` at `path` and answers every other method with `status` and `message`.
-    func resource<Context: RequestContext>(_ router: Router<Context>, _ path: String, _ message: String,
-                                           status: HTTPResponse.Status = .methodNotAllowed,
-                                           _ handlers: [HTTPRequest.Method: Handler<Context>]) {
-        let allow = Self.otherMethods.filter { handlers[$0] != nil }.map(\.rawValue).joined(separator: ", ")
-        for method in Self.otherMethods {
-            if let handler = handlers[method] {
-                router.on(RouterPath(path), method: method, use: handler)
+        /// The resource `path` names under `/fleet/v1` or `/v1-alpha` (or `/`, `/metrics`), if any.
+        init?(path: String) {
+            let parts = path.split(separator: "/")
+            if parts.isEmpty { self = .root; return }
+            if parts == ["metrics"] { self = .metrics; return }
+            let rest: ArraySlice<Substring>
+            if parts.starts(with: ["fleet", "v1"]) {
+                rest = parts.dropFirst(2)
+            } else if parts.first == "v1-alpha" {
+                rest = parts.dropFirst()
             } else {
-                router.on(RouterPath(path), method: method) { _, _ -> Response in
-                    var response = APIError(status, message).response()
-                    if status == .methodNotAllowed, !allow.isEmpty { response.headers[.allow] = allow }
-                    return response
-                }
+                return nil
+            }
+            switch (rest.first, rest.count) {
+            case (nil, _): self = .root
+            case ("units", 1): self = .units
+            case ("units", 2): self = .unit
+            case ("state", 1): self = .states
+            case ("state", 2): self = .state
+            case ("machines", 1): self = .machines
+            case ("discovery", 1): self = .discovery
+            default: return nil
+            }
+        }
+
+        /// The methods it serves (empty for `/`, `/fleet/v1` and `/v1-alpha`).
+        var allowed: String {
+            switch self {
+            case .root: ""
+            case .unit: "GET, PUT, DELETE"
+            case .machines: "GET, PATCH"
+            default: "GET"
+            }
+        }
+
+        /// fleet's answer to any other method (empty for the bare prefixes, as in fleet).
+        /// Unlike fleet, the discovery document answers 405 too, not 400.
+        var methodNotAllowed: APIError {
+            switch self {
+            case .root: APIError(.methodNotAllowed, "")
+            case .unit: APIError(.methodNotAllowed, "only GET, PUT and DELETE supported against this resource")
+            case .machines: APIError(.methodNotAllowed, "only GET and PATCH supported against this resource")
+            case .discovery: APIError(.methodNotAllowed, "only HTTP GET supported against this resource")
+            default: APIError(.methodNotAllowed, "only GET supported against this resource")
             }
         }
     }

@@ -21,13 +21,9 @@ struct FleetAPIMiddleware<Context: RequestContext>: RouterMiddleware {
 
     /// The route a request is counted under: the resource, never a unit or machine name.
     static func resource(_ path: String) -> String {
-        let parts = path.split(separator: "/").map(String.init)
-        if path == "/metrics" { return "metrics" }
-        if parts.first == "v2" || path == "/version" || path == "/health" { return "keys" }
-        guard let first = parts.first, first == "fleet" || first == "v1-alpha" else { return "other" }
-        let rest = parts.dropFirst(first == "fleet" ? 2 : 1)
-        guard let resource = rest.first, ["units", "state", "machines", "discovery"].contains(resource) else { return "other" }
-        return rest.count > 1 ? resource + "/:name" : resource
+        if let resource = FleetAPI.Resource(path: path) { return resource.rawValue }
+        if path.hasPrefix("/v2/") || path == "/version" || path == "/health" { return "keys" }
+        return "other"
     }
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
@@ -59,6 +55,12 @@ struct FleetAPIMiddleware<Context: RequestContext>: RouterMiddleware {
             return try await next(request, context)
         } catch let error as APIError {
             return error.response()
+        } catch let error as HTTPError where error.status == .notFound {
+            // No route: another method on a resource is 405, anything else an unknown path.
+            guard let resource = FleetAPI.Resource(path: request.uri.path) else { return APIError(.notFound, "").response() }
+            var response = resource.methodNotAllowed.response()
+            if !resource.allowed.isEmpty { response.headers[.allow] = resource.allowed }
+            return response
         } catch let error as HTTPError {
             return APIError(error.status, error.body ?? "").response()
         } catch {

@@ -122,7 +122,10 @@ import Testing
         ("/fleet/v1/state/a.service", .delete, .methodNotAllowed, "only GET supported against this resource"),
         ("/fleet/v1/machines", .post, .methodNotAllowed, "only GET and PATCH supported against this resource"),
         ("/v1-alpha/machines", .delete, .methodNotAllowed, "only GET and PATCH supported against this resource"),
-        ("/fleet/v1/discovery", .post, .badRequest, "only HTTP GET supported against this resource"),
+        ("/fleet/v1/discovery", .post, .methodNotAllowed, "only HTTP GET supported against this resource"),
+        ("/metrics", .post, .methodNotAllowed, "only GET supported against this resource"),
+        ("/fleet/v1/units", HTTPRequest.Method("QUERY")!, .methodNotAllowed, "only GET supported against this resource"),
+        ("/fleet/v1/units/a/b", .get, .notFound, ""),
         ("/", .get, .methodNotAllowed, ""),
         ("/fleet/v1", .get, .methodNotAllowed, ""),
         ("/v1-alpha", .put, .methodNotAllowed, ""),
@@ -137,6 +140,7 @@ import Testing
                 #expect(try error(response).code == Int(status.code))
                 #expect(try error(response).message == message)
                 #expect(response.headers[.server] == "fleetd/\(FleetVersion.current)")
+                if status == .methodNotAllowed, path.contains("/machines") { #expect(response.headers[.allow] == "GET, PATCH") }
             }
         }
     }
