@@ -53,9 +53,9 @@ check "GET /metrics is Prometheus text with request counters" grep -q '^fleet_ap
 # positive_data_acceptance is left out: valid bodies for PUT /units/{name} mostly name another
 # unit than the URL, which fleet answers 400 by design.
 echo "    schemathesis: $EXAMPLES examples per operation; log in $WORK/schemathesis.log"
-on1 env HOME="$WORK" "$VENV/bin/schemathesis" run "$ROOT/docs/api/openapi.yaml" --url "$BASE" \
+(cd "$WORK" && on1 env HOME="$WORK" "$VENV/bin/schemathesis" run "$ROOT/docs/api/openapi.yaml" --url "$BASE" \
   --max-examples "$EXAMPLES" --workers 1 --checks all --exclude-checks positive_data_acceptance \
-  --suppress-health-check all --request-timeout 10 --no-color >"$WORK/schemathesis.log" 2>&1
+  --suppress-health-check all --request-timeout 10 --no-color >"$WORK/schemathesis.log" 2>&1)
 rc=$?
 grep -E "^(_+ |\[[0-9]+\]|  +curl |Failures:|  ❌)" "$WORK/schemathesis.log" | sed "s/^/    /" | head -80
 grep -A1 "Test cases:" "$WORK/schemathesis.log" | tail -1 | sed "s/^ */    schemathesis: /"
