@@ -6,33 +6,107 @@ import HTTPTypes
 import Hummingbird
 import NIOCore
 
-/// fleet's HTTP API v1 over the registry, at `/fleet/v1/...` (and the legacy `/v1-alpha/...`).
+/// fleet's HTTP API v1 over the registry, at `/fleet/v1/...` (and the legacy `/v1-alpha/...`),
+/// plus `GET /metrics`. docs/api/openapi.yaml describes every route, entity and error.
 public struct FleetAPI: Sendable {
-    let registry: Registry
+    public struct Configuration: Sendable {
+        /// Page size of the list resources (fleet's `token_limit`); page tokens must carry it.
+        public var tokenLimit: Int
 
-    public init(registry: Registry) {
-        self.registry = registry
+        public init(tokenLimit: Int = 100) {
+            self.tokenLimit = tokenLimit
+        }
     }
 
+    /// The `Server` header of every response: `fleetd/<version>`.
+    public static let serverName = "fleetd/\(FleetVersion.current)"
+
+    let registry: Registry
+    let configuration: Configuration
+    let readiness: APIReadiness
+    let metrics: APIMetrics
+
+    /// - Parameters:
+    ///   - readiness: until it is ready every API request is answered 503; fleetd marks it
+    ///     ready once the agent has registered the machine. Tests pass a ready one.
+    ///   - metrics: counters shared by every listener of one fleetd.
+    public init(registry: Registry, configuration: Configuration = .init(),
+                readiness: APIReadiness = APIReadiness(ready: true), metrics: APIMetrics = APIMetrics()) {
+        precondition((1...Int(UInt16.max)).contains(configuration.tokenLimit), "token limit must fit a uint16")
+        self.registry = registry
+        self.configuration = configuration
+        self.readiness = readiness
+        self.metrics = metrics
+    }
+
+    /// Adds the API to `router`, with its middleware in front of everything added after it.
+    ///
+    /// Only the supported methods are routed; the middleware answers any other method on a
+    /// resource (even one HTTP does not define yet, like QUERY) with 405 (see ``Resource``).
     public func addRoutes<Context: RequestContext>(to router: Router<Context>) {
+        router.add(middleware: FleetAPIMiddleware<Context>(readiness: readiness, metrics: metrics))
         for base in ["/fleet/v1", "/v1-alpha"] {
-            router.get("\(base)/units") { _, _ in try await json(UnitPage(units: listUnits())) }
-            router.get("\(base)/units/:name") { _, context in try await json(getUnit(try name(context))) }
+            router.get("\(base)/units") { request, _ in try await listUnits(request) }
+            router.get("\(base)/units/:name") { _, context in try json(await getUnit(try name(context))) }
             router.put("\(base)/units/:name") { request, context in try await putUnit(try name(context), request) }
             router.delete("\(base)/units/:name") { _, context in try await deleteUnit(try name(context)) }
-            router.get("\(base)/state") { request, _ in
-                try await json(UnitStatePage(states: listStates(
-                    machineID: request.uri.queryParameters.get("machineID"),
-                    unitName: request.uri.queryParameters.get("unitName"))))
+            router.get("\(base)/state") { request, _ in try await listStates(request) }
+            router.get("\(base)/state/:name") { _, context in try json(await getState(try name(context))) }
+            router.get("\(base)/machines") { request, _ in try await listMachines(request) }
+            router.patch("\(base)/machines") { request, _ in try await patchMachines(request) }
+            router.get("\(base)/discovery") { request, _ in discovery(request) }
+        }
+        router.get("/metrics") { _, _ in try await metricsResponse() }
+    }
+
+    /// fleet's resources, for the 405 answers and as the metrics' `resource` dimension.
+    enum Resource: String, CaseIterable {
+        case root = "/", units, unit = "units/:name", states = "state", state = "state/:name", machines, discovery, metrics
+
+        /// The resource `path` names under `/fleet/v1` or `/v1-alpha` (or `/`, `/metrics`), if any.
+        init?(path: String) {
+            let parts = path.split(separator: "/")
+            if parts.isEmpty { self = .root; return }
+            if parts == ["metrics"] { self = .metrics; return }
+            let rest: ArraySlice<Substring>
+            if parts.starts(with: ["fleet", "v1"]) {
+                rest = parts.dropFirst(2)
+            } else if parts.first == "v1-alpha" {
+                rest = parts.dropFirst()
+            } else {
+                return nil
             }
-            router.get("\(base)/machines") { _, _ in try await json(MachinePage(machines: listMachines())) }
-            for method: HTTPRequest.Method in [.post, .patch] {
-                router.on("\(base)/units/:name", method: method) { _, _ -> Response in
-                    throw APIError(.methodNotAllowed, "only GET, PUT and DELETE supported against this resource")
-                }
-                router.on("\(base)/units", method: method) { _, _ -> Response in
-                    throw APIError(.methodNotAllowed, "only GET supported against this resource")
-                }
+            switch (rest.first, rest.count) {
+            case (nil, _): self = .root
+            case ("units", 1): self = .units
+            case ("units", 2): self = .unit
+            case ("state", 1): self = .states
+            case ("state", 2): self = .state
+            case ("machines", 1): self = .machines
+            case ("discovery", 1): self = .discovery
+            default: return nil
+            }
+        }
+
+        /// The methods it serves (empty for `/`, `/fleet/v1` and `/v1-alpha`).
+        var allowed: String {
+            switch self {
+            case .root: ""
+            case .unit: "GET, PUT, DELETE"
+            case .machines: "GET, PATCH"
+            default: "GET"
+            }
+        }
+
+        /// fleet's answer to any other method (empty for the bare prefixes, as in fleet).
+        /// Unlike fleet, the discovery document answers 405 too, not 400.
+        var methodNotAllowed: APIError {
+            switch self {
+            case .root: APIError(.methodNotAllowed, "")
+            case .unit: APIError(.methodNotAllowed, "only GET, PUT and DELETE supported against this resource")
+            case .machines: APIError(.methodNotAllowed, "only GET and PATCH supported against this resource")
+            case .discovery: APIError(.methodNotAllowed, "only HTTP GET supported against this resource")
+            default: APIError(.methodNotAllowed, "only GET supported against this resource")
             }
         }
     }
@@ -51,137 +125,18 @@ public struct FleetAPI: Sendable {
                         body: ResponseBody(byteBuffer: ByteBuffer(bytes: try encoder.encode(value))))
     }
 
-    // MARK: Units
-
-    func listUnits() async throws -> [UnitEntity] {
-        async let units = registry.units()
-        async let states = registry.states()
-        let all = try await units, published = try await states
-        var entities: [UnitEntity] = []
-        for unit in all {
-            entities.append(try await entity(unit, states: published))
-        }
-        return entities
+    /// The page the request's `nextPageToken` asks for; checked before the registry is read.
+    func pageToken(_ request: Request) throws(APIError) -> PageToken {
+        try PageToken.from(request.uri.queryParameters.getAll("nextPageToken").map { String($0) },
+                           limit: configuration.tokenLimit)
     }
 
-    func entity(_ unit: UnitRecord, states: [UnitStateRecord]) async throws -> UnitEntity {
-        let file = try await registry.unitFile(unit.hash)
-        let isGlobal = file.map { XFleetRequirements(unit: unit.name, file: $0).isGlobal } ?? false
-        return UnitEntity(name: unit.name.rawValue, options: file?.options ?? [],
-                          desiredState: unit.desiredState.rawValue,
-                          currentState: isGlobal ? nil : CurrentState.of(unit, states: states).rawValue,
-                          machineID: unit.target?.rawValue, unplaceableReason: unit.unplaceableReason)
-    }
-
-    func getUnit(_ raw: String) async throws -> UnitEntity {
-        guard let name = try? UnitName(raw), let unit = try await registry.unit(name) else {
-            throw APIError(.notFound, "unit does not exist")
-        }
-        return try await entity(unit, states: try await registry.states())
-    }
-
-    func deleteUnit(_ raw: String) async throws -> Response {
-        guard let name = try? UnitName(raw), try await registry.destroyUnit(name) else {
-            throw APIError(.notFound, "unit does not exist")
-        }
-        return Response(status: .noContent)
-    }
-
-    func putUnit(_ raw: String, _ request: Request) async throws -> Response {
-        let contentTypes = request.headers[values: .contentType]
-        guard contentTypes.count == 1, contentTypes[0].lowercased().hasPrefix("application/json") else {
-            throw APIError(.unsupportedMediaType, "Content-Type must be application/json")
-        }
-        let body = try await request.body.collect(upTo: 4 << 20)
-        let entity: UnitEntity
-        do {
-            entity = try JSONDecoder().decode(UnitEntity.self, from: body)
-        } catch {
-            throw APIError(.badRequest, "unable to decode body: \(Self.describe(error))")
-        }
-        guard entity.name == raw else {
-            throw APIError(.badRequest, "name in URL \"\(raw)\" differs from unit name in request body \"\(entity.name)\"")
-        }
-        let name: UnitName
-        do { name = try UnitName(raw) } catch { throw APIError(.badRequest, error.description) }
-        var desired: DesiredState?
-        if let text = entity.desiredState {
-            guard let state = DesiredState(rawValue: text) else {
-                throw APIError(.badRequest, "invalid desiredState \"\(text)\": expected inactive, loaded or launched")
-            }
-            desired = state
-        }
-        if name.isTemplate, let desired, desired != .inactive {
-            throw APIError(.badRequest, "cannot activate template \"\(name)\"")
-        }
-        let options = entity.options ?? []
-        let file = options.isEmpty ? nil : try Self.unitFile(options)
-        if let file {
-            do {
-                try XFleetRequirements(unit: name, file: file).validate()
-            } catch {
-                throw APIError(.badRequest, error.description)
-            }
-        }
-        if let existing = try await registry.unit(name) {
-            if let file, file.hash != existing.hash {
-                try await registry.replaceUnit(name, file: file, desiredState: desired ?? .inactive)
-                return Response(status: .created)
-            }
-            guard let desired else { throw APIError(.conflict, "must provide DesiredState to update existing unit") }
-            try await registry.setDesiredState(name, desired)
-            return Response(status: .noContent)
-        }
-        guard let file else { throw APIError(.conflict, "unit does not exist and options field empty") }
-        do {
-            try await registry.createUnit(name, file: file, desiredState: desired ?? .inactive)
-        } catch let error as StoreError where error.code == .nodeExists {
-            throw APIError(.conflict, "unit \(name) was created concurrently; retry")
-        }
-        return Response(status: .created)
-    }
-
-    /// Options must make a valid unit file: the same rules as parsing one from text.
-    static func unitFile(_ options: [UnitOption]) throws -> UnitFile {
-        for option in options where option.section.isEmpty || option.name.isEmpty {
-            throw APIError(.badRequest, "invalid unit option: section and name must not be empty")
-        }
-        let file = UnitFile(options: options)
-        do {
-            _ = try UnitFile(parsing: file.normalizedText)
-        } catch {
-            throw APIError(.badRequest, "invalid unit options: \(error)")
-        }
-        return file
-    }
-
-    static func describe(_ error: any Error) -> String {
-        switch error {
-        case DecodingError.dataCorrupted(let context): return context.debugDescription
-        case DecodingError.keyNotFound(let key, _): return "missing field \"\(key.stringValue)\""
-        case DecodingError.typeMismatch(_, let context), DecodingError.valueNotFound(_, let context):
-            return "wrong type at \(context.codingPath.map(\.stringValue).joined(separator: ".")): \(context.debugDescription)"
-        default: return "\(error)"
-        }
-    }
-
-    // MARK: States and machines
-
-    func listStates(machineID: String?, unitName: String?) async throws -> [UnitStateEntity] {
-        try await registry.states()
-            .filter { machineID == nil || $0.machineID.rawValue == machineID }
-            .filter { unitName == nil || $0.name.rawValue == unitName }
-            .map {
-                UnitStateEntity(name: $0.name.rawValue, hash: $0.hash.hex, machineID: $0.machineID.rawValue,
-                                systemdLoadState: $0.loadState, systemdActiveState: $0.activeState,
-                                systemdSubState: $0.subState)
-            }
-    }
-
-    func listMachines() async throws -> [MachineEntity] {
-        try await registry.machines().map {
-            MachineEntity(id: $0.id.rawValue, primaryIP: $0.publicIP.isEmpty ? nil : $0.publicIP,
-                          metadata: $0.metadata.isEmpty ? nil : $0.metadata)
-        }
+    func metricsResponse() async throws -> Response {
+        var machines: Int?
+        if readiness.isReady { machines = try? await registry.machines().count }
+        var headers = HTTPFields()
+        headers[.contentType] = "text/plain; version=0.0.4; charset=utf-8"
+        return Response(status: .ok, headers: headers, body: ResponseBody(byteBuffer: ByteBuffer(
+            string: metrics.exposition(ready: readiness.isReady, machines: machines))))
     }
 }

@@ -51,8 +51,9 @@ public struct FleetClient: Sendable {
         RemoteStore(url: base, client: client, requestTimeout: timeout)
     }
 
+    /// Every unit, walking all pages as fleetctl does.
     public func units() async throws -> [UnitEntity] {
-        try await get("/fleet/v1/units", as: UnitPage.self).units
+        try await all("/fleet/v1/units", as: UnitPage.self) { ($0.units, $0.nextPageToken) }
     }
 
     /// The unit, or nil when the registry has no unit of that name.
@@ -65,11 +66,25 @@ public struct FleetClient: Sendable {
     }
 
     public func states() async throws -> [UnitStateEntity] {
-        try await get("/fleet/v1/state", as: UnitStatePage.self).states
+        try await all("/fleet/v1/state", as: UnitStatePage.self) { ($0.states, $0.nextPageToken) }
     }
 
     public func machines() async throws -> [MachineEntity] {
-        try await get("/fleet/v1/machines", as: MachinePage.self).machines
+        try await all("/fleet/v1/machines", as: MachinePage.self) { ($0.machines, $0.nextPageToken) }
+    }
+
+    /// Follows `nextPageToken` until the last page.
+    func all<Page: Decodable, Item>(_ path: String, as type: Page.Type,
+                                    _ split: (Page) -> ([Item], String?)) async throws -> [Item] {
+        var items: [Item] = []
+        var token: String?
+        repeat {
+            let query = token.map { "?nextPageToken=" + ($0.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? $0) } ?? ""
+            let (pageItems, next) = split(try await get(path + query, as: type))
+            items += pageItems
+            token = next
+        } while token != nil
+        return items
     }
 
     /// Creates a unit (or replaces one whose options differ).
@@ -124,7 +139,7 @@ public struct FleetClient: Sendable {
         let body = try await response.body.collect(upTo: 1 << 20)
         let message = (try? JSONDecoder().decode(ErrorBody.self, from: body))?.error.message
             ?? String(buffer: body)
-        throw FleetClientError("Error \(response.status.code): \(message)", status: Int(response.status.code))
+        throw FleetClientError("googleapi: Error \(response.status.code): \(message)", status: Int(response.status.code))
     }
 
     static func escape(_ name: String) -> String {

@@ -16,10 +16,13 @@ public struct Agent: Service {
         public var machine: MachineRecord
         /// Presence and unit-state TTL in seconds (fleet's `agent_ttl`).
         public var ttl: Int64
+        /// Called once the machine's presence is in the store (fleetd opens its API then).
+        public var onRegistered: @Sendable () -> Void
 
-        public init(machine: MachineRecord, ttl: Int64 = 30) {
+        public init(machine: MachineRecord, ttl: Int64 = 30, onRegistered: @escaping @Sendable () -> Void = {}) {
             self.machine = machine
             self.ttl = ttl
+            self.onRegistered = onRegistered
         }
     }
 
@@ -47,6 +50,7 @@ public struct Agent: Service {
     public func run() async throws {
         try await registry.publishMachine(configuration.machine, ttl: configuration.ttl)
         logger.info("machine registered", metadata: ["machine.id": "\(machineID)"])
+        configuration.onRegistered()
         let (wakeups, wake) = AsyncStream<Void>.makeStream(bufferingPolicy: .bufferingNewest(1))
         await withGracefulShutdownHandler {
             await withDiscardingTaskGroup { group in

@@ -155,10 +155,42 @@ extension Registry {
 
 extension Registry {
     /// Live machines (those whose presence key has not expired), sorted by ID.
+    ///
+    /// Each machine's metadata is the merged view the engine schedules on: the metadata its
+    /// fleetd was configured with, overlaid by the dynamic keys `PATCH /fleet/v1/machines`
+    /// wrote (``setMachineMetadata(_:key:value:)``), where an empty value removes the key.
+    /// A machine directory holding only dynamic metadata (no presence) is not a machine.
     public func machines() async throws -> [MachineRecord] {
         guard let root = try await store.getIfPresent(keys.machines, recursive: true) else { return [] }
-        return (root.nodes ?? []).compactMap { Self.decode(MachineRecord.self, $0.child("object")?.value) }
-            .sorted { $0.id < $1.id }
+        return (root.nodes ?? []).compactMap { dir -> MachineRecord? in
+            guard var record = Self.decode(MachineRecord.self, dir.child("object")?.value) else { return nil }
+            record.metadata = Self.merged(record.metadata, dynamic: dir.child("metadata"))
+            return record
+        }
+        .sorted { $0.id < $1.id }
+    }
+
+    /// Config metadata overlaid by the dynamic keys under `machines/<id>/metadata/`.
+    static func merged(_ configured: [String: String], dynamic: StoreNode?) -> [String: String] {
+        var result = configured
+        for node in dynamic?.nodes ?? [] where !node.isDirectory {
+            let key = StoreKey.basename(of: node.key)
+            if let value = node.value, !value.isEmpty {
+                result[key] = value
+            } else {
+                result[key] = nil
+            }
+        }
+        return result
+    }
+
+    /// Sets one dynamic metadata key of a machine (fleet's `PATCH /machines`); an empty `value`
+    /// is a tombstone that hides the key, even one from the machine's configuration.
+    ///
+    /// The key survives the machine leaving and rejoining; the machine need not be registered.
+    /// - Throws: ``StoreError/Code/invalidKey`` when `key` or the machine ID cannot be a key segment.
+    public func setMachineMetadata(_ id: MachineID, key: String, value: String) async throws {
+        try await store.set(keys.machineMetadata(id, key), value)
     }
 
     public func publishMachine(_ record: MachineRecord, ttl: Int64) async throws {

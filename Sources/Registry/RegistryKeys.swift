@@ -12,6 +12,7 @@ import FleetStore
 /// schedule/<machine>/<unit>  {"hash","desiredState"}      what each agent runs (engine)
 /// states/<unit>/<machine>    systemd state + job state    published by agents, TTL
 /// machines/<id>/object       {"ID","PublicIP","Metadata"} presence, TTL
+/// machines/<id>/metadata/<k> value ("" = tombstone)       dynamic metadata (API PATCH), no TTL
 /// lease/engine-leader        <machine id>                 engine leadership, TTL
 /// ```
 public struct RegistryKeys: Sendable, Hashable {
@@ -39,5 +40,8 @@ public struct RegistryKeys: Sendable, Hashable {
     public func state(_ unit: UnitName, _ machine: MachineID) -> String { states(unit) + "/" + machine.rawValue }
     public var machines: String { prefix + "/machines" }
     public func machine(_ id: MachineID) -> String { machines + "/" + id.rawValue + "/object" }
+    public func machineMetadata(_ id: MachineID, _ key: String) -> String {
+        machines + "/" + id.rawValue + "/metadata/" + key
+    }
     public var engineLease: String { prefix + "/lease/engine-leader" }
 }

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Foundation
 
 @main
 struct FleetctlCommand: AsyncParsableCommand {
@@ -11,21 +12,42 @@ struct FleetctlCommand: AsyncParsableCommand {
           fleetctl list-units                    # where units run and their systemd state
           fleetctl stop web@1.service && fleetctl destroy web@1.service
         The API endpoint comes from --endpoint, then $FLEETCTL_ENDPOINT, then unix:///var/run/fleet.sock.
+        Commands may be abbreviated to any unique prefix (fleetctl list-m).
         """,
         version: "fleetctl version 0.1.0",
         subcommands: [
-            Submit.self, Load.self, Start.self, Stop.self, Unload.self, Destroy.self, Cat.self,
+            Submit.self, Load.self, Start.self, Stop.self, Restart.self, Unload.self, Destroy.self, Cat.self,
             ListUnits.self, ListUnitFiles.self, ListMachines.self, ListServices.self, Discover.self, Announce.self,
-            Version.self,
+            Verify.self, Version.self,
         ])
 
+    static var commandNames: [String] { configuration.subcommands.map { $0._commandName } }
+
     static func main() async {
-        await main(CommandLineRewriter.rewrite(Array(CommandLine.arguments.dropFirst()),
-                                               commands: configuration.subcommands.map { $0._commandName }))
+        let arguments = CommandLineRewriter.rewrite(Array(CommandLine.arguments.dropFirst()), commands: commandNames)
+        if let message = CommandLineRewriter.unknownCommand(arguments, commands: commandNames) {
+            Terminal.error(message)
+            Foundation.exit(ExitCode.validationFailure.rawValue)
+        }
+        await main(arguments)
     }
 }
 
 struct Version: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Print fleetctl's version.")
+    static let configuration = CommandConfiguration(
+        abstract: "Print fleetctl's version.",
+        discussion: "Example: fleetctl version")
     func run() { print("fleetctl version 0.1.0") }
+}
+
+struct Verify: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Deprecated: signed and verified units are no longer supported.",
+        discussion: "Example: fleetctl verify web.service   # prints a deprecation warning and exits 2")
+    @Argument(help: "Ignored.") var units: [String] = []
+
+    func run() throws {
+        Terminal.error("WARNING: The signed/verified units feature is DEPRECATED and cannot be used.")
+        throw ExitCode(2)
+    }
 }

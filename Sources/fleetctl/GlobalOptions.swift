@@ -15,8 +15,12 @@ struct GlobalOptions: ParsableArguments {
         endpoint ?? env["FLEETCTL_ENDPOINT"] ?? "unix:///var/run/fleet.sock"
     }
 
+    func resolvedTimeout(_ env: [String: String] = ProcessInfo.processInfo.environment) -> Double {
+        requestTimeout ?? env["FLEETCTL_REQUEST_TIMEOUT"].flatMap(Double.init) ?? 10
+    }
+
     func client(_ env: [String: String] = ProcessInfo.processInfo.environment) throws -> FleetClient {
-        let timeout = requestTimeout ?? env["FLEETCTL_REQUEST_TIMEOUT"].flatMap(Double.init) ?? 10
+        let timeout = resolvedTimeout(env)
         do {
             return try FleetClient(endpoint: resolvedEndpoint(env), timeout: .milliseconds(Int64(timeout * 1000)))
         } catch {
@@ -33,6 +37,10 @@ struct BlockOptions: ParsableArguments {
 
     @Option(help: "Give up waiting after N attempts of 2 s each (0: wait until done, showing progress).")
     var blockAttempts: Int = 0
+
+    func validate() throws {
+        guard blockAttempts >= 0 else { throw ValidationError("--block-attempts must be 0 or more, not \(blockAttempts).") }
+    }
 }
 
 enum Terminal {

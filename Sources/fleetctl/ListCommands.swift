@@ -5,20 +5,32 @@ import FleetUnit
 /// The flags the list commands share: which columns, and whether to shorten or print a header.
 struct TableOptions: ParsableArguments {
     @Flag(help: "Omit the header row.") var noLegend = false
-    @Flag(name: [.short, .customLong("full")], help: "Do not shorten machine IDs and hashes.") var full = false
+    @Flag(name: [.customShort("l"), .customLong("full")], help: "Do not shorten machine IDs and hashes.") var full = false
     @Option(help: "Comma-separated columns to print.") var fields: String?
 
     /// The chosen columns, validated against `valid`, or fleet's error and exit 1.
     func columns(default defaults: String, valid: [String]) throws -> [String] {
-        let text = fields ?? defaults
-        let columns = text.split(separator: ",", omittingEmptySubsequences: false)
-            .map { $0.trimmingCharacters(in: .whitespaces) }
-        guard !text.isEmpty else { Terminal.error("Must define output format"); throw ExitCode.failure }
-        for column in columns where !valid.contains(column) {
-            Terminal.error("Invalid key in output format: \"\(column)\"")
+        switch Self.columns(fields ?? defaults, valid: valid) {
+        case .success(let columns): return columns
+        case .failure(let error):
+            Terminal.error(error.description)
             throw ExitCode.failure
         }
-        return columns
+    }
+
+    struct FieldsError: Error, CustomStringConvertible, Equatable {
+        var description: String
+    }
+
+    /// `--fields` text as columns, with fleet's messages for an empty list or an unknown key.
+    static func columns(_ text: String, valid: [String]) -> Result<[String], FieldsError> {
+        guard !text.isEmpty else { return .failure(FieldsError(description: "Must define output format")) }
+        let columns = text.split(separator: ",", omittingEmptySubsequences: false)
+            .map { $0.trimmingCharacters(in: .whitespaces) }
+        if let bad = columns.first(where: { !valid.contains($0) }) {
+            return .failure(FieldsError(description: "Invalid key in output format: \"\(bad)\""))
+        }
+        return .success(columns)
     }
 
     func print(_ columns: [String], _ rows: [[String]]) {

@@ -53,33 +53,34 @@ struct Start: AsyncParsableCommand {
         let placed = try await setAndWait(names, to: "launched", client: client, block: block)
         guard !block.noBlock else { return }
         // Launched means started through systemd; now wait for systemd to say it is active.
-        let waiter = StateWaiter(client: client, attempts: block.blockAttempts)
         for name in placed {
             do {
-                try await waitForActive(name, client: client, waiter: waiter)
+                try await waitForActive(name, client: client, attempts: block.blockAttempts)
             } catch {
                 Terminal.error("Error waiting for systemd unit states, err: \(error)")
                 throw ExitCode.failure
             }
         }
     }
+}
 
-    func waitForActive(_ name: String, client: FleetClient, waiter: StateWaiter) async throws {
-        let start = ContinuousClock.now
-        while true {
-            let unit = try await client.unit(name)
-            let states = try await client.states().filter { $0.name == name && $0.machineID == unit?.machineID }
-            if let state = states.first {
-                if state.systemdActiveState == "active" { return }
-                if state.systemdActiveState == "failed" {
-                    throw StateWaiter.Timeout(description: "unit \(name) failed to start on \(state.machineID ?? "?") (systemd: \(state.systemdActiveState ?? "-")/\(state.systemdSubState ?? "-"))")
-                }
+/// Waits until systemd on the unit's machine reports it `active`; fails at once on `failed`.
+/// - Parameter attempts: 0 waits until then; N gives up after N × 2 s.
+func waitForActive(_ name: String, client: FleetClient, attempts: Int) async throws {
+    let start = ContinuousClock.now
+    while true {
+        let unit = try await client.unit(name)
+        let states = try await client.states().filter { $0.name == name && $0.machineID == unit?.machineID }
+        if let state = states.first {
+            if state.systemdActiveState == "active" { return }
+            if state.systemdActiveState == "failed" {
+                throw StateWaiter.Timeout(description: "unit \(name) failed to start on \(state.machineID ?? "?") (systemd: \(state.systemdActiveState ?? "-")/\(state.systemdSubState ?? "-"))")
             }
-            if block.blockAttempts > 0, ContinuousClock.now - start >= .seconds(2 * block.blockAttempts) {
-                throw StateWaiter.Timeout(description: "Failed to find an active unit \(name) within \(2 * block.blockAttempts)s")
-            }
-            try await Task.sleep(for: .milliseconds(250))
         }
+        if attempts > 0, ContinuousClock.now - start >= .seconds(2 * attempts) {
+            throw StateWaiter.Timeout(description: "Failed to find an active unit \(name) within \(2 * attempts)s")
+        }
+        try await Task.sleep(for: .milliseconds(250))
     }
 }
 
@@ -101,7 +102,8 @@ func createUnits(_ arguments: [String], global: GlobalOptions, replace: Bool) as
 /// instead of waiting forever (fleet's hang on unschedulable units).
 /// - Returns: the units that were waited for (all but the global ones).
 @discardableResult
-func setAndWait(_ names: [String], to state: String, client: FleetClient, block: BlockOptions) async throws -> [String] {
+func setAndWait(_ names: [String], to state: String, verb: String? = nil, client: FleetClient,
+                block: BlockOptions) async throws -> [String] {
     var globals: Set<String> = []
     for name in names {
         do {
@@ -112,7 +114,7 @@ func setAndWait(_ names: [String], to state: String, client: FleetClient, block:
             throw ExitCode.failure
         }
     }
-    let verb = state == "launched" ? "start" : state == "loaded" ? "load" : "unload"
+    let verb = verb ?? (state == "launched" ? "start" : state == "loaded" ? "load" : "unload")
     for name in names where globals.contains(name) { print("Triggered global unit \(name) \(verb)") }
     let waited = names.filter { !globals.contains($0) }
     if block.noBlock {

@@ -25,7 +25,7 @@ struct Stop: AsyncParsableCommand {
             }
         }
         do {
-            try await setAndWait(toStop, to: "loaded", client: client, block: block)
+            try await setAndWait(toStop, to: "loaded", verb: "stop", client: client, block: block)
         } catch {
             Terminal.error("Failed to stop units \(Self.list(toStop)).")
             throw error

@@ -38,7 +38,7 @@ struct Fleetd {
             KeysAPI(store: store, clientURLs: ["http://\(keys.host):\(keys.port)"]).addRoutes(to: router)
             services.append(.init(service: Application(
                 router: router,
-                configuration: .init(address: .hostname(keys.host, port: keys.port), serverName: "fleetd/\(FleetAPIVersion.current)"),
+                configuration: .init(address: .hostname(keys.host, port: keys.port), serverName: FleetAPI.serverName),
                 logger: logger.silenced)))
         }
         let registry = Registry(store: store, keys: RegistryKeys(prefix: settings.prefix))
@@ -48,15 +48,20 @@ struct Fleetd {
         try FileManager.default.createDirectory(atPath: settings.unitDirectory, withIntermediateDirectories: true)
         let units = try SystemdUnitManager(bus: settings.systemdUser ? .user : .system,
                                            unitDirectory: settings.unitDirectory)
+        // The API answers 503 until the agent has put this machine's presence in the store.
+        let readiness = APIReadiness()
         services.append(.init(service: Agent(registry: registry, units: units,
-                                             configuration: .init(machine: machine, ttl: settings.agentTTL),
+                                             configuration: .init(machine: machine, ttl: settings.agentTTL,
+                                                                  onRegistered: { readiness.markReady() }),
                                              logger: logger)))
         if !settings.disableEngine {
             services.append(.init(service: Engine(registry: registry, configuration: .init(machine: machine.id),
                                                   logger: logger)))
         }
+        let api = FleetAPI(registry: registry, configuration: .init(tokenLimit: settings.tokenLimit),
+                           readiness: readiness, metrics: APIMetrics())
         let apiRouter = Router()
-        FleetAPI(registry: registry).addRoutes(to: apiRouter)
+        api.addRoutes(to: apiRouter)
         // The keys API rides along on the API socket, so fleetctl can read and watch discovery.
         KeysAPI(store: store, clientURLs: settings.keysListen.map { ["http://\($0.host):\($0.port)"] } ?? [])
             .addRoutes(to: apiRouter)
@@ -66,16 +71,16 @@ struct Fleetd {
                                                 withIntermediateDirectories: true)
         services.append(.init(service: Application(
             router: apiRouter,
-            configuration: .init(address: .unixDomainSocket(path: socket), serverName: "fleetd/\(FleetAPIVersion.current)"),
+            configuration: .init(address: .unixDomainSocket(path: socket), serverName: FleetAPI.serverName),
             onServerRunning: { _ in chmod(socket, 0o600) },
             logger: logger.silenced)))
         if let listen = settings.apiListen {
             let router = Router()
-            FleetAPI(registry: registry).addRoutes(to: router)
+            api.addRoutes(to: router)
             KeysAPI(store: store, clientURLs: ["http://\(listen.host):\(listen.port)"]).addRoutes(to: router)
             services.append(.init(service: Application(
                 router: router,
-                configuration: .init(address: .hostname(listen.host, port: listen.port), serverName: "fleetd/\(FleetAPIVersion.current)"),
+                configuration: .init(address: .hostname(listen.host, port: listen.port), serverName: FleetAPI.serverName),
                 logger: logger.silenced)))
         }
         if settings.mdns {
@@ -135,5 +140,3 @@ extension Logger {
         return copy
     }
 }
-
-typealias FleetAPIVersion = FleetVersion

@@ -56,6 +56,9 @@ struct FleetdCommand: AsyncParsableCommand {
     @Option(help: "Seconds a machine and its unit states live without a refresh (default 30).")
     var agentTTL: Int64?
 
+    @Option(help: "Page size of the API's list resources (fleet's token_limit, default 100).")
+    var tokenLimit: Int?
+
     @Flag(help: "Never run for engine leadership (this machine only runs units).")
     var disableEngine = false
 

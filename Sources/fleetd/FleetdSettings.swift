@@ -22,6 +22,7 @@ struct FleetdSettings: Sendable {
     var metadata: [String: String]
     var agentTTL: Int64
     var disableEngine: Bool
+    var tokenLimit: Int
     var prefix: String
     var machineID: String
     var verbose: Bool
@@ -66,6 +67,11 @@ struct FleetdSettings: Sendable {
         }
         agentTTL = ttl
         disableEngine = flag(c.disableEngine, "DISABLE_ENGINE")
+        let limitText = value(c.tokenLimit.map(String.init), "TOKEN_LIMIT") ?? "100"
+        guard let limit = Int(limitText), (1...Int(UInt16.max)).contains(limit) else {
+            throw ValidationError("--token-limit must be a whole number from 1 to 65535, not '\(limitText)'")
+        }
+        tokenLimit = limit
         prefix = value(c.prefix, "PREFIX") ?? "/fleet"
         let idFile = value(c.machineIDFile, "MACHINE_ID_FILE") ?? "/etc/machine-id"
         guard let id = try? String(contentsOfFile: idFile, encoding: .utf8)
