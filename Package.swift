@@ -19,6 +19,7 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
         .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.37.0"),
         .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1"),
+        .package(url: "https://github.com/apple/swift-nio-ssl.git", from: "2.37.6"),
     ],
     targets: [
         // Unit files: parsing, normalisation, hashing, names, [X-Fleet] requirements.
@@ -40,6 +41,17 @@ let package = Package(
             .product(name: "AsyncHTTPClient", package: "async-http-client"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
         ], path: "Sources/StoreHTTP"),
+        // The store on a real etcd cluster: etcd's v3 API through its JSON gateway.
+        .target(name: "FleetStoreEtcd", dependencies: [
+            "FleetStore",
+            .product(name: "AsyncHTTPClient", package: "async-http-client"),
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOHTTP1", package: "swift-nio"),
+            .product(name: "NIOPosix", package: "swift-nio"),
+            .product(name: "NIOSSL", package: "swift-nio-ssl"),
+            .product(name: "Logging", package: "swift-log"),
+            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+        ], path: "Sources/StoreEtcd"),
         // fleet's typed schema over the store.
         .target(name: "FleetRegistry", dependencies: ["FleetStore", "FleetUnit"], path: "Sources/Registry"),
         // Leader election and placement.
@@ -83,7 +95,7 @@ let package = Package(
             .product(name: "AsyncHTTPClient", package: "async-http-client"),
         ], path: "Sources/API"),
         .executableTarget(name: "fleetd", dependencies: [
-            "FleetAgent", "FleetAPI", "FleetDiscovery", "FleetEngine", "FleetMDNS", "FleetStoreHTTP",
+            "FleetAgent", "FleetAPI", "FleetDiscovery", "FleetEngine", "FleetMDNS", "FleetStoreEtcd", "FleetStoreHTTP",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "NIOPosix", package: "swift-nio"),
         ]),
@@ -94,6 +106,7 @@ let package = Package(
         // Store tools: the kill -9 durability test's writer, and the store benchmark.
         .executableTarget(name: "store-crash-writer", dependencies: ["FleetStore"]),
         .executableTarget(name: "store-bench", dependencies: ["FleetStore"]),
+        .executableTarget(name: "etcd-bench", dependencies: ["FleetStoreEtcd"]),
         // Benchmarks that need no simulated machines (docs/benchmarks.md).
         .executableTarget(name: "fleet-bench", dependencies: [
             "FleetEngine", .product(name: "Logging", package: "swift-log"),
@@ -133,6 +146,7 @@ let package = Package(
             .product(name: "Logging", package: "swift-log"),
         ], path: "Tests/DiscoveryTests"),
         .testTarget(name: "FleetMDNSTests", dependencies: ["FleetMDNS", "FleetDiscovery"], path: "Tests/MDNSTests"),
+        .testTarget(name: "FleetStoreEtcdTests", dependencies: ["FleetStoreEtcd", "FleetStore"], path: "Tests/StoreEtcdTests"),
         .testTarget(name: "FleetStoreTests", dependencies: ["FleetStore", "FleetStoreHTTP"], path: "Tests/StoreTests"),
         .testTarget(name: "FleetEngineTests", dependencies: ["FleetEngine"], path: "Tests/EngineTests"),
         .testTarget(name: "FleetSystemdTests", dependencies: ["FleetSystemd"], path: "Tests/SystemdTests"),

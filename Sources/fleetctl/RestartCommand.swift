@@ -48,7 +48,7 @@ struct Restart: AsyncParsableCommand {
             }
             try await setAndWait([unit.name], to: "launched", client: client, block: block)
             do {
-                try await waitForActive(unit.name, client: client, attempts: blockAttempts)
+                try await waitForActive([unit.name], client: client, attempts: blockAttempts)
             } catch {
                 Terminal.error("Error waiting for systemd unit states, err: \(error)")
                 throw ExitCode.failure

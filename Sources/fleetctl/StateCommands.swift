@@ -53,34 +53,36 @@ struct Start: AsyncParsableCommand {
         let placed = try await setAndWait(names, to: "launched", client: client, block: block)
         guard !block.noBlock else { return }
         // Launched means started through systemd; now wait for systemd to say it is active.
-        for name in placed {
-            do {
-                try await waitForActive(name, client: client, attempts: block.blockAttempts)
-            } catch {
-                Terminal.error("Error waiting for systemd unit states, err: \(error)")
-                throw ExitCode.failure
-            }
+        do {
+            try await waitForActive(placed, client: client, attempts: block.blockAttempts)
+        } catch {
+            Terminal.error("Error waiting for systemd unit states, err: \(error)")
+            throw ExitCode.failure
         }
     }
 }
 
-/// Waits until systemd on the unit's machine reports it `active`; fails at once on `failed`.
+/// Waits until systemd on each unit's machine reports it `active`; fails at once on `failed`.
+/// One listing of units and one of states per round, however many units are waited for.
 /// - Parameter attempts: 0 waits until then; N gives up after N × 2 s.
-func waitForActive(_ name: String, client: FleetClient, attempts: Int) async throws {
+func waitForActive(_ names: [String], client: FleetClient, attempts: Int) async throws {
     let start = ContinuousClock.now
-    while true {
-        let unit = try await client.unit(name)
-        let states = try await client.states().filter { $0.name == name && $0.machineID == unit?.machineID }
-        if let state = states.first {
-            if state.systemdActiveState == "active" { return }
+    var pending = names
+    while !pending.isEmpty {
+        let targets = Dictionary(try await client.units().map { ($0.name, $0.machineID) }, uniquingKeysWith: { a, _ in a })
+        let states = try await client.states()
+        for name in pending {
+            guard let state = states.first(where: { $0.name == name && $0.machineID == targets[name] ?? nil }) else { continue }
             if state.systemdActiveState == "failed" {
                 throw StateWaiter.Timeout(description: "unit \(name) failed to start on \(state.machineID ?? "?") (systemd: \(state.systemdActiveState ?? "-")/\(state.systemdSubState ?? "-"))")
             }
+            if state.systemdActiveState == "active" { pending.removeAll { $0 == name } }
         }
+        guard !pending.isEmpty else { return }
         if attempts > 0, ContinuousClock.now - start >= .seconds(2 * attempts) {
-            throw StateWaiter.Timeout(description: "Failed to find an active unit \(name) within \(2 * attempts)s")
+            throw StateWaiter.Timeout(description: "Failed to find an active unit \(pending[0]) within \(2 * attempts)s")
         }
-        try await Task.sleep(for: .milliseconds(250))
+        try await Task.sleep(for: .milliseconds(100))
     }
 }
 
@@ -104,15 +106,26 @@ func createUnits(_ arguments: [String], global: GlobalOptions, replace: Bool) as
 @discardableResult
 func setAndWait(_ names: [String], to state: String, verb: String? = nil, client: FleetClient,
                 block: BlockOptions) async throws -> [String] {
-    var globals: Set<String> = []
-    for name in names {
-        do {
-            if let unit = try await client.unit(name), UnitEntity.isGlobal(unit) { globals.insert(name) }
-            try await client.setDesiredState(name, state)
-        } catch {
-            Terminal.error("Error setting target state of unit \(name): \(error)")
-            throw ExitCode.failure
+    let registered: [String: UnitEntity]
+    do {
+        registered = Dictionary(try await client.units().map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a })
+    } catch {
+        Terminal.error("Error retrieving units from fleet API: \(error)")
+        throw ExitCode.failure
+    }
+    let globals = Set(names.filter { registered[$0].map(UnitEntity.isGlobal) ?? false })
+    // Desired states are independent writes: send them concurrently, a few at a time.
+    do {
+        try await forEachConcurrently(names, limit: 16) { name in
+            do {
+                try await client.setDesiredState(name, state)
+            } catch {
+                throw StateWaiter.Timeout(description: "Error setting target state of unit \(name): \(error)")
+            }
         }
+    } catch {
+        Terminal.error("\(error)")
+        throw ExitCode.failure
     }
     let verb = verb ?? (state == "launched" ? "start" : state == "loaded" ? "load" : "unload")
     for name in names where globals.contains(name) { print("Triggered global unit \(name) \(verb)") }
@@ -123,16 +136,29 @@ func setAndWait(_ names: [String], to state: String, verb: String? = nil, client
     }
     let waiter = StateWaiter(client: client, attempts: block.blockAttempts)
     let legend = MachineLegend((try? await client.machines()) ?? [], full: false)
-    for name in waited {
-        do {
-            let unit = try await waiter.wait(for: name, "report state \(state)") { $0?.currentState == state }
-            print("Unit \(name) \(state)" + (state == "inactive" ? "" : " on \(legend(unit?.machineID))"))
-        } catch {
-            Terminal.error("Error waiting for units: \(error)")
-            throw ExitCode.failure
+    do {
+        try await waiter.waitAll(waited, "report state \(state)", reached: { $0.currentState == state }) { unit in
+            print("Unit \(unit.name) \(state)" + (state == "inactive" ? "" : " on \(legend(unit.machineID))"))
         }
+    } catch {
+        Terminal.error("Error waiting for units: \(error)")
+        throw ExitCode.failure
     }
     return waited
+}
+
+/// Runs `body` for every element with at most `limit` running at once; the first error wins.
+func forEachConcurrently<T: Sendable>(_ items: [T], limit: Int, _ body: @escaping @Sendable (T) async throws -> Void) async throws {
+    try await withThrowingTaskGroup(of: Void.self) { group in
+        var next = items.makeIterator()
+        for _ in 0..<limit {
+            guard let item = next.next() else { break }
+            group.addTask { try await body(item) }
+        }
+        while try await group.next() != nil {
+            if let item = next.next() { group.addTask { try await body(item) } }
+        }
+    }
 }
 
 extension UnitEntity {

@@ -24,6 +24,42 @@ struct StateWaiter {
     /// for a peer or for machines that are still registering.
     static let unplaceableGrace: Duration = .seconds(1)
 
+    /// Polls the unit list until `reached` holds for every unit in `names`, calling `done` for each
+    /// as it gets there. One `GET /units` per round, whatever the number of units.
+    func waitAll(_ names: [String], _ what: String, reached: (UnitEntity) -> Bool,
+                 done: (UnitEntity) -> Void) async throws {
+        let start = ContinuousClock.now
+        var lastProgress = start
+        var unplaceableSince: [String: ContinuousClock.Instant] = [:]
+        var pending = names
+        while !pending.isEmpty {
+            let units = Dictionary(try await client.units().map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a })
+            let now = ContinuousClock.now
+            for name in pending {
+                guard let unit = units[name] else { continue }
+                if reached(unit) {
+                    done(unit)
+                    pending.removeAll { $0 == name }
+                } else if let reason = unit.unplaceableReason, unit.machineID == nil {
+                    let since = unplaceableSince[name] ?? now
+                    unplaceableSince[name] = since
+                    if now - since >= Self.unplaceableGrace { throw Unplaceable(unit: name, reason: reason) }
+                } else {
+                    unplaceableSince[name] = nil
+                }
+            }
+            guard !pending.isEmpty else { return }
+            if attempts > 0, now - start >= .seconds(2 * attempts) {
+                throw Timeout(description: "timed out waiting for unit \(pending[0]) to \(what)")
+            }
+            if now - lastProgress >= .seconds(10) {
+                lastProgress = now
+                Terminal.error("still waiting for \(pending.count) unit(s) to \(what), e.g. \(pending[0])")
+            }
+            try await Task.sleep(for: .milliseconds(100))
+        }
+    }
+
     /// Polls `name` until `reached` holds for it, returning the unit as it then is.
     /// `describe` says what is awaited, for progress lines and the timeout message.
     func wait(for name: String, _ what: String, reached: (UnitEntity?) -> Bool) async throws -> UnitEntity? {

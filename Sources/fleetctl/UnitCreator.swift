@@ -17,21 +17,26 @@ struct UnitCreator {
     ///
     /// - Throws: ``Failure`` with a message naming the unit; nothing after it is created.
     func ensure(_ arguments: [String]) async throws -> [String] {
+        // One listing answers "is it registered?" for every argument.
+        let registered = Dictionary(try await client.units().map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a })
         var names: [String] = []
+        var toCreate: [UnitEntity] = []
         for argument in arguments {
             let raw = UnitName.mangled(argument)
             let name: UnitName
             do { name = try UnitName(raw) } catch { throw Failure(description: "\(raw): \(error)") }
             let path = Self.localPath(for: argument, name: name.rawValue)
-            if let existing = try await client.unit(name.rawValue) {
+            if let existing = registered[name.rawValue] {
                 try await compare(existing, withFileAt: path, name: name)
-            } else {
-                let options = try await options(for: name, path: path)
-                try await client.createUnit(UnitEntity(name: name.rawValue, options: options, desiredState: "inactive"))
-                print("Unit \(name) inactive")
+            } else if !toCreate.contains(where: { $0.name == name.rawValue }) {
+                let options = try await options(for: name, path: path, registered: registered)
+                toCreate.append(UnitEntity(name: name.rawValue, options: options, desiredState: "inactive"))
             }
             names.append(name.rawValue)
         }
+        // Every file was read and parsed before anything is created; creations are independent.
+        try await forEachConcurrently(toCreate, limit: 16) { unit in try await client.createUnit(unit) }
+        for unit in toCreate { print("Unit \(unit.name) inactive") }
         return names
     }
 
@@ -41,14 +46,14 @@ struct UnitCreator {
         return directory.isEmpty ? name : directory + "/" + name
     }
 
-    func options(for name: UnitName, path: String) async throws -> [UnitOption] {
+    func options(for name: UnitName, path: String, registered: [String: UnitEntity]) async throws -> [UnitOption] {
         if FileManager.default.fileExists(atPath: path) {
             return try parse(path, name: name)
         }
         guard name.isInstance, let template = name.templateName else {
             throw Failure(description: "unable to find Unit(\(name)) in Registry or on filesystem")
         }
-        if let registered = try await client.unit(template.rawValue), let options = registered.options {
+        if let options = registered[template.rawValue]?.options {
             return options
         }
         let templatePath = ((path as NSString).deletingLastPathComponent as NSString)

@@ -3,6 +3,7 @@ import FleetAPI
 import FleetDiscovery
 import FleetEngine
 import FleetMDNS
+import FleetStoreEtcd
 import FleetRegistry
 import FleetStore
 import FleetStoreHTTP
@@ -32,6 +33,12 @@ struct Fleetd {
             store = embedded
         case .remote(let url):
             store = RemoteStore(url: url)
+        case let .etcd(endpoints, prefix, caFile, certFile, keyFile):
+            let tls = (caFile ?? certFile ?? keyFile) == nil ? nil
+                : EtcdStore.TLS(caFile: caFile, certificateFile: certFile, keyFile: keyFile)
+            let etcd = try EtcdStore(configuration: .init(endpoints: endpoints, keyPrefix: prefix, tls: tls), logger: logger)
+            services.append(.init(service: etcd))
+            store = etcd
         }
         if let keys = settings.keysListen {
             let router = Router()
@@ -115,7 +122,12 @@ struct Fleetd {
 
     /// A remote store may still be starting: wait for it, saying so, rather than failing at once.
     func waitForStore(_ registry: Registry) async throws {
-        guard case .remote(let url) = settings.store else { return }
+        let url: String
+        switch settings.store {
+        case .embedded: return
+        case .remote(let remote): url = remote
+        case .etcd(let endpoints, _, _, _, _): url = endpoints.joined(separator: ",")
+        }
         var attempt = 0
         while true {
             do {

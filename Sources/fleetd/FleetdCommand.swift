@@ -23,6 +23,19 @@ struct FleetdCommand: AsyncParsableCommand {
     @Option(help: "The store: 'embedded' (in this process), or the URL of another fleetd's keys API.")
     var store: String?
 
+    @Option(help: "Use this etcd cluster as the store: comma-separated client URLs (fleet's etcd_servers).")
+    var etcdServers: String?
+
+    @Option(help: "Key prefix inside etcd (default /fleet-cluster).")
+    var etcdKeyPrefix: String?
+
+    @Option(help: "etcd TLS: CA file, client certificate and key (all optional).")
+    var etcdCAFile: String?
+    @Option(help: "etcd TLS client certificate file.")
+    var etcdCertFile: String?
+    @Option(help: "etcd TLS client key file.")
+    var etcdKeyFile: String?
+
     @Option(help: "Where the embedded store keeps its data (default /var/lib/fleet).")
     var dataDir: String?
 

@@ -7,6 +7,7 @@ struct FleetdSettings: Sendable {
     enum StoreChoice: Sendable, Equatable {
         case embedded
         case remote(url: String)
+        case etcd(endpoints: [String], prefix: String, caFile: String?, certFile: String?, keyFile: String?)
     }
 
     var store: StoreChoice
@@ -35,7 +36,17 @@ struct FleetdSettings: Sendable {
             option || ["1", "true", "yes", "on"].contains((env["FLEET_" + name] ?? "").lowercased())
         }
         let storeText = value(c.store, "STORE") ?? "embedded"
-        if storeText == "embedded" {
+        if let servers = value(c.etcdServers, "ETCD_SERVERS") {
+            let endpoints = servers.split(separator: ",").map {
+                $0.trimmingCharacters(in: CharacterSet(charactersIn: "[]\" "))
+            }.filter { !$0.isEmpty }
+            guard !endpoints.isEmpty, endpoints.allSatisfy({ $0.hasPrefix("http://") || $0.hasPrefix("https://") }) else {
+                throw ValidationError("--etcd-servers must be comma-separated http(s):// URLs, not '\(servers)'")
+            }
+            store = .etcd(endpoints: endpoints, prefix: value(c.etcdKeyPrefix, "ETCD_KEY_PREFIX") ?? "/fleet-cluster",
+                          caFile: value(c.etcdCAFile, "ETCD_CAFILE"), certFile: value(c.etcdCertFile, "ETCD_CERTFILE"),
+                          keyFile: value(c.etcdKeyFile, "ETCD_KEYFILE"))
+        } else if storeText == "embedded" {
             store = .embedded
         } else if storeText.hasPrefix("http://") || storeText.hasPrefix("https://") {
             store = .remote(url: storeText)

@@ -1,0 +1,199 @@
+import FleetStore
+import Testing
+
+// Copied from the main repository's Tests/StoreTests and adapted to run on etcd as well: test
+// bodies get a `StoreFixture` instead of the in-memory store and its manual clock, TTLs are
+// small enough to wait out in real time, and one expectation names what etcd does differently
+// (deleting a directory). Nested in `EtcdClusterSuites` so it never overlaps other etcd tests.
+
+extension EtcdClusterSuites {
+/// One suite, every backend: the behaviour the rest of fleet relies on.
+@Suite struct KeyValueStoreConformanceTests {
+    @Test(arguments: StoreBackend.allCases)
+    func setThenGet(_ backend: StoreBackend) async throws {
+        try await backend.with { store, _ in
+            let event = try await store.set("/a/b", "one")
+            #expect(event.action == .set)
+            let node = try await store.get("/a/b", recursive: false)
+            #expect(node.value == "one")
+            #expect(node.modifiedIndex == event.index)
+            #expect(try await store.currentIndex() == event.index)
+        }
+    }
+
+    @Test(arguments: StoreBackend.allCases)
+    func missingKeyIsKeyNotFound(_ backend: StoreBackend) async throws {
+        try await backend.with { store, _ in
+            let error = await #expect(throws: StoreError.self) { try await store.get("/nope", recursive: false) }
+            #expect(error?.code == .keyNotFound)
+        }
+    }
+
+    @Test(arguments: StoreBackend.allCases)
+    func createRefusesAnExistingKey(_ backend: StoreBackend) async throws {
+        try await backend.with { store, _ in
+            try await store.create("/k", "1")
+            let error = await #expect(throws: StoreError.self) { try await store.create("/k", "2") }
+            #expect(error?.code == .nodeExists)
+            #expect(try await store.value("/k") == "1")
+        }
+    }
+
+    @Test(arguments: StoreBackend.allCases)
+    func compareAndSwapByValueAndIndex(_ backend: StoreBackend) async throws {
+        try await backend.with { store, _ in
+            let first = try await store.set("/k", "1")
+            let wrong = await #expect(throws: StoreError.self) {
+                try await store.set("/k", "2", condition: StoreCondition(prevValue: "x"))
+            }
+            #expect(wrong?.code == .compareFailed)
+            let swapped = try await store.set("/k", "2", condition: StoreCondition(prevIndex: first.index))
+            #expect(swapped.action == .compareAndSwap)
+            #expect(swapped.prevNode?.value == "1")
+            let stale = await #expect(throws: StoreError.self) {
+                try await store.set("/k", "3", condition: StoreCondition(prevIndex: first.index))
+            }
+            #expect(stale?.code == .compareFailed)
+        }
+    }
+
+    @Test(arguments: StoreBackend.allCases)
+    func compareAndDelete(_ backend: StoreBackend) async throws {
+        try await backend.with { store, _ in
+            try await store.set("/k", "mine")
+            let wrong = await #expect(throws: StoreError.self) {
+                try await store.delete("/k", condition: StoreCondition(prevValue: "theirs"))
+            }
+            #expect(wrong?.code == .compareFailed)
+            let deleted = try await store.delete("/k", condition: StoreCondition(prevValue: "mine"))
+            #expect(deleted.action == .compareAndDelete)
+            #expect(try await store.getIfPresent("/k") == nil)
+        }
+    }
+
+    @Test(arguments: StoreBackend.allCases)
+    func directoriesAreImplicitSortedAndGuarded(_ backend: StoreBackend) async throws {
+        try await backend.with { store, _ in
+            try await store.set("/d/b", "2")
+            try await store.set("/d/a", "1")
+            try await store.set("/d/sub/c", "3")
+            let dir = try await store.get("/d", recursive: true)
+            #expect(dir.isDirectory)
+            #expect(dir.nodes?.map(\.key) == ["/d/a", "/d/b", "/d/sub"])
+            #expect(dir.leaves.map(\.value) == ["1", "2", "3"])
+            let oneLevel = try await store.get("/d", recursive: false)
+            #expect(oneLevel.child("sub")?.nodes == nil)
+            let underFile = await #expect(throws: StoreError.self) { try await store.set("/d/a/x", "no") }
+            #expect(underFile?.code == .notADirectory)
+            let notEmpty = await #expect(throws: StoreError.self) {
+                try await store.apply(.delete(key: "/d", directory: true, recursive: false, condition: .none))
+            }
+            #expect(notEmpty?.code == .directoryNotEmpty)
+            try await store.delete("/d", recursive: true)
+            #expect(try await store.getIfPresent("/d/sub/c") == nil)
+        }
+    }
+
+    @Test(arguments: StoreBackend.allCases)
+    func keysCannotClimbOrWriteTheRoot(_ backend: StoreBackend) async throws {
+        try await backend.with { store, _ in
+            let climb = await #expect(throws: StoreError.self) { try await store.set("/a/../../etc", "x") }
+            #expect(climb?.code == .invalidKey || climb?.code == .invalidField)
+            let root = await #expect(throws: StoreError.self) { try await store.set("/", "x") }
+            #expect(root?.code == .rootReadOnly)
+        }
+    }
+
+    @Test(arguments: StoreBackend.allCases)
+    func expiredKeysVanishWithAnExpireEvent(_ backend: StoreBackend) async throws {
+        try await backend.with { store, time in
+            try await store.set("/svc/web/1", "10.0.0.1", ttl: 2)
+            let watch = try await store.watch("/svc", recursive: true, fromIndex: nil)
+            try await time.advance(seconds: 3)
+            let events = try await firstEvents(watch, count: 1)
+            #expect(events.first?.action == .expire)
+            #expect(events.first?.node.key == "/svc/web/1")
+            #expect(events.first?.prevNode?.value == "10.0.0.1")
+            #expect(try await store.getIfPresent("/svc/web/1") == nil)
+        }
+    }
+
+    @Test(arguments: StoreBackend.allCases)
+    func refreshKeepsAKeyWithoutWakingWatchers(_ backend: StoreBackend) async throws {
+        try await backend.with { store, time in
+            try await store.set("/m/1", "up", ttl: 3)
+            let watch = try await store.watch("/m", recursive: true, fromIndex: nil)
+            try await time.advance(seconds: 2)
+            try await store.refresh("/m/1", ttl: 3)
+            try await time.advance(seconds: 2)
+            #expect(try await store.value("/m/1") == "up")
+            try await store.set("/m/2", "marker")
+            let events = try await firstEvents(watch, count: 1)
+            #expect(events.map(\.node.key) == ["/m/2"], "the refresh must not reach watchers")
+        }
+    }
+
+    @Test(arguments: StoreBackend.allCases)
+    func watchReplaysFromAnIndexWithoutLossOrRepeats(_ backend: StoreBackend) async throws {
+        try await backend.with { store, _ in
+            let first = try await store.set("/w/a", "1")
+            try await store.set("/other", "x")
+            try await store.set("/w/b", "2")
+            let watch = try await store.watch("/w", recursive: true, fromIndex: first.index)
+            try await store.set("/w/c", "3")
+            let events = try await firstEvents(watch, count: 3)
+            #expect(events.map(\.node.key) == ["/w/a", "/w/b", "/w/c"])
+        }
+    }
+
+    @Test(arguments: StoreBackend.allCases)
+    func watchFromBeyondTheHistoryIsIndexCleared(_ backend: StoreBackend) async throws {
+        try await backend.with { store, time in
+            for i in 0..<120 { try await store.set("/h/\(i % 5)", "\(i)") }  // history limit is 50
+            try await time.forgetHistory()
+            do {
+                let stream = try await store.watch("/h", recursive: true, fromIndex: 1)
+                for try await _ in stream {}
+                Issue.record("watch from index 1 should have failed")
+            } catch let error as StoreError {
+                #expect(error.code == .indexCleared)
+            }
+        }
+    }
+
+    @Test(arguments: StoreBackend.allCases)
+    func deletingADirectoryReachesWatchersBelowIt(_ backend: StoreBackend) async throws {
+        try await backend.with { store, _ in
+            try await store.set("/p/q/r", "1")
+            let watch = try await store.watch("/p/q/r", recursive: false, fromIndex: nil)
+            let deleted = try await store.delete("/p", recursive: true)
+            let events = try await firstEvents(watch, count: 1)
+            #expect(events.first?.action == .delete)
+            #expect(events.first?.index == deleted.index)
+            // v2 reports the directory; etcd's flat keyspace reports each key below it.
+            #expect(events.first?.node.key == (backend == .etcd ? "/p/q/r" : "/p"))
+        }
+    }
+
+    @Test(arguments: StoreBackend.allCases)
+    func inOrderKeysAreNamedByIndex(_ backend: StoreBackend) async throws {
+        try await backend.with { store, _ in
+            let a = try await store.apply(.createInOrder(key: "/queue", value: "a", ttl: nil))
+            let b = try await store.apply(.createInOrder(key: "/queue", value: "b", ttl: nil))
+            #expect(a.node.key.count == "/queue/".count + 20)
+            #expect(a.node.key < b.node.key)
+            let queue = try await store.get("/queue", recursive: true)
+            #expect(queue.nodes?.map(\.value) == ["a", "b"])
+        }
+    }
+
+    @Test(arguments: StoreBackend.allCases)
+    func valuesSurviveAnyBytesOfText(_ backend: StoreBackend) async throws {
+        try await backend.with { store, _ in
+            let value = "a=b&c d+e%20\n[Unit]\nDescription=ünïcødé \"quoted\""
+            try await store.set("/odd/web@1.service", value)
+            #expect(try await store.value("/odd/web@1.service") == value)
+        }
+    }
+}
+}
