@@ -114,11 +114,25 @@ public struct Agent: Service {
             await local.setJobState(unit, .loaded)
             try await publish(unit)
         }
-        for unit in plan.start {
-            try await units.start(unit.rawValue)
-            await local.setJobState(unit, .launched)
-            try await publish(unit)
-            logger.info("unit started", metadata: ["unit.name": "\(unit)"])
+        // Starts are independent: overlap systemd's replies with the (durable) state writes.
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            var next = plan.start.makeIterator()
+            let start: @Sendable (UnitName) async throws -> Void = { unit in
+                try await units.start(unit.rawValue)
+                await local.setJobState(unit, .launched)
+                try await publish(unit)
+                logger.debug("unit started", metadata: ["unit.name": "\(unit)"])
+            }
+            for _ in 0..<16 {
+                guard let unit = next.next() else { break }
+                group.addTask { try await start(unit) }
+            }
+            while try await group.next() != nil {
+                if let unit = next.next() { group.addTask { try await start(unit) } }
+            }
+        }
+        if !plan.start.isEmpty {
+            logger.info("units started", metadata: ["agent.started": "\(plan.start.count)"])
         }
     }
 

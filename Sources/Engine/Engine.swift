@@ -75,24 +75,44 @@ public struct Engine: Service {
         let units = try await unitsRead
         let plan = Scheduler.plan(units: units, requirements: try await requirements(of: units),
                                   machines: try await machines, assignments: try await assignments)
-        for (unit, machine) in plan.unschedule {
+        // Each phase's writes are independent, so they go out concurrently: the store batches
+        // concurrent durable writes into one commit. Phases stay in order (unschedule before
+        // schedule, placements before the assignments agents act on).
+        try await concurrently(plan.unschedule) { unit, machine in
             try await registry.clearTarget(unit, from: machine)
-            logger.debug("unit unscheduled", metadata: ["unit.name": "\(unit)", "machine.id": "\(machine)"])
         }
-        for (unit, machine) in plan.schedule {
+        try await concurrently(plan.schedule) { unit, machine in
             do {
                 try await registry.setTarget(unit, machine)
-                logger.info("unit scheduled", metadata: ["unit.name": "\(unit)", "machine.id": "\(machine)"])
             } catch let error as StoreError where error.code == .nodeExists {
-                continue  // placed meanwhile by a previous leader; the next pass sees it
+                // placed meanwhile by a previous leader; the next pass sees it
             }
         }
-        for (machine, unit) in plan.unassign { try await registry.removeAssignment(machine, unit) }
-        for (machine, unit, assignment) in plan.assign { try await registry.setAssignment(machine, unit, assignment) }
+        if !plan.schedule.isEmpty {
+            logger.info("units scheduled", metadata: ["engine.scheduled": "\(plan.schedule.count)"])
+        }
+        try await concurrently(plan.unassign) { machine, unit in try await registry.removeAssignment(machine, unit) }
+        try await concurrently(plan.assign) { machine, unit, assignment in
+            try await registry.setAssignment(machine, unit, assignment)
+        }
         for unit in units where unit.unplaceableReason != plan.unplaceable[unit.name] {
             try await registry.setUnplaceable(unit.name, reason: plan.unplaceable[unit.name])
             if let reason = plan.unplaceable[unit.name] {
                 logger.info("unit cannot be placed", metadata: ["unit.name": "\(unit.name)", "reason": "\(reason)"])
+            }
+        }
+    }
+
+    /// Runs `write` for every item, at most 32 at once; the first failure wins.
+    func concurrently<T: Sendable>(_ items: [T], _ write: @escaping @Sendable (T) async throws -> Void) async throws {
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            var next = items.makeIterator()
+            for _ in 0..<32 {
+                guard let item = next.next() else { break }
+                group.addTask { try await write(item) }
+            }
+            while try await group.next() != nil {
+                if let item = next.next() { group.addTask { try await write(item) } }
             }
         }
     }
