@@ -1,24 +1,11 @@
 extension InMemoryStore {
-    struct Watcher {
-        var key: String
-        var recursive: Bool
-        var continuation: AsyncThrowingStream<StoreEvent, any Error>.Continuation
-
-        func matches(_ event: StoreEvent) -> Bool {
-            let changed = event.node.key
-            if changed == key { return true }
-            if recursive && StoreKey.isWithin(changed, key) { return true }
-            // Removing a directory removes everything below it, so it concerns watchers down there.
-            return event.isRemoval && event.node.isDirectory && StoreKey.isWithin(key, changed)
-        }
-    }
-
     public func watch(_ rawKey: String, recursive: Bool, fromIndex: UInt64?) throws
         -> AsyncThrowingStream<StoreEvent, any Error>
     {
         let key = try StoreKey.normalize(rawKey)
         let (stream, continuation) = AsyncThrowingStream<StoreEvent, any Error>.makeStream()
-        let watcher = Watcher(key: key, recursive: recursive, continuation: continuation)
+        let watcher = StoreWatchers.Watcher(key: key, recursive: recursive, fromIndex: fromIndex ?? 0,
+                                             continuation: continuation)
         if let from = fromIndex, from <= index {
             guard let replay = history.events(from: from) else {
                 let cause = "the requested history has been cleared [\(history.oldestIndex)/\(from)]"
@@ -27,9 +14,7 @@ extension InMemoryStore {
             }
             for event in replay where watcher.matches(event) { continuation.yield(event) }
         }
-        nextWatcherID += 1
-        let id = nextWatcherID
-        watchers[id] = watcher
+        let id = watchers.add(watcher)
         continuation.onTermination = { [weak self] _ in
             // The stream ends on the consumer's side; drop the watcher on the actor.
             Task { await self?.removeWatcher(id) }
@@ -38,18 +23,15 @@ extension InMemoryStore {
     }
 
     func removeWatcher(_ id: UInt64) {
-        watchers[id] = nil
+        watchers.remove(id)
     }
 
     func publish(_ event: StoreEvent) {
         history.append(event)
-        for watcher in watchers.values where watcher.matches(event) {
-            watcher.continuation.yield(event)
-        }
+        watchers.deliver(event)
     }
 
     func finishAllWatchers() {
-        for watcher in watchers.values { watcher.continuation.finish() }
-        watchers = [:]
+        watchers.finishAll()
     }
 }

@@ -19,8 +19,7 @@ public actor InMemoryStore: KeyValueStore, Service {
     var children: [String: Set<String>] = ["/": []]
     var index: UInt64 = 0
     var history: EventHistory
-    var watchers: [UInt64: Watcher] = [:]
-    var nextWatcherID: UInt64 = 0
+    var watchers = StoreWatchers()
     /// No key expires before this; lets every operation skip the expiry scan in O(1). It may be
     /// too early (the key was refreshed or deleted), which only costs one scan that corrects it.
     var earliestExpiration: Date = .distantFuture

@@ -36,8 +36,7 @@ public actor EmbeddedStore: KeyValueStore, Service {
     /// Bumped when a commit fails and ``working`` is rebuilt from ``committed``.
     var generation: UInt64 = 0
     var isClosed = false
-    var watchers: [UInt64: Watcher] = [:]
-    var nextWatcherID: UInt64 = 0
+    var watchers = StoreWatchers()
 
     /// Opens the store at `path`, creating the file if needed.
     ///
