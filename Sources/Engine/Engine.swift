@@ -131,6 +131,7 @@ public struct Engine: Service {
             await cache.store(unit.name, unit.hash, requirements)
             result[unit.name] = requirements
         }
+        await cache.retain(only: units.map { ($0.name, $0.hash) })
         return result
     }
 

@@ -12,4 +12,10 @@ actor RequirementsCache {
     func store(_ unit: UnitName, _ hash: UnitHash, _ requirements: XFleetRequirements) {
         entries[unit.rawValue + " " + hash.hex] = requirements
     }
+
+    /// Drops entries of units that are gone or changed, so the cache stays the registry's size.
+    func retain(only units: [(UnitName, UnitHash)]) {
+        let live = Set(units.map { $0.0.rawValue + " " + $0.1.hex })
+        entries = entries.filter { live.contains($0.key) }
+    }
 }
