@@ -64,6 +64,8 @@ let package = Package(
         .systemLibrary(name: "CSystemd", path: "Sources/CSystemd", pkgConfig: "libsystemd",
                        providers: [.apt(["libsystemd-dev"])]),
         .target(name: "FleetSystemd", dependencies: ["CSystemd"], path: "Sources/Systemd"),
+        // This machine's journal through sd-journal (fleetctl journal and status).
+        .target(name: "FleetJournal", dependencies: ["CSystemd"], path: "Sources/Journal"),
         // The per-machine agent: presence, running assigned units, publishing their states.
         .target(name: "FleetAgent", dependencies: [
             "FleetRegistry", "FleetSystemd", "FleetDiscovery",
@@ -95,13 +97,15 @@ let package = Package(
             .product(name: "AsyncHTTPClient", package: "async-http-client"),
         ], path: "Sources/API"),
         .executableTarget(name: "fleetd", dependencies: [
-            "FleetAgent", "FleetAPI", "FleetDiscovery", "FleetEngine", "FleetMDNS", "FleetStoreEtcd", "FleetStoreHTTP",
-            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            "FleetAgent", "FleetAPI", "FleetDiscovery", "FleetEngine", "FleetJournal", "FleetMDNS", "FleetStoreEtcd",
+            "FleetStoreHTTP", .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "NIOPosix", package: "swift-nio"),
         ]),
         .executableTarget(name: "fleetctl", dependencies: [
             "FleetAPI", "FleetUnit", "FleetDiscovery",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            .product(name: "AsyncHTTPClient", package: "async-http-client"),
+            .product(name: "NIOSSL", package: "swift-nio-ssl"),
         ]),
         // Store tools: the kill -9 durability test's writer, and the store benchmark.
         .executableTarget(name: "store-crash-writer", dependencies: ["FleetStore"]),
@@ -149,7 +153,7 @@ let package = Package(
         .testTarget(name: "FleetStoreEtcdTests", dependencies: ["FleetStoreEtcd", "FleetStore"], path: "Tests/StoreEtcdTests"),
         .testTarget(name: "FleetStoreTests", dependencies: ["FleetStore", "FleetStoreHTTP"], path: "Tests/StoreTests"),
         .testTarget(name: "FleetEngineTests", dependencies: ["FleetEngine"], path: "Tests/EngineTests"),
-        .testTarget(name: "FleetSystemdTests", dependencies: ["FleetSystemd"], path: "Tests/SystemdTests"),
+        .testTarget(name: "FleetSystemdTests", dependencies: ["FleetSystemd", "FleetJournal"], path: "Tests/SystemdTests"),
         .testTarget(name: "FleetAgentTests", dependencies: [
             "FleetAgent", .product(name: "ServiceLifecycleTestKit", package: "swift-service-lifecycle"),
         ], path: "Tests/AgentTests"),

@@ -68,3 +68,21 @@ struct ErrorBody: Codable {
     struct Inner: Codable { var code: Int; var message: String }
     var error: Inner
 }
+
+/// Not in fleet: `GET /fleet/v1/units/<name>/status`, the unit as `systemctl status` shows it
+/// on the machine running it, answered by that machine's fleetd.
+public struct UnitStatusEntity: Codable, Sendable, Hashable {
+    public var name: String
+    public var machineID: String
+    /// systemctl's exit status: 0 active, 3 not active, 4 unknown to systemd.
+    public var exitStatus: Int32
+    /// `systemctl status -l` text, the unit's last journal lines included.
+    public var text: String
+
+    public init(name: String, machineID: String, exitStatus: Int32, text: String) {
+        self.name = name
+        self.machineID = machineID
+        self.exitStatus = exitStatus
+        self.text = text
+    }
+}

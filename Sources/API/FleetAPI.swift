@@ -12,9 +12,13 @@ public struct FleetAPI: Sendable {
     public struct Configuration: Sendable {
         /// Page size of the list resources (fleet's `token_limit`); page tokens must carry it.
         public var tokenLimit: Int
+        /// The machine this fleetd runs units on: its units' status and journal are answered
+        /// here, everyone else's by their own machine's fleetd.
+        public var localMachine: MachineID?
 
-        public init(tokenLimit: Int = 100) {
+        public init(tokenLimit: Int = 100, localMachine: MachineID? = nil) {
             self.tokenLimit = tokenLimit
+            self.localMachine = localMachine
         }
     }
 
@@ -25,18 +29,22 @@ public struct FleetAPI: Sendable {
     let configuration: Configuration
     let readiness: APIReadiness
     let metrics: APIMetrics
+    let inspector: (any UnitInspector)?
 
     /// - Parameters:
     ///   - readiness: until it is ready every API request is answered 503; fleetd marks it
     ///     ready once the agent has registered the machine. Tests pass a ready one.
     ///   - metrics: counters shared by every listener of one fleetd.
+    ///   - inspector: answers status and journal of this machine's units (nil: not served here).
     public init(registry: Registry, configuration: Configuration = .init(),
-                readiness: APIReadiness = APIReadiness(ready: true), metrics: APIMetrics = APIMetrics()) {
+                readiness: APIReadiness = APIReadiness(ready: true), metrics: APIMetrics = APIMetrics(),
+                inspector: (any UnitInspector)? = nil) {
         precondition((1...Int(UInt16.max)).contains(configuration.tokenLimit), "token limit must fit a uint16")
         self.registry = registry
         self.configuration = configuration
         self.readiness = readiness
         self.metrics = metrics
+        self.inspector = inspector
     }
 
     /// Adds the API to `router`, with its middleware in front of everything added after it.
@@ -50,6 +58,8 @@ public struct FleetAPI: Sendable {
             router.get("\(base)/units/:name") { _, context in try json(await getUnit(try name(context))) }
             router.put("\(base)/units/:name") { request, context in try await putUnit(try name(context), request) }
             router.delete("\(base)/units/:name") { _, context in try await deleteUnit(try name(context)) }
+            router.get("\(base)/units/:name/status") { request, context in try await unitStatus(try name(context), request) }
+            router.get("\(base)/units/:name/journal") { request, context in try await unitJournal(try name(context), request) }
             router.get("\(base)/state") { request, _ in try await listStates(request) }
             router.get("\(base)/state/:name") { _, context in try json(await getState(try name(context))) }
             router.get("\(base)/machines") { request, _ in try await listMachines(request) }
@@ -61,7 +71,8 @@ public struct FleetAPI: Sendable {
 
     /// fleet's resources, for the 405 answers and as the metrics' `resource` dimension.
     enum Resource: String, CaseIterable {
-        case root = "/", units, unit = "units/:name", states = "state", state = "state/:name", machines, discovery, metrics
+        case root = "/", units, unit = "units/:name", unitStatus = "units/:name/status", unitJournal = "units/:name/journal"
+        case states = "state", state = "state/:name", machines, discovery, metrics
 
         /// The resource `path` names under `/fleet/v1` or `/v1-alpha` (or `/`, `/metrics`), if any.
         init?(path: String) {
@@ -80,6 +91,8 @@ public struct FleetAPI: Sendable {
             case (nil, _): self = .root
             case ("units", 1): self = .units
             case ("units", 2): self = .unit
+            case ("units", 3) where rest.last == "status": self = .unitStatus
+            case ("units", 3) where rest.last == "journal": self = .unitJournal
             case ("state", 1): self = .states
             case ("state", 2): self = .state
             case ("machines", 1): self = .machines

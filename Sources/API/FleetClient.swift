@@ -5,6 +5,9 @@ import Foundation
 import NIOCore
 import NIOHTTP1
 
+/// The body of a streamed response (``FleetClient/journal(_:machineID:forwarded:)``): ByteBuffers as they arrive.
+public typealias HTTPClientResponseBodyStream = HTTPClientResponse.Body
+
 /// A client of fleetd's API v1, over a unix socket (`unix:///var/run/fleet.sock`) or HTTP.
 public struct FleetClient: Sendable {
     /// Where requests go: `http+unix://<escaped socket path>` or `http://host:port`.
@@ -104,13 +107,38 @@ public struct FleetClient: Sendable {
         return true
     }
 
+    /// The unit's `systemctl status` from the fleetd of its machine (or of `machineID`).
+    ///
+    /// - Parameter forwarded: set by a fleetd passing the request on: answer locally.
+    public func unitStatus(_ name: String, machineID: String? = nil, forwarded: Bool = false) async throws
+        -> UnitStatusEntity
+    {
+        let query = machineID.map { "?machineID=" + Self.escape($0) } ?? ""
+        return try await get("/fleet/v1/units/\(Self.escape(name))/status" + query, as: UnitStatusEntity.self,
+                             headers: forwarded ? [FleetAPI.forwardedHeader.rawName: "1"] : [:])
+    }
+
+    /// The unit's journal lines as they arrive (text, newline-terminated). With `follow`, the
+    /// body stays open until the caller stops reading.
+    public func journal(_ request: JournalRequest, machineID: String? = nil, forwarded: Bool = false) async throws
+        -> HTTPClientResponseBodyStream
+    {
+        var query = "?lines=\(request.lines)&follow=\(request.follow)&output=\(Self.escape(request.output))"
+        if let machineID { query += "&machineID=" + Self.escape(machineID) }
+        let response = try await send("/fleet/v1/units/\(Self.escape(request.unit))/journal" + query, method: .GET,
+                                      headers: forwarded ? [FleetAPI.forwardedHeader.rawName: "1"] : [:],
+                                      timeout: request.follow ? .hours(24 * 365) : nil)
+        try await Self.check(response)
+        return response.body
+    }
+
     func put(_ unit: UnitEntity) async throws {
         let body = try JSONEncoder().encode(unit)
         try await Self.check(try await send("/fleet/v1/units/\(Self.escape(unit.name))", method: .PUT, body: body))
     }
 
-    func get<T: Decodable>(_ path: String, as type: T.Type) async throws -> T {
-        let response = try await send(path, method: .GET)
+    func get<T: Decodable>(_ path: String, as type: T.Type, headers: [String: String] = [:]) async throws -> T {
+        let response = try await send(path, method: .GET, headers: headers)
         try await Self.check(response)
         let body = try await response.body.collect(upTo: 256 << 20)
         do {
@@ -120,15 +148,17 @@ public struct FleetClient: Sendable {
         }
     }
 
-    func send(_ path: String, method: HTTPMethod, body: Data? = nil) async throws -> HTTPClientResponse {
+    func send(_ path: String, method: HTTPMethod, body: Data? = nil, headers: [String: String] = [:],
+              timeout: TimeAmount? = nil) async throws -> HTTPClientResponse {
         var request = HTTPClientRequest(url: base + path)
         request.method = method
+        for (name, value) in headers { request.headers.add(name: name, value: value) }
         if let body {
             request.headers.add(name: "Content-Type", value: "application/json")
             request.body = .bytes(ByteBuffer(bytes: body))
         }
         do {
-            return try await client.execute(request, timeout: timeout)
+            return try await client.execute(request, timeout: timeout ?? self.timeout)
         } catch {
             throw FleetClientError("cannot reach fleetd at \(base.removingPercentEncoding ?? base): \(error)")
         }
@@ -139,7 +169,8 @@ public struct FleetClient: Sendable {
         let body = try await response.body.collect(upTo: 1 << 20)
         let message = (try? JSONDecoder().decode(ErrorBody.self, from: body))?.error.message
             ?? String(buffer: body)
-        throw FleetClientError("googleapi: Error \(response.status.code): \(message)", status: Int(response.status.code))
+        throw FleetClientError("googleapi: Error \(response.status.code): \(message)", status: Int(response.status.code),
+                               apiMessage: message)
     }
 
     static func escape(_ name: String) -> String {
@@ -152,10 +183,13 @@ public struct FleetClientError: Error, CustomStringConvertible {
     public var message: String
     /// The HTTP status, when fleetd answered.
     public var status: Int?
+    /// fleetd's own message, without the `googleapi: Error <code>:` prefix.
+    public var apiMessage: String
 
-    public init(_ message: String, status: Int? = nil) {
+    public init(_ message: String, status: Int? = nil, apiMessage: String? = nil) {
         self.message = message
         self.status = status
+        self.apiMessage = apiMessage ?? message
     }
 
     public var description: String { message }

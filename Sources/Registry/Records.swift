@@ -5,15 +5,19 @@ public struct MachineRecord: Sendable, Hashable, Codable {
     public var id: MachineID
     public var publicIP: String
     public var metadata: [String: String]
+    /// Not in fleet: where other fleetds reach this machine's API (`http://10.0.0.2:4002`), to
+    /// pass on `status` and `journal` requests for its units. Nil when it serves none on TCP.
+    public var apiURL: String?
 
-    public init(id: MachineID, publicIP: String, metadata: [String: String] = [:]) {
+    public init(id: MachineID, publicIP: String, metadata: [String: String] = [:], apiURL: String? = nil) {
         self.id = id
         self.publicIP = publicIP
         self.metadata = metadata
+        self.apiURL = apiURL
     }
 
     enum CodingKeys: String, CodingKey {
-        case id = "ID", publicIP = "PublicIP", metadata = "Metadata"
+        case id = "ID", publicIP = "PublicIP", metadata = "Metadata", apiURL = "APIURL"
     }
 }
 

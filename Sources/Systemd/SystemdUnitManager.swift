@@ -75,6 +75,14 @@ public final class SystemdUnitManager: UnitManager {
         try await loop.perform { connection throws(SystemdError) in try connection.unitState(name).state }
     }
 
+    /// Everything `systemctl status` would show about the unit, read over the bus. A unit
+    /// systemd does not know is returned with `LoadState` `not-found`, not thrown.
+    public func details(of name: String) async throws -> SystemdUnitDetails {
+        try await loop.perform { connection throws(SystemdError) in
+            SystemdUnitDetails(name: name, properties: try connection.unitProperties(all: name))
+        }
+    }
+
     public func watch(_ name: String) async {
         // Only fails once the connection is gone, and then the stream has finished anyway.
         try? await loop.perform { connection in connection.watch(name) }

@@ -4,13 +4,26 @@
 /// a suggestion instead of fleet's silent exit 0.
 enum CommandLineRewriter {
     /// Options that take a value and may stand before the command.
-    static let globalOptions = ["--endpoint", "--request-timeout"]
+    static let globalOptions = GlobalOptions.valueOptions
 
     static func rewrite(_ arguments: [String], commands: [String]) -> [String] {
-        let (globals, rest) = split(arguments)
+        let (globals, rest) = split(goBooleans(arguments))
         guard let command = rest.first else { return globals + rest }
         let resolved = resolve(command, among: commands)
         return [resolved] + globals + rest.dropFirst()
+    }
+
+    /// fleet's boolean flags are Go flags: `--debug` alone means `--debug=true`, and a value
+    /// is only ever attached with `=`. Rewritten up to a `--`, after which words are the
+    /// user's (a remote command).
+    static func goBooleans(_ arguments: [String]) -> [String] {
+        var result: [String] = []
+        var passthrough = false
+        for argument in arguments {
+            if argument == "--" { passthrough = true }
+            result.append(!passthrough && GlobalOptions.booleanOptions.contains(argument) ? argument + "=true" : argument)
+        }
+        return result
     }
 
     /// The leading global options (with their values), and what follows them.
@@ -22,7 +35,7 @@ enum CommandLineRewriter {
             guard globalOptions.contains(name) else { break }
             globals.append(first)
             rest = rest.dropFirst()
-            if !first.contains("="), let value = rest.first {
+            if !first.contains("="), !GlobalOptions.booleanOptions.contains(name), let value = rest.first {
                 globals.append(value)
                 rest = rest.dropFirst()
             }

@@ -17,7 +17,7 @@ struct FleetctlCommand: AsyncParsableCommand {
         version: "fleetctl version 0.1.0",
         subcommands: [
             Submit.self, Load.self, Start.self, Stop.self, Restart.self, Unload.self, Destroy.self, Cat.self,
-            ListUnits.self, ListUnitFiles.self, ListMachines.self, ListServices.self, Discover.self, Announce.self,
+            Status.self, Journal.self, SSH.self, FDForward.self, ListUnits.self, ListUnitFiles.self, ListMachines.self, ListServices.self, Discover.self, Announce.self,
             Verify.self, Version.self,
         ])
 

@@ -50,7 +50,7 @@ struct Fleetd {
         }
         let registry = Registry(store: store, keys: RegistryKeys(prefix: settings.prefix))
         let machine = MachineRecord(id: MachineID(settings.machineID), publicIP: settings.publicIP,
-                                    metadata: settings.metadata)
+                                    metadata: settings.metadata, apiURL: settings.advertisedAPIURL)
         try await waitForStore(registry)
         try FileManager.default.createDirectory(atPath: settings.unitDirectory, withIntermediateDirectories: true)
         let units = try SystemdUnitManager(bus: settings.systemdUser ? .user : .system,
@@ -65,8 +65,9 @@ struct Fleetd {
             services.append(.init(service: Engine(registry: registry, configuration: .init(machine: machine.id),
                                                   logger: logger)))
         }
-        let api = FleetAPI(registry: registry, configuration: .init(tokenLimit: settings.tokenLimit),
-                           readiness: readiness, metrics: APIMetrics())
+        let api = FleetAPI(registry: registry,
+                           configuration: .init(tokenLimit: settings.tokenLimit, localMachine: machine.id),
+                           readiness: readiness, metrics: APIMetrics(), inspector: LocalUnitInspector(units: units))
         let apiRouter = Router()
         api.addRoutes(to: apiRouter)
         // The keys API rides along on the API socket, so fleetctl can read and watch discovery.

@@ -95,6 +95,15 @@ struct FleetdSettings: Sendable {
         verbose = c.verbose || flag(false, "VERBOSE")
     }
 
+    /// Where other fleetds reach this one's API (`--api-listen`, a wildcard host replaced by
+    /// the public IP); nil without a TCP listener.
+    var advertisedAPIURL: String? {
+        guard let listen = apiListen else { return nil }
+        var host = ["0.0.0.0", "::", "[::]", ""].contains(listen.host) ? publicIP : listen.host
+        if host.contains(":") && !host.hasPrefix("[") { host = "[\(host)]" }
+        return host.isEmpty ? nil : "http://\(host):\(listen.port)"
+    }
+
     static func hostPort(_ text: String, option: String) throws -> (host: String, port: Int) {
         guard let colon = text.lastIndex(of: ":"), let port = Int(text[text.index(after: colon)...]),
               (1...65535).contains(port)

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Tests/cluster/rig.test.sh: proves the simulated-machine rig (scripts/rig) does what fleet's
 # cluster tests rely on: separate machines with their own manager, identity and network,
-# a working partition switch, unit output capture, and a teardown that leaves nothing.
+# a working partition switch, unit output in each machine's own journal (and units.log), and a
+# teardown that leaves nothing.
 #
 #   Tests/cluster/rig.test.sh            (as root; RIG=rigtest unless RIG is set)
 #
@@ -172,13 +173,43 @@ check "rig env 2: m2's manager does not" eval '! bus_get_unit 2 only1.service'
 check "m1: session bus reports m1's machine id" \
   [ "$(on 1 busctl --user call org.freedesktop.DBus /org/freedesktop/DBus org.freedesktop.DBus.Peer GetMachineId)" = "s \"${mid[1]}\"" ]
 
-# Unit stdout lands in the machine's own units.log.
+# Unit stdout lands in the machine's own units.log (copied from its journal).
 log1=$(rig dir 1)/units.log
 check "m1: unit stdout lands in units.log" \
   eventually 10 grep -qxF "hello: hello from $RIG-m1 at ${addr[1]}" "$log1"
 check "m3: unit stdout lands in its own units.log" \
   eventually 10 grep -qxF "hello: hello from $RIG-m3 at ${addr[3]}" "$(rig dir 3)/units.log"
 check "m2's units.log holds nothing from m1" eval "! grep -q '$RIG-m1' '$(rig dir 2)/units.log'"
+
+# ---- journal -------------------------------------------------------------------------------
+# Each machine runs its own systemd-journald. A unit's stdout lines carry _SYSTEMD_UNIT=<unit>
+# (its cgroup is /app.slice/<unit> in the machine's cgroup namespace), the manager's messages
+# about it USER_UNIT=<unit>; fleet's journal reader matches either.
+journal() { local k=$1; shift; on "$k" journalctl --no-pager --quiet --all "$@" 2>&1; }
+journal_has() { journal "$1" -o cat "${@:3}" | grep -qxF -- "$2"; }   # K LINE MATCH...
+hello1="hello from $RIG-m1 at ${addr[1]}"
+for k in 1 2 3; do
+  check "m$k: journald made its sockets (socket, stdout, dev-log)" \
+    on $k test -S /run/systemd/journal/socket -a -S /run/systemd/journal/stdout -a -S /run/systemd/journal/dev-log
+  check "m$k: the journal is in its state dir, under its own machine id" [ -d "$(rig dir $k)/journal/${mid[$k]}" ]
+  check "m$k: host's /var/log/journal and /run/log/journal have no journal of this machine" \
+    eval "[ ! -e '/var/log/journal/${mid[$k]}' ] && [ ! -e '/run/log/journal/${mid[$k]}' ]"
+done
+check "m1: journalctl _SYSTEMD_UNIT=hello.service shows hello's line" \
+  eventually 10 journal_has 1 "$hello1" _SYSTEMD_UNIT=hello.service
+check "m1: journalctl --unit hello.service shows hello's line" eventually 10 journal_has 1 "$hello1" --unit hello.service
+check "m1: the manager's 'Started' message carries USER_UNIT=hello.service" \
+  eventually 10 journal_has 1 "Started hello.service." USER_UNIT=hello.service
+check "m3: journalctl --unit hello.service shows m3's own line" \
+  eventually 10 journal_has 3 "hello from $RIG-m3 at ${addr[3]}" --unit hello.service
+check "m2: journalctl --unit hello.service shows m2's line and nothing else" \
+  eventually 10 eval "[ \"\$(journal 2 -o cat --unit hello.service)\" = 'hello from $RIG-m2 at ${addr[2]}' ]"
+check "m2's journal holds nothing from m1" eval "! journal 2 -o cat | grep -qF '$RIG-m1'"
+check "the host reads m1's journal with journalctl -D" \
+  eval "journalctl -D '$(rig dir 1)/journal' --no-pager -q -o cat _SYSTEMD_UNIT=hello.service | grep -qxF '$hello1'"
+check "m1: no kernel messages in the machine's journal (ReadKMsg=no)" [ -z "$(journal 1 -o cat _TRANSPORT=kernel)" ]
+check "m1: the host's /var/log/journal is covered (empty, read-only)" \
+  eval "[ -z \"\$(on 1 ls -A /var/log/journal)\" ] && on 1 findmnt -n -o OPTIONS /var/log/journal | grep -q '^ro,' || [ ! -d /var/log/journal ]"
 
 # ---- network -----------------------------------------------------------------------------
 

@@ -340,3 +340,28 @@ extension SystemdError {
             message: message, file: file, line: line)
     }
 }
+
+extension BusConnection {
+    /// Every property `systemctl status` shows: the `Unit` interface's, then the unit type's
+    /// (`Service`, `Socket`, ...; absent for types without one), each with one `GetAll`.
+    func unitProperties(all name: String) throws(SystemdError) -> [String: BusValue] {
+        guard let path = SystemdObjects.unitPath(name) else {
+            throw SystemdError(code: .invalidUnitName, call: "sd_bus_path_encode", unit: name)
+        }
+        var properties: [String: BusValue] = [:]
+        var interfaces = [SystemdObjects.unitInterface]
+        if let type = SystemdObjects.typeInterface(of: name) { interfaces.append(type) }
+        for interface in interfaces {
+            let reply: BusMessage
+            do throws(SystemdError) {
+                reply = try call(path, SystemdObjects.propertiesInterface, "GetAll", [interface], unit: name,
+                                 label: "GetAll \(interface)")
+            } catch where interface != SystemdObjects.unitInterface {
+                continue  // a unit that is not loaded has no type interface
+            }
+            guard let map = reply.readPropertyMap() else { throw .invalidReply("GetAll", unit: name, result: 0) }
+            properties.merge(map) { first, _ in first }
+        }
+        return properties
+    }
+}

@@ -10,6 +10,16 @@ enum SystemdObjects {
     static let unitPathPrefix = "/org/freedesktop/systemd1/unit"
     static let propertiesInterface = "org.freedesktop.DBus.Properties"
 
+    /// The interface of a unit's type (`org.freedesktop.systemd1.Service` for `web.service`).
+    static func typeInterface(of name: String) -> String? {
+        guard let dot = name.lastIndex(of: "."), let first = name[name.index(after: dot)...].first else { return nil }
+        let type = name[name.index(after: dot)...]
+        guard ["service", "socket", "target", "device", "mount", "automount", "swap", "timer", "path", "slice", "scope"]
+            .contains(type)
+        else { return nil }
+        return "org.freedesktop.systemd1." + first.uppercased() + type.dropFirst()
+    }
+
     /// `web@1.service` -> `/org/freedesktop/systemd1/unit/web_401_2eservice`.
     ///
     /// systemd loads a unit on demand when one of its properties is read through this path,

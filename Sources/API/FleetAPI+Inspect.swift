@@ -1,0 +1,128 @@
+import FleetRegistry
+import FleetUnit
+import Foundation
+import HTTPTypes
+import Hummingbird
+import NIOCore
+
+/// Not in fleet: `/fleet/v1/units/<name>/status` and `/fleet/v1/units/<name>/journal`, what
+/// fleet's `status` and `journal` did over SSH. Any fleetd answers: it finds the machine that
+/// runs the unit and, if that is another one, asks that machine's fleetd (at the API URL it
+/// advertises in its machine record), which reads its own systemd and journal.
+extension FleetAPI {
+    /// Set on a request one fleetd passes on to another, so it is never passed on again.
+    static let forwardedHeader = HTTPField.Name("X-Fleet-Forwarded")!
+
+    func unitStatus(_ raw: String, _ request: Request) async throws -> Response {
+        let machine = try await inspectedMachine(raw, request, for: .status)
+        if let local = try localInspector(machine, request) {
+            let (exitStatus, text) = try await local.status(of: raw)
+            return try json(UnitStatusEntity(name: raw, machineID: machine.id.rawValue, exitStatus: exitStatus, text: text))
+        }
+        let peer = try peerClient(machine)
+        do {
+            return try json(try await peer.unitStatus(raw, machineID: machine.id.rawValue, forwarded: true))
+        } catch let error as FleetClientError {
+            throw APIError(error.status.map { HTTPResponse.Status(code: $0) } ?? .badGateway,
+                           error.status == nil ? "machine \(machine.id.rawValue): \(error.message)" : error.apiMessage)
+        }
+    }
+
+    func unitJournal(_ raw: String, _ request: Request) async throws -> Response {
+        let query = request.uri.queryParameters
+        let lines = try query.get("lines").map { text -> Int in
+            guard let lines = Int(text), lines >= 0 else { throw APIError(.badRequest, "lines must be a number of 0 or more, not \"\(text)\"") }
+            return lines
+        } ?? 10
+        let follow = try query.get("follow").map { text -> Bool in
+            switch text {
+            case "true", "1": return true
+            case "false", "0": return false
+            default: throw APIError(.badRequest, "follow must be true or false, not \"\(text)\"")
+            }
+        } ?? false
+        let output = query.get("output") ?? "short"
+        guard JournalRequest.outputs.contains(output) else {
+            throw APIError(.badRequest, "unknown output \"\(output)\"; use one of \(JournalRequest.outputs.joined(separator: ", "))")
+        }
+        let journalRequest = JournalRequest(unit: raw, lines: lines, follow: follow, output: output)
+        let machine = try await inspectedMachine(raw, request, for: .journal)
+        var headers = HTTPFields()
+        headers[.contentType] = "text/plain; charset=utf-8"
+        if let local = try localInspector(machine, request) {
+            do { try local.checkJournal() } catch { throw APIError(.internalServerError, "\(error)") }
+            let stream = local.journal(journalRequest)
+            return Response(status: .ok, headers: headers, body: ResponseBody { writer in
+                do {
+                    for try await line in stream { try await writer.write(ByteBuffer(string: line + "\n")) }
+                } catch {
+                    try await writer.write(ByteBuffer(string: "-- fleetd: reading the journal failed: \(error)\n"))
+                }
+                try await writer.finish(nil)
+            })
+        }
+        let peer = try peerClient(machine)
+        let body: HTTPClientResponseBodyStream
+        do {
+            body = try await peer.journal(journalRequest, machineID: machine.id.rawValue, forwarded: true)
+        } catch let error as FleetClientError {
+            throw APIError(error.status.map { HTTPResponse.Status(code: $0) } ?? .badGateway,
+                           error.status == nil ? "machine \(machine.id.rawValue): \(error.message)" : error.apiMessage)
+        }
+        return Response(status: .ok, headers: headers, body: ResponseBody { writer in
+            for try await chunk in body { try await writer.write(chunk) }
+            try await writer.finish(nil)
+        })
+    }
+
+    enum Inspection { case status, journal }
+
+    /// The machine whose fleetd answers: `?machineID=` if given (a live machine), else the
+    /// machine the unit runs on. fleet's messages when there is none.
+    func inspectedMachine(_ raw: String, _ request: Request, for inspection: Inspection) async throws -> MachineRecord {
+        let machines = try await registry.machines()
+        if let id = request.uri.queryParameters.get("machineID") {
+            guard let machine = machines.first(where: { $0.id.rawValue == id }) else {
+                throw APIError(.notFound, "machine \(id) is not in the cluster")
+            }
+            return machine
+        }
+        let unit = try await getUnit(raw)
+        if unit.machineID == nil, let options = unit.options,
+           XFleetRequirements(unit: try UnitName(raw), file: UnitFile(options: options)).isGlobal {
+            throw APIError(.badRequest, inspection == .journal
+                ? "Unable to retrieve journal of global unit \(raw)."
+                : "Unit \(raw) is global: name one of its machines with machineID.")
+        }
+        if unit.currentState == "inactive" || unit.currentState == nil {
+            throw APIError(.conflict, "Unit \(raw) does not appear to be loaded.")
+        }
+        guard let id = unit.machineID else { throw APIError(.conflict, "Unit \(raw) does not appear to be running.") }
+        guard let machine = machines.first(where: { $0.id.rawValue == id }) else {
+            throw APIError(.serviceUnavailable, "Unit \(raw) is placed on machine \(id), which is not in the cluster now.")
+        }
+        return machine
+    }
+
+    /// This fleetd's own inspector when it runs `machine` (or the request was passed on to it).
+    func localInspector(_ machine: MachineRecord, _ request: Request) throws -> (any UnitInspector)? {
+        let isLocal = machine.id == configuration.localMachine || request.headers[Self.forwardedHeader] != nil
+        guard isLocal else { return nil }
+        guard let inspector else {
+            throw APIError(.notImplemented, "this fleetd does not run units, so it has no status or journal to show")
+        }
+        return inspector
+    }
+
+    func peerClient(_ machine: MachineRecord) throws -> FleetClient {
+        guard let url = machine.apiURL, !url.isEmpty else {
+            throw APIError(.badGateway, "machine \(machine.id.rawValue) serves no API other fleetds can reach; "
+                + "start its fleetd with --api-listen")
+        }
+        do {
+            return try FleetClient(endpoint: url, timeout: .seconds(30))
+        } catch {
+            throw APIError(.badGateway, "machine \(machine.id.rawValue) advertises a bad API URL \"\(url)\": \(error)")
+        }
+    }
+}
