@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # fleet's HTTP API v1 against its own OpenAPI document (docs/api/openapi.yaml), fuzzed by
 # schemathesis, on one simulated machine with real systemd. fleetd serves the API on TCP inside
-# the machine's network namespace (127.0.0.1:4002 there), and schemathesis runs in that
+# the machine's network namespace (its address, port 4002), and schemathesis runs in that
 # namespace too, so nothing listens on the host's network. schemathesis comes from PyPI into a
 # venv under /var/tmp (created once, reused). Always tears the machine down.
 set -uo pipefail
@@ -10,12 +10,11 @@ ROOT=$(cd "$HERE/../.." && pwd)
 source "$HERE/lib.sh"
 export RIG=${RIG:-fleet-apitest}
 export FLEET_BIN=${FLEET_BIN:-$(cd "$ROOT" && swift build --show-bin-path)}
-export FLEET_ARGS_1="--api-listen 127.0.0.1:4002"
 RIGCMD=$ROOT/scripts/rig
 CLUSTER=$ROOT/scripts/dev-cluster
 VENV=${FLEET_SCHEMATHESIS_VENV:-/var/tmp/fleet-schemathesis-venv}
 EXAMPLES=${FLEET_SCHEMATHESIS_EXAMPLES:-50}
-BASE=http://127.0.0.1:4002
+BASE=  # set once the machine is up: its address, port 4002 (scripts/dev-cluster serves the API there)
 WORK=$(mktemp -d)
 trap '"$CLUSTER" down >/dev/null 2>&1; rm -rf "$WORK"' EXIT
 
@@ -31,6 +30,7 @@ http() { local method=$1 path=$2; shift 2; on1 curl -sS -i -X "$method" "$@" "$B
 
 check "schemathesis is installed in $VENV" install_schemathesis
 check "one machine comes up with the API on TCP" "$CLUSTER" up 1
+BASE=http://$("$RIGCMD" addr 1):4002
 wait_until 30 "the API answers on $BASE inside the machine" on1 curl -sf "$BASE/fleet/v1/machines"
 
 out=$(http GET /fleet/v1/machines)
