@@ -20,6 +20,8 @@ let package = Package(
         .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.37.0"),
         .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1"),
         .package(url: "https://github.com/apple/swift-nio-ssl.git", from: "2.37.6"),
+        .package(url: "https://github.com/apple/swift-metrics.git", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
     ],
     targets: [
         // Unit files: parsing, normalisation, hashing, names, [X-Fleet] requirements.
@@ -53,10 +55,13 @@ let package = Package(
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
         ], path: "Sources/StoreEtcd"),
         // fleet's typed schema over the store.
-        .target(name: "FleetRegistry", dependencies: ["FleetStore", "FleetUnit"], path: "Sources/Registry"),
+        .target(name: "FleetRegistry", dependencies: [
+            "FleetStore", "FleetUnit", .product(name: "Metrics", package: "swift-metrics"),
+        ], path: "Sources/Registry"),
         // Leader election and placement.
         .target(name: "FleetEngine", dependencies: [
             "FleetRegistry",
+            .product(name: "Metrics", package: "swift-metrics"),
             .product(name: "Logging", package: "swift-log"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
         ], path: "Sources/Engine"),
@@ -99,6 +104,7 @@ let package = Package(
         .executableTarget(name: "fleetd", dependencies: [
             "FleetAgent", "FleetAPI", "FleetDiscovery", "FleetEngine", "FleetJournal", "FleetMDNS", "FleetStoreEtcd",
             "FleetStoreHTTP", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            .product(name: "Prometheus", package: "swift-prometheus"),
             .product(name: "NIOPosix", package: "swift-nio"),
         ]),
         .executableTarget(name: "fleetctl", dependencies: [
@@ -152,7 +158,9 @@ let package = Package(
         .testTarget(name: "FleetMDNSTests", dependencies: ["FleetMDNS", "FleetDiscovery"], path: "Tests/MDNSTests"),
         .testTarget(name: "FleetStoreEtcdTests", dependencies: ["FleetStoreEtcd", "FleetStore"], path: "Tests/StoreEtcdTests"),
         .testTarget(name: "FleetStoreTests", dependencies: ["FleetStore", "FleetStoreHTTP"], path: "Tests/StoreTests"),
-        .testTarget(name: "FleetEngineTests", dependencies: ["FleetEngine"], path: "Tests/EngineTests"),
+        .testTarget(name: "FleetEngineTests", dependencies: [
+            "FleetEngine", .product(name: "MetricsTestKit", package: "swift-metrics"),
+        ], path: "Tests/EngineTests"),
         .testTarget(name: "FleetSystemdTests", dependencies: ["FleetSystemd", "FleetJournal"], path: "Tests/SystemdTests"),
         .testTarget(name: "FleetAgentTests", dependencies: [
             "FleetAgent", .product(name: "ServiceLifecycleTestKit", package: "swift-service-lifecycle"),

@@ -14,8 +14,13 @@ public final class APIMetrics: Sendable {
     }
 
     private let requests = Mutex<[Key: Int]>([:])
+    /// More exposition text appended to every scrape (fleetd: the engine's and registry's
+    /// metrics from its Prometheus registry).
+    let additional: (@Sendable () -> String)?
 
-    public init() {}
+    public init(additional: (@Sendable () -> String)? = nil) {
+        self.additional = additional
+    }
 
     func count(resource: String, method: String, code: Int) {
         requests.withLock { $0[Key(resource: resource, method: method, code: code), default: 0] += 1 }
@@ -52,6 +57,7 @@ public final class APIMetrics: Sendable {
         fleet_build_info{version="\(FleetVersion.current)"} 1
 
         """
+        if let additional { out += additional() }
         return out
     }
 }

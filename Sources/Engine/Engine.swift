@@ -1,6 +1,7 @@
 import FleetRegistry
 import FleetStore
 import FleetUnit
+import Foundation
 import Logging
 import ServiceLifecycle
 
@@ -14,10 +15,12 @@ public struct Engine: Service {
         public var machine: MachineID
         /// Lease time-to-live in seconds; the lease is renewed every third of it.
         public var leaseTTL: Int64
+        public var metrics: EngineMetrics
 
-        public init(machine: MachineID, leaseTTL: Int64 = 10) {
+        public init(machine: MachineID, leaseTTL: Int64 = 10, metrics: EngineMetrics = EngineMetrics()) {
             self.machine = machine
             self.leaseTTL = leaseTTL
+            self.metrics = metrics
         }
     }
 
@@ -58,17 +61,31 @@ public struct Engine: Service {
             if leading != wasLeading {
                 logger.info(leading ? "engine leadership acquired" : "engine leadership lost",
                             metadata: ["machine.id": "\(configuration.machine)"])
+                configuration.metrics.leadership(startedAt: leading ? Date().timeIntervalSince1970 : nil)
             }
             if leading { try await reconcile() }
             return leading
         } catch {
             logger.warning("engine pass failed", metadata: ["error": "\(error)"])
+            if wasLeading { configuration.metrics.leadership(startedAt: nil) }
             return false
         }
     }
 
-    /// Reads the cluster, plans, and writes the plan. Public for tests and benchmarks.
+    /// Reads the cluster, plans, and writes the plan, counted in the metrics (a failure as
+    /// `reconcile_failure{type="run"}`). Public for tests and benchmarks.
     public func reconcile() async throws {
+        let start = ContinuousClock.now
+        do {
+            try await pass()
+        } catch {
+            configuration.metrics.reconcileFailed("run")
+            throw error
+        }
+        configuration.metrics.reconciled(in: ContinuousClock.now - start)
+    }
+
+    func pass() async throws {
         async let unitsRead = registry.units()
         async let machines = registry.machines()
         async let assignments = registry.allAssignments()
@@ -78,10 +95,14 @@ public struct Engine: Service {
         // Each phase's writes are independent, so they go out concurrently: the store batches
         // concurrent durable writes into one commit. Phases stay in order (unschedule before
         // schedule, placements before the assignments agents act on).
-        try await concurrently(plan.unschedule) { unit, machine in
+        let metrics = configuration.metrics
+        let live = Set(try await machines.map(\.id))
+        metrics.reconcileFailed("machine_away", count: plan.unschedule.filter { !live.contains($0.1) }.count)
+        metrics.reconcileFailed("schedule", count: plan.unplaceable.count)
+        try await concurrently(plan.unschedule, metrics, "unschedule") { unit, machine in
             try await registry.clearTarget(unit, from: machine)
         }
-        try await concurrently(plan.schedule) { unit, machine in
+        try await concurrently(plan.schedule, metrics, "schedule") { unit, machine in
             do {
                 try await registry.setTarget(unit, machine)
             } catch let error as StoreError where error.code == .nodeExists {
@@ -91,8 +112,10 @@ public struct Engine: Service {
         if !plan.schedule.isEmpty {
             logger.info("units scheduled", metadata: ["engine.scheduled": "\(plan.schedule.count)"])
         }
-        try await concurrently(plan.unassign) { machine, unit in try await registry.removeAssignment(machine, unit) }
-        try await concurrently(plan.assign) { machine, unit, assignment in
+        try await concurrently(plan.unassign, metrics, "unassign") { machine, unit in
+            try await registry.removeAssignment(machine, unit)
+        }
+        try await concurrently(plan.assign, metrics, "assign") { machine, unit, assignment in
             try await registry.setAssignment(machine, unit, assignment)
         }
         for unit in units where unit.unplaceableReason != plan.unplaceable[unit.name] {
@@ -103,8 +126,17 @@ public struct Engine: Service {
         }
     }
 
-    /// Runs `write` for every item, at most 32 at once; the first failure wins.
-    func concurrently<T: Sendable>(_ items: [T], _ write: @escaping @Sendable (T) async throws -> Void) async throws {
+    /// Runs `write` for every item, at most 32 at once; the first failure wins. Counted as
+    /// engine tasks of `type`.
+    func concurrently<T: Sendable>(_ items: [T], _ metrics: EngineMetrics, _ type: String,
+                                   _ write: @escaping @Sendable (T) async throws -> Void) async throws {
+        metrics.tasks(type, count: items.count)
+        let write: @Sendable (T) async throws -> Void = { item in
+            do { try await write(item) } catch {
+                metrics.taskFailed(type)
+                throw error
+            }
+        }
         try await withThrowingTaskGroup(of: Void.self) { group in
             var next = items.makeIterator()
             for _ in 0..<32 {

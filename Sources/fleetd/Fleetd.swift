@@ -12,6 +12,7 @@ import Foundation
 import Hummingbird
 import Logging
 import NIOPosix
+import Prometheus
 import ServiceLifecycle
 
 /// Wires one machine's services together and runs them until SIGTERM or SIGINT.
@@ -48,7 +49,10 @@ struct Fleetd {
                 configuration: .init(address: .hostname(keys.host, port: keys.port), serverName: FleetAPI.serverName),
                 logger: logger.silenced)))
         }
-        let registry = Registry(store: store, keys: RegistryKeys(prefix: settings.prefix))
+        // fleet's engine and registry metrics, served with the API's own at /metrics.
+        let prometheus = PrometheusCollectorRegistry()
+        let metricsFactory = PrometheusMetricsFactory(registry: prometheus)
+        let registry = Registry(store: MeteredStore(store, factory: metricsFactory), keys: RegistryKeys(prefix: settings.prefix))
         let machine = MachineRecord(id: MachineID(settings.machineID), publicIP: settings.publicIP,
                                     metadata: settings.metadata, apiURL: settings.advertisedAPIURL)
         try await waitForStore(registry)
@@ -62,12 +66,14 @@ struct Fleetd {
                                                                   onRegistered: { readiness.markReady() }),
                                              logger: logger)))
         if !settings.disableEngine {
-            services.append(.init(service: Engine(registry: registry, configuration: .init(machine: machine.id),
+            services.append(.init(service: Engine(registry: registry,
+                                                  configuration: .init(machine: machine.id,
+                                                                       metrics: EngineMetrics(factory: metricsFactory)),
                                                   logger: logger)))
         }
         let api = FleetAPI(registry: registry,
                            configuration: .init(tokenLimit: settings.tokenLimit, localMachine: machine.id),
-                           readiness: readiness, metrics: APIMetrics(), inspector: LocalUnitInspector(units: units))
+                           readiness: readiness, metrics: APIMetrics(additional: { prometheus.emitToString() }), inspector: LocalUnitInspector(units: units))
         let apiRouter = Router()
         api.addRoutes(to: apiRouter)
         // The keys API rides along on the API socket, so fleetctl can read and watch discovery.

@@ -3,6 +3,7 @@ import FleetRegistry
 import FleetStore
 import FleetUnit
 import Logging
+import MetricsTestKit
 import Testing
 
 /// Dynamic machine metadata (`PATCH /fleet/v1/machines`) through the registry's merged view
@@ -54,5 +55,36 @@ import Testing
         let after = try #require(try await registry.unit(unit))
         #expect(after.target == nil)
         #expect(after.unplaceableReason?.contains("region=b") == true)
+    }
+}
+
+/// fleet's engine and registry metrics, recorded through swift-metrics.
+@Suite struct EngineMetricsTests {
+    @Test func passesTasksAndUnplaceableUnitsAreCounted() async throws {
+        let metrics = TestMetrics()
+        let registry = Registry(store: MeteredStore(InMemoryStore(), factory: metrics))
+        try await registry.publishMachine(MachineRecord(id: MachineID("m1"), publicIP: "10.0.0.1"), ttl: 30)
+        let file = try UnitFile(parsing: "[Service]\nExecStart=/bin/sleep 1000\n")
+        let nowhere = try UnitFile(parsing: "[Service]\nExecStart=/bin/sleep 1000\n[X-Fleet]\nMachineMetadata=region=mars\n")
+        try await registry.createUnit(try UnitName("a.service"), file: file, desiredState: .launched)
+        try await registry.createUnit(try UnitName("b.service"), file: file, desiredState: .launched)
+        try await registry.createUnit(try UnitName("mars.service"), file: nowhere, desiredState: .launched)
+        let engine = Engine(registry: registry,
+                            configuration: .init(machine: MachineID("m1"), metrics: EngineMetrics(factory: metrics)),
+                            logger: Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() }))
+        try await engine.reconcile()
+        #expect(try metrics.expectCounter("fleet_engine_reconcile_count_total").totalValue == 1)
+        #expect(try metrics.expectTimer("fleet_engine_reconcile_duration_second").values.count == 1)
+        #expect(try metrics.expectCounter("fleet_engine_task_count_total", [("type", "schedule")]).totalValue == 2)
+        #expect(try metrics.expectCounter("fleet_engine_task_count_total", [("type", "assign")]).totalValue == 2)
+        #expect(try metrics.expectCounter("fleet_engine_reconcile_failure_count_total", [("type", "schedule")]).totalValue == 1)
+        #expect(try metrics.expectCounter("fleet_registry_operation_count_total", [("type", "get_all")]).totalValue > 0)
+        #expect(try metrics.expectCounter("fleet_registry_operation_count_total", [("type", "set")]).totalValue > 0)
+
+        // The machine leaves: its units are taken off it, counted as machine_away.
+        try await registry.removeMachine(MachineID("m1"))
+        try await engine.reconcile()
+        #expect(try metrics.expectCounter("fleet_engine_reconcile_failure_count_total", [("type", "machine_away")]).totalValue == 2)
+        #expect(try metrics.expectCounter("fleet_engine_reconcile_count_total").totalValue == 2)
     }
 }

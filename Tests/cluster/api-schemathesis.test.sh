@@ -49,6 +49,10 @@ check "PATCH /machines answers 204" grep -q '^HTTP/1.1 204' <<<"$out"
 check "the machine shows the PATCHed metadata" bash -c "'$RIGCMD' exec 1 curl -s $BASE/fleet/v1/machines | grep -q '\"role\":\"fuzzed\"'"
 out=$(on1 curl -s "$BASE/metrics")
 check "GET /metrics is Prometheus text with request counters" grep -q '^fleet_api_requests_total{resource="machines",method="GET",code="200"}' <<<"$out"
+check "GET /metrics has fleet's engine metrics (passes run, leader start time)" \
+  bash -c "grep -Eq '^fleet_engine_reconcile_count_total [1-9]' <<<'$out' && grep -Eq '^fleet_engine_leader_start_time [1-9]' <<<'$out'"
+check "GET /metrics has fleet's registry metrics by operation type" \
+  bash -c "grep -Eq '^fleet_registry_operation_count_total\{type=\"get_all\"\} [1-9]' <<<'$out' && grep -q '^fleet_registry_operation_duration_second_bucket' <<<'$out'"
 
 # positive_data_acceptance is left out: valid bodies for PUT /units/{name} mostly name another
 # unit than the URL, which fleet answers 400 by design.
