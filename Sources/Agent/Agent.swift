@@ -82,11 +82,14 @@ public struct Agent: Service {
     }
 
     func carryOut(_ plan: AgentPlan) async throws {
-        var filesChanged = false
+        // systemd finds a new unit file by itself on the unit's first start; only a changed or
+        // removed one needs a daemon-reload (one per batch), which costs more the more units
+        // the manager has.
+        var needsReload = false
         for unit in plan.unload {
             try await units.stop(unit.rawValue)
             await units.unwatch(unit.rawValue)
-            filesChanged = try await units.removeUnitFile(unit.rawValue) || filesChanged
+            needsReload = try await units.removeUnitFile(unit.rawValue) || needsReload
             try await units.resetFailed(unit.rawValue)
             await local.forget(unit)
             await registrar.forget(unit)
@@ -95,20 +98,21 @@ public struct Agent: Service {
         }
         var files: [UnitName: UnitFile] = [:]
         for (unit, hash) in plan.load {
-            guard let file = try await registry.unitFile(hash) else {
+            guard let file = try await unitFile(hash) else {
                 logger.warning("unit contents missing from the store", metadata: ["unit.name": "\(unit)"])
                 continue
             }
             files[unit] = file
-            filesChanged = try await units.writeUnitFile(unit.rawValue, contents: file.normalizedText) || filesChanged
+            needsReload = try await units.writeUnitFile(unit.rawValue, contents: file.normalizedText) == .modified
+                || needsReload
         }
-        if filesChanged { try await units.reload() }
+        if needsReload { try await units.reload() }
         for (unit, hash) in plan.load {
             guard let file = files[unit] else { continue }
             await local.loaded(unit, hash: hash)
             await registrar.loaded(unit, file: file)
-            await units.watch(unit.rawValue)
         }
+        await units.watch(plan.load.map(\.0).filter { files[$0] != nil }.map(\.rawValue))
         for unit in plan.stop {
             try await units.stop(unit.rawValue)
             await local.setJobState(unit, .loaded)
@@ -134,6 +138,15 @@ public struct Agent: Service {
         if !plan.start.isEmpty {
             logger.info("units started", metadata: ["agent.started": "\(plan.start.count)"])
         }
+    }
+
+    /// Unit contents by hash: fetched from the store once, then from the cache (contents never
+    /// change under a hash, and the instances of one template share theirs).
+    func unitFile(_ hash: UnitHash) async throws -> UnitFile? {
+        if let cached = await local.file(hash) { return cached }
+        guard let file = try await registry.unitFile(hash) else { return nil }
+        await local.remember(file, hash: hash)
+        return file
     }
 
     func publish(_ unit: UnitName) async throws {

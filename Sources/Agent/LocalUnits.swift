@@ -13,6 +13,8 @@ actor LocalUnits {
 
     let machine: MachineID
     var units: [UnitName: Local] = [:]
+    /// Contents of the units this machine runs, by hash; dropped with the last unit using it.
+    var files: [UnitHash: UnitFile] = [:]
 
     init(machine: MachineID) {
         self.machine = machine
@@ -47,7 +49,13 @@ actor LocalUnits {
 
     func forget(_ unit: UnitName) {
         units[unit] = nil
+        let used = Set(units.values.map(\.hash))
+        files = files.filter { used.contains($0.key) }
     }
+
+    func file(_ hash: UnitHash) -> UnitFile? { files[hash] }
+
+    func remember(_ file: UnitFile, hash: UnitHash) { files[hash] = file }
 
     /// Records systemd's report; true when it concerns a unit of ours and changed something.
     func systemdStateChanged(_ unit: UnitName, _ state: SystemdUnitState) -> Bool {

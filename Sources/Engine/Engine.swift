@@ -16,11 +16,16 @@ public struct Engine: Service {
         /// Lease time-to-live in seconds; the lease is renewed every third of it.
         public var leaseTTL: Int64
         public var metrics: EngineMetrics
+        /// How long a wake-up waits for more changes before the pass: a burst (200 units
+        /// started at once) then costs a few passes, not one per unit.
+        public var settle: Duration
 
-        public init(machine: MachineID, leaseTTL: Int64 = 10, metrics: EngineMetrics = EngineMetrics()) {
+        public init(machine: MachineID, leaseTTL: Int64 = 10, metrics: EngineMetrics = EngineMetrics(),
+                    settle: Duration = .milliseconds(25)) {
             self.machine = machine
             self.leaseTTL = leaseTTL
             self.metrics = metrics
+            self.settle = settle
         }
     }
 
@@ -36,14 +41,16 @@ public struct Engine: Service {
     }
 
     public func run() async throws {
-        let (wakeups, wake) = AsyncStream<Void>.makeStream(bufferingPolicy: .bufferingNewest(1))
+        let wake = Wakeups()
         try await withGracefulShutdownHandler {
             try await withThrowingDiscardingTaskGroup { group in
                 group.addTask { await watchForChanges(wake: wake) }
                 group.addTask { await tick(every: .seconds(Double(configuration.leaseTTL) / 3), wake: wake) }
-                wake.yield()
+                wake.signal()
                 var leading = false
-                for await _ in wakeups {
+                for await _ in wake.stream {
+                    try? await Task.sleep(for: configuration.settle)
+                    guard wake.take() else { continue }  // already covered by the last pass
                     leading = await leadAndReconcile(wasLeading: leading)
                 }
                 if leading { try? await registry.releaseLease(configuration.machine) }
@@ -169,18 +176,18 @@ public struct Engine: Service {
 
     /// Wakes the loop when a unit's desired state or contents change or a machine comes or goes.
     /// The engine's own writes (targets, schedules) and agents' states do not wake it.
-    func watchForChanges(wake: AsyncStream<Void>.Continuation) async {
+    func watchForChanges(wake: Wakeups) async {
         let keys = registry.keys
         while !Task.isCancelled {
             do {
                 let from = try await registry.store.currentIndex() + 1
-                wake.yield()  // anything before `from` is covered by this pass
+                wake.signal()  // anything before `from` is covered by this pass
                 for try await event in try await registry.store.watch(keys.prefix, recursive: true, fromIndex: from) {
                     let key = event.node.key
                     // Its own outputs (targets, reasons) must not wake the engine again.
                     if StoreKey.isWithin(key, keys.machines)
                         || (StoreKey.isWithin(key, keys.jobs) && !key.hasSuffix("/target") && !key.hasSuffix("/unplaceable")) {
-                        wake.yield()
+                        wake.signal()
                     }
                 }
             } catch {
@@ -190,10 +197,10 @@ public struct Engine: Service {
         }
     }
 
-    func tick(every interval: Duration, wake: AsyncStream<Void>.Continuation) async {
+    func tick(every interval: Duration, wake: Wakeups) async {
         while !Task.isCancelled {
             try? await Task.sleep(for: interval)
-            wake.yield()
+            wake.signal()
         }
     }
 }

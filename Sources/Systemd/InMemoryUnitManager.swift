@@ -1,8 +1,9 @@
 /// A complete in-memory ``UnitManager`` for fast tests: no systemd, no files.
 ///
 /// It follows systemd's observable rules closely enough for fleet's agent:
-/// * unit files take effect on ``reload()``; a unit without a loaded file is `not-found`,
-///   ``start(_:)`` throws ``SystemdError/Code/noSuchUnit`` for it;
+/// * a new unit file is picked up when the unit is started (systemd re-scans its directories
+///   for a name it has not loaded); a changed or removed one only takes effect on ``reload()``;
+///   a unit with no file is `not-found`, ``start(_:)`` throws ``SystemdError/Code/noSuchUnit``;
 /// * start goes `activating/start` → `active/running`, or → `failed/failed` when the file
 ///   contains `ExecStart=/bin/false`; stop goes `deactivating/stop-sigterm` → `inactive/dead`
 ///   (a failed unit stays failed until ``resetFailed(_:)``);
@@ -32,10 +33,11 @@ public actor InMemoryUnitManager: UnitManager {
 
     deinit { changes.finish() }
 
-    public func writeUnitFile(_ name: String, contents: String) throws -> Bool {
+    public func writeUnitFile(_ name: String, contents: String) throws -> UnitFileWrite {
         try throwInjectedFailure()
         try UnitDirectory.validate(name, call: "writeUnitFile")
-        return unitFiles.updateValue(contents, forKey: name) != contents
+        let old = unitFiles.updateValue(contents, forKey: name)
+        return old == contents ? .unchanged : old == nil ? .created : .modified
     }
 
     public func removeUnitFile(_ name: String) throws -> Bool {
@@ -53,6 +55,7 @@ public actor InMemoryUnitManager: UnitManager {
 
     public func start(_ name: String) throws {
         try throwInjectedFailure()
+        loadOnDemand(name)
         guard let file = loadedFiles[name] else {
             throw SystemdError(
                 code: .noSuchUnit, call: "StartUnit", unit: name, busErrorName: SystemdError.noSuchUnitErrorName,
@@ -87,7 +90,13 @@ public actor InMemoryUnitManager: UnitManager {
         return currentState(of: name)
     }
 
+    /// systemd loads a unit the first time it is referenced, from whatever file is there then.
+    private func loadOnDemand(_ name: String) {
+        if loadedFiles[name] == nil, let file = unitFiles[name] { loadedFiles[name] = file }
+    }
+
     private func currentState(of name: String) -> SystemdUnitState {
+        loadOnDemand(name)
         let runtime = runtime[name] ?? (activeState: "inactive", subState: "dead")
         return SystemdUnitState(
             loadState: loadedFiles[name] == nil ? "not-found" : "loaded",

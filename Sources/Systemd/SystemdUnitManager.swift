@@ -11,7 +11,7 @@
 ///
 /// ```swift
 /// let units = try SystemdUnitManager(bus: .system, unitDirectory: "/run/systemd/system")
-/// if try await units.writeUnitFile("web.service", contents: text) { try await units.reload() }
+/// if try await units.writeUnitFile("web.service", contents: text) == .modified { try await units.reload() }
 /// await units.watch("web.service")
 /// try await units.start("web.service")
 /// ```
@@ -45,7 +45,7 @@ public final class SystemdUnitManager: UnitManager {
     /// Calls made afterwards throw ``SystemdError/Code/connectionClosed``.
     public func close() async { await loop.close() }
 
-    public func writeUnitFile(_ name: String, contents: String) async throws -> Bool {
+    public func writeUnitFile(_ name: String, contents: String) async throws -> UnitFileWrite {
         let directory = UnitDirectory(path: unitDirectory)
         return try await loop.perform { _ throws(SystemdError) in try directory.write(name, contents: contents) }
     }
@@ -84,8 +84,13 @@ public final class SystemdUnitManager: UnitManager {
     }
 
     public func watch(_ name: String) async {
+        await watch([name])
+    }
+
+    /// Watches many units with one bus round trip for their initial states.
+    public func watch(_ names: [String]) async {
         // Only fails once the connection is gone, and then the stream has finished anyway.
-        try? await loop.perform { connection in connection.watch(name) }
+        try? await loop.perform { connection in connection.watch(names) }
     }
 
     public func unwatch(_ name: String) async {

@@ -44,11 +44,12 @@ struct UnitDirectory: Sendable {
         }
     }
 
-    /// Writes `contents` unless the file already holds exactly that; true if it changed.
-    func write(_ name: String, contents: String) throws(SystemdError) -> Bool {
+    /// Writes `contents` unless the file already holds exactly that.
+    func write(_ name: String, contents: String) throws(SystemdError) -> UnitFileWrite {
         try Self.validate(name, call: "writeUnitFile")
         let bytes = Array(contents.utf8)
-        if try read(name) == bytes { return false }
+        let existing = try read(name)
+        if existing == bytes { return .unchanged }
         try makeDirectory()
         let temporary = "\(path)/.\(name).fleet-tmp"
         let fd = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
@@ -74,7 +75,7 @@ struct UnitDirectory: Sendable {
             unlink(temporary)
             throw .systemCall("rename", unit: name, result: -code, message: filePath(name))
         }
-        return true
+        return existing == nil ? .created : .modified
     }
 
     /// Removes the file; true if it existed.

@@ -1,3 +1,16 @@
+/// What writing a unit file did.
+public enum UnitFileWrite: Sendable, Equatable {
+    /// The file already held exactly these contents.
+    case unchanged
+    /// There was no file of that name.
+    case created
+    /// The file held other contents: systemd needs a reload to see them.
+    case modified
+
+    /// True unless the file was already as wanted.
+    public var changed: Bool { self != .unchanged }
+}
+
 /// What fleet's agent needs from an init system: unit files, jobs, and unit state.
 ///
 /// ``SystemdUnitManager`` implements it over sd-bus; ``InMemoryUnitManager`` is the fake.
@@ -5,10 +18,12 @@
 public protocol UnitManager: Sendable {
     /// Writes the unit file into the manager's runtime unit directory.
     ///
-    /// - Returns: true if the content changed; the caller then calls ``reload()`` once per batch.
+    /// - Returns: whether the file is new, changed or unchanged. systemd picks up a *new* file by
+    ///   itself when the unit is first started (it re-scans its unit directories when a name is
+    ///   not found); a *modified* one needs ``reload()``, once per batch.
     /// - Throws: ``SystemdError`` with code ``SystemdError/Code/invalidUnitName`` for a name that
     ///   cannot be a file name, or ``SystemdError/Code/systemCall`` when the write fails.
-    func writeUnitFile(_ name: String, contents: String) async throws -> Bool
+    func writeUnitFile(_ name: String, contents: String) async throws -> UnitFileWrite
 
     /// Removes the unit file from the runtime unit directory.
     ///
@@ -38,9 +53,18 @@ public protocol UnitManager: Sendable {
     /// the initial state; after that only real changes of the (load, active, sub) triple.
     func watch(_ name: String) async
 
+    /// ``watch(_:)`` for several units at once (one round trip where the manager can).
+    func watch(_ names: [String]) async
+
     /// Stops reporting this unit's state.
     func unwatch(_ name: String) async
 
     /// State changes of watched units, in order. Meant for a single consumer.
     var stateChanges: AsyncStream<(unit: String, state: SystemdUnitState)> { get }
+}
+
+extension UnitManager {
+    public func watch(_ names: [String]) async {
+        for name in names { await watch(name) }
+    }
 }

@@ -28,8 +28,8 @@ struct Load: AsyncParsableCommand {
     func run() async throws {
         guard !units.isEmpty else { Terminal.error("No units given"); return }
         let client = try global.client()
-        let names = try await createUnits(units, global: global, replace: replace)
-        try await setAndWait(names, to: "loaded", client: client, block: block)
+        let (names, set) = try await createUnits(units, global: global, replace: replace, desiredState: "loaded")
+        try await setAndWait(names, to: "loaded", client: client, block: block, alreadySet: set)
     }
 }
 
@@ -49,8 +49,8 @@ struct Start: AsyncParsableCommand {
     func run() async throws {
         guard !units.isEmpty else { Terminal.error("No units given"); return }
         let client = try global.client()
-        let names = try await createUnits(units, global: global, replace: replace)
-        let placed = try await setAndWait(names, to: "launched", client: client, block: block)
+        let (names, set) = try await createUnits(units, global: global, replace: replace, desiredState: "launched")
+        let placed = try await setAndWait(names, to: "launched", client: client, block: block, alreadySet: set)
         guard !block.noBlock else { return }
         // Launched means started through systemd; now wait for systemd to say it is active.
         do {
@@ -87,8 +87,10 @@ func waitForActive(_ names: [String], client: FleetClient, attempts: Int) async 
 }
 
 /// Creates missing units; on a bad file or name prints fleet's error line and exits 1.
-func createUnits(_ arguments: [String], global: GlobalOptions, replace: Bool) async throws -> [String] {
-    let creator = UnitCreator(client: try global.client(), replace: replace)
+func createUnits(_ arguments: [String], global: GlobalOptions, replace: Bool, desiredState: String = "inactive")
+    async throws -> (names: [String], createdInState: Set<String>)
+{
+    let creator = UnitCreator(client: try global.client(), replace: replace, desiredState: desiredState)
     do {
         return try await creator.ensure(arguments)
     } catch {
@@ -105,7 +107,7 @@ func createUnits(_ arguments: [String], global: GlobalOptions, replace: Bool) as
 /// - Returns: the units that were waited for (all but the global ones).
 @discardableResult
 func setAndWait(_ names: [String], to state: String, verb: String? = nil, client: FleetClient,
-                block: BlockOptions) async throws -> [String] {
+                block: BlockOptions, alreadySet: Set<String> = []) async throws -> [String] {
     let registered: [String: UnitEntity]
     do {
         registered = Dictionary(try await client.units().map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a })
@@ -116,7 +118,7 @@ func setAndWait(_ names: [String], to state: String, verb: String? = nil, client
     let globals = Set(names.filter { registered[$0].map(UnitEntity.isGlobal) ?? false })
     // Desired states are independent writes: send them concurrently, a few at a time.
     do {
-        try await forEachConcurrently(names, limit: 16) { name in
+        try await forEachConcurrently(names.filter { !alreadySet.contains($0) }, limit: 16) { name in
             do {
                 try await client.setDesiredState(name, state)
             } catch {

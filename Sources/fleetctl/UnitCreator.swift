@@ -8,15 +8,20 @@ import Foundation
 struct UnitCreator {
     let client: FleetClient
     let replace: Bool
+    /// The desired state new units are created with: `start` and `load` create them in their
+    /// target state at once (one write instead of two, and the engine can place them at once).
+    /// Templates are always created `inactive`.
+    var desiredState = "inactive"
 
     struct Failure: Error, CustomStringConvertible {
         var description: String
     }
 
-    /// Creates the units that are missing; returns the unit names in argument order.
+    /// Creates the units that are missing; returns the unit names in argument order, and those
+    /// created already in ``desiredState``.
     ///
     /// - Throws: ``Failure`` with a message naming the unit; nothing after it is created.
-    func ensure(_ arguments: [String]) async throws -> [String] {
+    func ensure(_ arguments: [String]) async throws -> (names: [String], createdInState: Set<String>) {
         // One listing answers "is it registered?" for every argument.
         let registered = Dictionary(try await client.units().map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a })
         var names: [String] = []
@@ -30,14 +35,15 @@ struct UnitCreator {
                 try await compare(existing, withFileAt: path, name: name)
             } else if !toCreate.contains(where: { $0.name == name.rawValue }) {
                 let options = try await options(for: name, path: path, registered: registered)
-                toCreate.append(UnitEntity(name: name.rawValue, options: options, desiredState: "inactive"))
+                toCreate.append(UnitEntity(name: name.rawValue, options: options,
+                                           desiredState: name.isTemplate ? "inactive" : desiredState))
             }
             names.append(name.rawValue)
         }
         // Every file was read and parsed before anything is created; creations are independent.
         try await forEachConcurrently(toCreate, limit: 16) { unit in try await client.createUnit(unit) }
         for unit in toCreate { print("Unit \(unit.name) inactive") }
-        return names
+        return (names, Set(toCreate.filter { $0.desiredState == desiredState }.map(\.name)))
     }
 
     /// `dir/web.service` stays a path; a bare `web` means `./web.service`.

@@ -14,9 +14,9 @@ import Testing
 
     @Test func writeReportsWhetherTheContentChanged() async throws {
         let units = InMemoryUnitManager()
-        #expect(try await units.writeUnitFile("a.service", contents: TestUnits.sleeping))
-        #expect(try await !units.writeUnitFile("a.service", contents: TestUnits.sleeping))
-        #expect(try await units.writeUnitFile("a.service", contents: TestUnits.failing))
+        #expect(try await units.writeUnitFile("a.service", contents: TestUnits.sleeping) == .created)
+        #expect(try await units.writeUnitFile("a.service", contents: TestUnits.sleeping) == .unchanged)
+        #expect(try await units.writeUnitFile("a.service", contents: TestUnits.failing) == .modified)
         #expect(await units.unitFiles == ["a.service": TestUnits.failing])
         #expect(try await units.removeUnitFile("a.service"))
         #expect(try await !units.removeUnitFile("a.service"))
@@ -31,16 +31,27 @@ import Testing
         #expect(error?.code == .invalidUnitName)
     }
 
-    @Test func unitFilesTakeEffectOnReload() async throws {
+    @Test func newFilesLoadOnDemandAndChangedOnesOnReload() async throws {
         let units = InMemoryUnitManager()
-        _ = try await units.writeUnitFile("a.service", contents: TestUnits.sleeping)
         #expect(try await units.state(of: "a.service").loadState == "not-found")
         let error = await #expect(throws: SystemdError.self) { try await units.start("a.service") }
         #expect(error?.code == .noSuchUnit)
         #expect(error?.unit == "a.service")
         #expect(error?.description.contains("a.service") == true)
-        try await units.reload()
+        // As systemd: a name it has not loaded is looked up afresh, so a new file needs no reload.
+        _ = try await units.writeUnitFile("a.service", contents: TestUnits.sleeping)
         #expect(try await units.state(of: "a.service") == Self.inactive)
+        try await units.start("a.service")
+        #expect(try await units.state(of: "a.service") == Self.running)
+        // A changed file is only seen after a reload.
+        try await units.stop("a.service")
+        _ = try await units.writeUnitFile("a.service", contents: TestUnits.failing)
+        try await units.start("a.service")
+        #expect(try await units.state(of: "a.service") == Self.running)
+        try await units.stop("a.service")
+        try await units.reload()
+        try await units.start("a.service")
+        #expect(try await units.state(of: "a.service").activeState == "failed")
         #expect(await units.reloadCount == 1)
     }
 

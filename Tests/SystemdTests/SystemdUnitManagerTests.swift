@@ -46,8 +46,8 @@ struct SystemdUnitManagerTests {
     @Test func startStopAndRemoveAUnit() async throws {
         try await RealSystemd.withManager { units, log in
             let name = TestUnits.uniqueName("sleep")
-            #expect(try await units.writeUnitFile(name, contents: TestUnits.sleeping))
-            #expect(try await !units.writeUnitFile(name, contents: TestUnits.sleeping))
+            #expect(try await units.writeUnitFile(name, contents: TestUnits.sleeping) == .created)
+            #expect(try await units.writeUnitFile(name, contents: TestUnits.sleeping) == .unchanged)
             try await units.reload()
 
             await units.watch(name)
@@ -188,5 +188,28 @@ struct SystemdUnitManagerTests {
         #expect(error?.code == .systemCall)
         #expect(error?.description.contains("sd_bus_start") == true)
         #expect(error?.description.contains("/nonexistent/fleet/bus") == true)
+    }
+}
+
+/// What the agent relies on to skip daemon-reload: systemd finds a new unit file on its own.
+@Suite(
+    .serialized,
+    .enabled(if: RealSystemd.isEnabled, "needs FLEET_TEST_SYSTEMD_USER=1 and a systemd --user (run on a rig host)"))
+struct SystemdNewUnitFileTests {
+    @Test func aNewUnitFileStartsWithoutAReload() async throws {
+        try await RealSystemd.withManager { units, log in
+            let names = [TestUnits.uniqueName("new-a"), TestUnits.uniqueName("new-b")]
+            // Referenced once before its file exists (systemd then knows it as not-found).
+            #expect(try await units.state(of: names[0]).loadState == "not-found")
+            for name in names { #expect(try await units.writeUnitFile(name, contents: TestUnits.sleeping) == .created) }
+            await units.watch(names)
+            for name in names {
+                let initial = try await log.next(name) { _ in true }
+                #expect(initial.loadState == "loaded", "\(name) after watch: \(initial)")
+                try await units.start(name)
+                _ = try await log.next(name) { $0.activeState == "active" }
+            }
+            for name in names { try await RealSystemd.cleanUp(name, units) }
+        }
     }
 }

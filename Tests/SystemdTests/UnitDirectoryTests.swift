@@ -35,10 +35,10 @@ import Testing
         let path = base + "/systemd/user"  // does not exist yet
         let units = UnitDirectory(path: path)
         #expect(try units.read("a.service") == nil)
-        #expect(try units.write("a.service", contents: "one"))
-        #expect(try !units.write("a.service", contents: "one"))
+        #expect(try units.write("a.service", contents: "one") == .created)
+        #expect(try units.write("a.service", contents: "one") == .unchanged)
         #expect(try units.read("a.service") == Array("one".utf8))
-        #expect(try units.write("a.service", contents: "two"))
+        #expect(try units.write("a.service", contents: "two") == .modified)
         #expect(try units.read("a.service") == Array("two".utf8))
         #expect(listing(path) == ["a.service"])  // no temporary file left behind
         #expect(try units.remove("a.service"))

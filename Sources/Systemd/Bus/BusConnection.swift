@@ -166,10 +166,16 @@ final class BusConnection {
                 throw .systemCall("sd_bus_message_append_basic", unit: unit, result: r, message: label)
             }
         }
+        return try send(request, label: label, unit: unit)
+    }
+
+    /// Sends a prepared method call and waits for its reply.
+    func send(_ request: BusMessage, label: String, unit: String?) throws(SystemdError) -> BusMessage {
+        guard let bus else { throw .connectionClosed() }
         var error = sd_bus_error()  // SD_BUS_ERROR_NULL is a macro Swift does not import
         defer { sd_bus_error_free(&error) }
         var reply: OpaquePointer?
-        r = sd_bus_call(bus, request.pointer, 0, &error, &reply)
+        let r = sd_bus_call(bus, request.pointer, 0, &error, &reply)
         guard r >= 0, let reply else { throw SystemdError(label, unit: unit, result: r, error: error) }
         return BusMessage(adopting: reply)
     }
@@ -179,6 +185,23 @@ final class BusConnection {
         -> BusMessage
     {
         try call(SystemdObjects.managerPath, SystemdObjects.managerInterface, member, arguments, unit: unit)
+    }
+
+    /// The states of many units with one `Manager.ListUnitsByNames` call (systemd loads units on
+    /// the way, so a new unit file is found), and the reply's order: every signal sent after it
+    /// is at least as new as the values returned. Units systemd cannot load are `not-found`.
+    func unitStates(_ names: [String]) throws(SystemdError) -> (states: [String: SystemdUnitState], asOf: MessageOrder?) {
+        guard let bus else { throw .connectionClosed() }
+        var raw: OpaquePointer?
+        var r = sd_bus_message_new_method_call(bus, &raw, SystemdObjects.destination, SystemdObjects.managerPath,
+                                               SystemdObjects.managerInterface, "ListUnitsByNames")
+        guard r >= 0, let raw else { throw .systemCall("sd_bus_message_new_method_call", result: r, message: "ListUnitsByNames") }
+        let request = BusMessage(adopting: raw)
+        r = request.append(strings: names)
+        guard r >= 0 else { throw .systemCall("sd_bus_message_append_strv", result: r, message: "ListUnitsByNames") }
+        let reply = try send(request, label: "ListUnitsByNames", unit: names.count == 1 ? names[0] : nil)
+        guard let states = reply.readUnitStatesByName() else { throw .invalidReply("ListUnitsByNames", unit: nil, result: 0) }
+        return (states, reply.order)
     }
 
     /// `LoadState`, `ActiveState` and `SubState` via `Properties.Get`, and the order of the first
@@ -220,7 +243,13 @@ final class BusConnection {
         try callManager("Reload")
         // A reload can change LoadState without a PropertiesChanged signal (a unit whose file
         // went away becomes not-found), so re-read every watched unit.
-        for name in watched.keys { refresh(name, force: false) }
+        let names = Array(watched.keys)
+        guard !names.isEmpty else { return }
+        guard let current = try? unitStates(names) else {
+            for name in names { refresh(name, force: false) }
+            return
+        }
+        for (name, state) in current.states { emit(name, state, asOf: current.asOf) }
     }
 
     func startUnit(_ name: String) throws(SystemdError) {
@@ -245,10 +274,17 @@ final class BusConnection {
 
     // MARK: Watching
 
-    /// Watches `name` and emits its current state, even if it was watched already.
-    func watch(_ name: String) {
-        if watched[name] == nil { watched[name] = WatchedUnit() }
-        refresh(name, force: true)
+    /// Watches the units and emits their current states (one call for all), even for units that
+    /// were watched already.
+    func watch(_ names: [String]) {
+        for name in names where watched[name] == nil { watched[name] = WatchedUnit() }
+        guard let current = try? unitStates(names) else {
+            for name in names { refresh(name, force: true) }  // one by one, so one bad name spoils nothing
+            return
+        }
+        for name in names {
+            if let state = current.states[name] { emit(name, state, asOf: current.asOf, force: true) }
+        }
     }
 
     func unwatch(_ name: String) {
@@ -299,6 +335,9 @@ final class BusConnection {
             guard let unit = watched[signal.unit] else { continue }  // unwatched meanwhile
             if signal.order?.isNotAfter(unit.knownAsOf) == true { continue }
             var properties = signal.properties
+            // LoadState only changes on a reload, which re-reads every watched unit: take it
+            // from the last known state rather than asking systemd for each signal.
+            if properties.loadState == nil, let known = unit.lastEmitted?.loadState { properties.loadState = known }
             if !properties.missing.isEmpty {
                 var known = fetched[signal.unit] ?? UnitStateProperties()
                 let unread = properties.missing.filter { known[$0] == nil }

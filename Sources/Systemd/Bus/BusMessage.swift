@@ -1,4 +1,5 @@
 import CSystemd
+import Glibc
 
 /// sd-bus type codes are C `char`s.
 enum BusType {
@@ -6,6 +7,7 @@ enum BusType {
     static let variant = code("v")
     static let array = code("a")
     static let dictEntry = code("e")
+    static let structure = code("r")
 
     private static func code(_ scalar: Unicode.Scalar) -> CChar { CChar(truncatingIfNeeded: scalar.value) }
 }
@@ -36,6 +38,27 @@ final class BusMessage {
     /// Appends one `s` argument; returns the sd-bus result (negative errno on failure).
     func append(_ string: String) -> Int32 {
         string.withCString { sd_bus_message_append_basic(pointer, BusType.string, $0) }
+    }
+
+    /// Appends an `as` argument; returns the sd-bus result.
+    func append(strings: [String]) -> Int32 {
+        var pointers = strings.map { strdup($0) } + [nil]
+        defer { for pointer in pointers { free(pointer) } }
+        return sd_bus_message_append_strv(pointer, &pointers)
+    }
+
+    /// Reads `ListUnitsByNames`' `a(ssssssouso)` into name → (load, active, sub) state.
+    func readUnitStatesByName() -> [String: SystemdUnitState]? {
+        guard enter(BusType.array, "(ssssssouso)") else { return nil }
+        var states: [String: SystemdUnitState] = [:]
+        while enter(BusType.structure, "ssssssouso") {
+            guard let name = readString(), readString() != nil, let load = readString(), let active = readString(),
+                let sub = readString(), skip("souso"), exit()
+            else { return nil }
+            states[name] = SystemdUnitState(loadState: load, activeState: active, subState: sub)
+        }
+        guard exit() else { return nil }
+        return states
     }
 
     /// Reads an `s` value; nil at the end of a container or on a type mismatch.
