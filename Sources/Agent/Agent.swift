@@ -32,6 +32,7 @@ public struct Agent: Service {
     let logger: Logger
     let local: LocalUnits
     let registrar: Registrar
+    let states: StatePublisher
 
     public init(registry: Registry, units: any UnitManager, configuration: Configuration, logger: Logger,
                 discoveryRoot: String = "/discovery") {
@@ -39,7 +40,22 @@ public struct Agent: Service {
         self.units = units
         self.configuration = configuration
         self.logger = logger
-        self.local = LocalUnits(machine: configuration.machine.id)
+        let local = LocalUnits(machine: configuration.machine.id)
+        self.local = local
+        let machine = configuration.machine.id, ttl = configuration.ttl
+        self.states = StatePublisher { [registry, logger] unit, operation in
+            do {
+                switch operation {
+                case .publish:
+                    guard let record = await local.stateRecord(unit) else { return }  // unloaded meanwhile
+                    try await registry.publishState(record, ttl: ttl)
+                case .remove:
+                    try await registry.removeState(unit, machine)
+                }
+            } catch {
+                logger.warning("writing unit state failed", metadata: ["unit.name": "\(unit)", "error": "\(error)"])
+            }
+        }
         self.registrar = Registrar(store: registry.store, machineID: configuration.machine.id.rawValue,
                                    address: configuration.machine.publicIP, ttl: configuration.ttl,
                                    root: discoveryRoot, logger: logger)
@@ -93,7 +109,7 @@ public struct Agent: Service {
             try await units.resetFailed(unit.rawValue)
             await local.forget(unit)
             await registrar.forget(unit)
-            try await registry.removeState(unit, machineID)
+            await states.enqueue(unit, .remove)
             logger.info("unit unloaded", metadata: ["unit.name": "\(unit)"])
         }
         var files: [UnitName: UnitFile] = [:]
@@ -116,23 +132,19 @@ public struct Agent: Service {
         for unit in plan.stop {
             try await units.stop(unit.rawValue)
             await local.setJobState(unit, .loaded)
-            try await publish(unit)
+            await states.enqueue(unit, .publish)
         }
-        // Starts are independent: overlap systemd's replies with the (durable) state writes.
-        try await withThrowingTaskGroup(of: Void.self) { group in
-            var next = plan.start.makeIterator()
-            let start: @Sendable (UnitName) async throws -> Void = { unit in
-                try await units.start(unit.rawValue)
+        // The (durable) state writes go out from the publisher while the next starts are sent.
+        if !plan.start.isEmpty {
+            let failures = try await units.start(plan.start.map(\.rawValue))
+            for unit in plan.start {
+                if let error = failures[unit.rawValue] {
+                    // Stays loaded; the next reconcile (a change, or the periodic resync) tries again.
+                    logger.warning("unit start failed", metadata: ["unit.name": "\(unit)", "error": "\(error)"])
+                    continue
+                }
                 await local.setJobState(unit, .launched)
-                try await publish(unit)
-                logger.debug("unit started", metadata: ["unit.name": "\(unit)"])
-            }
-            for _ in 0..<16 {
-                guard let unit = next.next() else { break }
-                group.addTask { try await start(unit) }
-            }
-            while try await group.next() != nil {
-                if let unit = next.next() { group.addTask { try await start(unit) } }
+                await states.enqueue(unit, .publish)
             }
         }
         if !plan.start.isEmpty {
@@ -149,22 +161,13 @@ public struct Agent: Service {
         return file
     }
 
-    func publish(_ unit: UnitName) async throws {
-        guard let record = await local.stateRecord(unit) else { return }
-        try await registry.publishState(record, ttl: configuration.ttl)
-    }
-
     /// Publishes each state systemd signals for a unit this agent runs.
     func publishStateChanges() async {
         for await change in units.stateChanges {
             guard let unit = try? UnitName(change.unit) else { continue }
             guard await local.systemdStateChanged(unit, change.state) else { continue }
             await registrar.systemdStateChanged(unit, change.state)
-            do {
-                try await publish(unit)
-            } catch {
-                logger.warning("publishing unit state failed", metadata: ["unit.name": "\(unit)", "error": "\(error)"])
-            }
+            await states.enqueue(unit, .publish)
         }
     }
 
@@ -205,9 +208,7 @@ public struct Agent: Service {
         while !Task.isCancelled {
             try? await Task.sleep(for: .seconds(Double(configuration.ttl) * 2 / 5))
             if Task.isCancelled { return }
-            for unit in await local.names() {
-                try? await publish(unit)
-            }
+            for unit in await local.names() { await states.enqueue(unit, .publish) }
             await registrar.refreshAll()
         }
     }
@@ -217,6 +218,7 @@ public struct Agent: Service {
         let plan = await local.plan(desired: [:])
         do {
             try await carryOut(plan)
+            await states.drain()
             try await registry.removeMachine(machineID)
             logger.info("machine withdrawn", metadata: ["machine.id": "\(machineID)"])
         } catch {

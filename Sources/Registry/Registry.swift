@@ -39,13 +39,23 @@ extension Registry {
     /// - Throws: ``StoreError/Code/nodeExists`` when a unit of that name is already there.
     public func createUnit(_ name: UnitName, file: UnitFile, desiredState: DesiredState) async throws {
         let hash = file.hash
+        // Contents and desired state are independent writes: sent together, they share one
+        // commit. The job object, which makes the unit exist for everyone, goes last.
+        async let contents: Void = storeContents(file, hash: hash)
+        async let desired = store.set(keys.targetState(name), desiredState.rawValue)
+        _ = try await (contents, desired)
+        try await store.create(keys.jobObject(name), Self.encode(JobObject(name: name, hash: hash)))
+    }
+
+    /// Stores unit contents under their hash unless they are there already (instances of one
+    /// template share them): a read is cheaper than a create the store has to refuse.
+    private func storeContents(_ file: UnitFile, hash: UnitHash) async throws {
+        if try await store.getIfPresent(keys.unitFile(hash)) != nil { return }
         do {
             try await store.create(keys.unitFile(hash), file.normalizedText)
         } catch let error as StoreError where error.code == .nodeExists {
-            // Same contents already stored for another unit: content-addressed, so nothing to do.
+            // Stored meanwhile for another unit: content-addressed, so nothing to do.
         }
-        try await store.set(keys.targetState(name), desiredState.rawValue)
-        try await store.create(keys.jobObject(name), Self.encode(JobObject(name: name, hash: hash)))
     }
 
     /// Replaces a unit's contents (fleetctl `--replace`): the unit is unscheduled and placed again.

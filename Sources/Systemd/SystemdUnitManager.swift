@@ -63,6 +63,13 @@ public final class SystemdUnitManager: UnitManager {
         try await loop.perform { connection throws(SystemdError) in try connection.startUnit(name) }
     }
 
+    /// Starts many units with the calls pipelined (one bus round trip for the batch, not one each).
+    public func start(_ names: [String]) async throws -> [String: any Error] {
+        try await loop.perform { connection throws(SystemdError) in
+            try connection.startUnits(names).mapValues { $0 as any Error }
+        }
+    }
+
     public func stop(_ name: String) async throws {
         try await loop.perform { connection throws(SystemdError) in try connection.stopUnit(name) }
     }

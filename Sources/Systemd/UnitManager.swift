@@ -38,6 +38,12 @@ public protocol UnitManager: Sendable {
     /// - Throws: ``SystemdError`` with code ``SystemdError/Code/noSuchUnit`` if the unit has no file.
     func start(_ name: String) async throws
 
+    /// ``start(_:)`` for many units at once (pipelined where the manager can).
+    ///
+    /// - Returns: the units whose start failed, with the error; empty when all were queued.
+    /// - Throws: only when the manager cannot be reached at all.
+    func start(_ names: [String]) async throws -> [String: any Error]
+
     /// Queues a stop job (`StopUnit(name, "replace")`). A unit systemd does not know is not an error.
     func stop(_ name: String) async throws
 
@@ -64,6 +70,14 @@ public protocol UnitManager: Sendable {
 }
 
 extension UnitManager {
+    public func start(_ names: [String]) async throws -> [String: any Error] {
+        var failures: [String: any Error] = [:]
+        for name in names {
+            do { try await start(name) } catch { failures[name] = error }
+        }
+        return failures
+    }
+
     public func watch(_ names: [String]) async {
         for name in names { await watch(name) }
     }

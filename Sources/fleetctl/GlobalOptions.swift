@@ -47,7 +47,7 @@ struct GlobalOptions: ParsableArguments {
     @Option(help: "Deprecated and ignored; the API is the only driver.")
     var experimentalAPI: String?
 
-    @Option(help: "true: log requests to stderr.")
+    @Option(help: "true: log what fleetctl does and waits for to stderr, with timings.")
     var debug: String?
 
     /// Value options, in the order fleet documents them; used by ``CommandLineRewriter``.
@@ -111,6 +111,7 @@ struct GlobalOptions: ParsableArguments {
 
     /// The API client this command line asks for: endpoint, timeout, TLS and tunnel applied.
     func client(_ env: [String: String] = ProcessInfo.processInfo.environment) throws -> FleetClient {
+        if Self.bool(value(debug, "DEBUG", env)) == true { DebugLog.enabled = true }
         let timeout = resolvedTimeout(env)
         do {
             var endpoint = resolvedEndpoint(env)
@@ -125,10 +126,10 @@ struct GlobalOptions: ParsableArguments {
         }
     }
 
-    /// The shared client, or one with the TLS files given; made once per process.
+    /// fleetctl's HTTP client, with the TLS files given; made once per process.
     func httpClient(_ env: [String: String]) throws -> HTTPClient {
         let ca = value(caFile, "CA_FILE", env), cert = value(certFile, "CERT_FILE", env), key = value(keyFile, "KEY_FILE", env)
-        guard ca != nil || cert != nil || key != nil else { return .shared }
+        guard ca != nil || cert != nil || key != nil else { return HTTPClients.client(nil) }
         guard (cert == nil) == (key == nil) else {
             throw FleetClientError("--cert-file and --key-file go together: give both or neither")
         }
@@ -142,18 +143,20 @@ struct GlobalOptions: ParsableArguments {
         } catch {
             throw FleetClientError("cannot read the TLS files (\([ca, cert, key].compactMap { $0 }.joined(separator: ", "))): \(error)")
         }
-        return TLSClients.client(tls)
+        return HTTPClients.client(tls)
     }
 }
 
-/// fleetctl runs one command per process: the TLS client lives until exit (never shut down
-/// while a request may still use it).
-enum TLSClients {
+/// fleetctl runs one command per process: its client lives until exit (never shut down while
+/// a request may still use it). It allows more connections per host than AsyncHTTPClient's
+/// default of 8, so the concurrent requests of `start` (creating 200 units) really overlap.
+enum HTTPClients {
     nonisolated(unsafe) private static var made: HTTPClient?
 
-    static func client(_ tls: TLSConfiguration) -> HTTPClient {
+    static func client(_ tls: TLSConfiguration?) -> HTTPClient {
         if let made { return made }
         var configuration = HTTPClient.Configuration()
+        configuration.connectionPool.concurrentHTTP1ConnectionsPerHostSoftLimit = 48
         configuration.tlsConfiguration = tls
         let client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
         made = client

@@ -50,7 +50,9 @@ struct Start: AsyncParsableCommand {
         guard !units.isEmpty else { Terminal.error("No units given"); return }
         let client = try global.client()
         let (names, set) = try await createUnits(units, global: global, replace: replace, desiredState: "launched")
+        DebugLog.log("\(set.count) of \(names.count) units created launched")
         let placed = try await setAndWait(names, to: "launched", client: client, block: block, alreadySet: set)
+        DebugLog.log("\(placed.count) units launched; waiting for systemd to report them active")
         guard !block.noBlock else { return }
         // Launched means started through systemd; now wait for systemd to say it is active.
         do {
@@ -63,26 +65,38 @@ struct Start: AsyncParsableCommand {
 }
 
 /// Waits until systemd on each unit's machine reports it `active`; fails at once on `failed`.
-/// One listing of units and one of states per round, however many units are waited for.
+/// Placements are read once (they were just waited for); each round then reads only the
+/// published states, and reads placements again only while some unit shows no state where it
+/// was placed (it moved).
 /// - Parameter attempts: 0 waits until then; N gives up after N × 2 s.
 func waitForActive(_ names: [String], client: FleetClient, attempts: Int) async throws {
     let start = ContinuousClock.now
     var pending = names
+    var targets: [String: String?] = [:]
+    var stale = true
     while !pending.isEmpty {
-        let targets = Dictionary(try await client.units().map { ($0.name, $0.machineID) }, uniquingKeysWith: { a, _ in a })
-        let states = try await client.states()
+        if stale {
+            targets = Dictionary(try await client.units().map { ($0.name, $0.machineID) }, uniquingKeysWith: { a, _ in a })
+        }
+        let states = Dictionary(try await client.states().map { ("\($0.name) \($0.machineID ?? "")", $0) },
+                                uniquingKeysWith: { a, _ in a })
+        stale = false
         for name in pending {
-            guard let state = states.first(where: { $0.name == name && $0.machineID == targets[name] ?? nil }) else { continue }
+            guard let state = states["\(name) \((targets[name] ?? nil) ?? "")"] else {
+                stale = true
+                continue
+            }
             if state.systemdActiveState == "failed" {
                 throw StateWaiter.Timeout(description: "unit \(name) failed to start on \(state.machineID ?? "?") (systemd: \(state.systemdActiveState ?? "-")/\(state.systemdSubState ?? "-"))")
             }
             if state.systemdActiveState == "active" { pending.removeAll { $0 == name } }
         }
+        DebugLog.log("\(pending.count) units not active yet")
         guard !pending.isEmpty else { return }
         if attempts > 0, ContinuousClock.now - start >= .seconds(2 * attempts) {
             throw StateWaiter.Timeout(description: "Failed to find an active unit \(pending[0]) within \(2 * attempts)s")
         }
-        try await Task.sleep(for: .milliseconds(100))
+        try await Task.sleep(for: StateWaiter.pollInterval)
     }
 }
 

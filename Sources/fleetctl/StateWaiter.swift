@@ -20,6 +20,10 @@ struct StateWaiter {
         }
     }
 
+    /// Between two reads of the cluster while waiting. Each read is one request however many
+    /// units are waited for.
+    static let pollInterval: Duration = .milliseconds(50)
+
     /// How long the engine's reason must stand before we believe it: a unit may wait one pass
     /// for a peer or for machines that are still registering.
     static let unplaceableGrace: Duration = .seconds(1)
@@ -48,6 +52,7 @@ struct StateWaiter {
                     unplaceableSince[name] = nil
                 }
             }
+            DebugLog.log("\(pending.count) units yet to \(what)")
             guard !pending.isEmpty else { return }
             if attempts > 0, now - start >= .seconds(2 * attempts) {
                 throw Timeout(description: "timed out waiting for unit \(pending[0]) to \(what)")
@@ -56,7 +61,7 @@ struct StateWaiter {
                 lastProgress = now
                 Terminal.error("still waiting for \(pending.count) unit(s) to \(what), e.g. \(pending[0])")
             }
-            try await Task.sleep(for: .milliseconds(100))
+            try await Task.sleep(for: Self.pollInterval)
         }
     }
 }

@@ -41,7 +41,8 @@ struct UnitCreator {
             names.append(name.rawValue)
         }
         // Every file was read and parsed before anything is created; creations are independent.
-        try await forEachConcurrently(toCreate, limit: 16) { unit in try await client.createUnit(unit) }
+        // Many at once: fleetd commits concurrent writes together.
+        try await forEachConcurrently(toCreate, limit: 48) { unit in try await client.createUnit(unit) }
         for unit in toCreate { print("Unit \(unit.name) inactive") }
         return (names, Set(toCreate.filter { $0.desiredState == desiredState }.map(\.name)))
     }

@@ -47,8 +47,10 @@ struct SystemdStatusAndJournalTests {
         try await RealSystemd.withManager { units, _ in
             let name = TestUnits.uniqueName("journal")
             let marker = "marker-\(UInt32.random(in: .min ... .max))"
-            // Follow first (nothing old: the unit never ran), so the unit's line is awaited as an event.
-            let follower = JournalReader.lines(JournalQuery(unit: name, lines: 0, follow: true, format: .cat))
+            // Follow first, so the unit's lines are awaited as events. The reader opens the journal
+            // on its own thread, maybe after the unit wrote: ask for old lines too (the unit is new,
+            // so any line of it is from this run).
+            let follower = JournalReader.lines(JournalQuery(unit: name, lines: 50, follow: true, format: .cat))
             _ = try await units.writeUnitFile(name, contents: TestUnits.file(
                 execStart: "/bin/sh -c 'echo first-\(marker); echo second-\(marker); exec sleep 1000'"))
             try await units.reload()

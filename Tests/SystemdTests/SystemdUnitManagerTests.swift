@@ -212,4 +212,18 @@ struct SystemdNewUnitFileTests {
             for name in names { try await RealSystemd.cleanUp(name, units) }
         }
     }
+
+    @Test func aBatchOfStartsIsPipelinedAndReportsEachFailure() async throws {
+        try await RealSystemd.withManager { units, log in
+            let names = (0..<20).map { TestUnits.uniqueName("batch-\($0)") }
+            for name in names { _ = try await units.writeUnitFile(name, contents: TestUnits.sleeping) }
+            let missing = TestUnits.uniqueName("no-file")
+            await units.watch(names)
+            let failures = try await units.start(names + [missing])
+            #expect(Array(failures.keys) == [missing])
+            #expect((failures[missing] as? SystemdError)?.code == .noSuchUnit)
+            for name in names { _ = try await log.next(name) { $0.activeState == "active" } }
+            for name in names { try await RealSystemd.cleanUp(name, units) }
+        }
+    }
 }

@@ -14,6 +14,9 @@ import Synchronization
 /// everything queued to a ``ZoneBuilder`` and publishes one view. A single change is published
 /// as soon as it arrives; a burst that comes in while a view is being built is applied and
 /// encoded together, so the view catches up with a burst instead of falling further behind.
+/// Views are built at most once per `minimumInterval`: the first change after a quiet spell is
+/// published at once, and a long burst (200 units starting) costs one rebuild per interval
+/// instead of one per record, since a service's rebuild grows with its instances.
 public struct ZoneFeed: Service {
     public let store: any KeyValueStore
     public let settings: ZoneSettings
@@ -21,10 +24,13 @@ public struct ZoneFeed: Service {
     /// Where records live (`/discovery`).
     public let prefix: String
     public let retryDelay: Duration
+    public let minimumInterval: Duration
     private let logger: Logger
 
     public init(store: any KeyValueStore, settings: ZoneSettings, publisher: ZonePublisher,
-                prefix: String = "/discovery", retryDelay: Duration = .seconds(1), logger: Logger) {
+                prefix: String = "/discovery", retryDelay: Duration = .seconds(1),
+                minimumInterval: Duration = .milliseconds(10), logger: Logger) {
+        self.minimumInterval = minimumInterval
         self.store = store
         self.settings = settings
         self.publisher = publisher
@@ -99,7 +105,11 @@ public struct ZoneFeed: Service {
     private func build(from queue: ChangeQueue) async {
         var builder = ZoneBuilder(settings: settings)
         var loaded = false
+        var lastBuild: ContinuousClock.Instant?
         for await _ in queue.signals {
+            if let lastBuild, ContinuousClock.now < lastBuild + minimumInterval {
+                try? await Task.sleep(until: lastBuild + minimumInterval)  // let the burst collect
+            }
             var changed = false
             for change in queue.drain() {
                 switch change {
@@ -116,7 +126,10 @@ public struct ZoneFeed: Service {
                 changed = true
             }
             // Until the first load, keep serving the not-ready view (SERVFAIL), not an empty zone.
-            if changed && loaded { publisher.publish(builder.view()) }
+            if changed && loaded {
+                publisher.publish(builder.view())
+                lastBuild = ContinuousClock.now
+            }
         }
     }
 

@@ -9,7 +9,7 @@ typealias UnitStateChange = (unit: String, state: SystemdUnitState)
 /// handed to its ``BusLoop`` thread, and used from that thread only. Calls are synchronous
 /// (`sd_bus_call`), which is fine on that thread and never happens on the cooperative pool.
 final class BusConnection {
-    private var bus: OpaquePointer?
+    private(set) var bus: OpaquePointer?
     private var matchSlot: OpaquePointer?
     private let changes: AsyncStream<UnitStateChange>.Continuation
     private var watched: [String: WatchedUnit] = [:]
@@ -359,7 +359,7 @@ extension BusConnection: Sendable {}
 
 extension SystemdError {
     /// The error of a failed `sd_bus_call`: the D-Bus error if the peer sent one, else errno.
-    fileprivate init(
+    init(
         _ call: String, unit: String?, result: Int32, error: sd_bus_error, file: String = #fileID, line: Int = #line
     ) {
         let name = error.name.map { String(cString: $0) }

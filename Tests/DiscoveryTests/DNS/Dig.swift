@@ -20,7 +20,8 @@ struct Dig {
     let port: Int
 
     func callAsFunction(_ arguments: String...) async throws -> Answer {
-        let output = try await Self.run(["@127.0.0.1", "-p", String(port), "+time=2", "+tries=1"] + arguments)
+        // UDP may drop a datagram when the whole suite runs in parallel; a resolver retries, so dig does too.
+        let output = try await Self.run(["@127.0.0.1", "-p", String(port), "+time=2", "+tries=3"] + arguments)
         return Self.parse(output)
     }
 
