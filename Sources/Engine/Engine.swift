@@ -33,6 +33,8 @@ public struct Engine: Service {
     let configuration: Configuration
     let logger: Logger
     let cache = RequirementsCache()
+    /// The cluster as the watch reports it, so a pass needs no reads (see ``ClusterModel``).
+    let feed = ModelFeed()
 
     public init(registry: Registry, configuration: Configuration, logger: Logger) {
         self.registry = registry
@@ -70,7 +72,7 @@ public struct Engine: Service {
                             metadata: ["machine.id": "\(configuration.machine)"])
                 configuration.metrics.leadership(startedAt: leading ? Date().timeIntervalSince1970 : nil)
             }
-            if leading { try await reconcile() }
+            if leading { try await reconcileFromModel() }
             return leading
         } catch {
             logger.warning("engine pass failed", metadata: ["error": "\(error)"])
@@ -80,11 +82,50 @@ public struct Engine: Service {
     }
 
     /// Reads the cluster, plans, and writes the plan, counted in the metrics (a failure as
-    /// `reconcile_failure{type="run"}`). Public for tests and benchmarks.
+    /// `reconcile_failure{type="run"}`). Public for tests and benchmarks; the running engine
+    /// plans from its watch-fed model instead (``reconcileFromModel()``).
     public func reconcile() async throws {
+        try await measured {
+            async let units = registry.units()
+            async let machines = registry.machines()
+            async let assignments = registry.allAssignments()
+            _ = try await pass(units: try await units, machines: try await machines, assignments: try await assignments)
+        }
+    }
+
+    /// A pass planned from the model the watch keeps. It first waits until the model shows the
+    /// previous pass's placements; if that takes too long, or there is no model yet, it reads
+    /// the registry like ``reconcile()``.
+    public func reconcileFromModel() async throws {
+        if let written = feed.lastOwnWrite, !(await feed.waitUntilApplied(written, timeout: .seconds(1))) {
+            logger.debug("engine model behind its own writes; reading the registry", metadata: ["store.index": "\(written)"])
+            try await reloadModel()
+        }
+        guard let snapshot = feed.snapshot() else { return try await reconcile() }
+        try await measured {
+            let written = try await pass(units: snapshot.units, machines: snapshot.machines, assignments: snapshot.assignments)
+            if let written { feed.noteOwnWrite(written) }
+        }
+    }
+
+    /// Loads the model from the registry; for benchmarks, which then feed it with ``apply(_:)``.
+    public func loadModel() async throws { try await reloadModel() }
+
+    /// Applies one event of a recursive watch of the registry prefix to the model (benchmarks).
+    public func apply(_ event: StoreEvent) { feed.apply(event) }
+
+    /// Loads the model afresh from the registry (the watch goes on feeding it).
+    func reloadModel() async throws {
+        let index = try await registry.store.currentIndex()
+        var model = ClusterModel(keys: registry.keys)
+        try await model.load(from: registry)
+        feed.reset(model, asOf: index)
+    }
+
+    func measured(_ body: () async throws -> Void) async throws {
         let start = ContinuousClock.now
         do {
-            try await pass()
+            try await body()
         } catch {
             configuration.metrics.reconcileFailed("run")
             throw error
@@ -92,28 +133,30 @@ public struct Engine: Service {
         configuration.metrics.reconciled(in: ContinuousClock.now - start)
     }
 
-    func pass() async throws {
-        async let unitsRead = registry.units()
-        async let machines = registry.machines()
-        async let assignments = registry.allAssignments()
-        let units = try await unitsRead
+    /// Plans from `units`, `machines` and `assignments` and writes the plan.
+    /// - Returns: the store index of the last placement written, if any.
+    func pass(units: [UnitRecord], machines: [MachineRecord],
+              assignments: [MachineID: [UnitName: Assignment]]) async throws -> UInt64? {
         let plan = Scheduler.plan(units: units, requirements: try await requirements(of: units),
-                                  machines: try await machines, assignments: try await assignments)
+                                  machines: machines, assignments: assignments)
+        let metrics = configuration.metrics
+        let live = Set(machines.map(\.id))
+        metrics.reconcileFailed("machine_away", count: plan.unschedule.filter { !live.contains($0.1) }.count)
+        metrics.reconcileFailed("schedule", count: plan.unplaceable.count)
         // Each phase's writes are independent, so they go out concurrently: the store batches
         // concurrent durable writes into one commit. Phases stay in order (unschedule before
         // schedule, placements before the assignments agents act on).
-        let metrics = configuration.metrics
-        let live = Set(try await machines.map(\.id))
-        metrics.reconcileFailed("machine_away", count: plan.unschedule.filter { !live.contains($0.1) }.count)
-        metrics.reconcileFailed("schedule", count: plan.unplaceable.count)
         try await concurrently(plan.unschedule, metrics, "unschedule") { unit, machine in
             try await registry.clearTarget(unit, from: machine)
         }
+        let outcome = PlacementOutcome()
         try await concurrently(plan.schedule, metrics, "schedule") { unit, machine in
             do {
-                try await registry.setTarget(unit, machine)
+                outcome.written(try await registry.setTarget(unit, machine))
             } catch let error as StoreError where error.code == .nodeExists {
-                // placed meanwhile by a previous leader; the next pass sees it
+                // Placed meanwhile (by a previous leader, or a pass this one did not see yet):
+                // not assigned here either; the next pass sees where it went.
+                outcome.alreadyPlaced(unit)
             }
         }
         if !plan.schedule.isEmpty {
@@ -122,7 +165,8 @@ public struct Engine: Service {
         try await concurrently(plan.unassign, metrics, "unassign") { machine, unit in
             try await registry.removeAssignment(machine, unit)
         }
-        try await concurrently(plan.assign, metrics, "assign") { machine, unit, assignment in
+        let skipped = outcome.skipped
+        try await concurrently(plan.assign.filter { !skipped.contains($0.1) }, metrics, "assign") { machine, unit, assignment in
             try await registry.setAssignment(machine, unit, assignment)
         }
         for unit in units where unit.unplaceableReason != plan.unplaceable[unit.name] {
@@ -131,6 +175,7 @@ public struct Engine: Service {
                 logger.info("unit cannot be placed", metadata: ["unit.name": "\(unit.name)", "reason": "\(reason)"])
             }
         }
+        return outcome.lastIndex
     }
 
     /// Runs `write` for every item, at most 32 at once; the first failure wins. Counted as
@@ -174,15 +219,20 @@ public struct Engine: Service {
         return result
     }
 
-    /// Wakes the loop when a unit's desired state or contents change or a machine comes or goes.
-    /// The engine's own writes (targets, schedules) and agents' states do not wake it.
+    /// Feeds the model from a recursive watch of the registry, and wakes the loop when a unit's
+    /// desired state or contents change or a machine comes or goes. The engine's own writes
+    /// (targets, schedules) and agents' states update the model but do not wake it.
     func watchForChanges(wake: Wakeups) async {
         let keys = registry.keys
         while !Task.isCancelled {
             do {
-                let from = try await registry.store.currentIndex() + 1
-                wake.signal()  // anything before `from` is covered by this pass
-                for try await event in try await registry.store.watch(keys.prefix, recursive: true, fromIndex: from) {
+                let from = try await registry.store.currentIndex()
+                var model = ClusterModel(keys: keys)
+                try await model.load(from: registry)
+                feed.reset(model, asOf: from)
+                wake.signal()  // anything up to the load is covered by this pass
+                for try await event in try await registry.store.watch(keys.prefix, recursive: true, fromIndex: from + 1) {
+                    feed.apply(event)
                     let key = event.node.key
                     // Its own outputs (targets, reasons) must not wake the engine again.
                     if StoreKey.isWithin(key, keys.machines)
@@ -197,9 +247,14 @@ public struct Engine: Service {
         }
     }
 
+    /// The safety net: a pass every `interval` whatever the watch says, and now and then (every
+    /// 100 ticks, about 5 minutes by default) a model read afresh from the registry.
     func tick(every interval: Duration, wake: Wakeups) async {
+        var ticks = 0
         while !Task.isCancelled {
             try? await Task.sleep(for: interval)
+            ticks += 1
+            if ticks % 100 == 0 { try? await reloadModel() }
             wake.signal()
         }
     }

@@ -106,8 +106,11 @@ extension Registry {
 
 extension Registry {
     /// Places `unit` on `machine` unless it is already placed somewhere (create-only).
-    public func setTarget(_ unit: UnitName, _ machine: MachineID) async throws {
-        try await store.create(keys.target(unit), machine.rawValue)
+    ///
+    /// - Returns: the store index of the write.
+    @discardableResult
+    public func setTarget(_ unit: UnitName, _ machine: MachineID) async throws -> UInt64 {
+        try await store.create(keys.target(unit), machine.rawValue).index
     }
 
     /// Takes `unit` off `machine`, but only if it is still placed there.
