@@ -136,8 +136,10 @@ let package = Package(
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             .product(name: "UnixSignals", package: "swift-service-lifecycle"),
         ]),
+        // Shared by tests and fuzzers: a seeded random number generator.
+        .target(name: "FleetTestSupport", path: "Sources/TestSupport"),
         // Fuzzing the DNS parser and responder (scripts/fuzz-dns).
-        .executableTarget(name: "DNSFuzz", dependencies: ["FleetDiscovery"]),
+        .executableTarget(name: "DNSFuzz", dependencies: ["FleetDiscovery", "FleetTestSupport"]),
         // Store write -> DNS answer latency, in process.
         .executableTarget(name: "DNSPropagationBench", dependencies: [
             "FleetDiscovery", "FleetStore",
@@ -146,9 +148,9 @@ let package = Package(
             .product(name: "Logging", package: "swift-log"),
         ]),
 
-        .testTarget(name: "FleetUnitTests", dependencies: ["FleetUnit"], path: "Tests/UnitTests"),
+        .testTarget(name: "FleetUnitTests", dependencies: ["FleetUnit", "FleetTestSupport"], path: "Tests/UnitTests"),
         .testTarget(name: "FleetDiscoveryTests", dependencies: [
-            "FleetDiscovery", "FleetStore",
+            "FleetDiscovery", "FleetStore", "FleetTestSupport",
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "NIOEmbedded", package: "swift-nio"),
@@ -159,7 +161,7 @@ let package = Package(
         .testTarget(name: "FleetStoreEtcdTests", dependencies: ["FleetStoreEtcd", "FleetStore"], path: "Tests/StoreEtcdTests"),
         .testTarget(name: "FleetStoreTests", dependencies: ["FleetStore", "FleetStoreHTTP"], path: "Tests/StoreTests"),
         .testTarget(name: "FleetEngineTests", dependencies: [
-            "FleetEngine", .product(name: "MetricsTestKit", package: "swift-metrics"),
+            "FleetEngine", "FleetTestSupport", .product(name: "MetricsTestKit", package: "swift-metrics"),
         ], path: "Tests/EngineTests"),
         .testTarget(name: "FleetSystemdTests", dependencies: ["FleetSystemd", "FleetJournal"], path: "Tests/SystemdTests"),
         .testTarget(name: "FleetAgentTests", dependencies: [

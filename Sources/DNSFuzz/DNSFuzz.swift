@@ -1,3 +1,4 @@
+import FleetTestSupport
 import FleetDiscovery
 import Foundation
 
@@ -131,7 +132,7 @@ struct DNSFuzzDriver {
         var iteration = options.start
         var done = 0
         while options.seconds > 0 ? Date().timeIntervalSince(started) < options.seconds : done < options.count {
-            var random = SplitMix(seed: options.seed &* 0x9E37_79B9_7F4A_7C15 ^ UInt64(iteration))
+            var random = SeededGenerator(seed: options.seed &* 0x9E37_79B9_7F4A_7C15 ^ UInt64(iteration))
             let input = Mutator.mutate(seeds[Int(random.next() % UInt64(seeds.count))], seeds: seeds, random: &random)
             if options.dump { print(iteration, input.map { String(format: "%02x", $0) }.joined()) }
             DNSFuzzCheck.run(input)
@@ -179,7 +180,7 @@ enum Seeds {
 enum Mutator {
     static let interesting: [UInt8] = [0x00, 0x01, 0x3F, 0x40, 0x7F, 0x80, 0xBF, 0xC0, 0xC1, 0xFF, 0x0C, 0x29]
 
-    static func mutate(_ seed: [UInt8], seeds: [[UInt8]], random: inout SplitMix) -> [UInt8] {
+    static func mutate(_ seed: [UInt8], seeds: [[UInt8]], random: inout SeededGenerator) -> [UInt8] {
         var bytes = seed
         let rounds = 1 + Int(random.next() % 4)
         for _ in 0..<rounds {
@@ -225,14 +226,3 @@ enum Mutator {
     }
 }
 
-struct SplitMix {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}

@@ -1,3 +1,4 @@
+import FleetTestSupport
 import FleetRegistry
 import FleetStore
 import FleetUnit
@@ -5,23 +6,12 @@ import Testing
 
 /// The engine's watch-fed model must always end up equal to what the registry reads say.
 @Suite struct ClusterModelTests {
-    /// A small deterministic generator (SplitMix64), so a failure can be replayed.
-    struct Generator: RandomNumberGenerator {
-        var state: UInt64
-        mutating func next() -> UInt64 {
-            state &+= 0x9E37_79B9_7F4A_7C15
-            var z = state
-            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-            return z ^ (z >> 31)
-        }
-    }
 
     @Test(arguments: [1, 2, 3, 4, 5] as [UInt64])
     func aModelFedByTheWatchMatchesTheRegistry(seed: UInt64) async throws {
         let store = InMemoryStore()
         let registry = Registry(store: store)
-        var random = Generator(state: seed)
+        var random = SeededGenerator(seed: seed)
         let files = [try UnitFile(parsing: "[Service]\nExecStart=/bin/a\n"), try UnitFile(parsing: "[Service]\nExecStart=/bin/b\n")]
         let names = try (0..<6).map { try UnitName("u\($0).service") }
         let machines = (0..<3).map { MachineID("m\($0)") }

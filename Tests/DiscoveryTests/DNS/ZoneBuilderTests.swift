@@ -1,3 +1,4 @@
+import FleetTestSupport
 @testable import FleetDiscovery
 import Testing
 
@@ -16,7 +17,7 @@ import Testing
     }
 
     @Test func incrementalChangesMatchARebuild() throws {
-        var generator = SplitMix(seed: 7)
+        var generator = SeededGenerator(seed: 7)
         var builder = ZoneBuilder(settings: ZoneSettings(serial: 1))
         var live: [String: DiscoveryRecord] = [:]
         let services = ["web", "db", "cache"]
@@ -139,15 +140,3 @@ import Testing
     }
 }
 
-/// A small deterministic generator, so a failing sequence can be replayed.
-struct SplitMix {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}
