@@ -14,9 +14,10 @@ import Synchronization
 /// everything queued to a ``ZoneBuilder`` and publishes one view. A single change is published
 /// as soon as it arrives; a burst that comes in while a view is being built is applied and
 /// encoded together, so the view catches up with a burst instead of falling further behind.
-/// Views are built at most once per `minimumInterval`: the first change after a quiet spell is
-/// published at once, and a long burst (200 units starting) costs one rebuild per interval
-/// instead of one per record, since a service's rebuild grows with its instances.
+/// A change that finds the builder idle is published at once. When changes keep arriving while
+/// a view is built (a burst: 200 instances of one service starting, whose rebuild grows with
+/// the instances), the next build waits `burstGap` and applies everything that arrived
+/// meanwhile together.
 public struct ZoneFeed: Service {
     public let store: any KeyValueStore
     public let settings: ZoneSettings
@@ -24,13 +25,13 @@ public struct ZoneFeed: Service {
     /// Where records live (`/discovery`).
     public let prefix: String
     public let retryDelay: Duration
-    public let minimumInterval: Duration
+    public let burstGap: Duration
     private let logger: Logger
 
     public init(store: any KeyValueStore, settings: ZoneSettings, publisher: ZonePublisher,
                 prefix: String = "/discovery", retryDelay: Duration = .seconds(1),
-                minimumInterval: Duration = .milliseconds(10), logger: Logger) {
-        self.minimumInterval = minimumInterval
+                burstGap: Duration = .milliseconds(10), logger: Logger) {
+        self.burstGap = burstGap
         self.store = store
         self.settings = settings
         self.publisher = publisher
@@ -105,10 +106,10 @@ public struct ZoneFeed: Service {
     private func build(from queue: ChangeQueue) async {
         var builder = ZoneBuilder(settings: settings)
         var loaded = false
-        var lastBuild: ContinuousClock.Instant?
+        var nextBuild: ContinuousClock.Instant?
         for await _ in queue.signals {
-            if let lastBuild, ContinuousClock.now < lastBuild + minimumInterval {
-                try? await Task.sleep(until: lastBuild + minimumInterval)  // let the burst collect
+            if let nextBuild, ContinuousClock.now < nextBuild {
+                try? await Task.sleep(until: nextBuild)  // let the burst collect
             }
             var changed = false
             for change in queue.drain() {
@@ -128,7 +129,7 @@ public struct ZoneFeed: Service {
             // Until the first load, keep serving the not-ready view (SERVFAIL), not an empty zone.
             if changed && loaded {
                 publisher.publish(builder.view())
-                lastBuild = ContinuousClock.now
+                nextBuild = queue.hasPending ? ContinuousClock.now + burstGap : nil
             }
         }
     }
@@ -173,6 +174,9 @@ final class ChangeQueue: Sendable {
         changes.withLock { $0.append(change) }
         continuation.yield()
     }
+
+    /// True when changes are waiting (more arrived while the last batch was applied).
+    var hasPending: Bool { changes.withLock { !$0.isEmpty } }
 
     func drain() -> [ZoneChange] {
         changes.withLock { changes in
