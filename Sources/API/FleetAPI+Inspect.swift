@@ -28,7 +28,10 @@ extension FleetAPI {
         }
     }
 
-    func unitJournal(_ raw: String, _ request: Request) async throws -> Response {
+    func unitJournal(_ raw: String, _ request: Request, context: some RequestContext) async throws -> Response {
+        // A follower's stream ends when its client goes away (fleetctl interrupted): the reader
+        // thread or the upstream request stops instead of waiting for the unit's next line.
+        let channel = (context as? any ConnectionAwareContext)?.channel
         let query = request.uri.queryParameters
         let lines = try query.get("lines").map { text -> Int in
             guard let lines = Int(text), lines >= 0 else { throw APIError(.badRequest, "lines must be a number of 0 or more, not \"\(text)\"") }
@@ -41,17 +44,26 @@ extension FleetAPI {
             default: throw APIError(.badRequest, "follow must be true or false, not \"\(text)\"")
             }
         } ?? false
+        let heartbeat = try query.get("heartbeat").map { text -> Int in
+            guard let seconds = Int(text), (0...3600).contains(seconds) else {
+                throw APIError(.badRequest, "heartbeat must be a number of seconds from 0 to 3600, not \"\(text)\"")
+            }
+            return seconds
+        } ?? 0
         let output = query.get("output") ?? "short"
         guard JournalRequest.outputs.contains(output) else {
             throw APIError(.badRequest, "unknown output \"\(output)\"; use one of \(JournalRequest.outputs.joined(separator: ", "))")
         }
-        let journalRequest = JournalRequest(unit: raw, lines: lines, follow: follow, output: output)
+        let journalRequest = JournalRequest(unit: raw, lines: lines, follow: follow, output: output,
+                                            heartbeat: follow ? heartbeat : 0)
         let machine = try await inspectedMachine(raw, request, for: .journal)
         var headers = HTTPFields()
         headers[.contentType] = "text/plain; charset=utf-8"
         if let local = try localInspector(machine, request) {
             do { try local.checkJournal() } catch { throw APIError(.internalServerError, "\(error)") }
-            let stream = local.journal(journalRequest)
+            let stream = untilDisconnected(local.journal(journalRequest), channel: channel,
+                                           heartbeat: journalRequest.heartbeat > 0 ? .seconds(journalRequest.heartbeat) : nil,
+                                           marker: JournalRequest.heartbeatLine)
             return Response(status: .ok, headers: headers, body: ResponseBody { writer in
                 do {
                     for try await line in stream { try await writer.write(ByteBuffer(string: line + "\n")) }
@@ -69,8 +81,9 @@ extension FleetAPI {
             throw APIError(error.status.map { HTTPResponse.Status(code: $0) } ?? .badGateway,
                            error.status == nil ? "machine \(machine.id.rawValue): \(error.message)" : error.apiMessage)
         }
+        let relayed = untilDisconnected(body, channel: channel)
         return Response(status: .ok, headers: headers, body: ResponseBody { writer in
-            for try await chunk in body { try await writer.write(chunk) }
+            for try await chunk in relayed { try await writer.write(chunk) }
             try await writer.finish(nil)
         })
     }

@@ -59,7 +59,9 @@ public struct FleetAPI: Sendable {
             router.put("\(base)/units/:name") { request, context in try await putUnit(try name(context), request) }
             router.delete("\(base)/units/:name") { _, context in try await deleteUnit(try name(context)) }
             router.get("\(base)/units/:name/status") { request, context in try await unitStatus(try name(context), request) }
-            router.get("\(base)/units/:name/journal") { request, context in try await unitJournal(try name(context), request) }
+            router.get("\(base)/units/:name/journal") { request, context in
+                try await unitJournal(try name(context), request, context: context)
+            }
             router.get("\(base)/state") { request, _ in try await listStates(request) }
             router.get("\(base)/state/:name") { _, context in try json(await getState(try name(context))) }
             router.get("\(base)/machines") { request, _ in try await listMachines(request) }

@@ -124,6 +124,7 @@ public struct FleetClient: Sendable {
         -> HTTPClientResponseBodyStream
     {
         var query = "?lines=\(request.lines)&follow=\(request.follow)&output=\(Self.escape(request.output))"
+        if request.follow && request.heartbeat > 0 { query += "&heartbeat=\(request.heartbeat)" }
         if let machineID { query += "&machineID=" + Self.escape(machineID) }
         let response = try await send("/fleet/v1/units/\(Self.escape(request.unit))/journal" + query, method: .GET,
                                       headers: forwarded ? [FleetAPI.forwardedHeader.rawName: "1"] : [:],

@@ -83,7 +83,9 @@ struct Journal: AsyncParsableCommand {
         let client = try global.client()
         let body: HTTPClientResponseBodyStream
         do {
-            body = try await client.journal(JournalRequest(unit: name, lines: lines, follow: follow, output: output))
+            // Following: heartbeats every 2 s let every fleetd on the way notice when we stop.
+            body = try await client.journal(JournalRequest(unit: name, lines: lines, follow: follow, output: output,
+                                                           heartbeat: follow ? 2 : 0))
         } catch let error as FleetClientError {
             switch (error.status, error.apiMessage) {
             case (404?, "unit does not exist"): Terminal.error("Unit \(name) does not exist.")
@@ -93,10 +95,38 @@ struct Journal: AsyncParsableCommand {
             throw ExitCode.failure
         }
         do {
-            for try await chunk in body { FileHandle.standardOutput.write(Data(buffer: chunk)) }
+            var lines = JournalLines()
+            for try await chunk in body { FileHandle.standardOutput.write(lines.feed(Array(buffer: chunk))) }
+            FileHandle.standardOutput.write(lines.flush())
         } catch {
             Terminal.error("The journal of \(name) was cut off: \(error)")
             throw ExitCode.failure
         }
+    }
+}
+
+/// Splits the journal response into lines and drops heartbeat lines (a lone NUL).
+struct JournalLines {
+    private var pending: [UInt8] = []
+
+    /// The complete lines in `bytes` (with what came before), heartbeats removed.
+    mutating func feed(_ bytes: [UInt8]) -> Data {
+        pending += bytes
+        guard let last = pending.lastIndex(of: UInt8(ascii: "\n")) else { return Data() }
+        let complete = pending[...last]
+        pending = Array(pending[(last + 1)...])
+        var out = Data()
+        for line in complete.split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: false).dropLast()
+        where Array(line) != Array(JournalRequest.heartbeatLine.utf8) {
+            out.append(contentsOf: line)
+            out.append(UInt8(ascii: "\n"))
+        }
+        return out
+    }
+
+    /// Whatever is left after the last newline.
+    mutating func flush() -> Data {
+        defer { pending = [] }
+        return Data(pending)
     }
 }

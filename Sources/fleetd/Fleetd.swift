@@ -74,7 +74,7 @@ struct Fleetd {
         let api = FleetAPI(registry: registry,
                            configuration: .init(tokenLimit: settings.tokenLimit, localMachine: machine.id),
                            readiness: readiness, metrics: APIMetrics(additional: { prometheus.emitToString() }), inspector: LocalUnitInspector(units: units))
-        let apiRouter = Router()
+        let apiRouter = Router(context: FleetRequestContext.self)
         api.addRoutes(to: apiRouter)
         // The keys API rides along on the API socket, so fleetctl can read and watch discovery.
         KeysAPI(store: store, clientURLs: settings.keysListen.map { ["http://\($0.host):\($0.port)"] } ?? [])
@@ -89,7 +89,7 @@ struct Fleetd {
             onServerRunning: { _ in chmod(socket, 0o600) },
             logger: logger.silenced)))
         if let listen = settings.apiListen {
-            let router = Router()
+            let router = Router(context: FleetRequestContext.self)
             api.addRoutes(to: router)
             KeysAPI(store: store, clientURLs: ["http://\(listen.host):\(listen.port)"]).addRoutes(to: router)
             services.append(.init(service: Application(

@@ -146,6 +146,7 @@ final class FakeInspector: UnitInspector {
     @Test(arguments: [
         ("lines=-1", "lines must be a number of 0 or more"), ("lines=ten", "lines must be a number"),
         ("follow=maybe", "follow must be true or false"), ("output=verbose", "unknown output \"verbose\""),
+        ("follow=true&heartbeat=-1", "heartbeat must be a number of seconds"),
     ])
     func badJournalParametersAre400(query: String, expected: String) async throws {
         try await seed()
@@ -165,5 +166,21 @@ final class FakeInspector: UnitInspector {
                 #expect(response.status == .methodNotAllowed)
             }
         }
+    }
+}
+
+/// The relay behind journal follows: heartbeats while the source is quiet, and an end when it ends.
+@Suite struct UntilDisconnectedTests {
+    @Test func aQuietSourceGetsHeartbeatsAndItsEndEndsTheRelay() async throws {
+        let (source, feed) = AsyncThrowingStream<String, any Error>.makeStream()
+        let relay = untilDisconnected(source, channel: nil, heartbeat: .milliseconds(20), marker: "HB")
+        var iterator = relay.makeAsyncIterator()
+        #expect(try await iterator.next() == "HB")  // nothing from the source yet
+        feed.yield("line")
+        var next = try await iterator.next()
+        while next == "HB" { next = try await iterator.next() }
+        #expect(next == "line")
+        feed.finish()
+        while let element = try await iterator.next() { #expect(element == "HB") }
     }
 }

@@ -89,15 +89,26 @@ wait_until 20 "talker has written more than 10 lines" \
 run fleetctl journal talker
 check "journal defaults to 10 lines" test "$(wc -l <<<"$OUT")" -eq 10
 [ "$(wc -l <<<"$OUT")" -eq 10 ] || printf '%s\n' "$OUT" | sed 's/^/    /' 
-fleetctl journal -f -n 0 --output cat talker >"$WORK/follow" 2>"$WORK/follow.err" &
-follower=$!
+# Journal readers of machine 3's fleetd: threads waiting in poll(2) (its sd-bus thread is one).
+readers3() {
+  local pid; pid=$("$RIGCMD" exec 3 systemctl --user show -p MainPID --value fleetd)
+  for t in /proc/"$pid"/task/*; do cat "$t/wchan"; echo; done | grep -c poll_schedule
+}
+idle_readers=$(readers3)
+"$FLEET_BIN/fleetctl" journal -f -n 0 --output cat talker >"$WORK/follow" 2>"$WORK/follow.err" &
+follower=$!   # the fleetctl process itself (a shell function in the background would be a subshell)
 PIDS+=("$follower")
 wait_until 10 "journal -f prints new lines as machine 3's journal gets them" \
   bash -c "[ \$(grep -c '^beat' '$WORK/follow') -ge 3 ]"
 check "journal -f is still following" kill -0 "$follower"
 first=$(grep -m1 -o '[0-9]*$' "$WORK/follow"); last=$(tail -1 "$WORK/follow" | grep -o '[0-9]*$')
 check "followed lines arrive in order ($first..$last)" test "$last" -gt "$first"
+check "journal -f output carries no heartbeat bytes" bash -c "! grep -qP '\\x00' '$WORK/follow'"
+check "while following, machine 3's fleetd runs one more journal reader" test "$(readers3)" -gt "$idle_readers"
 kill "$follower"; wait "$follower" 2>/dev/null
+export -f readers3; export RIGCMD
+wait_until 10 "once the follower is gone, machine 3's fleetd stops its journal reader" \
+  bash -c "[ \$(readers3) -le $idle_readers ]" || echo "    readers on machine 3: $(readers3), before following: $idle_readers"
 run fleetctl journal
 check "journal without a unit: 'One unit file must be provided.', exit 1" \
   test "$RC" -eq 1 -a "$ERR" = "One unit file must be provided."

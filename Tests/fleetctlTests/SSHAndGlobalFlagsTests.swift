@@ -1,4 +1,5 @@
 import ArgumentParser
+import Foundation
 import Testing
 @testable import fleetctl
 
@@ -69,5 +70,16 @@ import Testing
         let flagged = try #require(try FleetctlCommand.parseAsRoot(["ssh", "--unit", "web@1", "--", "uptime"]) as? SSH)
         #expect(flagged.unit == "web@1")
         #expect(flagged.arguments.filter { $0 != "--" } == ["uptime"])
+    }
+}
+
+@Suite struct JournalLinesTests {
+    @Test func heartbeatsAreDroppedAndLinesSplitAcrossChunksJoined() {
+        var lines = JournalLines()
+        #expect(lines.feed(Array("one\n\u{0}\ntw".utf8)) == Data("one\n".utf8))
+        #expect(lines.feed(Array("o\n\u{0}".utf8)) == Data("two\n".utf8))
+        #expect(lines.feed(Array("\n\n".utf8)) == Data("\n".utf8))  // a heartbeat, then an empty line
+        #expect(lines.feed(Array("tail".utf8)) == Data())
+        #expect(lines.flush() == Data("tail".utf8))
     }
 }
