@@ -23,8 +23,7 @@ extension FleetAPI {
         do {
             return try json(try await peer.unitStatus(raw, machineID: machine.id.rawValue, forwarded: true))
         } catch let error as FleetClientError {
-            throw APIError(error.status.map { HTTPResponse.Status(code: $0) } ?? .badGateway,
-                           error.status == nil ? "machine \(machine.id.rawValue): \(error.message)" : error.apiMessage)
+            throw Self.peerError(error, machine)
         }
     }
 
@@ -78,8 +77,7 @@ extension FleetAPI {
         do {
             body = try await peer.journal(journalRequest, machineID: machine.id.rawValue, forwarded: true)
         } catch let error as FleetClientError {
-            throw APIError(error.status.map { HTTPResponse.Status(code: $0) } ?? .badGateway,
-                           error.status == nil ? "machine \(machine.id.rawValue): \(error.message)" : error.apiMessage)
+            throw Self.peerError(error, machine)
         }
         let relayed = untilDisconnected(body, channel: channel)
         return Response(status: .ok, headers: headers, body: ResponseBody { writer in
@@ -125,6 +123,14 @@ extension FleetAPI {
             throw APIError(.notImplemented, "this fleetd does not run units, so it has no status or journal to show")
         }
         return inspector
+    }
+
+    /// The peer's own answer (status and message) when it gave one; 502 naming it when it did not.
+    static func peerError(_ error: FleetClientError, _ machine: MachineRecord) -> APIError {
+        guard let status = error.status else {
+            return APIError(.badGateway, "machine \(machine.id.rawValue): \(error.message)")
+        }
+        return APIError(HTTPResponse.Status(code: status), error.apiMessage)
     }
 
     func peerClient(_ machine: MachineRecord) throws -> FleetClient {

@@ -7,11 +7,28 @@ import Metrics
 /// Watches are long-lived streams, not operations, and are passed through uncounted.
 public struct MeteredStore: KeyValueStore {
     public let base: any KeyValueStore
-    let factory: any MetricsFactory
+    /// One set of metrics per operation type, made once: every store call goes through here.
+    private let metrics: [String: OperationMetrics]
+
+    struct OperationMetrics: Sendable {
+        let count: Counter
+        let duration: Metrics.Timer
+        let failed: Counter
+
+        init(type: String, factory: any MetricsFactory) {
+            count = Counter(label: "fleet_registry_operation_count_total", dimensions: [("type", type)], factory: factory)
+            duration = Metrics.Timer(label: "fleet_registry_operation_duration_second", dimensions: [("ops", type)],
+                                     preferredDisplayUnit: .seconds, factory: factory)
+            failed = Counter(label: "fleet_registry_operation_failed_count_total", dimensions: [("type", type)],
+                             factory: factory)
+        }
+    }
 
     public init(_ base: any KeyValueStore, factory: any MetricsFactory = MetricsSystem.factory) {
         self.base = base
-        self.factory = factory
+        metrics = Dictionary(uniqueKeysWithValues: ["get", "get_all", "set", "delete"].map {
+            ($0, OperationMetrics(type: $0, factory: factory))
+        })
     }
 
     public func get(_ key: String, recursive: Bool) async throws -> StoreNode {
@@ -31,18 +48,17 @@ public struct MeteredStore: KeyValueStore {
     public func currentIndex() async throws -> UInt64 { try await base.currentIndex() }
 
     func measure<T>(_ type: String, _ operation: () async throws -> T) async throws -> T {
-        let dimensions = [("type", type)]
-        Counter(label: "fleet_registry_operation_count_total", dimensions: dimensions, factory: factory).increment()
+        let metrics = self.metrics[type]!
+        metrics.count.increment()
         let start = ContinuousClock.now
         do {
             let result = try await operation()
             let elapsed = ContinuousClock.now - start
-            Metrics.Timer(label: "fleet_registry_operation_duration_second", dimensions: [("ops", type)],
-                          preferredDisplayUnit: .seconds, factory: factory)
-                .recordNanoseconds(elapsed.components.seconds * 1_000_000_000 + elapsed.components.attoseconds / 1_000_000_000)
+            metrics.duration.recordNanoseconds(
+                elapsed.components.seconds * 1_000_000_000 + elapsed.components.attoseconds / 1_000_000_000)
             return result
         } catch {
-            Counter(label: "fleet_registry_operation_failed_count_total", dimensions: dimensions, factory: factory).increment()
+            metrics.failed.increment()
             throw error
         }
     }

@@ -32,7 +32,7 @@ struct Status: AsyncParsableCommand {
             }
             if index > 0 { print() }
             var machines: [String?] = [nil]
-            if unit.machineID == nil, XFleetRequirements(unit: try UnitName(name), file: UnitFile(options: unit.options ?? [])).isGlobal {
+            if unit.machineID == nil, UnitEntity.isGlobal(unit) {
                 machines = try await client.states().filter { $0.name == name }.compactMap(\.machineID)
                 if machines.isEmpty { Terminal.error("Unit \(name) does not appear to be loaded."); throw ExitCode.failure }
             }

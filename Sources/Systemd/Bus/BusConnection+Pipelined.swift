@@ -12,15 +12,15 @@ extension BusConnection {
         guard let bus else { throw .connectionClosed() }
         let calls = PipelinedCalls()
         for name in names {
-            var raw: OpaquePointer?
-            var r = sd_bus_message_new_method_call(bus, &raw, SystemdObjects.destination, SystemdObjects.managerPath,
-                                                   SystemdObjects.managerInterface, "StartUnit")
-            guard r >= 0, let raw else {
-                calls.failures[name] = .systemCall("sd_bus_message_new_method_call", unit: name, result: r, message: "StartUnit")
+            let request: BusMessage
+            do throws(SystemdError) {
+                request = try methodCall(SystemdObjects.managerPath, SystemdObjects.managerInterface, "StartUnit",
+                                         unit: name, label: "StartUnit")
+            } catch {
+                calls.failures[name] = error
                 continue
             }
-            let request = BusMessage(adopting: raw)
-            r = request.append(name)
+            var r = request.append(name)
             if r >= 0 { r = request.append("replace") }
             guard r >= 0 else {
                 calls.failures[name] = .systemCall("sd_bus_message_append_basic", unit: name, result: r, message: "StartUnit")

@@ -153,20 +153,27 @@ final class BusConnection {
         unit: String? = nil, label: String? = nil
     ) throws(SystemdError) -> BusMessage {
         let label = label ?? member
-        guard let bus else { throw .connectionClosed() }
-        var raw: OpaquePointer?
-        var r = sd_bus_message_new_method_call(bus, &raw, SystemdObjects.destination, path, interface, member)
-        guard r >= 0, let raw else {
-            throw .systemCall("sd_bus_message_new_method_call", unit: unit, result: r, message: label)
-        }
-        let request = BusMessage(adopting: raw)
+        let request = try methodCall(path, interface, member, unit: unit, label: label)
         for argument in arguments {
-            r = request.append(argument)
+            let r = request.append(argument)
             guard r >= 0 else {
                 throw .systemCall("sd_bus_message_append_basic", unit: unit, result: r, message: label)
             }
         }
         return try send(request, label: label, unit: unit)
+    }
+
+    /// A new method call to systemd, for the caller to append arguments to.
+    func methodCall(_ path: String, _ interface: String, _ member: String, unit: String?, label: String)
+        throws(SystemdError) -> BusMessage
+    {
+        guard let bus else { throw .connectionClosed() }
+        var raw: OpaquePointer?
+        let r = sd_bus_message_new_method_call(bus, &raw, SystemdObjects.destination, path, interface, member)
+        guard r >= 0, let raw else {
+            throw .systemCall("sd_bus_message_new_method_call", unit: unit, result: r, message: label)
+        }
+        return BusMessage(adopting: raw)
     }
 
     /// Sends a prepared method call and waits for its reply.
@@ -191,52 +198,21 @@ final class BusConnection {
     /// the way, so a new unit file is found), and the reply's order: every signal sent after it
     /// is at least as new as the values returned. Units systemd cannot load are `not-found`.
     func unitStates(_ names: [String]) throws(SystemdError) -> (states: [String: SystemdUnitState], asOf: MessageOrder?) {
-        guard let bus else { throw .connectionClosed() }
-        var raw: OpaquePointer?
-        var r = sd_bus_message_new_method_call(bus, &raw, SystemdObjects.destination, SystemdObjects.managerPath,
-                                               SystemdObjects.managerInterface, "ListUnitsByNames")
-        guard r >= 0, let raw else { throw .systemCall("sd_bus_message_new_method_call", result: r, message: "ListUnitsByNames") }
-        let request = BusMessage(adopting: raw)
-        r = request.append(strings: names)
-        guard r >= 0 else { throw .systemCall("sd_bus_message_append_strv", result: r, message: "ListUnitsByNames") }
-        let reply = try send(request, label: "ListUnitsByNames", unit: names.count == 1 ? names[0] : nil)
-        guard let states = reply.readUnitStatesByName() else { throw .invalidReply("ListUnitsByNames", unit: nil, result: 0) }
+        let unit = names.count == 1 ? names[0] : nil
+        let request = try methodCall(SystemdObjects.managerPath, SystemdObjects.managerInterface, "ListUnitsByNames",
+                                     unit: unit, label: "ListUnitsByNames")
+        let r = request.append(strings: names)
+        guard r >= 0 else { throw .systemCall("sd_bus_message_append_strv", unit: unit, result: r, message: "ListUnitsByNames") }
+        let reply = try send(request, label: "ListUnitsByNames", unit: unit)
+        guard let states = reply.readUnitStatesByName() else { throw .invalidReply("ListUnitsByNames", unit: unit, result: 0) }
         return (states, reply.order)
     }
 
-    /// `LoadState`, `ActiveState` and `SubState` via `Properties.Get`, and the order of the first
-    /// reply: every signal sent after it is at least as new as the values returned.
+    /// One unit's state (``unitStates(_:)`` for one name).
     func unitState(_ name: String) throws(SystemdError) -> (state: SystemdUnitState, asOf: MessageOrder?) {
-        let (properties, asOf) = try unitProperties(name, UnitStateProperties.names)
-        guard let state = properties.complete else { throw .invalidReply("Get", unit: name, result: 0) }
-        return (state, asOf)
-    }
-
-    /// Reads the named unit properties (each an `s`) with one `Properties.Get` per name.
-    private func unitProperties(_ name: String, _ names: [String]) throws(SystemdError)
-        -> (properties: UnitStateProperties, asOf: MessageOrder?)
-    {
-        guard let path = SystemdObjects.unitPath(name) else {
-            throw SystemdError(code: .invalidUnitName, call: "sd_bus_path_encode", unit: name)
-        }
-        var properties = UnitStateProperties()
-        var asOf: MessageOrder?
-        var first = true
-        for property in names {
-            let label = "Get \(property)"
-            let reply = try call(
-                path, SystemdObjects.propertiesInterface, "Get", [SystemdObjects.unitInterface, property],
-                unit: name, label: label)
-            if first {
-                asOf = reply.order
-                first = false
-            }
-            guard reply.enter(BusType.variant, "s"), let value = reply.readString() else {
-                throw .invalidReply(label, unit: name, result: 0)
-            }
-            properties[property] = value
-        }
-        return (properties, asOf)
+        let read = try unitStates([name])
+        guard let state = read.states[name] else { throw .invalidReply("ListUnitsByNames", unit: name, result: 0) }
+        return (state, read.asOf)
     }
 
     func reload() throws(SystemdError) {
@@ -324,13 +300,13 @@ final class BusConnection {
     ///
     /// A signal may carry only some of the three properties; in fact systemd never puts
     /// `LoadState` in PropertiesChanged (it is declared "const": only a reload changes it, and
-    /// ``reload()`` re-reads watched units). Missing properties are read with `Get`, once per
+    /// ``reload()`` re-reads watched units). Missing properties are read with one call, once per
     /// unit and batch, never from inside the callback; the signal's own values win.
     private func resolvePendingSignals() {
         guard !pendingSignals.isEmpty else { return }
         let batch = pendingSignals
         pendingSignals.removeAll()
-        var fetched: [String: UnitStateProperties] = [:]
+        var fetched: [String: SystemdUnitState] = [:]
         for signal in batch {
             guard let unit = watched[signal.unit] else { continue }  // unwatched meanwhile
             if signal.order?.isNotAfter(unit.knownAsOf) == true { continue }
@@ -339,14 +315,10 @@ final class BusConnection {
             // from the last known state rather than asking systemd for each signal.
             if properties.loadState == nil, let known = unit.lastEmitted?.loadState { properties.loadState = known }
             if !properties.missing.isEmpty {
-                var known = fetched[signal.unit] ?? UnitStateProperties()
-                let unread = properties.missing.filter { known[$0] == nil }
-                if !unread.isEmpty {
-                    guard let read = try? unitProperties(signal.unit, unread) else { continue }
-                    known = known.filling(from: read.properties)
-                    fetched[signal.unit] = known
-                }
-                properties = properties.filling(from: known)
+                if fetched[signal.unit] == nil { fetched[signal.unit] = try? unitState(signal.unit).state }
+                guard let known = fetched[signal.unit] else { continue }
+                properties = properties.filling(from: UnitStateProperties(
+                    loadState: known.loadState, activeState: known.activeState, subState: known.subState))
             }
             guard let state = properties.complete else { continue }
             emit(signal.unit, state, asOf: signal.order)
