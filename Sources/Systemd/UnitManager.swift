@@ -6,9 +6,6 @@ public enum UnitFileWrite: Sendable, Equatable {
     case created
     /// The file held other contents: systemd needs a reload to see them.
     case modified
-
-    /// True unless the file was already as wanted.
-    public var changed: Bool { self != .unchanged }
 }
 
 /// What fleet's agent needs from an init system: unit files, jobs, and unit state.
