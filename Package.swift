@@ -102,7 +102,7 @@ let package = Package(
             .product(name: "AsyncHTTPClient", package: "async-http-client"),
         ], path: "Sources/API"),
         .executableTarget(name: "fleetd", dependencies: [
-            "FleetAgent", "FleetAPI", "FleetDiscovery", "FleetEngine", "FleetJournal", "FleetMDNS", "FleetStoreEtcd",
+            "FleetAgent", "FleetAPI", "FleetDiscovery", "FleetEngine", "FleetJournal", "FleetMDNS", "FleetStoreEtcd", "FleetUnit",
             "FleetStoreHTTP", .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Prometheus", package: "swift-prometheus"),
             .product(name: "NIOPosix", package: "swift-nio"),

@@ -69,6 +69,7 @@ extension FleetAPI {
         }
         let name: UnitName
         do { name = try UnitName(raw) } catch { throw APIError(.badRequest, error.description) }
+        if let reason = name.reservedReason { throw APIError(.badRequest, reason) }
         var desired: DesiredState?
         if let text = entity.desiredState {
             guard let state = DesiredState(rawValue: text) else {

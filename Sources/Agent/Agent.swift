@@ -9,20 +9,47 @@ import ServiceLifecycle
 /// systemd match the units the engine assigned here, and publishes their states.
 ///
 /// It watches only `schedule/<this machine>/`, and learns unit states from systemd's D-Bus
-/// signals, so nothing here polls. On a graceful shutdown it stops and unloads its units and
-/// withdraws the machine at once, so the engine moves them without waiting for a TTL.
+/// signals, so nothing here polls. It also takes stock of systemd itself (anti-entropy): at
+/// start, after every reconnect to the store and every ``Configuration/resyncInterval``, it
+/// adopts the units fleet's marked files say it runs, without restarting those still assigned
+/// here, and removes the rest (orphans of a crash or of a move). On a graceful shutdown it
+/// stops and unloads its units and withdraws the machine at once, so the engine moves them
+/// without waiting for a TTL.
 public struct Agent: Service {
     public struct Configuration: Sendable {
         public var machine: MachineRecord
         /// Presence and unit-state TTL in seconds (fleet's `agent_ttl`).
         public var ttl: Int64
+        /// How often the agent compares systemd with its assignments in full, as a safety net
+        /// for anything an event did not tell it.
+        public var resyncInterval: Duration
+        /// What happens to units that set no `[X-Fleet] Isolation=` while the machine is cut off.
+        public var defaultIsolation: UnitIsolation
         /// Called once the machine's presence is in the store (fleetd opens its API then).
         public var onRegistered: @Sendable () -> Void
 
-        public init(machine: MachineRecord, ttl: Int64 = 30, onRegistered: @escaping @Sendable () -> Void = {}) {
+        public init(machine: MachineRecord, ttl: Int64 = 30, resyncInterval: Duration = .seconds(30),
+                    defaultIsolation: UnitIsolation = .keep, onRegistered: @escaping @Sendable () -> Void = {}) {
             self.machine = machine
             self.ttl = ttl
+            self.resyncInterval = resyncInterval
+            self.defaultIsolation = defaultIsolation
             self.onRegistered = onRegistered
+        }
+
+        /// How often presence is refreshed: a tenth of the TTL, between 0.5 and 3 seconds, so
+        /// an outage of up to about 90 % of the TTL moves nothing (refreshes do not wake watchers
+        /// and cost one small write per machine).
+        public var presenceInterval: Duration {
+            .milliseconds(min(3000, max(500, min(ttl, 30) * 100)))
+        }
+
+        /// How long after its last confirmed refresh an isolated machine stops its fenced units:
+        /// the TTL less a margin (a quarter of the TTL, at least one second) for the stop itself
+        /// and for clocks, so they are down before the engine can start them elsewhere.
+        public var fenceAfter: Duration {
+            let ttl = Duration.seconds(ttl)
+            return ttl - max(.seconds(1), ttl / 4)
         }
     }
 
@@ -33,6 +60,11 @@ public struct Agent: Service {
     let local: LocalUnits
     let registrar: Registrar
     let states: StatePublisher
+    let requests = ReconcileRequests()
+    let presence = PresenceClock()
+    /// Fired when contact with the store comes back, so the assignment watch is re-made (a
+    /// stream that lived through a network cut may be dead without knowing it).
+    let rewatch = Trigger()
 
     public init(registry: Registry, units: any UnitManager, configuration: Configuration, logger: Logger,
                 discoveryRoot: String = "/discovery") {
@@ -64,101 +96,44 @@ public struct Agent: Service {
     var machineID: MachineID { configuration.machine.id }
 
     public func run() async throws {
+        let sent = ContinuousClock.now
         try await registry.publishMachine(configuration.machine, ttl: configuration.ttl)
+        presence.confirmed(sentAt: sent)
         logger.info("machine registered", metadata: ["machine.id": "\(machineID)"])
         configuration.onRegistered()
-        let (wakeups, wake) = AsyncStream<Void>.makeStream(bufferingPolicy: .bufferingNewest(1))
+        requests.request(.full)
         await withGracefulShutdownHandler {
             await withDiscardingTaskGroup { group in
                 group.addTask { await keepPresence() }
-                group.addTask { await watchAssignments(wake: wake) }
+                group.addTask { await watchAssignments() }
                 group.addTask { await publishStateChanges() }
                 group.addTask { await refreshStates() }
-                for await _ in wakeups {
-                    await reconcile()
+                group.addTask { await every(configuration.resyncInterval) { requests.request(.full) } }
+                group.addTask { await every(.milliseconds(250)) { requests.request(.fence) } }
+                for await _ in requests.stream {
+                    let pending = requests.take()
+                    if pending.contains(.fence) { await fenceIfIsolated() }
+                    if pending.contains(.full) {
+                        await reconcile(full: true)
+                    } else if pending.contains(.changes) {
+                        await reconcile(full: false)
+                    }
                 }
                 group.cancelAll()
             }
         } onGracefulShutdown: {
-            wake.finish()
+            requests.finish()
         }
         await purge()
     }
 
-    /// Makes local systemd match this machine's assignments.
-    func reconcile() async {
-        do {
-            let desired = try await registry.assignments(machineID)
-            let plan = await local.plan(desired: desired)
-            try await carryOut(plan)
-        } catch {
-            logger.warning("agent reconcile failed; retrying on the next change",
-                           metadata: ["machine.id": "\(machineID)", "error": "\(error)"])
+    /// Runs `body` every `interval` until cancelled.
+    func every(_ interval: Duration, _ body: () -> Void) async {
+        while !Task.isCancelled {
+            try? await Task.sleep(for: interval)
+            if Task.isCancelled { return }
+            body()
         }
-    }
-
-    func carryOut(_ plan: AgentPlan) async throws {
-        // systemd finds a new unit file by itself on the unit's first start; only a changed or
-        // removed one needs a daemon-reload (one per batch), which costs more the more units
-        // the manager has.
-        var needsReload = false
-        for unit in plan.unload {
-            try await units.stop(unit.rawValue)
-            await units.unwatch(unit.rawValue)
-            needsReload = try await units.removeUnitFile(unit.rawValue) || needsReload
-            try await units.resetFailed(unit.rawValue)
-            await local.forget(unit)
-            await registrar.forget(unit)
-            await states.enqueue(unit, .remove)
-            logger.info("unit unloaded", metadata: ["unit.name": "\(unit)"])
-        }
-        var files: [UnitName: UnitFile] = [:]
-        for (unit, hash) in plan.load {
-            guard let file = try await unitFile(hash) else {
-                logger.warning("unit contents missing from the store", metadata: ["unit.name": "\(unit)"])
-                continue
-            }
-            files[unit] = file
-            needsReload = try await units.writeUnitFile(unit.rawValue, contents: file.normalizedText) == .modified
-                || needsReload
-        }
-        if needsReload { try await units.reload() }
-        for (unit, hash) in plan.load {
-            guard let file = files[unit] else { continue }
-            await local.loaded(unit, hash: hash)
-            await registrar.loaded(unit, file: file)
-        }
-        await units.watch(plan.load.map(\.0).filter { files[$0] != nil }.map(\.rawValue))
-        for unit in plan.stop {
-            try await units.stop(unit.rawValue)
-            await local.setJobState(unit, .loaded)
-            await states.enqueue(unit, .publish)
-        }
-        // The (durable) state writes go out from the publisher while the next starts are sent.
-        if !plan.start.isEmpty {
-            let failures = try await units.start(plan.start.map(\.rawValue))
-            for unit in plan.start {
-                if let error = failures[unit.rawValue] {
-                    // Stays loaded; the next reconcile (a change, or the periodic resync) tries again.
-                    logger.warning("unit start failed", metadata: ["unit.name": "\(unit)", "error": "\(error)"])
-                    continue
-                }
-                await local.setJobState(unit, .launched)
-                await states.enqueue(unit, .publish)
-            }
-        }
-        if !plan.start.isEmpty {
-            logger.info("units started", metadata: ["agent.started": "\(plan.start.count)"])
-        }
-    }
-
-    /// Unit contents by hash: fetched from the store once, then from the cache (contents never
-    /// change under a hash, and the instances of one template share theirs).
-    func unitFile(_ hash: UnitHash) async throws -> UnitFile? {
-        if let cached = await local.file(hash) { return cached }
-        guard let file = try await registry.unitFile(hash) else { return nil }
-        await local.remember(file, hash: hash)
-        return file
     }
 
     /// Publishes each state systemd signals for a unit this agent runs.
@@ -171,35 +146,29 @@ public struct Agent: Service {
         }
     }
 
-    func watchAssignments(wake: AsyncStream<Void>.Continuation) async {
+    /// Follows `schedule/<this machine>/`; each change asks for a pass, and so does each
+    /// (re)start of the watch, since changes may have been missed meanwhile. The watch is made
+    /// anew when contact with the store comes back after an outage (``rewatch``).
+    func watchAssignments() async {
         let key = registry.keys.schedule(machineID)
         while !Task.isCancelled {
-            do {
-                let from = try await registry.store.currentIndex() + 1
-                wake.yield()
-                for try await _ in try await registry.store.watch(key, recursive: true, fromIndex: from) {
-                    wake.yield()
+            await withTaskGroup(of: Void.self) { group in
+                group.addTask {
+                    do {
+                        let from = try await registry.store.currentIndex() + 1
+                        requests.request(.changes)
+                        for try await _ in try await registry.store.watch(key, recursive: true, fromIndex: from) {
+                            requests.request(.changes)
+                        }
+                    } catch {
+                        logger.debug("assignment watch broke; resuming", metadata: ["error": "\(error)"])
+                    }
                 }
-            } catch {
-                logger.debug("assignment watch broke; resuming", metadata: ["error": "\(error)"])
+                group.addTask { await rewatch.wait() }
+                await group.next()
+                group.cancelAll()
             }
             try? await Task.sleep(for: .milliseconds(200))
-        }
-    }
-
-    /// Refreshes the presence key every third of the TTL; re-publishes it if it had expired.
-    func keepPresence() async {
-        while !Task.isCancelled {
-            try? await Task.sleep(for: .seconds(Double(configuration.ttl) / 3))
-            if Task.isCancelled { return }
-            do {
-                if try await !registry.refreshMachine(machineID, ttl: configuration.ttl) {
-                    try await registry.publishMachine(configuration.machine, ttl: configuration.ttl)
-                    logger.warning("presence had expired; machine registered again", metadata: ["machine.id": "\(machineID)"])
-                }
-            } catch {
-                logger.warning("presence refresh failed", metadata: ["error": "\(error)"])
-            }
         }
     }
 
@@ -216,9 +185,9 @@ public struct Agent: Service {
     /// Graceful shutdown: stop and unload every unit here, withdraw states and presence now.
     func purge() async {
         let plan = await local.plan(desired: [:])
+        await carryOut(plan)
+        await states.drain()
         do {
-            try await carryOut(plan)
-            await states.drain()
             try await registry.removeMachine(machineID)
             logger.info("machine withdrawn", metadata: ["machine.id": "\(machineID)"])
         } catch {

@@ -9,7 +9,15 @@ actor LocalUnits {
         var hash: UnitHash
         var jobState: DesiredState
         var systemd: SystemdUnitState?
+        /// The name is a unit the host has outside fleet's directory: the agent refused it and
+        /// never touches the host's unit (no file, no start, no stop).
+        var refusedAsHostUnit = false
+        /// Stopped by the isolation fence; started again once the machine is back.
+        var fenced = false
     }
+
+    /// What the agent reports for a unit it refused because the host already has one so named.
+    static let hostUnitState = SystemdUnitState(loadState: "refused", activeState: "inactive", subState: "host-unit")
 
     let machine: MachineID
     var units: [UnitName: Local] = [:]
@@ -43,8 +51,43 @@ actor LocalUnits {
         units[unit] = Local(hash: hash, jobState: .loaded, systemd: units[unit]?.systemd)
     }
 
+    /// Takes a unit found in systemd (a marked file) into the agent's books as it is, running or not.
+    func adopt(_ unit: UnitName, hash: UnitHash, running: Bool) {
+        units[unit] = Local(hash: hash, jobState: running ? .launched : .loaded, systemd: nil)
+    }
+
+    /// Books a unit the agent refused to load because the host has its own unit of that name.
+    func refuseAsHostUnit(_ unit: UnitName, hash: UnitHash) {
+        units[unit] = Local(hash: hash, jobState: .loaded, systemd: Self.hostUnitState, refusedAsHostUnit: true)
+    }
+
+    func isRefusedHostUnit(_ unit: UnitName) -> Bool { units[unit]?.refusedAsHostUnit == true }
+
+    /// Units known here whose file the last stock-taking did not find, so they are loaded anew.
+    func forgetMissing(keeping found: Set<UnitName>) -> [UnitName] {
+        let missing = units.filter { !found.contains($0.key) && !$0.value.refusedAsHostUnit }.map(\.key)
+        for unit in missing { units[unit] = nil }
+        return missing
+    }
+
+    func isKnown(_ unit: UnitName) -> Bool { units[unit] != nil }
+
+    /// Launched units, with their contents' hash, that the fence may have to stop.
+    func launched() -> [(UnitName, UnitHash)] {
+        units.filter { $0.value.jobState == .launched && !$0.value.refusedAsHostUnit }
+            .map { ($0.key, $0.value.hash) }.sorted { $0.0 < $1.0 }
+    }
+
+    func setFenced(_ unit: UnitName) {
+        units[unit]?.jobState = .loaded
+        units[unit]?.fenced = true
+    }
+
+    func isFenced(_ unit: UnitName) -> Bool { units[unit]?.fenced == true }
+
     func setJobState(_ unit: UnitName, _ state: DesiredState) {
         units[unit]?.jobState = state
+        if state == .launched { units[unit]?.fenced = false }
     }
 
     func forget(_ unit: UnitName) {
@@ -59,7 +102,7 @@ actor LocalUnits {
 
     /// Records systemd's report; true when it concerns a unit of ours and changed something.
     func systemdStateChanged(_ unit: UnitName, _ state: SystemdUnitState) -> Bool {
-        guard units[unit] != nil, units[unit]?.systemd != state else { return false }
+        guard let local = units[unit], !local.refusedAsHostUnit, local.systemd != state else { return false }
         units[unit]?.systemd = state
         return true
     }

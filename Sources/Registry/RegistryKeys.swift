@@ -14,6 +14,7 @@ import FleetStore
 /// machines/<id>/object       {"ID","PublicIP","Metadata"} presence, TTL
 /// machines/<id>/metadata/<k> value ("" = tombstone)       dynamic metadata (API PATCH), no TTL
 /// lease/engine-leader        <machine id>                 engine leadership, TTL
+/// cluster                    {"created","by"}             written once, when the cluster is made
 /// ```
 public struct RegistryKeys: Sendable, Hashable {
     public let prefix: String
@@ -44,4 +45,7 @@ public struct RegistryKeys: Sendable, Hashable {
         machines + "/" + id.rawValue + "/metadata/" + key
     }
     public var engineLease: String { prefix + "/lease/engine-leader" }
+    /// The cluster's birth certificate: a store without it holds no fleet cluster (see
+    /// ``Registry/ensureCluster(create:by:)``).
+    public var cluster: String { prefix + "/cluster" }
 }

@@ -25,7 +25,13 @@ public actor InMemoryUnitManager: UnitManager {
     private var watched: [String: SystemdUnitState] = [:]
     /// How many times ``reload()`` ran.
     public private(set) var reloadCount = 0
+    /// How many times each unit was really started (from not running) and really stopped, so a
+    /// test can tell an adopted unit from a restarted one.
+    public private(set) var starts: [String: Int] = [:]
+    public private(set) var stops: [String: Int] = [:]
     private var injectedFailure: (any Error)?
+    private var hostUnitNames: Set<String> = []
+    private var unstoppable: Set<String> = []
 
     public init() {
         (stateChanges, changes) = AsyncStream<(unit: String, state: SystemdUnitState)>.makeStream()
@@ -63,6 +69,7 @@ public actor InMemoryUnitManager: UnitManager {
         }
         let active = runtime[name]?.activeState
         guard active != "active", active != "activating" else { return }
+        starts[name, default: 0] += 1
         set(name, "activating", "start")
         if file.contains("ExecStart=/bin/false") {
             set(name, "failed", "failed")
@@ -73,8 +80,14 @@ public actor InMemoryUnitManager: UnitManager {
 
     public func stop(_ name: String) throws {
         try throwInjectedFailure()
+        if unstoppable.contains(name) {
+            throw SystemdError(code: .busError, call: "StopUnit", unit: name,
+                               busErrorName: "org.freedesktop.systemd1.OperationRefused",
+                               message: "Operation refused, unit \(name) may be requested by dependency only.")
+        }
         guard let active = runtime[name]?.activeState, ["active", "activating", "reloading"].contains(active)
         else { return }  // unknown, inactive or failed: nothing to stop
+        stops[name, default: 0] += 1
         set(name, "deactivating", "stop-sigterm")
         set(name, "inactive", "dead")
     }
@@ -111,6 +124,40 @@ public actor InMemoryUnitManager: UnitManager {
 
     public func unwatch(_ name: String) {
         watched[name] = nil
+    }
+
+    public func markedUnitFiles(marker: String) throws -> [String: String] {
+        try throwInjectedFailure()
+        var found: [String: String] = [:]
+        for (name, contents) in unitFiles {
+            let line = String(contents.prefix { $0 != "\n" })
+            if line.hasPrefix(marker) { found[name] = line }
+        }
+        return found
+    }
+
+    public func hostUnits(_ names: [String]) throws -> Set<String> {
+        try throwInjectedFailure()
+        return Set(names.filter { hostUnitNames.contains($0) && unitFiles[$0] == nil })
+    }
+
+    /// Declares units the host has outside fleet's directory (`ssh.service`, `-.mount`), which
+    /// ``hostUnits(_:)`` then reports.
+    public func addHostUnits(_ names: [String]) {
+        hostUnitNames.formUnion(names)
+    }
+
+    /// Makes every stop of `name` fail as systemd refuses to stop `-.mount`.
+    public func refuseStopping(_ name: String) {
+        unstoppable.insert(name)
+    }
+
+    /// Writes a unit file as if it had been left by an earlier fleetd (a crash), starting the
+    /// unit if `running`: what the agent must adopt or remove.
+    public func leaveBehind(_ name: String, contents: String, running: Bool) {
+        unitFiles[name] = contents
+        loadedFiles[name] = contents
+        if running { runtime[name] = (activeState: "active", subState: "running") }
     }
 
     /// Sets a unit's active and sub state as if something outside fleet changed it

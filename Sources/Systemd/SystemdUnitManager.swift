@@ -100,6 +100,28 @@ public final class SystemdUnitManager: UnitManager {
         try? await loop.perform { connection in connection.watch(names) }
     }
 
+    public func markedUnitFiles(marker: String) async throws -> [String: String] {
+        let directory = UnitDirectory(path: unitDirectory)
+        return try await loop.perform { _ throws(SystemdError) in try directory.markedFiles(marker: marker) }
+    }
+
+    /// A unit is the host's when systemd can load it (any load state but `not-found`) while
+    /// this runtime directory has no file of that name. One `ListUnitsByNames` for the batch.
+    public func hostUnits(_ names: [String]) async throws -> Set<String> {
+        guard !names.isEmpty else { return [] }
+        let directory = UnitDirectory(path: unitDirectory)
+        return try await loop.perform { connection throws(SystemdError) in
+            var candidates: [String] = []
+            for name in names where try directory.read(name) == nil { candidates.append(name) }
+            guard !candidates.isEmpty else { return [] }
+            let states = try connection.unitStates(candidates).states
+            return Set(candidates.filter { name in
+                guard let state = states[name] else { return false }
+                return state.loadState != "not-found" || state.activeState != "inactive"
+            })
+        }
+    }
+
     public func unwatch(_ name: String) async {
         try? await loop.perform { connection in connection.unwatch(name) }
     }

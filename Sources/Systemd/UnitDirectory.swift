@@ -89,6 +89,43 @@ struct UnitDirectory: Sendable {
         return true
     }
 
+    /// The first line of every regular file in the directory that starts with `marker`, by name.
+    /// A missing directory holds nothing. Only the head of each file is read.
+    func markedFiles(marker: String) throws(SystemdError) -> [String: String] {
+        guard let directory = opendir(path) else {
+            let code = Glibc.errno
+            if code == ENOENT { return [:] }
+            throw .systemCall("opendir", result: -code, message: path)
+        }
+        defer { closedir(directory) }
+        var found: [String: String] = [:]
+        let wanted = Array(marker.utf8)
+        while let entry = readdir(directory) {
+            let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
+                String(decoding: raw.prefix(while: { $0 != 0 }), as: UTF8.self)
+            }
+            guard !name.hasPrefix("."), (try? Self.validate(name, call: "read")) != nil,
+                let line = firstLine(name, limit: 512), line.utf8.starts(with: wanted)
+            else { continue }
+            found[name] = line
+        }
+        return found
+    }
+
+    /// The file's first line (up to `limit` bytes), or nil if it is not a readable regular file.
+    private func firstLine(_ name: String, limit: Int) -> String? {
+        let fd = open(filePath(name), O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK)
+        guard fd >= 0 else { return nil }
+        defer { Glibc.close(fd) }
+        var status = stat()
+        guard fstat(fd, &status) == 0, (status.st_mode & S_IFMT) == S_IFREG else { return nil }
+        var buffer = [UInt8](repeating: 0, count: limit)
+        let n = buffer.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress, $0.count) }
+        guard n > 0 else { return nil }
+        let head = buffer[0..<n]
+        return String(decoding: head.prefix(while: { $0 != UInt8(ascii: "\n") }), as: UTF8.self)
+    }
+
     /// `mkdir -p path`.
     private func makeDirectory() throws(SystemdError) {
         var prefix = path.hasPrefix("/") ? "" : "."

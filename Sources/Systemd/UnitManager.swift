@@ -62,6 +62,16 @@ public protocol UnitManager: Sendable {
     /// Stops reporting this unit's state.
     func unwatch(_ name: String) async
 
+    /// The unit files in the runtime unit directory whose first line starts with `marker`, by
+    /// name, with that first line. The agent marks every file it writes, so after a crash it can
+    /// tell its own files (to adopt or remove) from anything else in the directory.
+    func markedUnitFiles(marker: String) async throws -> [String: String]
+
+    /// Those of `names` that the manager already has from somewhere other than this runtime
+    /// unit directory (a file in `/etc` or `/lib`, a generator, a transient unit): the host's
+    /// own units, which fleet must never overwrite, stop or remove.
+    func hostUnits(_ names: [String]) async throws -> Set<String>
+
     /// State changes of watched units, in order. Meant for a single consumer.
     var stateChanges: AsyncStream<(unit: String, state: SystemdUnitState)> { get }
 }

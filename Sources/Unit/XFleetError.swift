@@ -5,12 +5,14 @@
 public struct XFleetError: Error, Equatable, Sendable, CustomStringConvertible {
     /// What kind of contradiction; new codes may be added, so `switch` with a `default`.
     public struct Code: Hashable, Sendable, CustomStringConvertible {
-        private enum Base: String, Hashable, Sendable { case incompatibleOptions, unresolvableRequirements }
+        private enum Base: String, Hashable, Sendable { case incompatibleOptions, unresolvableRequirements, invalidValue }
         private let base: Base
         /// Two options that fleet refuses to combine, such as `MachineID` with `Global`.
         public static let incompatibleOptions = Code(base: .incompatibleOptions)
         /// A `MachineOf` peer that the unit's own `Conflicts` or `Replaces` globs match.
         public static let unresolvableRequirements = Code(base: .unresolvableRequirements)
+        /// An option of ours whose value is not one it accepts, such as `Isolation=sometimes`.
+        public static let invalidValue = Code(base: .invalidValue)
         public var description: String { base.rawValue }
     }
 
@@ -29,6 +31,11 @@ public struct XFleetError: Error, Equatable, Sendable, CustomStringConvertible {
         self.code = code
         self.message = message
         self.location = "\(file):\(line)"
+    }
+
+    /// `Isolation="sometimes" is not valid; expected "keep" or "stop"`.
+    public static func invalidValue(_ key: String, _ value: String, expected: String) -> Self {
+        Self(.invalidValue, "\(key)=\(GoQuoting.quoted(value)) is not valid; expected \(expected)")
     }
 
     /// `<first> cannot be used with <second>`, e.g. `MachineID cannot be used with Peers`.

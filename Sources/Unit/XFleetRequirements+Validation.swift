@@ -7,6 +7,9 @@ extension XFleetRequirements {
     /// `Global`+`Replaces`, `Conflicts`+`Replaces`. Unknown keys are not an error (see ``warnings``).
     /// - Throws: ``XFleetError`` for the first problem found.
     public func validate() throws(XFleetError) {
+        if let isolation, UnitIsolation(isolation) == nil {
+            throw .invalidValue("Isolation", isolation, expected: UnitIsolation.spellings)
+        }
         let peers = Self.unique(machineOf)
         for peer in peers {
             if let conflict = Self.unique(conflicts).first(where: { Self.globMatches($0, peer) }) {

@@ -19,6 +19,10 @@ public struct XFleetRequirements: Hashable, Sendable {
     public var isGlobal: Bool
     /// `Replaces` globs (never split at whitespace).
     public var replaces: [String]
+    /// `Isolation` (ours): what the unit's machine does with it when it loses the cluster for
+    /// nearly the agent TTL; nil leaves it to fleetd's `--default-isolation`. The raw text, so
+    /// that ``validate()`` can name a bad value; read it through ``isolationPolicy``.
+    public var isolation: String?
     /// `[X-Fleet]` keys fleet does not know, in first-seen order; they are accepted, with a warning.
     public var unknownKeys: [String]
 
@@ -26,7 +30,7 @@ public struct XFleetRequirements: Hashable, Sendable {
     public init(
         unit: UnitName, machineID: String? = nil, machineOf: [String] = [],
         machineMetadata: [String: Set<String>] = [:], conflicts: [String] = [], isGlobal: Bool = false,
-        replaces: [String] = [], unknownKeys: [String] = []
+        replaces: [String] = [], isolation: String? = nil, unknownKeys: [String] = []
     ) {
         self.unit = unit
         self.machineID = machineID
@@ -35,6 +39,7 @@ public struct XFleetRequirements: Hashable, Sendable {
         self.conflicts = conflicts
         self.isGlobal = isGlobal
         self.replaces = replaces
+        self.isolation = isolation
         self.unknownKeys = unknownKeys
     }
 
@@ -42,6 +47,7 @@ public struct XFleetRequirements: Hashable, Sendable {
     public static let knownKeys: Set<String> = [
         "MachineID", "X-ConditionMachineID", "X-ConditionMachineBootID", "MachineOf", "X-ConditionMachineOf",
         "MachineMetadata", "X-ConditionMachineMetadata", "Conflicts", "X-Conflicts", "Global", "Replaces",
+        "Isolation",
     ]
 
     /// Spellings of true for `Global`.
@@ -67,6 +73,7 @@ public struct XFleetRequirements: Hashable, Sendable {
         }
         self.isGlobal = values.texts("Global").last.map { Self.trueSpellings.contains($0.lowercased()) } ?? false
         self.replaces = values.texts("Replaces")
+        self.isolation = values.texts("Isolation").last
         self.unknownKeys = values.keys.filter { !Self.knownKeys.contains($0) }
     }
 

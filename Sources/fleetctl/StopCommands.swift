@@ -96,11 +96,21 @@ struct Destroy: AsyncParsableCommand {
 
 extension StateWaiter {
     /// Waits until no machine publishes a state for `name` any more.
+    /// Says every 10 s which machines still report the unit, so a wait never looks like a hang.
     func waitForNoStates(_ name: String) async throws {
         let start = ContinuousClock.now
-        while try await client.states().contains(where: { $0.name == name }) {
-            if attempts > 0, ContinuousClock.now - start >= .seconds(2 * attempts) {
-                throw Timeout(description: "timed out waiting for unit \(name) to be unloaded")
+        var nextProgress = start + .seconds(10)
+        while true {
+            let left = try await client.states().filter { $0.name == name }
+            if left.isEmpty { return }
+            let now = ContinuousClock.now
+            let reporters = left.map { "\($0.machineID ?? "?") (\($0.systemdActiveState ?? "?"))" }.joined(separator: ", ")
+            if attempts > 0, now - start >= .seconds(2 * attempts) {
+                throw Timeout(description: "timed out waiting for unit \(name) to be unloaded; still reported by \(reporters)")
+            }
+            if now >= nextProgress {
+                Terminal.error("Still waiting for \(name) to be unloaded on \(reporters); see 'fleetctl journal \(name)' or that machine's fleetd log. Ctrl-C stops waiting, not the destroy.")
+                nextProgress = now + .seconds(10)
             }
             try await Task.sleep(for: .milliseconds(250))
         }

@@ -28,6 +28,10 @@ struct Fleetd {
         let store: any KeyValueStore
         switch settings.store {
         case .embedded:
+            let path = settings.dataDirectory + "/store.db"
+            guard settings.initStore || FileManager.default.fileExists(atPath: path) else {
+                throw NoClusterError(missing: "file \(path)")
+            }
             try FileManager.default.createDirectory(atPath: settings.dataDirectory, withIntermediateDirectories: true)
             let embedded = try EmbeddedStore(path: settings.dataDirectory + "/store.db")
             services.append(.init(service: embedded))
@@ -56,6 +60,7 @@ struct Fleetd {
         let machine = MachineRecord(id: MachineID(settings.machineID), publicIP: settings.publicIP,
                                     metadata: settings.metadata, apiURL: settings.advertisedAPIURL)
         try await waitForStore(registry)
+        try await registry.ensureCluster(create: settings.initStore, by: machine.id)
         try FileManager.default.createDirectory(atPath: settings.unitDirectory, withIntermediateDirectories: true)
         let units = try SystemdUnitManager(bus: settings.systemdUser ? .user : .system,
                                            unitDirectory: settings.unitDirectory)
@@ -63,6 +68,7 @@ struct Fleetd {
         let readiness = APIReadiness()
         services.append(.init(service: Agent(registry: registry, units: units,
                                              configuration: .init(machine: machine, ttl: settings.agentTTL,
+                                                                  defaultIsolation: settings.defaultIsolation,
                                                                   onRegistered: { readiness.markReady() }),
                                              logger: logger)))
         if !settings.disableEngine {

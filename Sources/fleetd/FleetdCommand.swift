@@ -66,11 +66,33 @@ struct FleetdCommand: AsyncParsableCommand {
     @Option(help: "Machine metadata for scheduling, e.g. region=east,disk=ssd.")
     var metadata: String?
 
-    @Option(help: "Seconds a machine and its unit states live without a refresh (default 30).")
+    @Option(help: ArgumentHelp(
+        "Seconds a machine and its unit states live without a refresh (default 10).",
+        discussion: """
+            Presence is refreshed every tenth of it (0.5 to 3 s), so a store outage of up to about \
+            90 % of the TTL moves nothing; after a loss, units are started elsewhere about one TTL \
+            later. A longer TTL rides out longer outages and fails over more slowly.
+            """))
     var agentTTL: Int64?
+
+    @Option(help: ArgumentHelp(
+        "What to do with units that set no [X-Fleet] Isolation= while this machine is cut off: keep or stop (default keep).",
+        discussion: """
+            keep (fleet's behaviour) leaves them running through an outage; stop halts them shortly \
+            before the TTL runs out, so a copy started elsewhere never overlaps them.
+            """))
+    var defaultIsolation: String?
 
     @Option(help: "Page size of the API's list resources (fleet's token_limit, default 100).")
     var tokenLimit: Int?
+
+    @Flag(help: ArgumentHelp(
+        "Make a new cluster if the store holds none (the first start of a new cluster).",
+        discussion: """
+            Without it fleetd refuses to start on an empty store: a data directory that is missing \
+            or not mounted must never look like a cluster without units.
+            """))
+    var initStore = false
 
     @Flag(help: "Never run for engine leadership (this machine only runs units).")
     var disableEngine = false

@@ -1,5 +1,6 @@
 import ArgumentParser
 import FleetDiscovery
+import FleetUnit
 import Foundation
 
 /// fleetd's settings, resolved once: command line, then `FLEET_<NAME>` environment, then default.
@@ -22,6 +23,8 @@ struct FleetdSettings: Sendable {
     var publicIP: String
     var metadata: [String: String]
     var agentTTL: Int64
+    var defaultIsolation: UnitIsolation
+    var initStore: Bool
     var disableEngine: Bool
     var tokenLimit: Int
     var prefix: String
@@ -72,12 +75,18 @@ struct FleetdSettings: Sendable {
             unitDirectory = "/run/systemd/system"
         }
         metadata = try Self.metadata(value(c.metadata, "METADATA") ?? "")
-        let ttlText = value(c.agentTTL.map(String.init), "AGENT_TTL") ?? "30"
-        guard let ttl = Int64(ttlText.hasSuffix("s") ? String(ttlText.dropLast()) : ttlText), ttl >= 2 else {
-            throw ValidationError("--agent-ttl must be a whole number of seconds, at least 2, not '\(ttlText)'")
+        let ttlText = value(c.agentTTL.map(String.init), "AGENT_TTL") ?? "10"
+        guard let ttl = Int64(ttlText.hasSuffix("s") ? String(ttlText.dropLast()) : ttlText), (2...86_400).contains(ttl) else {
+            throw ValidationError("--agent-ttl must be a whole number of seconds from 2 to 86400, not '\(ttlText)'")
         }
         agentTTL = ttl
+        let isolationText = value(c.defaultIsolation, "DEFAULT_ISOLATION") ?? "keep"
+        guard let isolation = UnitIsolation(isolationText) else {
+            throw ValidationError("--default-isolation must be keep or stop, not '\(isolationText)'")
+        }
+        defaultIsolation = isolation
         disableEngine = flag(c.disableEngine, "DISABLE_ENGINE")
+        initStore = flag(c.initStore, "INIT_STORE")
         let limitText = value(c.tokenLimit.map(String.init), "TOKEN_LIMIT") ?? "100"
         guard let limit = Int(limitText), (1...Int(UInt16.max)).contains(limit) else {
             throw ValidationError("--token-limit must be a whole number from 1 to 65535, not '\(limitText)'")

@@ -14,19 +14,11 @@ import Testing
     let file = try! UnitFile(parsing: "[Service]\nExecStart=/bin/sleep 1000\n")
     let machine = MachineRecord(id: MachineID("m1"), publicIP: "10.0.0.1")
 
-    /// Waits for `condition` on the registry, failing with `what` after 5 s.
-    func eventually(_ what: String, _ condition: @Sendable () async throws -> Bool) async throws {
-        let deadline = ContinuousClock.now + .seconds(5)
-        while ContinuousClock.now < deadline {
-            if try await condition() { return }
-            try await Task.sleep(for: .milliseconds(20))
-        }
-        Issue.record("timed out waiting until \(what)")
-    }
 
     @Test func runsAssignedUnitsAndPublishesTheirStates() async throws {
         let store = InMemoryStore()
         let registry = Registry(store: store)
+        try await registry.ensureCluster(create: true, by: machine.id)
         let systemd = InMemoryUnitManager()
         let agent = Agent(registry: registry, units: systemd, configuration: .init(machine: machine, ttl: 30),
                           logger: Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() }))
@@ -59,6 +51,7 @@ import Testing
 
     @Test func cleanShutdownStopsAndUnloadsEveryUnit() async throws {
         let registry = Registry(store: InMemoryStore())
+        try await registry.ensureCluster(create: true, by: machine.id)
         let systemd = InMemoryUnitManager()
         let agent = Agent(registry: registry, units: systemd, configuration: .init(machine: machine, ttl: 30),
                           logger: Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() }))

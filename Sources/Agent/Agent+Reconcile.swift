@@ -1,0 +1,208 @@
+import FleetRegistry
+import FleetSystemd
+import FleetUnit
+import Logging
+
+extension Agent {
+    /// Makes local systemd match this machine's assignments. A full pass first takes stock of
+    /// what systemd really has (``takeStock()``). Nothing is changed when the assignments
+    /// cannot be read: an unreachable store is no reason to stop anything.
+    func reconcile(full: Bool) async {
+        let desired: [UnitName: Assignment]
+        do {
+            desired = try await registry.assignments(machineID)
+        } catch {
+            logger.warning("agent reconcile failed; retrying on the next change",
+                           metadata: ["machine.id": "\(machineID)", "error": "\(error)"])
+            return
+        }
+        if full { await takeStock() }
+        var plan = await local.plan(desired: desired)
+        if !plan.unload.isEmpty, await !storeHoldsTheCluster() {
+            logger.error("the store no longer holds this cluster; not stopping any unit",
+                         metadata: ["agent.unloads_refused": "\(plan.unload.count)"])
+            plan.unload = []
+        }
+        if presence.sinceConfirmed() > configuration.fenceAfter {
+            // Cut off for nearly the TTL: a fenced unit may already be starting elsewhere.
+            var held: [UnitName] = []
+            for unit in plan.start {
+                if await isolation(of: unit, desired[unit]?.hash) == .stop { held.append(unit) }
+            }
+            plan.start.removeAll { held.contains($0) }
+        }
+        await carryOut(plan)
+    }
+
+    /// Whether the cluster key is still in the store: assignments that vanished along with it
+    /// mean the store was wiped or swapped, not that the engine moved every unit away.
+    func storeHoldsTheCluster() async -> Bool {
+        (try? await registry.isCluster()) ?? false
+    }
+
+    /// Reads fleet's marked unit files from systemd's runtime directory: a file the agent does
+    /// not know (left by an earlier fleetd, e.g. after `kill -9`) is adopted as it is, running
+    /// or not, so that the plan keeps it if it is assigned here (no restart) and removes it if
+    /// not (an orphan); a unit whose file went missing is forgotten, so the plan writes it anew.
+    func takeStock() async {
+        let marked: [String: String]
+        do {
+            marked = try await units.markedUnitFiles(marker: UnitFileMark.prefix)
+        } catch {
+            logger.warning("cannot read fleet's unit files", metadata: ["error": "\(error)"])
+            return
+        }
+        var found: Set<UnitName> = []
+        var adopted: [UnitName] = []
+        for (name, line) in marked.sorted(by: { $0.key < $1.key }) {
+            guard let unit = try? UnitName(name), let hash = UnitFileMark.hash(inLine: line) else {
+                logger.warning("ignoring a unit file with a damaged fleet mark", metadata: ["unit.name": "\(name)"])
+                continue
+            }
+            found.insert(unit)
+            if await local.isKnown(unit) { continue }
+            let state = try? await units.state(of: name)
+            let running = state.map { ["active", "activating", "reloading"].contains($0.activeState) } ?? false
+            await local.adopt(unit, hash: hash, running: running)
+            if let file = try? await unitFile(hash) { await registrar.loaded(unit, file: file) }
+            adopted.append(unit)
+            logger.info("adopted a unit found in systemd",
+                        metadata: ["unit.name": "\(unit)", "unit.running": "\(running)"])
+        }
+        for unit in await local.forgetMissing(keeping: found) {
+            logger.warning("unit file went missing; writing it again", metadata: ["unit.name": "\(unit)"])
+        }
+        if !adopted.isEmpty { await units.watch(adopted.map(\.rawValue)) }
+    }
+
+    /// Carries out one plan: unload, load (one daemon-reload), stop, start. Each unit's step
+    /// stands alone: one unit systemd refuses is logged and retried on the next pass, and never
+    /// holds up the others.
+    func carryOut(_ plan: AgentPlan) async {
+        // systemd finds a new unit file by itself on the unit's first start; only a changed or
+        // removed one needs a daemon-reload (one per batch), which costs more the more units
+        // the manager has.
+        var needsReload = false
+        for unit in plan.unload {
+            if await local.isRefusedHostUnit(unit) {
+                await forget(unit)  // the host's own unit: never stopped or removed by fleet
+                continue
+            }
+            do {
+                try await units.stop(unit.rawValue)
+                await units.unwatch(unit.rawValue)
+                needsReload = try await units.removeUnitFile(unit.rawValue) || needsReload
+                try await units.resetFailed(unit.rawValue)
+            } catch {
+                logger.warning("unit unload failed; retrying on the next pass",
+                               metadata: ["unit.name": "\(unit)", "error": "\(error)"])
+                continue
+            }
+            await forget(unit)
+            logger.info("unit unloaded", metadata: ["unit.name": "\(unit)"])
+        }
+        let files = await writeUnitFiles(plan.load, needsReload: &needsReload)
+        if needsReload {
+            do { try await units.reload() } catch {
+                logger.warning("daemon-reload failed", metadata: ["error": "\(error)"])
+            }
+        }
+        for (unit, hash) in plan.load {
+            guard let file = files[unit] else { continue }
+            await local.loaded(unit, hash: hash)
+            await registrar.loaded(unit, file: file)
+        }
+        await units.watch(plan.load.map(\.0).filter { files[$0] != nil }.map(\.rawValue))
+        for unit in plan.stop {
+            if await local.isRefusedHostUnit(unit) { continue }
+            do { try await units.stop(unit.rawValue) } catch {
+                logger.warning("unit stop failed; retrying on the next pass", metadata: ["unit.name": "\(unit)", "error": "\(error)"])
+                continue
+            }
+            await local.setJobState(unit, .loaded)
+            await states.enqueue(unit, .publish)
+        }
+        // The (durable) state writes go out from the publisher while the next starts are sent.
+        var starts: [UnitName] = []
+        for unit in plan.start {
+            if await local.isKnown(unit), await !local.isRefusedHostUnit(unit) { starts.append(unit) }
+        }
+        guard !starts.isEmpty else { return }
+        let failures: [String: any Error]
+        do {
+            failures = try await units.start(starts.map(\.rawValue))
+        } catch {
+            logger.warning("unit starts failed", metadata: ["error": "\(error)"])
+            return
+        }
+        for unit in starts {
+            if let error = failures[unit.rawValue] {
+                // Stays loaded; the next reconcile (a change, or the periodic resync) tries again.
+                logger.warning("unit start failed", metadata: ["unit.name": "\(unit)", "error": "\(error)"])
+                continue
+            }
+            await local.setJobState(unit, .launched)
+            await states.enqueue(unit, .publish)
+        }
+        logger.info("units started", metadata: ["agent.started": "\(starts.count - failures.count)"])
+    }
+
+    /// Writes the files of units to load (each marked with its hash), after refusing names the
+    /// host already has a unit of. Returns the contents of the units written.
+    private func writeUnitFiles(_ load: [(UnitName, UnitHash)], needsReload: inout Bool) async -> [UnitName: UnitFile] {
+        guard !load.isEmpty else { return [:] }
+        let hostOwned: Set<String>
+        do {
+            hostOwned = try await units.hostUnits(load.map(\.0.rawValue))
+        } catch {
+            logger.warning("cannot check unit names against the host's units; not loading",
+                           metadata: ["error": "\(error)"])
+            return [:]
+        }
+        var files: [UnitName: UnitFile] = [:]
+        for (unit, hash) in load {
+            if hostOwned.contains(unit.rawValue) {
+                logger.warning("refusing a unit that the host already has outside fleet's directory",
+                               metadata: ["unit.name": "\(unit)"])
+                await local.refuseAsHostUnit(unit, hash: hash)
+                await states.enqueue(unit, .publish)
+                continue
+            }
+            do {
+                guard let file = try await unitFile(hash) else {
+                    logger.warning("unit contents missing from the store", metadata: ["unit.name": "\(unit)"])
+                    continue
+                }
+                let written = try await units.writeUnitFile(unit.rawValue, contents: UnitFileMark.contents(file))
+                needsReload = written == .modified || needsReload
+                files[unit] = file
+            } catch {
+                logger.warning("unit load failed; retrying on the next pass", metadata: ["unit.name": "\(unit)", "error": "\(error)"])
+            }
+        }
+        return files
+    }
+
+    /// Drops a unit from the books, its discovery records and its published state.
+    private func forget(_ unit: UnitName) async {
+        await local.forget(unit)
+        await registrar.forget(unit)
+        await states.enqueue(unit, .remove)
+    }
+
+    /// Unit contents by hash: fetched from the store once, then from the cache (contents never
+    /// change under a hash, and the instances of one template share theirs).
+    func unitFile(_ hash: UnitHash) async throws -> UnitFile? {
+        if let cached = await local.file(hash) { return cached }
+        guard let file = try await registry.unitFile(hash) else { return nil }
+        await local.remember(file, hash: hash)
+        return file
+    }
+
+    /// The unit's isolation policy, from its contents (``Configuration/defaultIsolation`` when it
+    /// sets none). Contents that cannot be read count as `stop`: when in doubt, do not start.
+    func isolation(of unit: UnitName, _ hash: UnitHash?) async -> UnitIsolation {
+        guard let hash, let file = try? await unitFile(hash) else { return .stop }
+        return XFleetRequirements(unit: unit, file: file).isolationPolicy(default: configuration.defaultIsolation)
+    }
+}

@@ -1,0 +1,11 @@
+import Testing
+
+/// Waits until `condition` holds, failing the test with `what` after 5 s (polled every 20 ms).
+func eventually(_ what: String, _ condition: @Sendable () async throws -> Bool) async throws {
+    let deadline = ContinuousClock.now + .seconds(5)
+    while ContinuousClock.now < deadline {
+        if try await condition() { return }
+        try await Task.sleep(for: .milliseconds(20))
+    }
+    Issue.record("timed out waiting until \(what)")
+}
