@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Faults on 3 simulated machines (agent TTL 5 s) while units are started and stopped, judged
 # from each machine's own systemd by the invariant checker in faults-lib.sh: kill -9 of a
-# fleetd and of the store holder's fleetd (each restarted), a network cut shorter and one
-# longer than the TTL, the engine leader frozen (SIGSTOP) past its lease, a store outage
-# shorter than the TTL, and with FLEET_STORE=etcd an etcd member killed and restarted.
+# fleetd and of the store holder's fleetd (each restarted at once) and of a fleetd restarted
+# only after the TTL (its units orphans meanwhile), a network cut shorter and one longer than
+# the TTL, the engine leader frozen (SIGSTOP) past its lease, a store outage shorter than the
+# TTL, and with FLEET_STORE=etcd an etcd member killed and restarted.
 # Each invariant is one check; its violations are listed under it. The long run with more
 # faults of each kind and a summary table is scripts/fault-soak.
 #
@@ -39,6 +40,7 @@ sleep 2   # a few samples and workload operations before the first fault
 
 fault_kill_fleetd 2
 fault_kill_fleetd 1   # the store holder on the embedded store
+fault_kill_fleetd 3 $((FAULT_TTL + 3))   # down past the TTL: its units are orphans meanwhile
 fault_cut 3 2         # shorter than the TTL: nothing may move
 # Longer than the TTL, on the machine of a fenced unit (never machine 1, the store holder).
 victim=$(fault_machine_of fz-f1.service); { [ -z "$victim" ] || [ "$victim" = 1 ]; } && victim=2
@@ -67,7 +69,7 @@ declare -A name=(
 for inv in 1 2 3 4 5 6 handover scenario; do
   v=$(awk -v i="$inv" '$1 == "violation" && $2 == i { $1 = $2 = ""; sub(/^ +/, ""); print }' <<<"$report")
   if [ -z "$v" ]; then ok "${name[$inv]}"
-  else not_ok "${name[$inv]} ($(wc -l <<<"$v") violations)"; sed 's/^/    # /' <<<"$v" | head -20; fi
+  else not_ok "${name[$inv]} ($(wc -l <<<"$v") violations)"; sed 's/^/    # /' <<<"$v" | head -30; fi
 done
 check "the checker sampled (at least 100 rounds)" test "$(awk '$2 == "rounds" {print $3}' <<<"$report")" -ge 100
 [ -n "$KEEP" ] && echo "    logs kept in $FAULT_DIR"
