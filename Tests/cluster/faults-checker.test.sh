@@ -60,6 +60,11 @@ check "1: a unit re-placed later than TTL + 1 s is reported" test "$(violations 
 clean_logs; edit samples.log '{ print } $4 == "s1" && $2 >= 24000 { $3 = 2; $6 = 12; print }'   # s1 also on m2
 check "2: a second copy 5 s after the heal is reported" test "$(violations 2)" -eq 1 -a "$(total)" -eq 1
 
+clean_logs; edit samples.log '{ print } $4 == "s1" && $2 >= 24000 { $3 = 2; $6 = 12; print }'
+printf 'E 26000 fault begin cut-short short 3 1\nE 27000 fault end cut-short\n' >>"$FAULT_DIR/events.log"
+check "2: copies that persist through the next fault's check are reported once more, as persisting" \
+  test "$(violations 2)" -eq 2 -a "$(grep -c 'still there at the next 1 after-heal' "$FAULT_DIR/out")" -eq 1
+
 clean_logs; edit samples.log '{ print } $4 == "s2" && $3 == 2 && $2 < 14400 { $3 = 3; print }'
 check "3: a fenced unit on two machines in one round is reported" test "$(violations 3)" -eq 1
 

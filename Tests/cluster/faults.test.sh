@@ -40,12 +40,12 @@ sleep 2   # a few samples and workload operations before the first fault
 
 fault_kill_fleetd 2
 fault_kill_fleetd 1   # the store holder on the embedded store
-fault_kill_fleetd 3 $((FAULT_TTL + 3))   # down past the TTL: its units are orphans meanwhile
 fault_cut 3 2         # shorter than the TTL: nothing may move
-# Longer than the TTL, on the machine of a fenced unit (never machine 1, the store holder).
-victim=$(fault_machine_of fz-f1.service); { [ -z "$victim" ] || [ "$victim" = 1 ]; } && victim=2
-fault_cut "$victim" $((FAULT_TTL + 4))
-fault_freeze_leader $((FAULT_LEASE_TTL + 3))
+# Losses past the TTL of a machine that is not the engine leader (the leader's loss is the
+# freeze below): cut off, then fleetd killed (its units orphans meanwhile).
+fault_cut "$(fault_non_leader)" $((FAULT_TTL + 4))
+fault_kill_fleetd "$(fault_non_leader)" $((FAULT_TTL + 3))
+fault_freeze_leader "$(fault_freeze_seconds)"
 fault_store_outage 2
 [ "$FLEET_STORE" = etcd ] && fault_etcd_member 2
 
