@@ -47,6 +47,7 @@ fault_cut "$(fault_non_leader)" $((FAULT_TTL + 4))
 fault_kill_fleetd "$(fault_non_leader)" $((FAULT_TTL + 3))
 fault_freeze_leader "$(fault_freeze_seconds)"
 fault_store_outage 2
+fault_store_outage $((FAULT_TTL - 1))   # still shorter than the TTL: nothing may move
 [ "$FLEET_STORE" = etcd ] && fault_etcd_member 2
 
 fault_workload_stop
