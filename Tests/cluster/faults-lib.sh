@@ -296,6 +296,29 @@ fault_final_state() {
   return 0
 }
 
+# fault_reseed TAG: a fresh batch of stable units (fz-TAG-a, fz-TAG-b, fz-TAG-c with
+# Isolation=stop) in place of the previous batch, which is destroyed. Fleet never moves units
+# back, so a machine that was lost is empty afterwards; new units go to the least loaded
+# machines, so the next loss has units to re-place.
+fault_reseed() {
+  local u batch="fz-$1-a.service fz-$1-b.service fz-$1-c.service"
+  if [ -n "${FAULT_BATCH:-}" ]; then
+    for u in $FAULT_BATCH; do fault_event unstable "$u"; done
+    # shellcheck disable=SC2086 # a list of unit names
+    timeout 30 "$FLEET_BIN/fleetctl" destroy $FAULT_BATCH >/dev/null 2>&1 ||
+      fault_event violation scenario "could not destroy $FAULT_BATCH"
+  fi
+  fault_unit_file "fz-$1-a.service"; fault_unit_file "fz-$1-b.service"
+  fault_unit_file "fz-$1-c.service" "Isolation=stop"; fault_event fenced "fz-$1-c.service"
+  # shellcheck disable=SC2086 # a list of unit names
+  if timeout 60 "$FLEET_BIN/fleetctl" start --block-attempts 20 $batch >/dev/null 2>&1; then
+    for u in $batch; do fault_event stable "$u"; done
+  else
+    fault_event violation scenario "the batch $batch did not start"
+  fi
+  FAULT_BATCH=$batch
+}
+
 # ---- the analyser -------------------------------------------------------------------------
 
 # fault_analyse: replays events.log and samples.log; prints one line per violation,
@@ -320,7 +343,7 @@ fault_analyse() {
   awk -v ttl="$FAULT_TTL" -v n="$FAULT_N" '
     function viol(inv, text) { print "violation", inv, text; nviol++ }
     function steady(u, a, b,    i, last) {
-      if (u in stable) return 1
+      if (u in stable) return stable[u] < a && unstable[u] > b
       if (!(u in opn)) return 0
       last = 0
       for (i = 1; i <= opn[u]; i++) {
@@ -467,7 +490,8 @@ fault_analyse() {
     FILENAME == ARGV[1] {
       t = $2
       if (t0 == "") t0 = t
-      if ($3 == "stable") { stable[$4] = 1; allu[$4] = 1 }
+      if ($3 == "stable") { stable[$4] = t; unstable[$4] = 1e18; allu[$4] = 1 }
+      else if ($3 == "unstable") unstable[$4] = t
       else if ($3 == "fenced") fenced[$4] = 1
       else if ($3 == "workload") allu[$4] = 1
       else if ($3 == "begin") { i = ++opn[$5]; ob[$5, i] = t; opk[$5, i] = $4; orc[$5, i] = -1; oe[$5, i] = 1e18 }
@@ -499,6 +523,7 @@ fault_analyse() {
       # 5: acknowledged writes
       if (!havefinal) viol(5, "no final list-unit-files to check acknowledged writes against")
       for (u in stable) {
+        if (unstable[u] < 1e17) continue   # destroyed by the scenario
         checked++
         if (final[u] != "launched") { lost++; viol(5, "stable " u " (acknowledged launched) is " (u in final ? final[u] : "missing") " in list-unit-files") }
       }

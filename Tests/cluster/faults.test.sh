@@ -42,8 +42,10 @@ fault_kill_fleetd 2
 fault_kill_fleetd 1   # the store holder on the embedded store
 fault_cut 3 2         # shorter than the TTL: nothing may move
 # Losses past the TTL of a machine that is not the engine leader (the leader's loss is the
-# freeze below): cut off, then fleetd killed (its units orphans meanwhile).
+# freeze below): cut off, then fleetd killed (its units orphans meanwhile). A lost machine
+# stays empty, so a fresh batch of units goes to it before the second loss.
 fault_cut "$(fault_non_leader)" $((FAULT_TTL + 4))
+fault_reseed k
 fault_kill_fleetd "$(fault_non_leader)" $((FAULT_TTL + 3))
 fault_freeze_leader "$(fault_freeze_seconds)"
 fault_store_outage 2
