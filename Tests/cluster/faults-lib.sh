@@ -217,8 +217,8 @@ fault_cut() {
 }
 
 # fault_freeze_seconds: how long to freeze the leader so that another engine can take the lease
-# before the thaw: the lease runs out at most a lease TTL after the freeze, and the others try
-# to take it every third of it; 2 s more of margin.
+# before the thaw: the lease runs out at most a lease TTL after the freeze, and another engine
+# takes it at its next wake-up (at the latest its tick, every third of the TTL); 2 s of margin.
 fault_freeze_seconds() { echo $((FAULT_LEASE_TTL + FAULT_LEASE_TTL / 3 + 2)); }
 
 # fault_freeze_leader SECONDS: SIGSTOP of the engine leader's fleetd for SECONDS (past its lease
