@@ -285,8 +285,9 @@ public struct Engine: Service {
     }
 
     /// Feeds the model from a recursive watch of the registry, and wakes the loop when a unit's
-    /// desired state or contents change or a machine comes or goes. The engine's own writes
-    /// (targets, schedules) and agents' states update the model but do not wake it.
+    /// desired state or contents change, a machine comes or goes, or the lease key goes (so a
+    /// successor takes over as soon as a lease expires, not at its next tick). The engine's own
+    /// writes (targets, schedules) and agents' states update the model but do not wake it.
     func watchForChanges(wake: Wakeups) async {
         let keys = registry.keys
         while !Task.isCancelled {
@@ -301,7 +302,8 @@ public struct Engine: Service {
                     let key = event.node.key
                     // Its own outputs (targets, reasons) must not wake the engine again.
                     if StoreKey.isWithin(key, keys.machines)
-                        || (StoreKey.isWithin(key, keys.jobs) && !key.hasSuffix("/target") && !key.hasSuffix("/unplaceable")) {
+                        || (StoreKey.isWithin(key, keys.jobs) && !key.hasSuffix("/target") && !key.hasSuffix("/unplaceable"))
+                        || (key == keys.engineLease && [.expire, .delete, .compareAndDelete].contains(event.action)) {
                         wake.signal()
                     }
                 }

@@ -206,13 +206,56 @@ import Testing
         }
         #expect(!cluster.logs.messages("m1").contains("engine leadership lost"))
     }
+
+    @Test func aSuccessorTakesOverAsSoonAsTheLeaseGoesNotAtItsNextTick() async throws {
+        let cluster = Cluster()
+        let leaseKey = cluster.registry.keys.engineLease
+        try await cluster.store.create(leaseKey, "m9", ttl: 600)
+        let (attempts, attempted) = AsyncStream<Void>.makeStream(bufferingPolicy: .bufferingNewest(1))
+        cluster.hook.observe { write in
+            if case let .refresh(key, _, _) = write, key == leaseKey { attempted.yield() }
+        }
+        let lease = try await cluster.store.watch(leaseKey, recursive: false, fromIndex: nil)
+        // A 600 s lease: the engine's safety-net tick is 200 s away, far beyond the bound below.
+        let engine = Engine(registry: cluster.registry,
+                            configuration: .init(machine: m2, leaseTTL: 600, now: { .now }),
+                            logger: cluster.logs.logger("m2"))
+        let store = cluster.store
+        try await withThrowingTaskGroup(of: Bool.self) { group in
+            group.addTask {
+                try await engine.run()
+                return false
+            }
+            group.addTask {
+                try await Task.sleep(for: .seconds(10))
+                return false
+            }
+            group.addTask {
+                // Its first wake-up found the lease taken (it tried to renew it as its own).
+                var attempt = attempts.makeAsyncIterator()
+                _ = await attempt.next()
+                try await store.delete(leaseKey)
+                for try await event in lease where event.action == .create { return event.node.value == "m2" }
+                return false
+            }
+            let tookOver = try await group.next()
+            #expect(tookOver == true, "the engine took the lease within 10 s of it going")
+            group.cancelAll()
+        }
+    }
 }
 
-/// Runs a hook before each write under the registry's `job/` and counts those writes.
+/// Runs a hook before each write under the registry's `job/` and counts those writes; an
+/// observer sees every write.
 final class WriteHook: Sendable {
     private let state = Mutex<(hook: (@Sendable (StoreWrite) async -> Void)?, calls: Int)>((nil, 0))
+    private let observer = Mutex<(@Sendable (StoreWrite) -> Void)?>(nil)
 
     var calls: Int { state.withLock { $0.calls } }
+
+    func observe(_ observer: @escaping @Sendable (StoreWrite) -> Void) { self.observer.withLock { $0 = observer } }
+
+    func saw(_ write: StoreWrite) { observer.withLock { $0 }?(write) }
 
     /// Sets the hook; it runs once, for the next write, and counting starts from zero.
     func set(_ hook: @escaping @Sendable (StoreWrite) async -> Void) {
@@ -240,6 +283,7 @@ struct HookedStore: KeyValueStore {
         let key: String = switch write {
         case let .set(key, _, _, _), let .refresh(key, _, _), let .createInOrder(key, _, _), let .delete(key, _, _, _): key
         }
+        hook.saw(write)
         if key.hasPrefix(RegistryKeys().jobs + "/") { await hook.run(write) }
         return try await base.apply(write)
     }
