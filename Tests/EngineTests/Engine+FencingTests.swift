@@ -179,7 +179,7 @@ import Testing
         // lapses and m2 takes it.
         let store = cluster.store, lease = cluster.registry.keys.engineLease
         cluster.hook.set { _ in
-            try? await store.delete(lease)
+            _ = try? await store.delete(lease)
             _ = try? await store.create(lease, "m2", ttl: 10)
         }
         #expect(await a.leadAndReconcile(holding: leaseA) == nil)
@@ -330,10 +330,9 @@ final class CapturedLogs: Sendable {
             set { metadata[key] = newValue }
         }
 
-        func log(level: Logger.Level, message: Logger.Message, metadata: Logger.Metadata?, source: String,
-                 file: String, function: String, line: UInt) {
-            let merged = self.metadata.merging(metadata ?? [:]) { $1 }
-            sink.append(Line(label: label, message: message.description,
+        func log(event: LogEvent) {
+            let merged = metadata.merging(event.metadata ?? [:]) { $1 }
+            sink.append(Line(label: label, message: event.message.description,
                              metadata: merged.mapValues { "\($0)" }))
         }
     }
