@@ -207,6 +207,21 @@ import Testing
         #expect(!cluster.logs.messages("m1").contains("engine leadership lost"))
     }
 
+    @Test func aFailedRenewalEndsLeadership() async throws {
+        let cluster = Cluster()
+        try await setUp(cluster)
+        let a = cluster.engine(m1)
+        let leaseA = try #require(await a.leadAndReconcile(holding: nil))
+        try await cluster.registry.createUnit(try UnitName("web3.service"), file: file, desiredState: .launched)
+        cluster.hook.failLeaseWrites(true)  // the store cannot be reached for the renewal
+        #expect(await a.leadAndReconcile(holding: leaseA) == nil)
+        #expect(cluster.logs.metadata("m1", "engine.reason") == ["renewal_failed"])
+        #expect(try await cluster.registry.unit(try UnitName("web3.service"))?.target == nil, "no pass without a lease")
+        cluster.hook.failLeaseWrites(false)
+        let again = try #require(await a.leadAndReconcile(holding: nil), "the lease is still its own: it leads again")
+        #expect(again.term == leaseA.term)
+    }
+
     @Test func aSuccessorTakesOverAsSoonAsTheLeaseGoesNotAtItsNextTick() async throws {
         let cluster = Cluster()
         let leaseKey = cluster.registry.keys.engineLease
@@ -257,6 +272,13 @@ final class WriteHook: Sendable {
 
     func saw(_ write: StoreWrite) { observer.withLock { $0 }?(write) }
 
+    private let leaseWritesFail = Mutex(false)
+
+    /// Makes writes to the engine lease fail as if the store were unreachable.
+    func failLeaseWrites(_ fail: Bool) { leaseWritesFail.withLock { $0 = fail } }
+
+    var leaseWritesFailing: Bool { leaseWritesFail.withLock { $0 } }
+
     /// Sets the hook; it runs once, for the next write, and counting starts from zero.
     func set(_ hook: @escaping @Sendable (StoreWrite) async -> Void) {
         state.withLock { $0 = (hook, 0) }
@@ -284,6 +306,9 @@ struct HookedStore: KeyValueStore {
         case let .set(key, _, _, _), let .refresh(key, _, _), let .createInOrder(key, _, _), let .delete(key, _, _, _): key
         }
         hook.saw(write)
+        if key == RegistryKeys().engineLease && hook.leaseWritesFailing {
+            throw StoreError(.unavailable, "store unreachable (test)")
+        }
         if key.hasPrefix(RegistryKeys().jobs + "/") { await hook.run(write) }
         return try await base.apply(write)
     }
