@@ -19,13 +19,17 @@ public struct Engine: Service {
         /// How long a wake-up waits for more changes before the pass: a burst (200 units
         /// started at once) then costs a few passes, not one per unit.
         public var settle: Duration
+        /// The clock the lease's local deadline is kept on (``EngineLease``); tests move it by hand.
+        public var now: @Sendable () -> ContinuousClock.Instant
 
         public init(machine: MachineID, leaseTTL: Int64 = 10, metrics: EngineMetrics = EngineMetrics(),
-                    settle: Duration = .milliseconds(25)) {
+                    settle: Duration = .milliseconds(25),
+                    now: @escaping @Sendable () -> ContinuousClock.Instant = { .now }) {
             self.machine = machine
             self.leaseTTL = leaseTTL
             self.metrics = metrics
             self.settle = settle
+            self.now = now
         }
     }
 
@@ -49,13 +53,13 @@ public struct Engine: Service {
                 group.addTask { await watchForChanges(wake: wake) }
                 group.addTask { await tick(every: .seconds(Double(configuration.leaseTTL) / 3), wake: wake) }
                 wake.signal()
-                var leading = false
+                var lease: EngineLease?
                 for await _ in wake.stream {
                     try? await Task.sleep(for: configuration.settle)
                     guard wake.take() else { continue }  // already covered by the last pass
-                    leading = await leadAndReconcile(wasLeading: leading)
+                    lease = await leadAndReconcile(holding: lease)
                 }
-                if leading { try? await registry.releaseLease(configuration.machine) }
+                if let lease { try? await registry.releaseLease(lease.term) }
                 group.cancelAll()
             }
         } onGracefulShutdown: {
@@ -63,47 +67,98 @@ public struct Engine: Service {
         }
     }
 
-    /// One wake-up: hold the lease, and if this machine leads, run a pass. Returns leadership.
-    func leadAndReconcile(wasLeading: Bool) async -> Bool {
-        do {
-            let leading = try await registry.acquireLease(configuration.machine, ttl: configuration.leaseTTL)
-            if leading != wasLeading {
-                logger.info(leading ? "engine leadership acquired" : "engine leadership lost",
-                            metadata: ["machine.id": "\(configuration.machine)"])
-                configuration.metrics.leadership(startedAt: leading ? Date().timeIntervalSince1970 : nil)
-            }
-            if leading { try await reconcileFromModel() }
-            return leading
-        } catch {
-            logger.warning("engine pass failed", metadata: ["error": "\(error)"])
-            if wasLeading { configuration.metrics.leadership(startedAt: nil) }
-            return false
+    /// One wake-up: renew (or take) the lease, and if this machine leads, run a pass whose
+    /// every write is fenced by the lease's term.
+    ///
+    /// Leadership ends at once, without retrying anything, when the lease was not renewed within
+    /// its TTL (checked first: a process that stalled must not act on what it believed), when
+    /// renewing fails or finds another term, and when a fenced write's guard fails.
+    /// - Parameter held: the lease after the previous wake-up, nil when not leading.
+    /// - Returns: the lease held now, nil when not leading.
+    func leadAndReconcile(holding held: EngineLease?) async -> EngineLease? {
+        var held = held
+        if let lease = held, lease.isOverdue(at: configuration.now()) {
+            lost(lease, LeadershipLoss(.renewalOverdue, "lease \(lease.term) not renewed within its TTL"))
+            held = nil
         }
+        let sent = configuration.now()
+        let term: LeaseTerm
+        do {
+            guard let renewed = try await registry.acquireLease(configuration.machine, ttl: configuration.leaseTTL) else {
+                if let held { lost(held, LeadershipLoss(.takenOver, "the lease is another machine's")) }
+                return nil
+            }
+            term = renewed
+        } catch {
+            if let held { lost(held, LeadershipLoss(.renewalFailed, "\(error)")) }
+            logger.debug("engine lease not renewed", metadata: ["error": "\(error)"])
+            return nil
+        }
+        if let lease = held, lease.term != term {
+            lost(lease, LeadershipLoss(.takenOver, "the lease lapsed and was taken again as \(term)"))
+            held = nil
+        }
+        if held == nil {
+            logger.info("engine leadership acquired",
+                        metadata: ["machine.id": "\(configuration.machine)", "engine.term": "\(term.createdIndex)"])
+            configuration.metrics.leadership(startedAt: Date().timeIntervalSince1970)
+        }
+        let lease = EngineLease(term: term, renewedAt: sent, ttl: .seconds(configuration.leaseTTL))
+        do {
+            try await reconcileFromModel(lease: lease)
+        } catch let loss as LeadershipLoss {
+            lost(lease, loss)
+            return nil
+        } catch let error as StoreError where error.code == .guardFailed {
+            lost(lease, LeadershipLoss(.guardFailed, error.description))
+            return nil
+        } catch {
+            // Still leading: the next wake-up renews and tries again.
+            logger.warning("engine pass failed", metadata: ["error": "\(error)"])
+        }
+        return lease
+    }
+
+    /// Logs and counts the end of `lease`'s leadership.
+    func lost(_ lease: EngineLease, _ loss: LeadershipLoss) {
+        logger.info("engine leadership lost", metadata: [
+            "machine.id": "\(configuration.machine)", "engine.term": "\(lease.term.createdIndex)",
+            "engine.reason": "\(loss.reason)", "error": "\(loss.message)",
+        ])
+        configuration.metrics.leadershipLost(loss.reason.label)
     }
 
     /// Reads the cluster, plans, and writes the plan, counted in the metrics (a failure as
     /// `reconcile_failure{type="run"}`). Public for tests and benchmarks; the running engine
     /// plans from its watch-fed model instead (``reconcileFromModel()``).
-    public func reconcile() async throws {
+    public func reconcile() async throws { try await reconcile(lease: nil) }
+
+    /// ``reconcile()``, with every write fenced by `lease` when one is given.
+    func reconcile(lease: EngineLease?) async throws {
         try await measured {
             async let units = registry.units()
             async let machines = registry.machines()
             async let assignments = registry.allAssignments()
-            _ = try await pass(units: try await units, machines: try await machines, assignments: try await assignments)
+            _ = try await pass(units: try await units, machines: try await machines, assignments: try await assignments,
+                               lease: lease)
         }
     }
 
     /// A pass planned from the model the watch keeps. It first waits until the model shows the
     /// previous pass's placements; if that takes too long, or there is no model yet, it reads
     /// the registry like ``reconcile()``.
-    public func reconcileFromModel() async throws {
+    public func reconcileFromModel() async throws { try await reconcileFromModel(lease: nil) }
+
+    /// ``reconcileFromModel()``, with every write fenced by `lease` when one is given.
+    func reconcileFromModel(lease: EngineLease?) async throws {
         if let written = feed.lastOwnWrite, !(await feed.waitUntilApplied(written, timeout: .seconds(1))) {
             logger.debug("engine model behind its own writes; reading the registry", metadata: ["store.index": "\(written)"])
             try await reloadModel()
         }
-        guard let snapshot = feed.snapshot() else { return try await reconcile() }
+        guard let snapshot = feed.snapshot() else { return try await reconcile(lease: lease) }
         try await measured {
-            let written = try await pass(units: snapshot.units, machines: snapshot.machines, assignments: snapshot.assignments)
+            let written = try await pass(units: snapshot.units, machines: snapshot.machines,
+                                         assignments: snapshot.assignments, lease: lease)
             if let written { feed.noteOwnWrite(written) }
         }
     }
@@ -134,11 +189,18 @@ public struct Engine: Service {
     }
 
     /// Plans from `units`, `machines` and `assignments` and writes the plan.
+    ///
+    /// With a `lease`, every write goes through ``Registry/fenced(by:)`` and is preceded by the
+    /// lease's local deadline check, so a pass that outlives its lease stops at its next write.
     /// - Returns: the store index of the last placement written, if any.
+    /// - Throws: ``LeadershipLoss`` or ``StoreError/Code/guardFailed`` once the lease is lost.
     func pass(units: [UnitRecord], machines: [MachineRecord],
-              assignments: [MachineID: [UnitName: Assignment]]) async throws -> UInt64? {
+              assignments: [MachineID: [UnitName: Assignment]], lease: EngineLease? = nil) async throws -> UInt64? {
         let plan = Scheduler.plan(units: units, requirements: try await requirements(of: units),
                                   machines: machines, assignments: assignments)
+        let registry = lease.map { self.registry.fenced(by: $0.term) } ?? self.registry
+        let now = configuration.now
+        let checkLease: @Sendable () throws -> Void = { try lease?.check(at: now()) }
         let metrics = configuration.metrics
         let live = Set(machines.map(\.id))
         metrics.reconcileFailed("machine_away", count: plan.unschedule.filter { !live.contains($0.1) }.count)
@@ -146,11 +208,11 @@ public struct Engine: Service {
         // Each phase's writes are independent, so they go out concurrently: the store batches
         // concurrent durable writes into one commit. Phases stay in order (unschedule before
         // schedule, placements before the assignments agents act on).
-        try await concurrently(plan.unschedule, metrics, "unschedule") { unit, machine in
+        try await concurrently(plan.unschedule, metrics, "unschedule", checking: checkLease) { unit, machine in
             try await registry.clearTarget(unit, from: machine)
         }
         let outcome = PlacementOutcome()
-        try await concurrently(plan.schedule, metrics, "schedule") { unit, machine in
+        try await concurrently(plan.schedule, metrics, "schedule", checking: checkLease) { unit, machine in
             do {
                 outcome.written(try await registry.setTarget(unit, machine))
             } catch let error as StoreError where error.code == .nodeExists {
@@ -162,14 +224,15 @@ public struct Engine: Service {
         if !plan.schedule.isEmpty {
             logger.info("units scheduled", metadata: ["engine.scheduled": "\(plan.schedule.count)"])
         }
-        try await concurrently(plan.unassign, metrics, "unassign") { machine, unit in
+        try await concurrently(plan.unassign, metrics, "unassign", checking: checkLease) { machine, unit in
             try await registry.removeAssignment(machine, unit)
         }
         let skipped = outcome.skipped
-        try await concurrently(plan.assign.filter { !skipped.contains($0.1) }, metrics, "assign") { machine, unit, assignment in
+        try await concurrently(plan.assign.filter { !skipped.contains($0.1) }, metrics, "assign", checking: checkLease) { machine, unit, assignment in
             try await registry.setAssignment(machine, unit, assignment)
         }
         for unit in units where unit.unplaceableReason != plan.unplaceable[unit.name] {
+            try checkLease()
             try await registry.setUnplaceable(unit.name, reason: plan.unplaceable[unit.name])
             if let reason = plan.unplaceable[unit.name] {
                 logger.info("unit cannot be placed", metadata: ["unit.name": "\(unit.name)", "reason": "\(reason)"])
@@ -178,12 +241,14 @@ public struct Engine: Service {
         return outcome.lastIndex
     }
 
-    /// Runs `write` for every item, at most 32 at once; the first failure wins. Counted as
-    /// engine tasks of `type`.
+    /// Runs `write` for every item, at most 32 at once, each after `check` passed; the first
+    /// failure wins and no further write starts. Counted as engine tasks of `type`.
     func concurrently<T: Sendable>(_ items: [T], _ metrics: EngineMetrics, _ type: String,
+                                   checking check: @escaping @Sendable () throws -> Void = {},
                                    _ write: @escaping @Sendable (T) async throws -> Void) async throws {
         metrics.tasks(type, count: items.count)
         let write: @Sendable (T) async throws -> Void = { item in
+            try check()
             do { try await write(item) } catch {
                 metrics.taskFailed(type)
                 throw error
@@ -220,8 +285,9 @@ public struct Engine: Service {
     }
 
     /// Feeds the model from a recursive watch of the registry, and wakes the loop when a unit's
-    /// desired state or contents change or a machine comes or goes. The engine's own writes
-    /// (targets, schedules) and agents' states update the model but do not wake it.
+    /// desired state or contents change, a machine comes or goes, or the lease key goes (so a
+    /// successor takes over as soon as a lease expires, not at its next tick). The engine's own
+    /// writes (targets, schedules) and agents' states update the model but do not wake it.
     func watchForChanges(wake: Wakeups) async {
         let keys = registry.keys
         while !Task.isCancelled {
@@ -236,7 +302,8 @@ public struct Engine: Service {
                     let key = event.node.key
                     // Its own outputs (targets, reasons) must not wake the engine again.
                     if StoreKey.isWithin(key, keys.machines)
-                        || (StoreKey.isWithin(key, keys.jobs) && !key.hasSuffix("/target") && !key.hasSuffix("/unplaceable")) {
+                        || (StoreKey.isWithin(key, keys.jobs) && !key.hasSuffix("/target") && !key.hasSuffix("/unplaceable"))
+                        || (key == keys.engineLease && [.expire, .delete, .compareAndDelete].contains(event.action)) {
                         wake.signal()
                     }
                 }

@@ -7,6 +7,9 @@ import Metrics
 /// * `fleet_engine_reconcile_count_total`, `fleet_engine_reconcile_duration_second` (histogram)
 /// * `fleet_engine_reconcile_failure_count_total{type}`: `run` (a pass failed), `schedule` (a unit
 ///   could not be placed), `machine_away` (units taken off a machine that left)
+/// * `fleet_engine_leadership_lost_count_total{reason}`: this machine stopped leading, by reason
+///   `renewal_overdue` (it stalled past its lease), `renewal_failed`, `taken_over`, `guard_failed`
+///   (a fenced write found the lease gone)
 /// * `fleet_engine_task_count_total{type}` and `fleet_engine_task_failure_count_total{type}`: the
 ///   pass's writes, by type `schedule`, `unschedule`, `assign`, `unassign`
 public struct EngineMetrics: Sendable {
@@ -24,6 +27,12 @@ public struct EngineMetrics: Sendable {
     }
 
     func leadership(startedAt unixSeconds: Double?) { leaderStartTime.record(unixSeconds ?? 0) }
+
+    func leadershipLost(_ reason: String) {
+        leaderStartTime.record(0)
+        Counter(label: "fleet_engine_leadership_lost_count_total", dimensions: [("reason", reason)], factory: factory)
+            .increment()
+    }
 
     func reconciled(in duration: Duration) {
         reconcileCount.increment()

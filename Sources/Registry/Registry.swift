@@ -247,29 +247,45 @@ extension Registry {
 // MARK: Engine lease
 
 extension Registry {
-    /// Tries to become (or stay) the engine leader for `ttl` seconds. True when this machine leads.
-    public func acquireLease(_ machine: MachineID, ttl: Int64) async throws -> Bool {
+    /// Tries to become (or stay) the engine leader for `ttl` seconds.
+    ///
+    /// - Returns: this machine's term when it leads, nil when another machine does. A renewal
+    ///   returns the same term; a lease that lapsed and was taken again returns a new one.
+    public func acquireLease(_ machine: MachineID, ttl: Int64) async throws -> LeaseTerm? {
         do {
-            try await store.create(keys.engineLease, machine.rawValue, ttl: ttl)
-            return true
+            let created = try await store.create(keys.engineLease, machine.rawValue, ttl: ttl)
+            return LeaseTerm(machine: machine, createdIndex: created.node.createdIndex)
         } catch let error as StoreError where error.code == .nodeExists {
         }
         do {
-            try await store.refresh(keys.engineLease, ttl: ttl, condition: StoreCondition(prevValue: machine.rawValue))
-            return true
+            let renewed = try await store.refresh(keys.engineLease, ttl: ttl,
+                                                  condition: StoreCondition(prevValue: machine.rawValue))
+            return LeaseTerm(machine: machine, createdIndex: renewed.node.createdIndex)
         } catch let error as StoreError where error.code == .compareFailed || error.code == .keyNotFound {
-            return false
+            return nil
         }
     }
 
-    public func releaseLease(_ machine: MachineID) async throws {
+    /// Gives the lease up, if it is still `term`'s (a successor's lease is left alone).
+    public func releaseLease(_ term: LeaseTerm) async throws {
         do {
-            try await store.delete(keys.engineLease, condition: StoreCondition(prevValue: machine.rawValue))
-        } catch let error as StoreError where error.code == .compareFailed || error.code == .keyNotFound {
+            try await store.delete(keys.engineLease, condition: StoreCondition(guardedBy: leaseGuard(term)))
+        } catch let error as StoreError where error.code == .guardFailed || error.code == .keyNotFound {
         }
     }
 
     public func leader() async throws -> MachineID? {
         try await store.value(keys.engineLease).map(MachineID.init)
+    }
+
+    /// This registry with every write fenced by `term`: each fails with
+    /// ``StoreError/Code/guardFailed``, and changes nothing, once the lease is not `term`'s.
+    public func fenced(by term: LeaseTerm) -> Registry {
+        Registry(store: GuardedStore(store, guardedBy: leaseGuard(term)), keys: keys)
+    }
+
+    /// The lease key, still created at the term's index and still holding its machine.
+    func leaseGuard(_ term: LeaseTerm) -> StoreGuard {
+        StoreGuard(key: keys.engineLease, createdIndex: term.createdIndex, value: term.machine.rawValue)
     }
 }

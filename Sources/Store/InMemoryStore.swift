@@ -44,6 +44,11 @@ public actor InMemoryStore: KeyValueStore, Service {
 
     public func apply(_ write: StoreWrite) throws -> StoreEvent {
         expireDueKeys()
+        if let storeGuard = write.storeGuard {
+            let entry = entries[try StoreKey.normalize(storeGuard.key)]
+            let file = entry?.isDirectory == false ? entry : nil
+            try storeGuard.check(createdIndex: file?.createdIndex, value: file?.value, index: index)
+        }
         switch write {
         case let .set(key, value, ttl, condition):
             return try set(key: StoreKey.normalize(key), value: value, ttl: ttl, condition: condition)

@@ -27,6 +27,10 @@ public struct StoreError: Error, Hashable, CustomStringConvertible {
         public static let refreshTTLRequired = Code(etcdCode: 212, httpStatus: 400, etcdMessage: "A TTL must be provided on refresh")
         public static let unavailable = Code(etcdCode: 300, httpStatus: 500, etcdMessage: "Raft Internal Error")
         public static let indexCleared = Code(etcdCode: 401, httpStatus: 400, etcdMessage: "The event in requested index is outdated and cleared")
+        /// Not an etcd code: a write's ``StoreGuard`` did not hold (the writer lost its lease).
+        /// On the keys API it is etcd's 101 with its own message, so etcd clients see a failed
+        /// compare and `RemoteStore` tells the two apart (``forEtcdCode(_:message:)``).
+        public static let guardFailed = Code(etcdCode: 101, httpStatus: 412, etcdMessage: "Guard failed")
         /// Not an etcd code: a key containing `..` (etcd would resolve it; we refuse it).
         public static let invalidKey = Code(etcdCode: 209, httpStatus: 400, etcdMessage: "Invalid field")
 
@@ -37,6 +41,12 @@ public struct StoreError: Error, Hashable, CustomStringConvertible {
         ]
         public static func forEtcdCode(_ code: Int) -> Code {
             all.first { $0.etcdCode == code } ?? Code(etcdCode: code, httpStatus: 500, etcdMessage: "error \(code)")
+        }
+        /// The code for an error body: our own codes that share an etcd number (``guardFailed``)
+        /// are told apart by their message, everything else by the number.
+        public static func forEtcdCode(_ code: Int, message: String) -> Code {
+            if code == guardFailed.etcdCode, message == guardFailed.etcdMessage { return guardFailed }
+            return forEtcdCode(code)
         }
         public var description: String { etcdMessage }
     }

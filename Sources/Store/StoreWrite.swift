@@ -1,13 +1,19 @@
-/// A precondition on a write: etcd v2's `prevExist`, `prevIndex` and `prevValue`.
+/// A precondition on a write: etcd v2's `prevExist`, `prevIndex` and `prevValue`, and our
+/// ``StoreGuard`` on another key.
 public struct StoreCondition: Sendable, Hashable {
     public var prevExist: Bool?
     public var prevIndex: UInt64?
     public var prevValue: String?
+    /// A key that must still be the same incarnation for the write to happen (fencing); checked
+    /// first, atomically with the write. Not part of etcd v2 (see ``StoreGuard``).
+    public var guardedBy: StoreGuard?
 
-    public init(prevExist: Bool? = nil, prevIndex: UInt64? = nil, prevValue: String? = nil) {
+    public init(prevExist: Bool? = nil, prevIndex: UInt64? = nil, prevValue: String? = nil,
+                guardedBy: StoreGuard? = nil) {
         self.prevExist = prevExist
         self.prevIndex = prevIndex
         self.prevValue = prevValue
+        self.guardedBy = guardedBy
     }
 
     public static let none = StoreCondition()

@@ -73,9 +73,12 @@ extension EtcdStore {
                 .range(EtcdRangeRequest(key: keyspace.valueKey(key))),
                 .range(EtcdRangeRequest(key: keyspace.directoryKey(key), rangeEnd: keyspace.subtreeEnd(key),
                                         countOnly: true)),
-            ], failure: [])
+            ] + guardProbe(condition), failure: [])
             let (response, _) = try await gateway.call("/v3/kv/txn", read, as: EtcdTxnResponse.self)
             let index = UInt64(max(0, response.revision))
+            // A keep-alive cannot sit in a txn, so the guard is checked by this read; the
+            // keep-alive changes no data, and the put below carries the guard itself.
+            if let failure = guardFailure(condition, response) { throw failure }
             guard let file = response.range(0)?.kvs?.first else {
                 let isDirectory = (response.range(1)?.count.value ?? 0) > 0
                 if isDirectory, let error = Self.check(condition, file: nil, isDirectory: true, key: key, index: index) {
@@ -104,7 +107,7 @@ extension EtcdStore {
             }
             let lease = try await grantLease(ttl: want)
             let put = EtcdTxnRequest(
-                compare: [.modRevision(keyspace.valueKey(key), equals: file.modRevision.value)],
+                compare: [.modRevision(keyspace.valueKey(key), equals: file.modRevision.value)] + guardCompares(condition),
                 success: [.put(EtcdPutRequest(key: keyspace.valueKey(key), lease: String(lease.id), ignoreValue: true))],
                 failure: [])
             let (written, _) = try await gateway.call("/v3/kv/txn", put, as: EtcdTxnResponse.self)

@@ -43,7 +43,8 @@ extension EtcdStore {
         let put = EtcdPutRequest(key: keyspace.valueKey(key), value: Data(value.utf8),
                                  lease: lease.map { String($0.id) }, prevKV: true)
         let request = EtcdTxnRequest(compare: compares, success: [.put(put)],
-                                     failure: EtcdProbe.ops(key, ancestors: ancestors, in: keyspace))
+                                     failure: EtcdProbe.ops(key, ancestors: ancestors, in: keyspace)
+                                         + guardProbe(condition))
         let bound = gateway.lastRevision
         let (response, mayHaveRunBefore) = try await gateway.call("/v3/kv/txn", request, as: EtcdTxnResponse.self)
         let action = Self.action(for: condition)
@@ -66,7 +67,7 @@ extension EtcdStore {
             return StoreEvent(action: action, node: node, prevNode: prev.map { EtcdTree.fileNode($0, key: key) })
         }
         if let lease { await revokeLease(lease.id) }
-        throw Self.setFailure(probe, key: key, isValue: true, condition: condition)
+        throw guardFailure(condition, response) ?? Self.setFailure(probe, key: key, isValue: true, condition: condition)
     }
 
     // MARK: mkdir
@@ -94,7 +95,8 @@ extension EtcdStore {
         compares += conditionCompares(key, condition, prevExist: condition.prevExist == false ? false : nil)
         success.append(.put(EtcdPutRequest(key: marker, value: Data(), prevKV: true)))
         let request = EtcdTxnRequest(compare: compares, success: success,
-                                     failure: EtcdProbe.ops(key, ancestors: ancestors, in: keyspace))
+                                     failure: EtcdProbe.ops(key, ancestors: ancestors, in: keyspace)
+                                         + guardProbe(condition))
         let bound = gateway.lastRevision
         let (response, mayHaveRunBefore) = try await gateway.call("/v3/kv/txn", request, as: EtcdTxnResponse.self)
         let action = Self.action(for: condition)
@@ -114,7 +116,7 @@ extension EtcdStore {
         if mayHaveRunBefore, let made = probe.marker, made.modRevision.value > bound {
             return StoreEvent(action: action, node: probe.directoryNode(key))
         }
-        throw Self.setFailure(probe, key: key, isValue: false, condition: condition)
+        throw guardFailure(condition, response) ?? Self.setFailure(probe, key: key, isValue: false, condition: condition)
     }
 
     // MARK: delete, compare-and-delete
@@ -128,7 +130,7 @@ extension EtcdStore {
             let request = EtcdTxnRequest(
                 compare: compares,
                 success: [.deleteRange(EtcdDeleteRangeRequest(key: keyspace.valueKey(key), prevKV: true))],
-                failure: EtcdProbe.ops(key, ancestors: [], in: keyspace))
+                failure: EtcdProbe.ops(key, ancestors: [], in: keyspace) + guardProbe(condition))
             let bound = gateway.lastRevision
             let (response, mayHaveRunBefore) = try await gateway.call("/v3/kv/txn", request, as: EtcdTxnResponse.self)
             let action: StoreAction = condition.isCompare ? .compareAndDelete : .delete
@@ -138,6 +140,9 @@ extension EtcdStore {
                                                   modifiedIndex: UInt64(max(0, response.revision))),
                                   prevNode: EtcdTree.fileNode(prev, key: key))
             }
+            // Checked first: had an ambiguous first attempt landed, it did so under the guard,
+            // and reporting the guard's failure now only makes the caller stop a little early.
+            if let failure = guardFailure(condition, response) { throw failure }
             let probe = EtcdProbe(response, ancestors: [])
             if let file = probe.file {
                 throw Self.check(condition, file: file, isDirectory: false, key: key, index: probe.index)
@@ -155,16 +160,19 @@ extension EtcdStore {
             }
             if condition.isCompare || (!directory && !recursive) { throw StoreError(.notAFile, key, index: probe.index) }
             if let error = Self.check(condition, file: nil, isDirectory: true, key: key, index: probe.index) { throw error }
-            if let event = try await deleteDirectory(key, recursive: recursive, probe: probe) { return event }
+            if let event = try await deleteDirectory(key, recursive: recursive, probe: probe, condition: condition) {
+                return event
+            }
         }
         throw StoreError(.unavailable, "etcd: \(key) kept changing between a value and a directory; retry",
                          index: knownIndex)
     }
 
     /// The second txn of a directory delete; nil when the directory changed since `probe`.
-    private func deleteDirectory(_ key: String, recursive: Bool, probe: EtcdProbe) async throws -> StoreEvent? {
+    private func deleteDirectory(_ key: String, recursive: Bool, probe: EtcdProbe,
+                                 condition: StoreCondition) async throws -> StoreEvent? {
         let previous = probe.directoryNode(key)
-        var compares = [EtcdCompare.version(keyspace.valueKey(key), "EQUAL", 0)]
+        var compares = [EtcdCompare.version(keyspace.valueKey(key), "EQUAL", 0)] + guardCompares(condition)
         let delete: EtcdDeleteRangeRequest
         if recursive {
             delete = EtcdDeleteRangeRequest(key: keyspace.directoryKey(key), rangeEnd: keyspace.subtreeEnd(key))
@@ -241,7 +249,7 @@ extension EtcdStore {
     // MARK: helpers
 
     /// The compares for a condition on the value at `key` (`prevExist` passed separately, since
-    /// directory writes handle it themselves).
+    /// directory writes handle it themselves), and for its guard.
     func conditionCompares(_ key: String, _ condition: StoreCondition, prevExist: Bool?) -> [EtcdCompare] {
         let valueKey = keyspace.valueKey(key)
         var compares: [EtcdCompare] = []
@@ -254,7 +262,7 @@ extension EtcdStore {
         if let prevIndex = condition.prevIndex, prevIndex != 0 {
             compares.append(.modRevision(valueKey, equals: Int64(clamping: prevIndex)))
         }
-        return compares
+        return compares + guardCompares(condition)
     }
 
     static func action(for condition: StoreCondition) -> StoreAction {

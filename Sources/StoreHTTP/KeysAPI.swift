@@ -79,9 +79,10 @@ public struct KeysAPI: Sendable {
                 hidden.node = V2Node(node, now: Date(), hidingUnderscored: true)
                 return try respond(hidden, status: .ok, index: index, head: request.method == .head)
             case .put:
-                return try await put(key, params)
+                return Self.confirmingGuard(try await put(key, params), params)
             case .post:
                 guard try params.bool("wait") == nil else { throw StoreError(.invalidField, "\"wait\" can only be used with GET requests") }
+                guard try params.storeGuard() == nil else { throw StoreError(.invalidField, "in-order keys cannot be guarded") }
                 let ttl = try params.ttl()
                 let event = try await store.apply(.createInOrder(key: key, value: params.string("value") ?? "", ttl: ttl ?? nil))
                 return try respond(V2Event(event, now: Date()), status: .created, index: event.index)
@@ -90,7 +91,7 @@ public struct KeysAPI: Sendable {
                 let event = try await store.apply(.delete(key: key, directory: try params.bool("dir") ?? false,
                                                           recursive: try params.bool("recursive") ?? false,
                                                           condition: try params.condition()))
-                return try respond(V2Event(event, now: Date()), status: .ok, index: event.index)
+                return Self.confirmingGuard(try respond(V2Event(event, now: Date()), status: .ok, index: event.index), params)
             }
         } catch let error as StoreError {
             return errorResponse(error)
@@ -149,6 +150,18 @@ public struct KeysAPI: Sendable {
             try await writer.finish(nil)
         }
         return Response(status: .ok, headers: headers, body: body)
+    }
+
+    /// The header that tells a client its write's guard was checked: a server that does not know
+    /// our `guardKey` extension (etcd itself) would apply the write unguarded, and `RemoteStore`
+    /// must not mistake that for a fenced write.
+    static let guardCheckedHeader = "X-Fleet-Guard-Checked"
+
+    static func confirmingGuard(_ response: Response, _ params: V2Parameters) -> Response {
+        guard (try? params.storeGuard()) != nil else { return response }
+        var response = response
+        response.headers[HTTPField.Name(guardCheckedHeader)!] = "true"
+        return response
     }
 
     static func key(of path: String) -> String {

@@ -33,12 +33,13 @@ public struct RemoteStore: KeyValueStore {
             var query = Self.query(for: condition)
             if let value { form["value"] = value } else { query["dir"] = "true" }
             if let ttl { form["ttl"] = String(ttl) }
-            return try await send(.PUT, key, query: query, form: form).event
+            return try await send(.PUT, key, query: query, form: form, guarded: condition.guardedBy != nil).event
         case let .refresh(key, ttl, condition):
             var query = Self.query(for: condition)
             query["refresh"] = "true"
             if query["prevExist"] == nil { query["prevExist"] = "true" }
-            return try await send(.PUT, key, query: query, form: ["ttl": String(ttl)]).event
+            return try await send(.PUT, key, query: query, form: ["ttl": String(ttl)],
+                                  guarded: condition.guardedBy != nil).event
         case let .createInOrder(key, value, ttl):
             var form = ["value": value]
             if let ttl { form["ttl"] = String(ttl) }
@@ -47,7 +48,7 @@ public struct RemoteStore: KeyValueStore {
             var query = Self.query(for: condition)
             if directory { query["dir"] = "true" }
             if recursive { query["recursive"] = "true" }
-            return try await send(.DELETE, key, query: query).event
+            return try await send(.DELETE, key, query: query, guarded: condition.guardedBy != nil).event
         }
     }
 
@@ -96,6 +97,11 @@ public struct RemoteStore: KeyValueStore {
         if let prevExist = condition.prevExist { query["prevExist"] = String(prevExist) }
         if let prevIndex = condition.prevIndex { query["prevIndex"] = String(prevIndex) }
         if let prevValue = condition.prevValue { query["prevValue"] = prevValue }
+        if let storeGuard = condition.guardedBy {
+            query["guardKey"] = storeGuard.key
+            query["guardIndex"] = String(storeGuard.createdIndex)
+            if let value = storeGuard.value { query["guardValue"] = value }
+        }
         return query
     }
 
@@ -113,13 +119,19 @@ public struct RemoteStore: KeyValueStore {
         return request
     }
 
-    func send(_ method: HTTPMethod, _ key: String, query: [String: String] = [:], form: [String: String]? = nil)
-        async throws -> (event: StoreEvent, index: UInt64)
+    /// One request; `guarded` writes must come back confirmed by `X-Fleet-Guard-Checked`.
+    func send(_ method: HTTPMethod, _ key: String, query: [String: String] = [:], form: [String: String]? = nil,
+              guarded: Bool = false) async throws -> (event: StoreEvent, index: UInt64)
     {
         let response = try await client.execute(makeRequest(method, key, query: query, form: form),
                                                 timeout: requestTimeout)
         guard (200..<300).contains(response.status.code) else {
             throw try await Self.error(from: response)
+        }
+        if guarded && response.headers.first(name: "X-Fleet-Guard-Checked") != "true" {
+            // Too late to undo, but the caller must not take the write for a fenced one.
+            throw StoreError(.unavailable, "\(method) \(key): \(baseURL) ignored the write's guard "
+                             + "(not a fleet keys API?); fenced writes need fleetd's store or etcd v3")
         }
         let body = try await response.body.collect(upTo: 256 << 20)
         guard let event = try JSONDecoder().decode(V2Event.self, from: body).storeEvent else {

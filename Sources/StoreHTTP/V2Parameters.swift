@@ -52,6 +52,17 @@ struct V2Parameters {
             throw StoreError(.prevValueRequired, "prevValue")
         }
         return StoreCondition(prevExist: try bool("prevExist"), prevIndex: try index("prevIndex"),
-                              prevValue: string("prevValue"))
+                              prevValue: string("prevValue"), guardedBy: try storeGuard())
+    }
+
+    /// Our extension, not etcd's: `guardKey`, `guardIndex` and optionally `guardValue` make the
+    /// write a guarded one (``StoreGuard``); the first two come together or not at all.
+    func storeGuard() throws(StoreError) -> StoreGuard? {
+        let key = string("guardKey"), index = try index("guardIndex")
+        guard key != nil || index != nil || has("guardValue") else { return nil }
+        guard let key, !key.isEmpty, let index else {
+            throw StoreError(.invalidField, "guardKey and guardIndex go together")
+        }
+        return StoreGuard(key: key, createdIndex: index, value: string("guardValue"))
     }
 }

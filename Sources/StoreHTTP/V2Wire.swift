@@ -65,7 +65,7 @@ struct V2Error: Codable, Sendable {
     }
 
     var storeError: StoreError {
-        StoreError(.forEtcdCode(errorCode), cause ?? message, index: index)
+        StoreError(.forEtcdCode(errorCode, message: message), cause ?? message, index: index)
     }
 }
 

@@ -27,10 +27,13 @@ import Testing
 
     @Test func onlyOneMachineHoldsTheLease() async throws {
         let registry = Registry(store: InMemoryStore())
-        #expect(try await registry.acquireLease(MachineID("m1"), ttl: 10))
-        #expect(try await !registry.acquireLease(MachineID("m2"), ttl: 10))
-        #expect(try await registry.acquireLease(MachineID("m1"), ttl: 10), "the holder renews")
-        try await registry.releaseLease(MachineID("m1"))
-        #expect(try await registry.acquireLease(MachineID("m2"), ttl: 10))
+        let term = try #require(try await registry.acquireLease(MachineID("m1"), ttl: 10))
+        #expect(try await registry.acquireLease(MachineID("m2"), ttl: 10) == nil)
+        #expect(try await registry.acquireLease(MachineID("m1"), ttl: 10) == term, "the holder renews, same term")
+        try await registry.releaseLease(term)
+        let next = try #require(try await registry.acquireLease(MachineID("m2"), ttl: 10))
+        #expect(next.createdIndex > term.createdIndex)
+        try await registry.releaseLease(term)
+        #expect(try await registry.leader() == MachineID("m2"), "releasing an old term leaves the successor alone")
     }
 }

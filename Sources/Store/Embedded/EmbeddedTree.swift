@@ -91,6 +91,11 @@ struct EmbeddedTree: Sendable {
     /// Every check happens before the first change, so a write that throws leaves the tree and
     /// the journal exactly as they were.
     mutating func apply(_ write: StoreWrite, now: Date) throws(StoreError) -> StoreEvent {
+        if let storeGuard = write.storeGuard {
+            let entry = entries[try StoreKey.normalize(storeGuard.key)]
+            let file = entry?.isDirectory == false ? entry : nil
+            try storeGuard.check(createdIndex: file?.createdIndex, value: file?.value, index: index)
+        }
         switch write {
         case let .set(key, value, ttl, condition):
             return try set(key: StoreKey.normalize(key), value: value, ttl: ttl, condition: condition, now: now)
