@@ -27,6 +27,7 @@ extension Agent {
                     logger.warning("presence had expired; machine registered again", metadata: ["machine.id": "\(machineID)"])
                 }
                 let recovered = presence.confirmed(sentAt: sent)
+                await armFence(sent: sent)
                 if recovered || !refreshed {
                     logger.info("contact with the store is back; taking stock",
                                 metadata: ["machine.id": "\(machineID)"])

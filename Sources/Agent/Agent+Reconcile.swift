@@ -173,7 +173,8 @@ extension Agent {
                     logger.warning("unit contents missing from the store", metadata: ["unit.name": "\(unit)"])
                     continue
                 }
-                let written = try await units.writeUnitFile(unit.rawValue, contents: UnitFileMark.contents(file))
+                let fenced = XFleetRequirements(unit: unit, file: file).isolationPolicy(default: configuration.defaultIsolation) == .stop
+                let written = try await units.writeUnitFile(unit.rawValue, contents: UnitFileMark.contents(file, fenced: fenced))
                 needsReload = written == .modified || needsReload
                 files[unit] = file
             } catch {

@@ -99,6 +99,7 @@ public struct Agent: Service {
         let sent = ContinuousClock.now
         try await registry.publishMachine(configuration.machine, ttl: configuration.ttl)
         presence.confirmed(sentAt: sent)
+        await installFence()
         logger.info("machine registered", metadata: ["machine.id": "\(machineID)"])
         configuration.onRegistered()
         requests.request(.full)

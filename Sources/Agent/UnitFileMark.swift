@@ -15,9 +15,10 @@ enum UnitFileMark {
         "\(prefix)\(hash.hex); fleetd rewrites or removes this file, do not edit it"
     }
 
-    /// The file as written: the mark, then the unit's normalised text.
-    static func contents(_ file: UnitFile) -> String {
-        line(file.hash) + "\n" + file.normalizedText
+    /// The file as written: the mark, then the unit's normalised text, then for a fenced unit
+    /// its conflict with the fence target (see ``FenceUnits``).
+    static func contents(_ file: UnitFile, fenced: Bool) -> String {
+        line(file.hash) + "\n" + file.normalizedText + (fenced ? FenceUnits.fencedSection : "")
     }
 
     /// The hash a marked first line names; nil for a line that is not one of ours.

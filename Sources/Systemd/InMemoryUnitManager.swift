@@ -29,6 +29,8 @@ public actor InMemoryUnitManager: UnitManager {
     /// test can tell an adopted unit from a restarted one.
     public private(set) var starts: [String: Int] = [:]
     public private(set) var stops: [String: Int] = [:]
+    /// How many times each unit was restarted (the agent re-arms its fence timer so).
+    public private(set) var restarts: [String: Int] = [:]
     private var injectedFailure: (any Error)?
     private var hostUnitNames: Set<String> = []
     private var unstoppable: Set<String> = []
@@ -90,6 +92,16 @@ public actor InMemoryUnitManager: UnitManager {
         stops[name, default: 0] += 1
         set(name, "deactivating", "stop-sigterm")
         set(name, "inactive", "dead")
+    }
+
+    public func restart(_ name: String) throws {
+        try throwInjectedFailure()
+        restarts[name, default: 0] += 1
+        if let active = runtime[name]?.activeState, ["active", "activating", "reloading"].contains(active) {
+            set(name, "deactivating", "stop-sigterm")
+            set(name, "inactive", "dead")
+        }
+        try start(name)
     }
 
     public func resetFailed(_ name: String) throws {

@@ -74,6 +74,10 @@ public final class SystemdUnitManager: UnitManager {
         try await loop.perform { connection throws(SystemdError) in try connection.stopUnit(name) }
     }
 
+    public func restart(_ name: String) async throws {
+        try await loop.perform { connection throws(SystemdError) in try connection.restartUnit(name) }
+    }
+
     public func resetFailed(_ name: String) async throws {
         try await loop.perform { connection throws(SystemdError) in try connection.resetFailedUnit(name) }
     }

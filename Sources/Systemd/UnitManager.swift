@@ -44,6 +44,10 @@ public protocol UnitManager: Sendable {
     /// Queues a stop job (`StopUnit(name, "replace")`). A unit systemd does not know is not an error.
     func stop(_ name: String) async throws
 
+    /// Queues a restart job (`RestartUnit(name, "replace")`): starts the unit if it is not
+    /// running. Restarting a timer re-arms its `OnActiveSec=` from now.
+    func restart(_ name: String) async throws
+
     /// Clears a unit's failed state (`ResetFailedUnit`). Unknown or non-failed units are not an error.
     func resetFailed(_ name: String) async throws
 

@@ -19,7 +19,7 @@ extension UnitName {
         return nil
     }
 
-    static let fleetOwnPrefixes: Set<String> = ["fleet", "fleetd"]
+    static let fleetOwnPrefixes: Set<String> = ["fleet", "fleetd", "fleet-fence"]
 
     /// Prefixes of systemd's own units (`systemd-journald.service`, `user@0.service`).
     static let systemdPrefixes = ["systemd-", "user@", "user-runtime-dir@", "dbus", "getty@", "serial-getty@",

@@ -16,7 +16,7 @@
 # unit files (fleetctl start submits them from there).
 
 FAULT_PREFIX=fz-
-FAULT_LEASE_TTL=${FAULT_LEASE_TTL:-10}   # the engine lease's TTL (Engine.Configuration.leaseTTL)
+# The engine lease's TTL is the agent TTL (fleetd sets it so); FAULT_LEASE_TTL overrides it.
 
 fault_now() { local t=${EPOCHREALTIME/./}; echo $((t / 1000)); }
 fault_event() { echo "E $(fault_now) $*" >>"$FAULT_DIR/events.log"; }
@@ -219,7 +219,7 @@ fault_cut() {
 # fault_freeze_seconds: how long to freeze the leader so that another engine can take the lease
 # before the thaw: the lease runs out at most a lease TTL after the freeze, and another engine
 # takes it at its next wake-up (at the latest its tick, every third of the TTL); 2 s of margin.
-fault_freeze_seconds() { echo $((FAULT_LEASE_TTL + FAULT_LEASE_TTL / 3 + 2)); }
+fault_freeze_seconds() { local lease=${FAULT_LEASE_TTL:-$FAULT_TTL}; echo $((lease + lease / 3 + 2)); }
 
 # fault_freeze_leader SECONDS: SIGSTOP of the engine leader's fleetd for SECONDS (past its lease
 # when SECONDS > the lease TTL), then SIGCONT. Logs when another machine took the lease.

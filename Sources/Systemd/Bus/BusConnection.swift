@@ -232,6 +232,10 @@ final class BusConnection {
         try callManager("StartUnit", [name, "replace"], unit: name)
     }
 
+    func restartUnit(_ name: String) throws(SystemdError) {
+        try callManager("RestartUnit", [name, "replace"], unit: name)
+    }
+
     func stopUnit(_ name: String) throws(SystemdError) {
         do throws(SystemdError) {
             try callManager("StopUnit", [name, "replace"], unit: name)
