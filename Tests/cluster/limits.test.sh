@@ -14,7 +14,7 @@ CLUSTER=$ROOT/scripts/dev-cluster
 WORK=$(mktemp -d)
 trap '"$CLUSTER" down >/dev/null 2>&1; rm -rf "$WORK"' EXIT
 
-CAP=200
+CAP=400   # above the 300 watches of phase 1
 IDLE=3
 export FLEET_ARGS_1="--http-max-connections $CAP --http-idle-timeout $IDLE"
 check "one machine with fleetd comes up (cap $CAP, idle timeout ${IDLE}s)" "$CLUSTER" up 1
@@ -69,8 +69,10 @@ wait $HOLD3
 hold $((CAP + 50)) "/v2/keys/limits/cap?wait=true" 8 "$WORK/cap" &
 HOLD4=$!
 wait_until 10 "$((CAP + 50)) connections attempted" test -e "$WORK/cap"
-check "a connection over the cap is closed at once, not left hanging (curl: empty reply)" \
-  bash -c "'$RIGCMD' exec 1 curl -s -m 3 '$EP/v2/keys/limits/k'; [ \$? -eq 52 ]"
+# Closed unanswered: curl sees an empty reply (52) or, when the close beats its request, a
+# reset (56); a connection left waiting would time out (28).
+check "a connection over the cap is closed at once, not left hanging" \
+  bash -c "'$RIGCMD' exec 1 curl -s -m 3 '$EP/v2/keys/limits/k'; rc=\$?; echo \"    curl: \$rc\" >&2; [ \$rc -eq 52 ] || [ \$rc -eq 56 ]"
 check "fleetd holds no more than the cap of keys-API connections ($(fds) descriptors)" at_most $((BASE + CAP + 5))
 check "fleetctl list-machines still answers (the API socket has its own cap)" \
   bash -c "'$FLEET_BIN/fleetctl' list-machines --no-legend | grep -q '$ADDR'"
