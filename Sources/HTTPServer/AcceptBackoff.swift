@@ -2,15 +2,16 @@ import Logging
 import NIOCore
 import NIOConcurrencyHelpers
 
-/// Keeps a listener alive when `accept` fails for lack of descriptors or memory.
+/// Keeps a listener accepting sensibly when `accept` fails for lack of descriptors or memory.
 ///
-/// NIO keeps the server channel open on `EMFILE`/`ENFILE`/`ENOBUFS`/`ENOMEM`, but fires the
-/// error down the server pipeline, where Hummingbird's accept loop ends on it (and with it the
-/// service, and fleetd). And the listening socket stays readable, so without a pause accept
-/// would fail again at once, in a loop. ``install(on:logger:)`` puts NIO's
-/// `AcceptBackoffHandler` first in the server channel's pipeline: such errors are logged and
-/// swallowed, and accepting resumes after a pause that doubles from 10 ms up to 1 s while the
-/// errors last.
+/// NIO keeps the server channel open on `EMFILE`/`ENFILE`/`ENOBUFS`/`ENOMEM`, and its async
+/// bind (which Hummingbird uses) already puts an `AcceptBackoffHandler` in the pipeline that
+/// swallows such errors and pauses accepting for a fixed second, silently. Nothing then tells the
+/// operator that fleetd ran out of descriptors, and every hiccup costs a full second of accepts.
+/// ``install(on:logger:)`` puts one more `AcceptBackoffHandler` first in the server channel's
+/// pipeline: the errors are logged (the first, then every hundredth) and swallowed, and the pause
+/// doubles from 10 ms up to 1 s while they last. Should a NIO without its own handler be used,
+/// this one still keeps the error from reaching Hummingbird's accept loop, which would end on it.
 public enum AcceptBackoff {
     /// For `Application(onServerRunning:)`.
     public static func install(on serverChannel: any Channel, logger: Logger) async {

@@ -4,8 +4,9 @@ import Logging
 import NIOCore
 
 /// Hummingbird's HTTP/1 child channel under ``ListenerLimits``: a connection beyond the cap is
-/// closed as soon as it is accepted, idle connections time out, headers are bounded, and every
-/// connection carries a ``ClientDisconnectHandler``.
+/// closed as soon as it is accepted, idle connections time out, headers are bounded, TCP
+/// connections have keepalive (``TCPKeepalive``), and every connection carries a
+/// ``ClientDisconnectHandler``.
 public struct LimitedHTTP1Channel: ServerChildChannel {
     public typealias Value = HTTP1Channel.Value
 
@@ -30,6 +31,7 @@ public struct LimitedHTTP1Channel: ServerChildChannel {
     public func setup(channel: any Channel, logger: Logger) -> EventLoopFuture<Value> {
         let (admitted, refused) = gate.enter()
         if admitted {
+            TCPKeepalive.enable(on: channel)
             let gate = gate
             channel.closeFuture.whenComplete { _ in gate.leave() }
         } else if refused == 1 || refused % 100 == 0 {

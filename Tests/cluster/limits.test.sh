@@ -54,6 +54,9 @@ HOLD2=$!
 wait_until 10 "300 watches are open" bash -c "[ -e $WORK/polls ] && [ -e $WORK/streams ] && [ \$(ls /proc/$PID/fd | wc -l) -ge $((BASE + 290)) ]"
 sleep $((IDLE + 1))   # longer than the idle timeout: a watch in flight must not be cut by it
 check "watches in flight outlive the idle timeout ($(fds) descriptors)" at_least $((BASE + 290))
+# A client that vanishes without a FIN is let go by TCP keepalive (60 s idle, 10 s x 6 probes).
+check "accepted keys-API connections have TCP keepalive" bash -c \
+  "'$RIGCMD' exec 1 ss -tnoH state established '( sport = :4001 )' | grep -q 'timer:(keepalive'"
 wait $HOLD1 $HOLD2
 wait_until 5 "the descriptors return to the baseline once the watchers' clients are gone" at_most $((BASE + 5))
 check "the key is still answered" keys_answer "$EP/v2/keys/limits/k"
