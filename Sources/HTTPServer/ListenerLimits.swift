@@ -5,7 +5,9 @@
 /// the process runs out of descriptors and stops accepting anything.
 public struct ListenerLimits: Sendable, Equatable {
     /// Connections open at once; one more is accepted and closed at once, so it never waits in
-    /// the backlog while the ones already open keep working.
+    /// the backlog while the ones already open keep working. The default leaves room for a
+    /// store machine serving about 300 other fleetds (each holds its watches, one connection
+    /// apiece, and a few pooled connections for requests).
     public var maxConnections: Int
     /// A connection with no request in flight for this long is closed. A request in flight (a
     /// long-poll or streaming watch, `journal -f`) is never cut by it. nil: no idle timeout.
@@ -15,7 +17,7 @@ public struct ListenerLimits: Sendable, Equatable {
     /// Header fields per request.
     public var maxHeaderFields: Int
 
-    public static let defaultMaxConnections = 1024
+    public static let defaultMaxConnections = 4096
     public static let defaultIdleTimeout: Duration = .seconds(120)
     public static let defaultMaxHeaderBytes = 64 * 1024
     public static let defaultMaxHeaderFields = 100

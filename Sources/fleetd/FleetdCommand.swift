@@ -72,7 +72,7 @@ struct FleetdCommand: AsyncParsableCommand {
     @Option(help: "Page size of the API's list resources (fleet's token_limit, default 100).")
     var tokenLimit: Int?
 
-    @Option(help: "Open connections per HTTP listener (keys API, API socket, API on TCP); more are closed at once (default 1024, lowered to fit the descriptor limit).")
+    @Option(help: "Open connections per HTTP listener (keys API, API socket, API on TCP); more are closed at once (default 4096, lowered to fit the descriptor limit; a store machine needs about 12 per other fleetd).")
     var httpMaxConnections: Int?
 
     @Option(help: "Seconds before an HTTP connection with no request in flight is closed; watches in flight are never cut (default 120, 0 for none).")
