@@ -35,9 +35,18 @@ let package = Package(
             "CSQLite",
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
         ], path: "Sources/Store"),
+        // fleetd's HTTP listeners under bounds: connection cap, idle timeout, header limits,
+        // accept back-off, and noticing a client that left while its response streams.
+        .target(name: "FleetHTTPServer", dependencies: [
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+            .product(name: "Hummingbird", package: "hummingbird"),
+            .product(name: "HummingbirdCore", package: "hummingbird"),
+            .product(name: "Logging", package: "swift-log"),
+        ], path: "Sources/HTTPServer"),
         // The store over HTTP: etcd-v2 keys API server routes and the remote-store client.
         .target(name: "FleetStoreHTTP", dependencies: [
-            "FleetStore",
+            "FleetStore", "FleetHTTPServer",
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "Hummingbird", package: "hummingbird"),
             .product(name: "AsyncHTTPClient", package: "async-http-client"),
@@ -96,14 +105,14 @@ let package = Package(
         ], path: "Sources/MDNS"),
         // fleet's HTTP API v1: entities, server routes, client.
         .target(name: "FleetAPI", dependencies: [
-            "FleetRegistry", "FleetStoreHTTP",
+            "FleetRegistry", "FleetStoreHTTP", "FleetHTTPServer",
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "Hummingbird", package: "hummingbird"),
             .product(name: "AsyncHTTPClient", package: "async-http-client"),
         ], path: "Sources/API"),
         .executableTarget(name: "fleetd", dependencies: [
             "FleetAgent", "FleetAPI", "FleetDiscovery", "FleetEngine", "FleetJournal", "FleetMDNS", "FleetStoreEtcd", "FleetUnit",
-            "FleetStoreHTTP", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            "FleetStoreHTTP", "FleetHTTPServer", .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Prometheus", package: "swift-prometheus"),
             .product(name: "NIOPosix", package: "swift-nio"),
         ]),
@@ -160,6 +169,13 @@ let package = Package(
         .testTarget(name: "FleetMDNSTests", dependencies: ["FleetMDNS", "FleetDiscovery"], path: "Tests/MDNSTests"),
         .testTarget(name: "FleetStoreEtcdTests", dependencies: ["FleetStoreEtcd", "FleetStore"], path: "Tests/StoreEtcdTests"),
         .testTarget(name: "FleetStoreTests", dependencies: ["FleetStore", "FleetStoreHTTP"], path: "Tests/StoreTests"),
+        .testTarget(name: "FleetHTTPServerTests", dependencies: [
+            "FleetHTTPServer", "FleetStoreHTTP", "FleetStore",
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOPosix", package: "swift-nio"),
+            .product(name: "Hummingbird", package: "hummingbird"),
+            .product(name: "Logging", package: "swift-log"),
+        ], path: "Tests/HTTPServerTests"),
         .testTarget(name: "FleetEngineTests", dependencies: [
             "FleetEngine", "FleetTestSupport", .product(name: "MetricsTestKit", package: "swift-metrics"),
         ], path: "Tests/EngineTests"),
@@ -168,7 +184,7 @@ let package = Package(
             "FleetAgent", .product(name: "ServiceLifecycleTestKit", package: "swift-service-lifecycle"),
         ], path: "Tests/AgentTests"),
         .testTarget(name: "FleetAPITests", dependencies: [
-            "FleetAPI", .product(name: "HummingbirdTesting", package: "hummingbird"),
+            "FleetAPI", "FleetHTTPServer", .product(name: "HummingbirdTesting", package: "hummingbird"),
         ], path: "Tests/APITests"),
         .testTarget(name: "fleetctlTests", dependencies: ["fleetctl"], path: "Tests/fleetctlTests"),
     ]

@@ -1,3 +1,4 @@
+import FleetHTTPServer
 import FleetRegistry
 import FleetUnit
 import Foundation

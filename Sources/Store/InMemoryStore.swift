@@ -28,9 +28,12 @@ public actor InMemoryStore: KeyValueStore, Service {
     /// - Parameters:
     ///   - historyLimit: how many recent events a watch can reach back to (etcd keeps 1000).
     ///   - now: the wall clock; tests pass a manual one and call ``expireDueKeys()``.
-    public init(historyLimit: Int = 1000, now: @escaping @Sendable () -> Date = { Date() }) {
+    ///   - watchLimits: how many watches at once, and how far behind each may fall.
+    public init(historyLimit: Int = 1000, now: @escaping @Sendable () -> Date = { Date() },
+                watchLimits: WatchLimits = WatchLimits()) {
         self.history = EventHistory(limit: historyLimit)
         self.now = now
+        self.watchers = StoreWatchers(limits: watchLimits)
     }
 
     public func currentIndex() -> UInt64 { index }

@@ -33,6 +33,9 @@ public struct StoreError: Error, Hashable, CustomStringConvertible {
         public static let guardFailed = Code(etcdCode: 101, httpStatus: 412, etcdMessage: "Guard failed")
         /// Not an etcd code: a key containing `..` (etcd would resolve it; we refuse it).
         public static let invalidKey = Code(etcdCode: 209, httpStatus: 400, etcdMessage: "Invalid field")
+        /// Not an etcd code: the store serves as many watches as ``WatchLimits`` allows. Sent
+        /// as 503 with etcd's 300 (`Raft Internal Error`), which a client reads as "retry later".
+        public static let tooManyWatchers = Code(etcdCode: 300, httpStatus: 503, etcdMessage: "Too many watchers")
 
         public static let all: [Code] = [
             keyNotFound, compareFailed, notAFile, notADirectory, nodeExists, rootReadOnly, directoryNotEmpty,

@@ -1,14 +1,19 @@
 /// The open watches of one store: which events each wants, and delivery to them. Shared by the
 /// in-memory and embedded stores, which differ only in where their history lives.
 ///
+/// Bounded by ``WatchLimits``: the number of watches, and each one's undelivered events (a
+/// watch whose buffer is full is ended with `indexCleared` rather than buffering forever).
+///
 /// Not thread-safe by itself: each store keeps it inside its actor.
 struct StoreWatchers {
+    typealias Continuation = AsyncThrowingStream<StoreEvent, any Error>.Continuation
+
     struct Watcher {
         var key: String
         var recursive: Bool
         /// Events before this index are not wanted (the caller asked to start later).
         var fromIndex: UInt64
-        var continuation: AsyncThrowingStream<StoreEvent, any Error>.Continuation
+        var continuation: Continuation
 
         func matches(_ event: StoreEvent) -> Bool {
             guard event.index >= fromIndex else { return false }
@@ -20,24 +25,78 @@ struct StoreWatchers {
         }
     }
 
+    let limits: WatchLimits
     private var watchers: [UInt64: Watcher] = [:]
     private var nextID: UInt64 = 0
 
-    /// Registers `watcher` for live events; returns the ID to remove it with.
-    mutating func add(_ watcher: Watcher) -> UInt64 {
+    init(limits: WatchLimits = WatchLimits()) {
+        self.limits = limits
+    }
+
+    /// Open watches.
+    var count: Int { watchers.count }
+
+    /// Opens a watch: replays what it asks for from the past (`replay(from)` returns the
+    /// history from an index, nil when it no longer reaches back that far), then registers it
+    /// for live events. When the consumer stops, `onEnd` gets the watcher's ID: the store
+    /// calls ``remove(_:)`` with it on its actor.
+    ///
+    /// - Throws: ``StoreError/Code/tooManyWatchers`` when ``WatchLimits/maxWatchers`` are open.
+    mutating func open(key: String, recursive: Bool, fromIndex: UInt64?, currentIndex: UInt64,
+                       oldestIndex: UInt64, replay: (UInt64) -> ArraySlice<StoreEvent>?,
+                       onEnd: @escaping @Sendable (UInt64) -> Void) throws
+        -> AsyncThrowingStream<StoreEvent, any Error>
+    {
+        guard watchers.count < limits.maxWatchers else {
+            throw StoreError(.tooManyWatchers, "this store already serves \(limits.maxWatchers) watches; retry later",
+                             index: currentIndex)
+        }
+        let (stream, continuation) = AsyncThrowingStream<StoreEvent, any Error>.makeStream(
+            bufferingPolicy: .bufferingOldest(limits.maxPendingEvents))
+        let watcher = Watcher(key: key, recursive: recursive, fromIndex: fromIndex ?? 0, continuation: continuation)
+        if let from = fromIndex, from <= currentIndex {
+            guard let events = replay(from) else {
+                let cause = "the requested history has been cleared [\(oldestIndex)/\(from)]"
+                continuation.finish(throwing: StoreError(.indexCleared, cause, index: currentIndex))
+                return stream
+            }
+            for event in events where watcher.matches(event) {
+                guard offer(event, to: watcher) else { return stream }
+            }
+        }
         nextID += 1
-        watchers[nextID] = watcher
-        return nextID
+        let id = nextID
+        watchers[id] = watcher
+        continuation.onTermination = { _ in onEnd(id) }
+        return stream
     }
 
     mutating func remove(_ id: UInt64) {
         watchers[id] = nil
     }
 
-    /// Hands `event` to every watcher it concerns.
-    func deliver(_ event: StoreEvent) {
-        for watcher in watchers.values where watcher.matches(event) {
-            watcher.continuation.yield(event)
+    /// Hands `event` to every watcher it concerns; a watcher whose buffer is full is ended and
+    /// dropped.
+    mutating func deliver(_ event: StoreEvent) {
+        var ended: [UInt64] = []
+        for (id, watcher) in watchers where watcher.matches(event) {
+            if !offer(event, to: watcher) { ended.append(id) }
+        }
+        for id in ended { watchers[id] = nil }
+    }
+
+    /// Yields `event`; false (and the watch ended) when the consumer is gone or too far behind.
+    private func offer(_ event: StoreEvent, to watcher: Watcher) -> Bool {
+        switch watcher.continuation.yield(event) {
+        case .enqueued:
+            return true
+        case .terminated:
+            return false
+        case .dropped:
+            watcher.continuation.finish(throwing: StoreError.watchFellBehind(at: event.index, limit: limits.maxPendingEvents))
+            return false
+        @unknown default:
+            return true
         }
     }
 

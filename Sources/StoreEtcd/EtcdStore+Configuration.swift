@@ -1,3 +1,4 @@
+import FleetStore
 import Foundation
 import NIOCore
 import NIOSSL
@@ -27,11 +28,13 @@ extension EtcdStore {
         /// Keep-alive connections per member for requests (each request in flight needs one; HTTP/1.1).
         /// Watches use connections of their own.
         public var connectionsPerEndpoint: Int
+        /// Watches open at once through this store, and how far behind each may fall.
+        public var watchLimits: WatchLimits
 
         public init(endpoints: [String], keyPrefix: String = "", tls: TLS? = nil,
                     requestTimeout: Duration = .seconds(10), attemptTimeout: Duration = .seconds(2),
                     connectTimeout: Duration = .seconds(1), watchIdleCheck: Duration = .seconds(5),
-                    connectionsPerEndpoint: Int = 16) {
+                    connectionsPerEndpoint: Int = 16, watchLimits: WatchLimits = WatchLimits()) {
             self.endpoints = endpoints
             self.keyPrefix = keyPrefix
             self.tls = tls
@@ -40,6 +43,7 @@ extension EtcdStore {
             self.connectTimeout = connectTimeout
             self.watchIdleCheck = watchIdleCheck
             self.connectionsPerEndpoint = connectionsPerEndpoint
+            self.watchLimits = watchLimits
         }
 
         /// Parses a comma-separated endpoint list, as etcdctl's `--endpoints` takes it.

@@ -24,7 +24,10 @@ extension EtcdStore {
         -> AsyncThrowingStream<StoreEvent, any Error>
     {
         let key = try StoreKey.normalize(rawKey)
-        let (stream, continuation) = AsyncThrowingStream<StoreEvent, any Error>.makeStream()
+        let limits = configuration.watchLimits
+        // Bounded: a consumer that falls further behind is ended with indexCleared (EtcdWatcher).
+        let (stream, continuation) = AsyncThrowingStream<StoreEvent, any Error>.makeStream(
+            bufferingPolicy: .bufferingOldest(limits.maxPendingEvents))
         // "From the next change on" is pinned to the revision after the current one here, before
         // returning: the v3 watch is created asynchronously, and a write made right after this
         // call returns must not slip in before it. An explicit 0 asks for all history there is.
@@ -35,8 +38,11 @@ extension EtcdStore {
             start = Int64(try await currentIndex()) + 1
         }
         let watcher = EtcdWatcher(store: self, key: key, recursive: recursive, continuation: continuation)
-        let task: Task<Void, Never>? = watches.withLock { registry in
+        let task: Task<Void, Never>? = try watches.withLock { registry throws(StoreError) -> Task<Void, Never>? in
             guard !registry.isShutDown else { return nil }
+            guard registry.tasks.count < limits.maxWatchers else {
+                throw StoreError(.tooManyWatchers, "this store already serves \(limits.maxWatchers) watches; retry later")
+            }
             registry.nextID += 1
             let id = registry.nextID
             // Unstructured on purpose: the watch belongs to whoever consumes the stream, outlives

@@ -163,7 +163,15 @@ struct EtcdWatcher: Sendable {
                     // Never repeat: a revision below `next` was delivered before a reconnect.
                     if event.kv.modRevision.value < current { continue }
                     guard let converted = await convert(event, leaseGone: &leaseGone) else { continue }
-                    if case .terminated = continuation.yield(converted) { return .finished(nil) }
+                    switch continuation.yield(converted) {
+                    case .terminated:
+                        return .finished(nil)
+                    case .dropped:
+                        return .finished(StoreError.watchFellBehind(at: converted.index,
+                                                                    limit: store.configuration.watchLimits.maxPendingEvents))
+                    default:
+                        break
+                    }
                 }
                 progress.next.withLock { $0 = max($0, last.kv.modRevision.value + 1) }
             }

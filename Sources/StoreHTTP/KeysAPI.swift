@@ -1,3 +1,4 @@
+import FleetHTTPServer
 import FleetStore
 import Foundation
 import HTTPTypes
@@ -28,8 +29,12 @@ public struct KeysAPI: Sendable {
 
     public func addRoutes<Context: RequestContext>(to router: Router<Context>) {
         for path in ["/v2/keys", "/v2/keys/**"] {
-            router.on(RouterPath(path), method: .get) { request, _ in try await keys(request) }
-            router.on(RouterPath(path), method: .head) { request, _ in try await keys(request) }
+            router.on(RouterPath(path), method: .get) { request, context in
+                try await keys(request, channel: (context as? any ConnectionAwareContext)?.channel)
+            }
+            router.on(RouterPath(path), method: .head) { request, context in
+                try await keys(request, channel: (context as? any ConnectionAwareContext)?.channel)
+            }
             router.on(RouterPath(path), method: .put) { request, _ in try await keys(request) }
             router.on(RouterPath(path), method: .post) { request, _ in try await keys(request) }
             router.on(RouterPath(path), method: .delete) { request, _ in try await keys(request) }
@@ -58,7 +63,9 @@ public struct KeysAPI: Sendable {
         var clientURLs: [String]
     }
 
-    func keys(_ request: Request) async throws -> Response {
+    /// `channel` is the request's connection, when the context knows it: a watch ends when its
+    /// client leaves.
+    func keys(_ request: Request, channel: (any Channel)? = nil) async throws -> Response {
         do {
             let key = try StoreKey.normalize(Self.key(of: request.uri.path))
             var form: String?
@@ -70,7 +77,7 @@ public struct KeysAPI: Sendable {
             switch request.method {
             case .get, .head:
                 if try params.bool("wait") == true {
-                    return try await watch(key, params)
+                    return try await watch(key, params, channel: channel)
                 }
                 let node = try await store.get(key, recursive: try params.bool("recursive") ?? false)
                 let index = try await store.currentIndex()
@@ -125,11 +132,16 @@ public struct KeysAPI: Sendable {
 
     /// A long-poll (`wait=true`) or streaming (`stream=true`) watch. Headers go out at once with
     /// the index the watch started at; events follow as they happen.
-    func watch(_ key: String, _ params: V2Parameters) async throws -> Response {
+    ///
+    /// The watch (and the store's watcher behind it) ends as soon as the client leaves, seen on
+    /// `channel`: otherwise an abandoned long-poll would hold its connection and descriptor
+    /// until the next matching change, which may never come.
+    func watch(_ key: String, _ params: V2Parameters, channel: (any Channel)?) async throws -> Response {
         let recursive = try params.bool("recursive") ?? false
         let streaming = try params.bool("stream") ?? false
         let startIndex = try await store.currentIndex()
-        let events = try await store.watch(key, recursive: recursive, fromIndex: try params.index("waitIndex"))
+        let events = untilDisconnected(
+            try await store.watch(key, recursive: recursive, fromIndex: try params.index("waitIndex")), channel: channel)
         var headers = Self.headers(index: startIndex)
         headers[.contentType] = "application/json"
         let body = ResponseBody { writer in

@@ -14,11 +14,18 @@ public struct RemoteStore: KeyValueStore {
     /// e.g. `http://10.77.0.11:4001`, without a trailing slash.
     public let baseURL: String
     let requestTimeout: TimeAmount
+    /// How far behind a watch may fall before it ends with `indexCleared`.
+    let maxPendingEvents: Int
+    /// Watches open through this store (every copy of it), at most `watchLimits.maxWatchers`.
+    public let watches: WatchBudget
 
-    public init(url: String, client: HTTPClient = .shared, requestTimeout: TimeAmount = .seconds(5)) {
+    public init(url: String, client: HTTPClient = .shared, requestTimeout: TimeAmount = .seconds(5),
+                watchLimits: WatchLimits = WatchLimits()) {
         self.baseURL = url.hasSuffix("/") ? String(url.dropLast()) : url
         self.client = client
         self.requestTimeout = requestTimeout
+        self.maxPendingEvents = watchLimits.maxPendingEvents
+        self.watches = WatchBudget(limit: watchLimits.maxWatchers)
     }
 
     public func get(_ key: String, recursive: Bool) async throws -> StoreNode {
@@ -62,13 +69,23 @@ public struct RemoteStore: KeyValueStore {
         var query = ["wait": "true", "stream": "true", "recursive": String(recursive)]
         if let fromIndex { query["waitIndex"] = String(fromIndex) }
         let request = makeRequest(.GET, key, query: query, form: nil)
-        let response = try await client.execute(request, timeout: .hours(24 * 365))
-        guard response.status == .ok else {
-            throw try await Self.error(from: response)
+        try watches.take()
+        let response: HTTPClientResponse
+        do {
+            response = try await client.execute(request, timeout: .hours(24 * 365))
+            guard response.status == .ok else {
+                throw try await Self.error(from: response)
+            }
+        } catch {
+            watches.release()
+            throw error
         }
-        let (stream, continuation) = AsyncThrowingStream<StoreEvent, any Error>.makeStream()
+        let (stream, continuation) = AsyncThrowingStream<StoreEvent, any Error>.makeStream(
+            bufferingPolicy: .bufferingOldest(maxPendingEvents))
+        let (watches, maxPendingEvents) = (watches, maxPendingEvents)
         // The response body is read on its own task for as long as the consumer iterates.
         let reader = Task {
+            defer { watches.release() }
             do {
                 var pending: [UInt8] = []
                 for try await chunk in response.body {
@@ -77,10 +94,17 @@ public struct RemoteStore: KeyValueStore {
                         let line = Data(pending[..<newline])
                         pending.removeSubrange(...newline)
                         if let event = try? JSONDecoder().decode(V2Event.self, from: line).storeEvent {
-                            continuation.yield(event)
+                            switch continuation.yield(event) {
+                            case .terminated: return
+                            case .dropped: throw StoreError.watchFellBehind(at: event.index, limit: maxPendingEvents)
+                            default: break
+                            }
                         } else if let error = try? JSONDecoder().decode(V2Error.self, from: line) {
                             throw error.storeError
                         }
+                    }
+                    guard pending.count <= Self.maxWatchLineBytes else {
+                        throw StoreError(.unavailable, "the store sent a watch line over \(Self.maxWatchLineBytes) bytes")
                     }
                 }
                 continuation.finish()
@@ -91,6 +115,10 @@ public struct RemoteStore: KeyValueStore {
         continuation.onTermination = { _ in reader.cancel() }
         return stream
     }
+
+    /// One event of a streaming watch is one line; a server sending more without a newline is
+    /// not a keys API. Far above two values at the keys API's body limit, JSON-escaped.
+    static let maxWatchLineBytes = 16 << 20
 
     static func query(for condition: StoreCondition) -> [String: String] {
         var query: [String: String] = [:]

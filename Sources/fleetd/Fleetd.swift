@@ -2,6 +2,7 @@ import FleetAgent
 import FleetAPI
 import FleetDiscovery
 import FleetEngine
+import FleetHTTPServer
 import FleetMDNS
 import FleetStoreEtcd
 import FleetRegistry
@@ -24,6 +25,7 @@ struct Fleetd {
     let logger: Logger
 
     func run() async throws {
+        let limits = listenerLimits()
         var services: [ServiceGroupConfiguration.ServiceConfiguration] = []
         let store: any KeyValueStore
         switch settings.store {
@@ -33,25 +35,23 @@ struct Fleetd {
                 throw NoClusterError(missing: "file \(path)")
             }
             try FileManager.default.createDirectory(atPath: settings.dataDirectory, withIntermediateDirectories: true)
-            let embedded = try EmbeddedStore(path: settings.dataDirectory + "/store.db")
+            let embedded = try EmbeddedStore(path: settings.dataDirectory + "/store.db", watchLimits: settings.watchLimits)
             services.append(.init(service: embedded))
             store = embedded
         case .remote(let url):
-            store = RemoteStore(url: url)
+            store = RemoteStore(url: url, watchLimits: settings.watchLimits)
         case let .etcd(endpoints, prefix, caFile, certFile, keyFile):
             let tls = (caFile ?? certFile ?? keyFile) == nil ? nil
                 : EtcdStore.TLS(caFile: caFile, certificateFile: certFile, keyFile: keyFile)
-            let etcd = try EtcdStore(configuration: .init(endpoints: endpoints, keyPrefix: prefix, tls: tls), logger: logger)
+            let etcd = try EtcdStore(configuration: .init(endpoints: endpoints, keyPrefix: prefix, tls: tls,
+                                                          watchLimits: settings.watchLimits), logger: logger)
             services.append(.init(service: etcd))
             store = etcd
         }
         if let keys = settings.keysListen {
-            let router = Router()
+            let router = Router(context: FleetRequestContext.self)
             KeysAPI(store: store, clientURLs: ["http://\(keys.host):\(keys.port)"]).addRoutes(to: router)
-            services.append(.init(service: Application(
-                router: router,
-                configuration: .init(address: .hostname(keys.host, port: keys.port), serverName: FleetAPI.serverName),
-                logger: logger.silenced)))
+            services.append(.init(service: listener(router, at: .hostname(keys.host, port: keys.port), limits: limits)))
         }
         // fleet's engine and registry metrics, served with the API's own at /metrics.
         let prometheus = PrometheusCollectorRegistry()
@@ -89,19 +89,13 @@ struct Fleetd {
         try? FileManager.default.removeItem(atPath: socket)  // a stale socket from a previous run
         try FileManager.default.createDirectory(atPath: (socket as NSString).deletingLastPathComponent,
                                                 withIntermediateDirectories: true)
-        services.append(.init(service: Application(
-            router: apiRouter,
-            configuration: .init(address: .unixDomainSocket(path: socket), serverName: FleetAPI.serverName),
-            onServerRunning: { _ in chmod(socket, 0o600) },
-            logger: logger.silenced)))
+        services.append(.init(service: listener(apiRouter, at: .unixDomainSocket(path: socket), limits: limits,
+                                                onRunning: { chmod(socket, 0o600) })))
         if let listen = settings.apiListen {
             let router = Router(context: FleetRequestContext.self)
             api.addRoutes(to: router)
             KeysAPI(store: store, clientURLs: ["http://\(listen.host):\(listen.port)"]).addRoutes(to: router)
-            services.append(.init(service: Application(
-                router: router,
-                configuration: .init(address: .hostname(listen.host, port: listen.port), serverName: FleetAPI.serverName),
-                logger: logger.silenced)))
+            services.append(.init(service: listener(router, at: .hostname(listen.host, port: listen.port), limits: limits)))
         }
         if settings.mdns {
             services.append(.init(service: MDNSBridge(store: store, machineID: settings.machineID, logger: logger)))
@@ -118,6 +112,42 @@ struct Fleetd {
         try await group.run()
         try? FileManager.default.removeItem(atPath: socket)
         logger.info("fleetd stopped")
+    }
+
+    /// One HTTP listener under `limits`, with its own connection count, and accept errors
+    /// (out of descriptors) paused and retried instead of ending the server.
+    func listener(_ router: Router<FleetRequestContext>, at address: BindAddress, limits: ListenerLimits,
+                  onRunning: @escaping @Sendable () -> Void = {}) -> some Service {
+        let logger = logger.silenced
+        return Application(
+            router: router,
+            server: .limited(limits, gate: ConnectionGate(limit: limits.maxConnections), logger: logger),
+            configuration: .init(address: address, serverName: FleetAPI.serverName),
+            onServerRunning: { channel in
+                await AcceptBackoff.install(on: channel, logger: logger)
+                onRunning()
+            },
+            logger: logger)
+    }
+
+    /// Raises the open-file limit, then fits the listeners' connection caps under it.
+    func listenerLimits() -> ListenerLimits {
+        let listeners = 1 + (settings.keysListen == nil ? 0 : 1) + (settings.apiListen == nil ? 0 : 1)
+        guard let raised = DescriptorLimit.raise() else {
+            logger.warning("could not read the open-file limit (RLIMIT_NOFILE)")
+            return settings.listenerLimits
+        }
+        let (before, after) = (raised.before, raised.after)
+        if after != before {
+            logger.debug("raised the open-file limit", metadata: ["fleetd.nofile_before": "\(before)", "fleetd.nofile": "\(after)"])
+        }
+        guard let fitted = settings.listenerLimits.fitted(toDescriptorLimit: after, listeners: listeners) else {
+            return settings.listenerLimits
+        }
+        logger.warning("lowered the HTTP connection cap to fit the open-file limit", metadata: [
+            "fleetd.nofile": "\(after)", "http.max_connections": "\(fitted.maxConnections)",
+        ])
+        return fitted
     }
 
     /// The discovery DNS responder in-process: a zone view fed by the store's watch, and the

@@ -94,6 +94,21 @@ struct FleetdCommand: AsyncParsableCommand {
             """))
     var initStore = false
 
+    @Option(help: "Open connections per HTTP listener (keys API, API socket, API on TCP); more are closed at once (default 4096, lowered to fit the descriptor limit; a store machine needs about 12 per other fleetd).")
+    var httpMaxConnections: Int?
+
+    @Option(help: "Seconds before an HTTP connection with no request in flight is closed; watches in flight are never cut (default 120, 0 for none).")
+    var httpIdleTimeout: Int?
+
+    @Option(help: "Largest request line plus headers in bytes, per HTTP request (default 65536).")
+    var httpMaxHeaderBytes: Int?
+
+    @Option(help: "Watches open at once on the store (served by the embedded store, or opened to a remote store or etcd); more are refused, with 503 on the keys API (default 4096).")
+    var maxWatchers: Int?
+
+    @Option(help: "Events a watch may have undelivered before it is ended with 'index cleared' and its client re-reads (default 5000).")
+    var watchBuffer: Int?
+
     @Flag(help: "Never run for engine leadership (this machine only runs units).")
     var disableEngine = false
 

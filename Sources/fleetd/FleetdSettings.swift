@@ -1,6 +1,8 @@
 import ArgumentParser
 import FleetDiscovery
 import FleetUnit
+import FleetHTTPServer
+import FleetStore
 import Foundation
 
 /// fleetd's settings, resolved once: command line, then `FLEET_<NAME>` environment, then default.
@@ -27,6 +29,10 @@ struct FleetdSettings: Sendable {
     var initStore: Bool
     var disableEngine: Bool
     var tokenLimit: Int
+    /// Bounds of each HTTP listener (before fitting them to the descriptor limit).
+    var listenerLimits: ListenerLimits
+    /// Bounds of the embedded store's watches.
+    var watchLimits: WatchLimits
     var prefix: String
     var machineID: String
     var verbose: Bool
@@ -92,6 +98,22 @@ struct FleetdSettings: Sendable {
             throw ValidationError("--token-limit must be a whole number from 1 to 65535, not '\(limitText)'")
         }
         tokenLimit = limit
+        let connections = try Self.number(value(c.httpMaxConnections.map(String.init), "HTTP_MAX_CONNECTIONS"),
+                                          option: "--http-max-connections", in: 1...1_000_000,
+                                          default: ListenerLimits.defaultMaxConnections)
+        let idle = try Self.number(value(c.httpIdleTimeout.map(String.init), "HTTP_IDLE_TIMEOUT"),
+                                   option: "--http-idle-timeout", in: 0...86_400, default: 120)
+        let headerBytes = try Self.number(value(c.httpMaxHeaderBytes.map(String.init), "HTTP_MAX_HEADER_BYTES"),
+                                          option: "--http-max-header-bytes", in: 1024...(16 << 20),
+                                          default: ListenerLimits.defaultMaxHeaderBytes)
+        listenerLimits = ListenerLimits(maxConnections: connections, idleTimeout: idle == 0 ? nil : .seconds(idle),
+                                        maxHeaderBytes: headerBytes)
+        watchLimits = WatchLimits(
+            maxWatchers: try Self.number(value(c.maxWatchers.map(String.init), "MAX_WATCHERS"), option: "--max-watchers",
+                                         in: 1...1_000_000, default: WatchLimits.defaultMaxWatchers),
+            maxPendingEvents: try Self.number(value(c.watchBuffer.map(String.init), "WATCH_BUFFER"),
+                                              option: "--watch-buffer", in: 1...1_000_000,
+                                              default: WatchLimits.defaultMaxPendingEvents))
         prefix = value(c.prefix, "PREFIX") ?? "/fleet"
         let idFile = value(c.machineIDFile, "MACHINE_ID_FILE") ?? "/etc/machine-id"
         guard let id = try? String(contentsOfFile: idFile, encoding: .utf8)
@@ -120,6 +142,15 @@ struct FleetdSettings: Sendable {
             throw ValidationError("\(option) must be HOST:PORT, e.g. 127.0.0.1:4001, not '\(text)'")
         }
         return (String(text[..<colon]), port)
+    }
+
+    /// A whole number in `range` (the option's default when `text` is nil).
+    static func number(_ text: String?, option: String, in range: ClosedRange<Int>, default value: Int) throws -> Int {
+        guard let text else { return value }
+        guard let number = Int(text), range.contains(number) else {
+            throw ValidationError("\(option) must be a whole number from \(range.lowerBound) to \(range.upperBound), not '\(text)'")
+        }
+        return number
     }
 
     /// `k=v,k2=v2`; spaces around `=` and `,` trimmed; later duplicates win.

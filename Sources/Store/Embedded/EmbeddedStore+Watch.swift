@@ -4,26 +4,19 @@ extension EmbeddedStore {
     {
         try checkOpen()
         let key = try StoreKey.normalize(rawKey)
-        let (stream, continuation) = AsyncThrowingStream<StoreEvent, any Error>.makeStream()
-        let watcher = StoreWatchers.Watcher(key: key, recursive: recursive, fromIndex: fromIndex ?? 0,
-                                             continuation: continuation)
         // Only committed events are in the history and only they are published, so a watch
         // never delivers a change that is not on disk.
-        if let from = fromIndex, from <= committed.index {
-            guard let replay = history.events(from: from) else {
-                let cause = "the requested history has been cleared [\(history.oldestIndex)/\(from)]"
-                continuation.finish(throwing: StoreError(.indexCleared, cause, index: committed.index))
-                return stream
-            }
-            for event in replay where watcher.matches(event) { continuation.yield(event) }
-        }
-        let id = watchers.add(watcher)
-        continuation.onTermination = { [weak self] _ in
-            // The stream ends on the consumer's side; drop the watcher on the actor.
-            Task { await self?.removeWatcher(id) }
-        }
-        return stream
+        let history = history
+        return try watchers.open(key: key, recursive: recursive, fromIndex: fromIndex, currentIndex: committed.index,
+                                 oldestIndex: history.oldestIndex, replay: { history.events(from: $0) },
+                                 onEnd: { [weak self] id in
+                                     // The stream ends on the consumer's side; drop the watcher on the actor.
+                                     Task { await self?.removeWatcher(id) }
+                                 })
     }
+
+    /// Open watches (tests check that an abandoned one goes away).
+    public var watcherCount: Int { watchers.count }
 
     func removeWatcher(_ id: UInt64) {
         watchers.remove(id)

@@ -47,15 +47,18 @@ public actor EmbeddedStore: KeyValueStore, Service {
     ///   - path: the SQLite file; its directory must exist. `-wal` and `-shm` files appear beside it.
     ///   - historyLimit: how many recent events a watch can reach back to (etcd keeps 1000).
     ///   - now: the wall clock; tests pass a manual one and call ``expireDueKeys()``.
+    ///   - watchLimits: how many watches at once, and how far behind each may fall.
     /// - Throws: ``StoreError/Code/unavailable`` naming `path` when the file cannot be opened,
     ///   is damaged, is not a fleet store, or is in use by another process.
-    public init(path: String, historyLimit: Int = 1000, now: @escaping @Sendable () -> Date = { Date() }) throws {
-        try self.init(path: path, historyLimit: historyLimit, now: now, pageLimit: nil)
+    public init(path: String, historyLimit: Int = 1000, now: @escaping @Sendable () -> Date = { Date() },
+                watchLimits: WatchLimits = WatchLimits()) throws {
+        try self.init(path: path, historyLimit: historyLimit, now: now, pageLimit: nil, watchLimits: watchLimits)
     }
 
     /// `pageLimit` caps the file at that many pages (`PRAGMA max_page_count`), which makes writes
     /// fail as on a full disk: tests use it to drive the failure path.
-    package init(path: String, historyLimit: Int, now: @escaping @Sendable () -> Date, pageLimit: Int?) throws {
+    package init(path: String, historyLimit: Int, now: @escaping @Sendable () -> Date, pageLimit: Int?,
+                 watchLimits: WatchLimits = WatchLimits()) throws {
         let (writer, opened) = try EmbeddedWriter.start(path: path, historyLimit: historyLimit, now: now,
                                                         pageLimit: pageLimit)
         self.path = path
@@ -64,6 +67,7 @@ public actor EmbeddedStore: KeyValueStore, Service {
         self.working = opened.tree
         self.committed = opened.tree
         self.history = opened.history
+        self.watchers = StoreWatchers(limits: watchLimits)
     }
 
     deinit {
