@@ -96,7 +96,7 @@ let package = Package(
         ], path: "Sources/MDNS"),
         // fleet's HTTP API v1: entities, server routes, client.
         .target(name: "FleetAPI", dependencies: [
-            "FleetRegistry", "FleetStoreHTTP",
+            "FleetRegistry", "FleetStoreHTTP", "FleetDiscovery",
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "Hummingbird", package: "hummingbird"),
             .product(name: "AsyncHTTPClient", package: "async-http-client"),
@@ -159,7 +159,10 @@ let package = Package(
         ], path: "Tests/DiscoveryTests"),
         .testTarget(name: "FleetMDNSTests", dependencies: ["FleetMDNS", "FleetDiscovery"], path: "Tests/MDNSTests"),
         .testTarget(name: "FleetStoreEtcdTests", dependencies: ["FleetStoreEtcd", "FleetStore"], path: "Tests/StoreEtcdTests"),
-        .testTarget(name: "FleetStoreTests", dependencies: ["FleetStore", "FleetStoreHTTP"], path: "Tests/StoreTests"),
+        .testTarget(name: "FleetStoreTests", dependencies: [
+            "FleetStore", "FleetStoreHTTP", "FleetTestSupport",
+            .product(name: "HummingbirdTesting", package: "hummingbird"),
+        ], path: "Tests/StoreTests"),
         .testTarget(name: "FleetEngineTests", dependencies: [
             "FleetEngine", "FleetTestSupport", .product(name: "MetricsTestKit", package: "swift-metrics"),
         ], path: "Tests/EngineTests"),
@@ -168,7 +171,7 @@ let package = Package(
             "FleetAgent", .product(name: "ServiceLifecycleTestKit", package: "swift-service-lifecycle"),
         ], path: "Tests/AgentTests"),
         .testTarget(name: "FleetAPITests", dependencies: [
-            "FleetAPI", .product(name: "HummingbirdTesting", package: "hummingbird"),
+            "FleetAPI", "FleetTestSupport", .product(name: "HummingbirdTesting", package: "hummingbird"),
         ], path: "Tests/APITests"),
         .testTarget(name: "fleetctlTests", dependencies: ["fleetctl"], path: "Tests/fleetctlTests"),
     ]

@@ -43,6 +43,7 @@ public actor InMemoryStore: KeyValueStore, Service {
     }
 
     public func apply(_ write: StoreWrite) throws -> StoreEvent {
+        try write.validate()
         expireDueKeys()
         switch write {
         case let .set(key, value, ttl, condition):

@@ -27,7 +27,10 @@ public struct StoreError: Error, Hashable, CustomStringConvertible {
         public static let refreshTTLRequired = Code(etcdCode: 212, httpStatus: 400, etcdMessage: "A TTL must be provided on refresh")
         public static let unavailable = Code(etcdCode: 300, httpStatus: 500, etcdMessage: "Raft Internal Error")
         public static let indexCleared = Code(etcdCode: 401, httpStatus: 400, etcdMessage: "The event in requested index is outdated and cleared")
-        /// Not an etcd code: a key containing `..` (etcd would resolve it; we refuse it).
+        /// etcd's "Invalid POST form" with 413: a request body over the keys API's limit.
+        public static let bodyTooLarge = Code(etcdCode: 210, httpStatus: 413, etcdMessage: "Invalid POST form")
+        /// Not an etcd code: a key containing `..` (etcd would resolve it; we refuse it), or one
+        /// deeper or longer than ``StoreLimits`` allows.
         public static let invalidKey = Code(etcdCode: 209, httpStatus: 400, etcdMessage: "Invalid field")
 
         public static let all: [Code] = [

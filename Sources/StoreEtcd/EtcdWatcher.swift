@@ -154,7 +154,7 @@ struct EtcdWatcher: Sendable {
                     // A progress notification: sent only to watchers that are caught up, so
                     // everything up to its revision has been delivered.
                     if let revision = result.header?.revision.value, revision > 0 {
-                        progress.next.withLock { $0 = max($0, revision + 1) }
+                        progress.next.withLock { $0 = max($0, revision.nextRevision) }
                     }
                     continue
                 }
@@ -165,7 +165,7 @@ struct EtcdWatcher: Sendable {
                     guard let converted = await convert(event, leaseGone: &leaseGone) else { continue }
                     if case .terminated = continuation.yield(converted) { return .finished(nil) }
                 }
-                progress.next.withLock { $0 = max($0, last.kv.modRevision.value + 1) }
+                progress.next.withLock { $0 = max($0, last.kv.modRevision.value.nextRevision) }
             }
         }
         return .reconnect("the member closed the watch")
