@@ -8,11 +8,11 @@ import FleetUnit
 /// Port=8080                    # several allowed: 8080, 53/udp, http:8080/tcp
 /// Tags=primary v2              # space- or comma-separated; several lines accumulate
 /// TXT=version=1.2              # metadata; several lines accumulate
-/// TTL=5                        # seconds DNS answers may be cached
+/// TTL=5                        # seconds DNS answers may be cached (0...86400)
 /// Check=tcp                    # or http://127.0.0.1:8080/health, or systemd (default)
-/// CheckInterval=2              # seconds between checks
-/// HealthyAfter=1               # passes in a row before an instance counts as healthy
-/// UnhealthyAfter=2             # failures in a row before it leaves answers
+/// CheckInterval=2              # seconds between checks (0.1...3600)
+/// HealthyAfter=1               # passes in a row before an instance counts as healthy (1...1000)
+/// UnhealthyAfter=2             # failures in a row before it leaves answers (1...1000)
 /// Register=no                  # keep this unit out of discovery
 /// ```
 public struct DiscoverySpec: Hashable, Sendable {
