@@ -27,4 +27,20 @@ import Testing
         let prepared = PreparedAnswer.encode(question: "web.fleet.", answers: Self.records(100))
         #expect(!prepared.isCapped && prepared.answerCount == 100)
     }
+
+    /// The responder's side: a capped answer sets TC on every transport, and what is sent fits.
+    @Test func aCappedAnswerIsSentTruncatedOverTCPAndUDP() throws {
+        let capped = PreparedAnswer.encode(question: "web.fleet.", answers: Self.records(70_000))
+        let a = DNSRecordType.a.rawValue
+        let node = ZoneNode(name: "web.fleet.", authoritative: true, answers: [(type: a, variants: [capped])],
+                            any: nil, noData: .empty)
+        var table = NameTable()
+        table.insert(node)
+        let zone = ZoneView(apex: "fleet.", generation: 1, table: table, negativeSOATail: [])
+        let tcp = try ask(zone, "web.fleet.", .a, transport: .tcp)
+        #expect(tcp.isTruncated, "more records than one message holds")
+        #expect(tcp.answers.count == Int(capped.answerCount))
+        let udp = try ask(zone, "web.fleet.", .a)
+        #expect(udp.isTruncated && udp.answers.count < 100)
+    }
 }
