@@ -105,7 +105,7 @@ let package = Package(
         ], path: "Sources/MDNS"),
         // fleet's HTTP API v1: entities, server routes, client.
         .target(name: "FleetAPI", dependencies: [
-            "FleetRegistry", "FleetStoreHTTP", "FleetHTTPServer",
+            "FleetRegistry", "FleetStoreHTTP", "FleetHTTPServer", "FleetDiscovery",
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "Hummingbird", package: "hummingbird"),
             .product(name: "AsyncHTTPClient", package: "async-http-client"),
@@ -168,7 +168,10 @@ let package = Package(
         ], path: "Tests/DiscoveryTests"),
         .testTarget(name: "FleetMDNSTests", dependencies: ["FleetMDNS", "FleetDiscovery"], path: "Tests/MDNSTests"),
         .testTarget(name: "FleetStoreEtcdTests", dependencies: ["FleetStoreEtcd", "FleetStore"], path: "Tests/StoreEtcdTests"),
-        .testTarget(name: "FleetStoreTests", dependencies: ["FleetStore", "FleetStoreHTTP"], path: "Tests/StoreTests"),
+        .testTarget(name: "FleetStoreTests", dependencies: [
+            "FleetStore", "FleetStoreHTTP", "FleetTestSupport",
+            .product(name: "HummingbirdTesting", package: "hummingbird"),
+        ], path: "Tests/StoreTests"),
         .testTarget(name: "FleetHTTPServerTests", dependencies: [
             "FleetHTTPServer", "FleetStoreHTTP", "FleetStore",
             .product(name: "NIOCore", package: "swift-nio"),
@@ -184,7 +187,7 @@ let package = Package(
             "FleetAgent", .product(name: "ServiceLifecycleTestKit", package: "swift-service-lifecycle"),
         ], path: "Tests/AgentTests"),
         .testTarget(name: "FleetAPITests", dependencies: [
-            "FleetAPI", "FleetHTTPServer", .product(name: "HummingbirdTesting", package: "hummingbird"),
+            "FleetAPI", "FleetHTTPServer", "FleetTestSupport", .product(name: "HummingbirdTesting", package: "hummingbird"),
         ], path: "Tests/APITests"),
         .testTarget(name: "fleetctlTests", dependencies: ["fleetctl"], path: "Tests/fleetctlTests"),
     ]

@@ -19,7 +19,7 @@ extension FleetAPI {
     /// `{"op":"add|replace|remove","path":"/<machineID>/metadata/<key>","value":{"value":"<v>"}}`
     /// (`value` may also be a plain string). `remove` writes the empty tombstone.
     func patchMachines(_ request: Request) async throws -> Response {
-        let body = try await request.body.collect(upTo: 1 << 20)
+        let body = try await Self.body(of: request, upTo: 1 << 20)
         let ops: [MachineMetadataOp]
         do {
             ops = try JSONDecoder().decode([MachineMetadataOp].self, from: body)

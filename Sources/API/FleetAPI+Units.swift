@@ -1,3 +1,4 @@
+import FleetDiscovery
 import FleetRegistry
 import FleetStore
 import FleetUnit
@@ -57,7 +58,7 @@ extension FleetAPI {
         guard mediaType.trimmingCharacters(in: .whitespaces).lowercased() == "application/json" else {
             throw APIError(.unsupportedMediaType, "only acceptable Content-Type is application/json")
         }
-        let body = try await request.body.collect(upTo: 4 << 20)
+        let body = try await Self.body(of: request, upTo: 4 << 20)
         let entity: UnitEntity
         do {
             entity = try JSONDecoder().decode(UnitEntity.self, from: body)
@@ -92,6 +93,11 @@ extension FleetAPI {
             } catch {
                 throw APIError(.badRequest, error.description)
             }
+            // A number the agent would have to clamp (or that would trap a health check) is
+            // refused here, where fleetctl shows the message, not found later on some machine.
+            if let refusal = DiscoverySpec(file: file).refusals.first {
+                throw APIError(.badRequest, "invalid [X-Discovery] option: \(refusal)")
+            }
         }
         if let existing = try await registry.unit(name) {
             if let file, file.hash != existing.hash {
@@ -111,14 +117,16 @@ extension FleetAPI {
         return Response(status: .created)
     }
 
-    /// Options must make a valid unit file: the same rules as parsing one from text.
+    /// Options must make a valid unit file: the same rules as parsing one from text, and the
+    /// text written from them must read back as exactly these options (a newline in a value
+    /// would otherwise smuggle extra options, even `[Service]` `ExecStartPre=`, into the file).
     static func unitFile(_ options: [UnitOption]) throws -> UnitFile {
         for option in options where option.section.isEmpty || option.name.isEmpty {
             throw APIError(.badRequest, "invalid unit option: section and name must not be empty")
         }
         let file = UnitFile(options: options)
         do {
-            _ = try UnitFile(parsing: file.normalizedText)
+            try file.validate()
         } catch {
             throw APIError(.badRequest, "invalid unit options: \(error)")
         }

@@ -63,6 +63,9 @@ struct FleetAPIMiddleware<Context: RequestContext>: RouterMiddleware {
             return response
         } catch let error as HTTPError {
             return APIError(error.status, error.body ?? "").response()
+        } catch is NIOTooManyBytesError {
+            // A body read by a route without its own limit message: still 413, in fleet's shape.
+            return APIError(.contentTooLarge, "request body is too large").response()
         } catch {
             context.logger.warning("fleet API request failed", metadata: ["error": "\(error)", "http.path": "\(request.uri.path)"])
             return APIError(.internalServerError, "").response()

@@ -145,7 +145,7 @@ actor Registrar {
                 failures = ok ? 0 : failures + 1
                 if passes == spec.healthyAfter { await self?.setHealthy(unit, true) }
                 if failures == spec.unhealthyAfter { await self?.setHealthy(unit, false) }
-                try? await Task.sleep(for: .milliseconds(Int(spec.checkInterval * 1000)))
+                try? await Task.sleep(for: spec.checkPause)
             }
         }
     }

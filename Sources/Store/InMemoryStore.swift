@@ -46,6 +46,7 @@ public actor InMemoryStore: KeyValueStore, Service {
     }
 
     public func apply(_ write: StoreWrite) throws -> StoreEvent {
+        try write.validate()
         expireDueKeys()
         if let storeGuard = write.storeGuard {
             let entry = entries[try StoreKey.normalize(storeGuard.key)]

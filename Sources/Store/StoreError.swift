@@ -31,7 +31,10 @@ public struct StoreError: Error, Hashable, CustomStringConvertible {
         /// On the keys API it is etcd's 101 with its own message, so etcd clients see a failed
         /// compare and `RemoteStore` tells the two apart (``forEtcdCode(_:message:)``).
         public static let guardFailed = Code(etcdCode: 101, httpStatus: 412, etcdMessage: "Guard failed")
-        /// Not an etcd code: a key containing `..` (etcd would resolve it; we refuse it).
+        /// etcd's "Invalid POST form" with 413: a request body over the keys API's limit.
+        public static let bodyTooLarge = Code(etcdCode: 210, httpStatus: 413, etcdMessage: "Invalid POST form")
+        /// Not an etcd code: a key containing `..` (etcd would resolve it; we refuse it), or one
+        /// deeper or longer than ``StoreLimits`` allows.
         public static let invalidKey = Code(etcdCode: 209, httpStatus: 400, etcdMessage: "Invalid field")
         /// Not an etcd code: the store serves as many watches as ``WatchLimits`` allows. Sent
         /// as 503 with etcd's 300 (`Raft Internal Error`), which a client reads as "retry later".

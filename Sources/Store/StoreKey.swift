@@ -5,15 +5,33 @@
 public enum StoreKey {
     /// The canonical form of `raw`: a leading `/`, no empty or `.` components, no trailing `/`.
     ///
-    /// - Throws: ``StoreError/Code/invalidKey`` when a component is `..`.
+    /// - Throws: ``StoreError/Code/invalidKey`` when a component is `..`, or the key has more
+    ///   than ``StoreLimits/maximumKeyDepth`` components or more than
+    ///   ``StoreLimits/maximumKeyBytes`` bytes (deeper keys would make every tree walk and JSON
+    ///   answer recurse without bound).
     public static func normalize(_ raw: String) throws(StoreError) -> String {
         var parts: [Substring] = []
+        var bytes = 0
         for part in raw.split(separator: "/", omittingEmptySubsequences: true) {
             if part == "." { continue }
-            if part == ".." { throw StoreError(.invalidKey, "key '\(raw)' may not contain '..'") }
+            if part == ".." { throw StoreError(.invalidKey, "key '\(Self.excerpt(raw))' may not contain '..'") }
             parts.append(part)
+            bytes += 1 + part.utf8.count
+            if parts.count > StoreLimits.maximumKeyDepth {
+                throw StoreError(.invalidKey, "key '\(Self.excerpt(raw))' has more than "
+                                 + "\(StoreLimits.maximumKeyDepth) components")
+            }
+            if bytes > StoreLimits.maximumKeyBytes {
+                throw StoreError(.invalidKey, "key '\(Self.excerpt(raw))' is longer than "
+                                 + "\(StoreLimits.maximumKeyBytes) bytes")
+            }
         }
         return "/" + parts.joined(separator: "/")
+    }
+
+    /// The start of a key for an error message, so an oversized key does not make an oversized answer.
+    static func excerpt(_ raw: String) -> String {
+        raw.utf8.count <= 100 ? raw : String(raw.prefix(100)) + "..."
     }
 
     /// `/a/b/c` → `/a/b`; the root's parent is the root.

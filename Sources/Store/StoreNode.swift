@@ -24,15 +24,35 @@ public struct StoreNode: Sendable, Hashable {
     }
 
     /// Seconds left until expiry, rounded up as etcd does (at least 1 while unexpired).
+    ///
+    /// Any deadline gives an answer (capped far above anything ``StoreLimits`` lets in): one
+    /// written by an older version or read from another server must not trap the conversion.
     public func ttl(now: Date) -> Int64? {
         guard let expiration else { return nil }
-        return max(1, Int64((expiration.timeIntervalSince(now)).rounded(.up)))
+        let seconds = expiration.timeIntervalSince(now).rounded(.up)
+        // NaN fails both comparisons and ends up as 1, as an expired-but-unswept key does.
+        guard seconds >= 1 else { return 1 }
+        return seconds < Self.largestTTLAnswer ? Int64(seconds) : Int64(Self.largestTTLAnswer)
     }
 
+    /// Larger than any deadline ``StoreLimits`` lets in, and far inside `Int64`.
+    private static let largestTTLAnswer: Double = 1e15
+
     /// Every value node at or below this one, depth first in key order.
+    ///
+    /// Walked with an explicit stack, so a deep tree read from another server cannot exhaust
+    /// the thread's stack.
     public var leaves: [StoreNode] {
-        guard isDirectory else { return [self] }
-        return (nodes ?? []).flatMap(\.leaves)
+        var result: [StoreNode] = []
+        var pending: [StoreNode] = [self]
+        while let node = pending.popLast() {
+            if node.isDirectory {
+                pending.append(contentsOf: (node.nodes ?? []).reversed())
+            } else {
+                result.append(node)
+            }
+        }
+        return result
     }
 
     /// The direct child named `name`, if the node was read with its children.

@@ -35,7 +35,7 @@ extension EtcdStore {
         if let fromIndex {
             start = Int64(clamping: max(1, fromIndex))
         } else {
-            start = Int64(try await currentIndex()) + 1
+            start = Int64(clamping: try await currentIndex()).nextRevision
         }
         let watcher = EtcdWatcher(store: self, key: key, recursive: recursive, continuation: continuation)
         let task: Task<Void, Never>? = try watches.withLock { registry throws(StoreError) -> Task<Void, Never>? in

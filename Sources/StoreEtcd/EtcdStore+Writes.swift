@@ -52,7 +52,7 @@ extension EtcdStore {
         if response.didSucceed {
             let prev = response.responses?.first?.put?.prevKV
             let revision = UInt64(max(0, response.revision))
-            let node = StoreNode(key: key, value: value, createdIndex: prev.map { UInt64($0.createRevision.value) } ?? revision,
+            let node = StoreNode(key: key, value: value, createdIndex: prev.map { UInt64(max(0, $0.createRevision.value)) } ?? revision,
                                  modifiedIndex: revision, expiration: expiration)
             return StoreEvent(action: action, node: node, prevNode: prev.map { EtcdTree.fileNode($0, key: key) })
         }
@@ -105,11 +105,11 @@ extension EtcdStore {
             let replacedFile = response.responses?.first?.deleteRange?.prevKVs?.first
             let previousMarker = response.responses?.last?.put?.prevKV
             let node = StoreNode(key: key, isDirectory: true,
-                                 createdIndex: previousMarker.map { UInt64($0.createRevision.value) } ?? revision,
+                                 createdIndex: previousMarker.map { UInt64(max(0, $0.createRevision.value)) } ?? revision,
                                  modifiedIndex: revision)
             let prevNode = replacedFile.map { EtcdTree.fileNode($0, key: key) }
-                ?? previousMarker.map { StoreNode(key: key, isDirectory: true, createdIndex: UInt64($0.createRevision.value),
-                                                  modifiedIndex: UInt64($0.modRevision.value)) }
+                ?? previousMarker.map { StoreNode(key: key, isDirectory: true, createdIndex: UInt64(max(0, $0.createRevision.value)),
+                                                  modifiedIndex: UInt64(max(0, $0.modRevision.value))) }
             return StoreEvent(action: action, node: node, prevNode: prevNode)
         }
         let probe = EtcdProbe(response, ancestors: ancestors)
@@ -136,7 +136,7 @@ extension EtcdStore {
             let action: StoreAction = condition.isCompare ? .compareAndDelete : .delete
             if response.didSucceed, let prev = response.responses?.first?.deleteRange?.prevKVs?.first {
                 return StoreEvent(action: action,
-                                  node: StoreNode(key: key, createdIndex: UInt64(prev.createRevision.value),
+                                  node: StoreNode(key: key, createdIndex: UInt64(max(0, prev.createRevision.value)),
                                                   modifiedIndex: UInt64(max(0, response.revision))),
                                   prevNode: EtcdTree.fileNode(prev, key: key))
             }
@@ -149,10 +149,10 @@ extension EtcdStore {
                     ?? StoreError(.unavailable, "etcd: deleting \(key) failed a compare that holds", index: probe.index)
             }
             if !probe.isDirectory {
-                if mayHaveRunBefore, let prev = await valueBefore(key, revision: bound + 1) {
+                if mayHaveRunBefore, let prev = await valueBefore(key, revision: bound.nextRevision) {
                     // It was there before we sent the delete and is gone now: our first attempt.
                     return StoreEvent(action: action,
-                                      node: StoreNode(key: key, createdIndex: UInt64(prev.createRevision.value),
+                                      node: StoreNode(key: key, createdIndex: UInt64(max(0, prev.createRevision.value)),
                                                       modifiedIndex: probe.index),
                                       prevNode: EtcdTree.fileNode(prev, key: key))
                 }
@@ -206,7 +206,7 @@ extension EtcdStore {
         // collide, and equal the created index whenever no other write slipped in between.
         let guarded = directory == "/" ? [] : [directory] + EtcdKeyspace.ancestors(of: directory)
         let lease: Lease? = if let ttl { try await grantLease(ttl: ttl) } else { nil }
-        var next = Int64(try await currentIndex()) + 1
+        var next = Int64(clamping: try await currentIndex()).nextRevision
         for _ in 0..<32 {
             let digits = String(next)
             let name = String(repeating: "0", count: max(0, 20 - digits.count)) + digits
@@ -239,7 +239,7 @@ extension EtcdStore {
                 if let lease { await revokeLease(lease.id) }
                 throw StoreError(.notADirectory, guarded[blocked], index: UInt64(max(0, response.revision)))
             }
-            next = max(next + 1, response.revision + 1)
+            next = max(next, response.revision).nextRevision
         }
         if let lease { await revokeLease(lease.id) }
         throw StoreError(.unavailable, "etcd: too many concurrent in-order creations in \(directory); retry",

@@ -152,6 +152,7 @@ public final class EtcdStore: KeyValueStore, Service {
     // MARK: Writes
 
     public func apply(_ write: StoreWrite) async throws -> StoreEvent {
+        try write.validate()
         if let storeGuard = write.storeGuard { _ = try checkedGuardKey(storeGuard) }
         switch write {
         case let .set(key, value, ttl, condition):

@@ -154,7 +154,7 @@ struct EtcdWatcher: Sendable {
                     // A progress notification: sent only to watchers that are caught up, so
                     // everything up to its revision has been delivered.
                     if let revision = result.header?.revision.value, revision > 0 {
-                        progress.next.withLock { $0 = max($0, revision + 1) }
+                        progress.next.withLock { $0 = max($0, revision.nextRevision) }
                     }
                     continue
                 }
@@ -173,7 +173,7 @@ struct EtcdWatcher: Sendable {
                         break
                     }
                 }
-                progress.next.withLock { $0 = max($0, last.kv.modRevision.value + 1) }
+                progress.next.withLock { $0 = max($0, last.kv.modRevision.value.nextRevision) }
             }
         }
         return .reconnect("the member closed the watch")

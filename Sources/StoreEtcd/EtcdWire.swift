@@ -309,3 +309,9 @@ struct EtcdWatchRequest: Encodable, Sendable {
     var createRequest: Create
     enum CodingKeys: String, CodingKey { case createRequest = "create_request" }
 }
+
+extension Int64 {
+    /// The next revision, saturating: revisions come from etcd, and a damaged or hostile
+    /// server's `Int64.max` must not trap the `+ 1`.
+    var nextRevision: Int64 { self == .max ? .max : self + 1 }
+}

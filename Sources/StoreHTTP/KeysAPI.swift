@@ -102,8 +102,9 @@ public struct KeysAPI: Sendable {
             }
         } catch let error as StoreError {
             return errorResponse(error)
-        } catch let error as HTTPError where error.status == .contentTooLarge {
-            return errorResponse(StoreError(.invalidForm, "request body is larger than \(maxBodyBytes) bytes"))
+        } catch is NIOTooManyBytesError {
+            // What `collect(upTo:)` throws; etcd-shaped, with the status that says what happened.
+            return errorResponse(StoreError(.bodyTooLarge, "request body is larger than \(maxBodyBytes) bytes"))
         }
     }
 

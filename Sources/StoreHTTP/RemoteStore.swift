@@ -34,6 +34,8 @@ public struct RemoteStore: KeyValueStore {
     }
 
     public func apply(_ write: StoreWrite) async throws -> StoreEvent {
+        // Refused here as the server would refuse it, without a round trip.
+        try write.validate()
         switch write {
         case let .set(key, value, ttl, condition):
             var form: [String: String] = [:]

@@ -40,10 +40,14 @@ struct V2Parameters {
     }
 
     /// `ttl`: absent → nil; present but empty → 0 (remove the TTL); else whole seconds.
+    /// A TTL above ``StoreLimits/maximumTTL`` (etcd v3's lease maximum) is refused as etcd v2
+    /// refused any unusable TTL, with 202.
     func ttl() throws(StoreError) -> Int64?? {
         guard let text = string("ttl") else { return .none }
         if text.isEmpty { return .some(nil) }
-        guard let value = Int64(text), value >= 0 else { throw StoreError(.ttlNaN, "invalid value for \"ttl\"") }
+        guard let value = Int64(text), (0...StoreLimits.maximumTTL).contains(value) else {
+            throw StoreError(.ttlNaN, "invalid value for \"ttl\"")
+        }
         return .some(value)
     }
 

@@ -75,8 +75,11 @@ struct V2Error: Codable, Sendable {
 /// Written and read by hand: Foundation's ISO8601DateFormatter builds an ICU formatter per
 /// instance, which dominated fleetd's CPU profile when every watched node carried a TTL.
 enum V2Time {
+    /// Any date is written: one outside year 1970...9999 (a deadline stored by an older version)
+    /// is clamped into it first, so the conversion to milliseconds cannot trap.
     static func format(_ date: Date) -> String {
-        let milliseconds = Int64((date.timeIntervalSince1970 * 1000).rounded(.down))
+        let clamped = StoreLimits.clamp(expiration: date)
+        let milliseconds = Int64((clamped.timeIntervalSince1970 * 1000).rounded(.down))
         var time = time_t(milliseconds.quotient(dividingBy: 1000))
         var parts = tm()
         gmtime_r(&time, &parts)

@@ -66,6 +66,10 @@ same "list-unit-files rows, sorted, with - for an unplaced template" \
 check "the template's row reads inactive inactive -" bash -c "grep -Pq '^hello@\.service\t+[0-9a-f]{7}\t+inactive\t+inactive\t+-$' <<<'$OUT'"
 printf '[Service]\nExecStart=/bin/true\n' >"$WORK/plain.service"
 fleetctl submit plain.service >/dev/null 2>&1
+# Issue 11: accepted before, this unit trapped the agent's health check once it became active.
+printf '[Service]\nExecStart=/bin/true\n\n[X-Discovery]\nCheck=tcp\nPort=80\nCheckInterval=inf\n' >"$WORK/flappy.service"
+expect_fail "submit refuses an [X-Discovery] number out of bounds and says which" "CheckInterval=inf" \
+  fleetctl submit "$WORK/flappy.service"
 run fleetctl list-unit-files --full --no-legend --fields unit,hash,desc,target,global
 check "list-unit-files --full: 40-digit hash, full machine ID, description, global" \
   grep -Pq "^east\.service\t+${hash}[0-9a-f]{33}\t+pinned to east\t+${m1}/${a1}\t+false$" <<<"$OUT"

@@ -60,6 +60,12 @@ check "write to / → errorCode 107" bash -c "'$RIGCMD' exec 1 curl -s -XPUT '$E
 check "a key with .. is refused" is "$(code -XPUT "$EP/v2/keys/a/..%2F..%2Fetc" -d value=1)" 400
 check "a 2 MiB value is refused" bash -c "head -c 2097152 /dev/zero | tr '\\0' a > '$WORK/big'; [ \"\$('$RIGCMD' exec 1 curl -s -o /dev/null -w '%{http_code}' -XPUT '$EP/v2/keys/t/big' --data-urlencode value@$WORK/big)\" != 200 ]"
 check "unknown method → 405" is "$(code -XPATCH "$EP/v2/keys/t/x")" 405
+# Issue 11: each of these used to be accepted and then crash fleetd (and again after a restart).
+check "a ttl beyond etcd's lease maximum → errorCode 202" bash -c "'$RIGCMD' exec 1 curl -s -XPUT '$EP/v2/keys/t/x?ttl=9223372036854775807' -d value=1 | grep -q '\"errorCode\":202'"
+check "the largest ttl is stored and read back" bash -c "'$RIGCMD' exec 1 curl -s -XPUT '$EP/v2/keys/t/long?ttl=9000000000' -d value=1 | grep -q '\"ttl\":9000000000'"
+check "a key 100 levels deep → 400 (errorCode 209)" bash -c "'$RIGCMD' exec 1 curl -s -XPUT '$EP/v2/keys$(printf '/d%.0s' $(seq 100))' -d value=1 | grep -q '\"errorCode\":209'"
+check "a 2 MiB body → 413" bash -c "[ \"\$('$RIGCMD' exec 1 curl -s -o /dev/null -w '%{http_code}' -XPUT '$EP/v2/keys/t/big' --data-binary @$WORK/big)\" = 413 ]"
+check "fleetd still answers" is "$(code "$EP/v2/keys/t/long")" 200
 check "fleetd still answers after bad input" is "$(ctl get /t/b)" third
 
 # Durability across a restart of fleetd: the keys and the index come back.

@@ -185,13 +185,14 @@ public struct DNSResponder: Sendable {
         if let prepared = reply.prepared {
             bodyLength = prepared.body.count
             counts = (prepared.answerCount, prepared.authorityCount, prepared.additionalCount)
+            truncated = prepared.isCapped
             if head + bodyLength + optLength > limit {
                 // Keep the answers that fit; drop authority and additional. TC only when answers
                 // were dropped: missing additional data alone does not call for TCP (RFC 2181 §9).
                 let room = limit - head - optLength
                 let kept = Self.answersFitting(prepared.answerEnds, room: room)
                 bodyLength = kept == 0 ? 0 : prepared.answerEnds[kept - 1]
-                truncated = kept < prepared.answerEnds.count
+                truncated = truncated || kept < prepared.answerEnds.count
                 counts = (UInt16(kept), 0, 0)
             }
         } else if let negative = reply.negative {

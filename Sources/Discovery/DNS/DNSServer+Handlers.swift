@@ -208,6 +208,9 @@ final class DNSTCPHandler: ChannelInboundHandler {
         forwarder.forward(query, on: context.eventLoop).assumeIsolated().whenComplete { result in
             self.forwardsInFlight -= 1
             switch result {
+            case let .success(answer) where answer.readableBytes > Int(UInt16.max):
+                // Cannot be framed (the length prefix is 16 bits); no upstream should send it.
+                self.reply(to: query, rcode: .serverFailure, context: context)
             case let .success(answer):
                 var framed = context.channel.allocator.buffer(capacity: answer.readableBytes + 2)
                 framed.writeInteger(UInt16(answer.readableBytes))

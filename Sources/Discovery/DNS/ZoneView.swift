@@ -79,18 +79,31 @@ final class PreparedAnswer: Sendable {
     /// Where each answer record ends in `body`: a UDP reply too big for the client keeps the
     /// first answers that fit (pointers only point backwards, so any prefix is valid).
     let answerEnds: [Int]
+    /// True when the name has more answers than one DNS message can carry (over TCP, 65,535
+    /// bytes): the rest were left out and every reply sets TC, as a server must.
+    let isCapped: Bool
 
-    init(body: [UInt8], answerCount: Int, authorityCount: Int, additionalCount: Int, answerEnds: [Int]) {
+    /// The largest DNS message (its length is a 16-bit field, and so are its record counts).
+    static let maximumMessageBytes = Int(UInt16.max)
+
+    init(body: [UInt8], answerCount: Int, authorityCount: Int, additionalCount: Int, answerEnds: [Int],
+         isCapped: Bool = false) {
         self.body = body
-        self.answerCount = UInt16(answerCount)
-        self.authorityCount = UInt16(authorityCount)
-        self.additionalCount = UInt16(additionalCount)
+        // Clamped, never trapping; `encode` keeps every count far below the limit anyway.
+        self.answerCount = UInt16(clamping: answerCount)
+        self.authorityCount = UInt16(clamping: authorityCount)
+        self.additionalCount = UInt16(clamping: additionalCount)
         self.answerEnds = answerEnds
+        self.isCapped = isCapped
     }
 
     static let empty = PreparedAnswer(body: [], answerCount: 0, authorityCount: 0, additionalCount: 0, answerEnds: [])
 
     /// Encodes sections for a question `name` (of any type and class: only its length matters).
+    ///
+    /// Answers stop at the first that would not fit one message (a name can hold any number of
+    /// instances; a message at most 65,535 bytes), and then authority and additional records
+    /// are left out too: the answer is marked ``isCapped``.
     static func encode(question name: DNSName, answers: [DNSRecord], authority: [DNSRecord] = [],
                        additional: [DNSRecord] = []) -> PreparedAnswer {
         var writer = DNSWireWriter()
@@ -100,9 +113,20 @@ final class PreparedAnswer: Sendable {
         writer.u32(0)  // type and class
         let bodyStart = writer.count
         var ends: [Int] = []
+        var isCapped = false
         for record in answers {
             writer.record(record)
+            // Room is left for an OPT record (11 bytes), which the responder appends.
+            guard writer.count + 11 <= maximumMessageBytes else {
+                isCapped = true
+                break
+            }
             ends.append(writer.count - bodyStart)
+        }
+        if isCapped {
+            let kept = bodyStart + (ends.last ?? 0)
+            return PreparedAnswer(body: Array(writer.bytes[bodyStart..<kept]), answerCount: ends.count,
+                                  authorityCount: 0, additionalCount: 0, answerEnds: ends, isCapped: true)
         }
         for record in authority + additional { writer.record(record) }
         return PreparedAnswer(body: Array(writer.bytes[bodyStart...]), answerCount: answers.count,

@@ -92,6 +92,7 @@ public actor EmbeddedStore: KeyValueStore, Service {
     /// Cancelling the calling task does not cancel a write that was accepted: it still commits,
     /// and the call still reports how it ended.
     public func apply(_ write: StoreWrite) async throws -> StoreEvent {
+        try write.validate()
         try checkWritable()
         let time = now()
         submitExpiries(at: time)

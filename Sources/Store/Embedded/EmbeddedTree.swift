@@ -42,10 +42,19 @@ struct EmbeddedTree: Sendable {
 
     /// Rebuilds a tree from rows read back from disk.
     ///
+    /// Rows written by an older version that allowed more are tamed, not trusted: a key beyond
+    /// ``StoreLimits``' depth or length is left out (its rows stay on disk until an ancestor is
+    /// deleted; no request can name it any more), and a deadline is clamped into the range a
+    /// reply can show, so neither a read nor start-up can trap on them.
+    ///
     /// - Throws: a description of the first inconsistency (a key whose parent is missing or is
     ///   not a directory), which means the file was not written by this store.
     init(restoring rows: [(key: String, entry: Entry)], index: UInt64) throws(InconsistentRows) {
-        for (key, entry) in rows where key != "/" { entries[key] = entry }
+        for (key, row) in rows where key != "/" && Self.isWithinLimits(key) {
+            var entry = row
+            entry.expiration = entry.expiration.map(StoreLimits.clamp(expiration:))
+            entries[key] = entry
+        }
         var highest: UInt64 = 0
         for (key, entry) in entries where key != "/" {
             let parent = StoreKey.parent(of: key)
@@ -60,6 +69,14 @@ struct EmbeddedTree: Sendable {
         // The stored index is authoritative (it also counts deletes and expiries); taking the
         // maximum only guards against a file edited by hand, so the index never goes backwards.
         self.index = max(index, highest)
+    }
+
+    /// True when `key` is no deeper and no longer than ``StoreKey/normalize(_:)`` accepts.
+    /// Any ancestor of a key within the limits is within them too, so leaving keys out this way
+    /// never orphans one that stays.
+    static func isWithinLimits(_ key: String) -> Bool {
+        key.utf8.count <= StoreLimits.maximumKeyBytes
+            && key.utf8.lazy.filter { $0 == UInt8(ascii: "/") }.count <= StoreLimits.maximumKeyDepth
     }
 
     struct InconsistentRows: Error, CustomStringConvertible {
