@@ -14,7 +14,12 @@ export FLEET_AGENT_TTL=${FLEET_AGENT_TTL:-5}
 RIGCMD=$ROOT/scripts/rig
 CLUSTER=$ROOT/scripts/dev-cluster
 WORK=$(mktemp -d)
-trap '"$CLUSTER" down >/dev/null 2>&1; rm -rf "$WORK"' EXIT
+keep_logs() {  # FLEET_TEST_KEEP_LOGS=DIR keeps each machine's fleetd log there
+  [ -n "${FLEET_TEST_KEEP_LOGS:-}" ] || return 0
+  mkdir -p "$FLEET_TEST_KEEP_LOGS"
+  local k; for k in 1 2 3; do cp "$("$RIGCMD" dir "$k")/fleetd.log" "$FLEET_TEST_KEEP_LOGS/fleetd-$k.log" 2>/dev/null; done
+}
+trap 'keep_logs; "$CLUSTER" down >/dev/null 2>&1; rm -rf "$WORK"' EXIT
 
 fleetctl() { "$FLEET_BIN/fleetctl" "$@"; }
 machine_of() {  # machine_of UNIT: rig number of the machine the unit is placed on
@@ -150,6 +155,7 @@ mv "$data.away" "$data"
 wait_until 20 "with its data back, machine 1 serves the cluster again" fleetd_up
 check "the cluster still has its units" bash -c "'$FLEET_BIN/fleetctl' list-unit-files --no-legend | grep -q '^kept.service'"
 
+keep_logs
 "$CLUSTER" down >/dev/null 2>&1
 trap 'rm -rf "$WORK"' EXIT
 check "teardown leaves nothing behind" "$RIGCMD" leftovers
