@@ -11,17 +11,36 @@ extension Agent {
             changed = try await units.writeUnitFile(FenceUnits.timer, contents: timer) == .modified || changed
             if changed { try await units.reload() }
             try await units.restart(FenceUnits.timer)
+            await units.watch([FenceUnits.target])
         } catch {
             logger.warning("cannot install the fence timer", metadata: ["error": "\(error)"])
         }
     }
 
-    /// Re-arms the fence timer after a refresh sent at `sent` succeeded, if it came back quickly
-    /// enough that the timer's deadline stays before the fence point (``FenceUnits/armingSlack``).
-    func armFence(sent: ContinuousClock.Instant) async {
-        guard ContinuousClock.now - sent < FenceUnits.armingSlack else { return }
+    /// After an outage long enough for the fence timer to have fired, books every launched unit
+    /// with `Isolation=stop` as fenced (systemd stopped it, or is about to), so the full pass that
+    /// follows starts it again if it is still assigned here; starting one that runs is a no-op.
+    func markFencedUnitsStopped() async {
+        for (unit, hash) in await local.launched() {
+            if await isolation(of: unit, hash) == .stop { await local.setFenced(unit) }
+        }
+    }
+
+    /// systemd started the fence target (the timer was not re-armed in time): its fenced units
+    /// are stopped. Book them so; the full pass starts them again once presence is confirmed.
+    func fenceTimerFired() async {
+        logger.warning("fence: the fence timer fired; fenced units were stopped by systemd",
+                       metadata: ["agent.isolated_for": "\(presence.sinceConfirmed())"])
+        await markFencedUnitsStopped()
+        requests.request(.full)
+    }
+
+    /// Re-arms the fence timer after a refresh succeeded. Refreshes are bounded by
+    /// ``Configuration/refreshTimeout`` (at most the TTL less the fence point), so even a slow
+    /// answer re-arms it to fire before the presence the refresh bought runs out.
+    func armFence() async {
         do { try await units.restart(FenceUnits.timer) } catch {
-            logger.debug("re-arming the fence timer failed", metadata: ["error": "\(error)"])
+            logger.warning("re-arming the fence timer failed", metadata: ["error": "\(error)"])
         }
     }
 

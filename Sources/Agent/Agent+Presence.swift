@@ -11,7 +11,7 @@ extension Agent {
     /// assignment watch anew: while it was cut off, the engine may have moved its units.
     func keepPresence() async {
         let interval = configuration.presenceInterval
-        let timeout = max(interval * 2, .seconds(1))
+        let timeout = configuration.refreshTimeout
         while !Task.isCancelled {
             try? await Task.sleep(for: presence.isFailing ? min(interval, .milliseconds(250)) : interval)
             if Task.isCancelled { return }
@@ -26,8 +26,13 @@ extension Agent {
                     }
                     logger.warning("presence had expired; machine registered again", metadata: ["machine.id": "\(machineID)"])
                 }
+                // The systemd-side fence fires by itself once contact was lost for long enough;
+                // the units it stopped must be started again now, like those the agent fenced.
+                if presence.sinceConfirmed(now: sent) > configuration.fenceAfter - FenceUnits.armingSlack {
+                    await markFencedUnitsStopped()
+                }
                 let recovered = presence.confirmed(sentAt: sent)
-                await armFence(sent: sent)
+                await armFence()
                 if recovered || !refreshed {
                     logger.info("contact with the store is back; taking stock",
                                 metadata: ["machine.id": "\(machineID)"])

@@ -44,12 +44,20 @@ public struct Agent: Service {
             .milliseconds(min(3000, max(500, min(ttl, 30) * 100)))
         }
 
+        /// The longest one presence refresh may take: twice the interval, at least one second,
+        /// and never more than the TTL less the fence point, so that the fence timer re-armed
+        /// after an answer always fires before the presence that answer bought runs out.
+        public var refreshTimeout: Duration {
+            min(max(presenceInterval * 2, .seconds(1)), .seconds(ttl) - fenceAfter)
+        }
+
         /// How long after its last confirmed refresh an isolated machine stops its fenced units:
-        /// the TTL less a margin (a quarter of the TTL, at least one second) for the stop itself
-        /// and for clocks, so they are down before the engine can start them elsewhere.
+        /// the TTL less a margin (a tenth of the TTL, at least one second) for the stop itself
+        /// and for clocks, so they are down before the engine can start them elsewhere. An
+        /// outage shorter than this stops nothing.
         public var fenceAfter: Duration {
             let ttl = Duration.seconds(ttl)
-            return ttl - max(.seconds(1), ttl / 4)
+            return ttl - max(.seconds(1), ttl / 10)
         }
     }
 
@@ -140,6 +148,10 @@ public struct Agent: Service {
     /// Publishes each state systemd signals for a unit this agent runs.
     func publishStateChanges() async {
         for await change in units.stateChanges {
+            if change.unit == FenceUnits.target {
+                if change.state.activeState == "active" { await fenceTimerFired() }
+                continue
+            }
             guard let unit = try? UnitName(change.unit) else { continue }
             guard await local.systemdStateChanged(unit, change.state) else { continue }
             await registrar.systemdStateChanged(unit, change.state)

@@ -1,5 +1,5 @@
 /// The fence's systemd side, which works when fleetd cannot: a timer that the agent restarts
-/// after every presence refresh it confirms quickly, and that otherwise fires shortly before
+/// after every presence refresh that succeeds, and that otherwise fires shortly before
 /// the TTL can run out and starts a target every fenced unit conflicts with, so systemd itself
 /// stops those units even if fleetd is frozen (SIGSTOP, a stalled machine) or was killed.
 ///
@@ -9,9 +9,8 @@ enum FenceUnits {
     static let target = "fleet-fence.target"
     static let timer = "fleet-fence.timer"
 
-    /// How long before ``Agent/Configuration/fenceAfter`` the timer fires: the agent re-arms it
-    /// only when a refresh came back within this long, so the timer never fires later than the
-    /// fence point counted from the refresh's send time.
+    /// How long before ``Agent/Configuration/fenceAfter`` (counted from its re-arming, just after
+    /// a refresh's answer) the timer fires: the in-process fence usually acts first.
     static let armingSlack: Duration = .milliseconds(250)
 
     static let targetText = """
@@ -29,6 +28,8 @@ enum FenceUnits {
             [Unit]
             Description=fleet: the fence, re-armed by fleetd while this machine is in the cluster
             DefaultDependencies=no
+            # Re-armed (restarted) every presence refresh: no start rate limit.
+            StartLimitIntervalSec=0
 
             [Timer]
             OnActiveSec=\(milliseconds)ms
