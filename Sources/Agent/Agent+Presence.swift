@@ -4,17 +4,49 @@ import Logging
 
 extension Agent {
     /// Keeps the machine's presence key alive: refreshes it every ``Configuration/presenceInterval``,
-    /// retries quickly while the store cannot be reached, and re-publishes it if it had expired.
+    /// and re-publishes it if it had expired.
     ///
-    /// Each refresh is bounded in time, so one request stuck in a network cut cannot use up the
-    /// TTL. When contact comes back after failures, the agent takes stock in full and makes its
+    /// Each refresh is bounded in time (``Configuration/refreshTimeout``). While refreshes fail,
+    /// a new attempt starts every 250 ms without waiting for the last one to time out: across a
+    /// network cut a request hangs until its deadline, and the first attempt after the cut mends
+    /// must go out at once, or an outage well inside the TTL could still let the key expire.
+    /// When contact comes back after failures, the agent takes stock in full and makes its
     /// assignment watch anew: while it was cut off, the engine may have moved its units.
     func keepPresence() async {
         let interval = configuration.presenceInterval
-        let timeout = configuration.refreshTimeout
         while !Task.isCancelled {
-            try? await Task.sleep(for: presence.isFailing ? min(interval, .milliseconds(250)) : interval)
+            try? await Task.sleep(for: presence.isFailing ? .zero : interval)
             if Task.isCancelled { return }
+            guard let (sent, refreshed) = await refreshPresence(overlapping: presence.isFailing) else {
+                if presence.failed() {
+                    logger.warning("presence refresh failed; retrying", metadata: ["machine.id": "\(machineID)"])
+                }
+                continue
+            }
+            // The systemd-side fence fires by itself once contact was lost for long enough;
+            // the units it stopped must be started again now, like those the agent fenced.
+            if presence.sinceConfirmed(now: sent) > configuration.fenceAfter - FenceUnits.armingSlack {
+                await markFencedUnitsStopped()
+            }
+            let recovered = presence.confirmed(sentAt: sent)
+            await armFence()
+            if !refreshed {
+                logger.warning("presence had expired; machine registered again", metadata: ["machine.id": "\(machineID)"])
+            }
+            if recovered || !refreshed {
+                logger.info("contact with the store is back; taking stock", metadata: ["machine.id": "\(machineID)"])
+                rewatch.fire()
+                requests.request(.full)
+            }
+        }
+    }
+
+    /// One refresh (re-publishing the presence if it had expired), or while `overlapping` up to
+    /// four attempts started 250 ms apart, the first answer winning. Returns when the winning
+    /// attempt was sent and whether the key was still there, or nil if every attempt failed.
+    func refreshPresence(overlapping: Bool) async -> (sent: ContinuousClock.Instant, refreshed: Bool)? {
+        let timeout = configuration.refreshTimeout
+        let attempt: @Sendable () async -> (sent: ContinuousClock.Instant, refreshed: Bool)? = {
             let sent = ContinuousClock.now
             do {
                 let refreshed = try await withDeadline(timeout) {
@@ -24,26 +56,48 @@ extension Agent {
                     try await withDeadline(timeout) {
                         try await registry.publishMachine(configuration.machine, ttl: configuration.ttl)
                     }
-                    logger.warning("presence had expired; machine registered again", metadata: ["machine.id": "\(machineID)"])
                 }
-                // The systemd-side fence fires by itself once contact was lost for long enough;
-                // the units it stopped must be started again now, like those the agent fenced.
-                if presence.sinceConfirmed(now: sent) > configuration.fenceAfter - FenceUnits.armingSlack {
-                    await markFencedUnitsStopped()
-                }
-                let recovered = presence.confirmed(sentAt: sent)
-                await armFence()
-                if recovered || !refreshed {
-                    logger.info("contact with the store is back; taking stock",
-                                metadata: ["machine.id": "\(machineID)"])
-                    rewatch.fire()
-                    requests.request(.full)
-                }
+                return (sent, refreshed)
             } catch {
-                if presence.failed() {
-                    logger.warning("presence refresh failed; retrying", metadata: ["error": "\(error)"])
+                logger.debug("presence refresh attempt failed", metadata: ["error": "\(error)"])
+                return nil
+            }
+        }
+        guard overlapping else { return await attempt() }
+        enum Outcome: Sendable {
+            case answered(sent: ContinuousClock.Instant, refreshed: Bool)
+            case failed
+            case tick
+        }
+        return await withTaskGroup(of: Outcome.self) { group in
+            var started = 0, failed = 0
+            func launch() {
+                started += 1
+                group.addTask {
+                    guard let answer = await attempt() else { return .failed }
+                    return .answered(sent: answer.sent, refreshed: answer.refreshed)
+                }
+                if started < 4 {
+                    group.addTask {
+                        try? await Task.sleep(for: .milliseconds(250))
+                        return .tick  // time for the next attempt
+                    }
                 }
             }
+            launch()
+            while let outcome = await group.next() {
+                switch outcome {
+                case .answered(let sent, let refreshed):
+                    group.cancelAll()
+                    return (sent, refreshed)
+                case .tick:
+                    if started < 4, !Task.isCancelled { launch() }
+                case .failed:
+                    failed += 1
+                    if failed == started, started >= 4 { return nil }
+                }
+            }
+            return nil
         }
     }
 }

@@ -73,7 +73,7 @@ struct Fleetd {
                                              logger: logger)))
         if !settings.disableEngine {
             services.append(.init(service: Engine(registry: registry,
-                                                  configuration: .init(machine: machine.id, leaseTTL: settings.agentTTL,
+                                                  configuration: .init(machine: machine.id, leaseTTL: settings.engineLeaseTTL,
                                                                        metrics: EngineMetrics(factory: metricsFactory)),
                                                   logger: logger)))
         }

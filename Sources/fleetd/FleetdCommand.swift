@@ -75,6 +75,9 @@ struct FleetdCommand: AsyncParsableCommand {
             """))
     var agentTTL: Int64?
 
+    @Option(help: "Seconds the engine leader's lease lives without a renewal (default: the agent TTL, so a lost leader's units move as fast as any other machine's).")
+    var engineLeaseTTL: Int64?
+
     @Option(help: ArgumentHelp(
         "What to do with units that set no [X-Fleet] Isolation= while this machine is cut off: keep or stop (default keep).",
         discussion: """

@@ -26,6 +26,7 @@ struct FleetdSettings: Sendable {
     var metadata: [String: String]
     var agentTTL: Int64
     var defaultIsolation: UnitIsolation
+    var engineLeaseTTL: Int64
     var initStore: Bool
     var disableEngine: Bool
     var tokenLimit: Int
@@ -86,6 +87,11 @@ struct FleetdSettings: Sendable {
             throw ValidationError("--agent-ttl must be a whole number of seconds from 2 to 86400, not '\(ttlText)'")
         }
         agentTTL = ttl
+        let leaseText = value(c.engineLeaseTTL.map(String.init), "ENGINE_LEASE_TTL") ?? String(ttl)
+        guard let lease = Int64(leaseText), (2...86_400).contains(lease) else {
+            throw ValidationError("--engine-lease-ttl must be a whole number of seconds from 2 to 86400, not '\(leaseText)'")
+        }
+        engineLeaseTTL = lease
         let isolationText = value(c.defaultIsolation, "DEFAULT_ISOLATION") ?? "keep"
         guard let isolation = UnitIsolation(isolationText) else {
             throw ValidationError("--default-isolation must be keep or stop, not '\(isolationText)'")

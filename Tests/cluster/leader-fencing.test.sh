@@ -15,8 +15,9 @@ source "$HERE/lib.sh"
 export RIG=${RIG:-fleetfence}
 export FLEET_BIN=${FLEET_BIN:-$(cd "$ROOT" && swift build --show-bin-path)}
 export FLEET_AGENT_TTL=30
-export FLEET_ARGS_1="--disable-engine"
-LEASE_TTL=10  # the engine's lease TTL (Engine.Configuration.leaseTTL, fleetd's default)
+LEASE_TTL=10  # the engine's lease TTL, shorter than the agent TTL here (by default they are equal)
+export FLEET_ARGS_1="--disable-engine --engine-lease-ttl $LEASE_TTL"
+export FLEET_ARGS_2="--engine-lease-ttl $LEASE_TTL" FLEET_ARGS_3="--engine-lease-ttl $LEASE_TTL"
 RIGCMD=$ROOT/scripts/rig
 CLUSTER=$ROOT/scripts/dev-cluster
 WORK=$(mktemp -d)
