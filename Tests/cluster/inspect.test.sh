@@ -77,6 +77,7 @@ check "status of a global unit shows it on each of the 3 machines" test "$(grep 
 
 # --- journal -------------------------------------------------------------------------------
 run fleetctl journal --lines 3 talker
+[ "$(wc -l <<<"$OUT")" -eq 3 ] || sed 's/^/    | /' <<<"$OUT$ERR"   # shows what came instead
 check "journal --lines 3 prints exactly 3 lines" test "$(wc -l <<<"$OUT")" -eq 3
 check "journal lines are short format from machine 3: '<date> $RIG-m3 sh[pid]: beat N'" \
   bash -c "tail -1 <<<'$OUT' | grep -Eq '^[A-Z][a-z]{2} [0-9]{2} [0-9:]{8} $RIG-m3 sh\[[0-9]+\]: beat [0-9]+\$'"
