@@ -22,7 +22,7 @@ extension Agent {
     /// follows starts it again if it is still assigned here; starting one that runs is a no-op.
     func markFencedUnitsStopped() async {
         for (unit, hash) in await local.launched() {
-            if await isolation(of: unit, hash) == .stop { await local.setFenced(unit) }
+            if await cachedIsolation(of: unit, hash) == .stop { await local.setFenced(unit) }
         }
     }
 
@@ -52,7 +52,7 @@ extension Agent {
         let isolatedFor = presence.sinceConfirmed()
         guard isolatedFor > configuration.fenceAfter else { return }
         for (unit, hash) in await local.launched() {
-            guard await isolation(of: unit, hash) == .stop else { continue }
+            guard await cachedIsolation(of: unit, hash) == .stop else { continue }
             do {
                 try await units.stop(unit.rawValue)
             } catch {

@@ -200,6 +200,13 @@ extension Agent {
         return file
     }
 
+    /// The unit's isolation policy from the contents cached here, never asking the store (the
+    /// fence acts exactly when the store cannot be reached); fleetd's default if not cached.
+    func cachedIsolation(of unit: UnitName, _ hash: UnitHash) async -> UnitIsolation {
+        guard let file = await local.file(hash) else { return configuration.defaultIsolation }
+        return XFleetRequirements(unit: unit, file: file).isolationPolicy(default: configuration.defaultIsolation)
+    }
+
     /// The unit's isolation policy, from its contents (``Configuration/defaultIsolation`` when it
     /// sets none). Contents that cannot be read count as `stop`: when in doubt, do not start.
     func isolation(of unit: UnitName, _ hash: UnitHash?) async -> UnitIsolation {

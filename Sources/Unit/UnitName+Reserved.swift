@@ -22,12 +22,12 @@ extension UnitName {
     static let fleetOwnPrefixes: Set<String> = ["fleet", "fleetd", "fleet-fence"]
 
     /// Prefixes of systemd's own units (`systemd-journald.service`, `user@0.service`).
-    static let systemdPrefixes = ["systemd-", "user@", "user-runtime-dir@", "dbus", "getty@", "serial-getty@",
+    static let systemdPrefixes = ["systemd-", "user@", "user-runtime-dir@", "dbus-", "getty@", "serial-getty@",
                                   "autovt@", "container-getty@"]
 
     /// systemd.special(7): units with a fixed meaning on every machine.
     static let systemdSpecialUnits: Set<String> = [
-        "-.mount", "-.slice", "init.scope", "basic.target", "bluetooth.target", "cryptsetup.target",
+        "-.mount", "-.slice", "init.scope", "dbus.service", "dbus.socket", "basic.target", "bluetooth.target", "cryptsetup.target",
         "ctrl-alt-del.target", "default.target", "emergency.target", "emergency.service", "exit.target",
         "final.target", "getty.target", "getty-pre.target", "graphical.target", "halt.target",
         "hibernate.target", "hybrid-sleep.target", "initrd.target", "initrd-fs.target", "initrd-root-fs.target",

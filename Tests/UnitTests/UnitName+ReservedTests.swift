@@ -4,14 +4,14 @@ import Testing
 @Suite("UnitName.reservedReason")
 struct UnitNameReservedTests {
     @Test(arguments: ["fleetd.service", "fleet.socket", "fleetd@1.service", "-.mount", "-.slice", "default.target",
-                      "dbus.socket", "dbus.service", "systemd-journald.service", "user@0.service", "init.scope",
+                      "dbus.socket", "dbus.service", "dbus-broker.service", "systemd-journald.service", "user@0.service", "init.scope",
                       "network-online.target", "session-1.scope", "system.slice", "dev-sda.device", "swapfile.swap"])
     func namesOfTheMachineAreReserved(_ raw: String) throws {
         #expect(try UnitName(raw).reservedReason != nil)
     }
 
     @Test(arguments: ["web@1.service", "fleet-ui.service", "hello.service", "backup.timer", "data.mount", "app.target",
-                      "busy.service"])
+                      "busy.service", "dbusy.service"])
     func ordinaryNamesAreNot(_ raw: String) throws {
         #expect(try UnitName(raw).reservedReason == nil)
     }
