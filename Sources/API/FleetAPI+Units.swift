@@ -59,14 +59,15 @@ extension FleetAPI {
             throw APIError(.unsupportedMediaType, "only acceptable Content-Type is application/json")
         }
         let body = try await Self.body(of: request, upTo: 4 << 20)
-        let entity: UnitEntity
+        let entity: UnitRequestBody
         do {
-            entity = try JSONDecoder().decode(UnitEntity.self, from: body)
+            entity = try JSONDecoder().decode(UnitRequestBody.self, from: body)
         } catch {
             throw APIError(.badRequest, "unable to decode body: \(Self.describe(error))")
         }
-        guard entity.name == raw else {
-            throw APIError(.badRequest, "name in URL \"\(raw)\" differs from unit name in request body \"\(entity.name)\"")
+        // fleet takes the name from the URL when the body has none; a different one is refused.
+        if let bodyName = entity.name, bodyName != raw {
+            throw APIError(.badRequest, "name in URL \"\(raw)\" differs from unit name in request body \"\(bodyName)\"")
         }
         let name: UnitName
         do { name = try UnitName(raw) } catch { throw APIError(.badRequest, error.description) }
@@ -101,7 +102,9 @@ extension FleetAPI {
         }
         if let existing = try await registry.unit(name) {
             if let file, file.hash != existing.hash {
-                try await registry.replaceUnit(name, file: file, desiredState: desired ?? .inactive)
+                // New contents without a desired state keep the unit's own: replacing what a
+                // unit runs must never stop it as a side effect.
+                try await registry.replaceUnit(name, file: file, desiredState: desired ?? existing.desiredState)
                 return Response(status: .created)
             }
             guard let desired else { throw APIError(.conflict, "must provide DesiredState to update existing unit") }

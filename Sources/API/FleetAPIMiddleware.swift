@@ -4,8 +4,9 @@ import Hummingbird
 import NIOCore
 
 /// What every fleet API response goes through: the 503 until the machine is registered,
-/// fleet's error body for every failure (unknown paths included), the `Server` header, and
-/// the request counters.
+/// fleet's error body for every failure (unknown paths included), `Content-Type:
+/// application/json` on every answer (bodiless ones too), the `Server` header, and the
+/// request counters.
 ///
 /// It sits in front of the whole router, but leaves requests outside fleet's API (the keys
 /// API that shares fleetd's socket) as they are, apart from counting them.
@@ -52,7 +53,11 @@ struct FleetAPIMiddleware<Context: RequestContext>: RouterMiddleware {
             return APIError(.serviceUnavailable, "fleet server unable to communicate with etcd").response()
         }
         do {
-            return try await next(request, context)
+            var response = try await next(request, context)
+            // Bodiless answers (204 to PUT, DELETE and PATCH; 201 to a create) say JSON too:
+            // fleet's clients check the media type of every reply, empty or not.
+            if response.headers[.contentType] == nil { response.headers[.contentType] = "application/json" }
+            return response
         } catch let error as APIError {
             return error.response()
         } catch let error as HTTPError where error.status == .notFound {

@@ -58,10 +58,20 @@ extension Registry {
         }
     }
 
-    /// Replaces a unit's contents (fleetctl `--replace`): the unit is unscheduled and placed again.
+    /// Replaces a unit's contents in place (fleetctl `--replace`), as fleet does: the unit keeps
+    /// its placement, so the engine only updates its machine's assignment to the new contents
+    /// and that machine's agent unloads the old file and loads (and, if launched, starts) the
+    /// new one. Destroying and creating it instead would stop it, forget its machine and could
+    /// start it elsewhere.
+    ///
+    /// Order matters: the contents first, so no reader sees a hash whose contents are missing;
+    /// then the job object naming them; the desired state last, so a unit that `start
+    /// --replace` takes from loaded to launched starts with its new contents, never the old.
     public func replaceUnit(_ name: UnitName, file: UnitFile, desiredState: DesiredState) async throws {
-        try await destroyUnit(name)
-        try await createUnit(name, file: file, desiredState: desiredState)
+        let hash = file.hash
+        try await storeContents(file, hash: hash)
+        try await store.set(keys.jobObject(name), Self.encode(JobObject(name: name, hash: hash)))
+        try await store.set(keys.targetState(name), desiredState.rawValue)
     }
 
     public func setDesiredState(_ name: UnitName, _ state: DesiredState) async throws {
