@@ -1,4 +1,5 @@
 import ArgumentParser
+import FleetAPI
 import Foundation
 
 @main
@@ -13,8 +14,11 @@ struct FleetctlCommand: AsyncParsableCommand {
           fleetctl stop web@1.service && fleetctl destroy web@1.service
         The API endpoint comes from --endpoint, then $FLEETCTL_ENDPOINT, then unix:///var/run/fleet.sock.
         Commands may be abbreviated to any unique prefix (fleetctl list-m).
+        Every command's --help works without a cluster.
+
+        VERSION: \(FleetVersion.current)
         """,
-        version: "fleetctl version 0.1.0",
+        version: versionText,
         subcommands: [
             Submit.self, Load.self, Start.self, Stop.self, Restart.self, Unload.self, Destroy.self, Cat.self,
             Status.self, Journal.self, SSH.self, FDForward.self, ListUnits.self, ListUnitFiles.self, ListMachines.self, ListServices.self, Discover.self, Announce.self,
@@ -22,6 +26,9 @@ struct FleetctlCommand: AsyncParsableCommand {
         ])
 
     static var commandNames: [String] { configuration.subcommands.map { $0._commandName } }
+
+    /// What `fleetctl version` and `--version` print; `fleetctl help` shows the version too, as fleet's does.
+    static let versionText = "fleetctl version \(FleetVersion.current)"
 
     static func main() async {
         let arguments = CommandLineRewriter.rewrite(Array(CommandLine.arguments.dropFirst()), commands: commandNames)
@@ -37,7 +44,7 @@ struct Version: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Print fleetctl's version.",
         discussion: "Example: fleetctl version")
-    func run() { print("fleetctl version 0.1.0") }
+    func run() { print(FleetctlCommand.versionText) }
 }
 
 struct Verify: ParsableCommand {

@@ -43,10 +43,10 @@ struct SSHSettings: Equatable {
                                                  attributes: [.posixPermissions: 0o700])
     }
 
-    /// The `ssh` executable on PATH, or nil when OpenSSH's client is not installed.
-    static func executable(_ env: [String: String] = ProcessInfo.processInfo.environment) -> String? {
+    /// An OpenSSH program (`ssh` unless named) on PATH, or nil when it is not installed.
+    static func executable(_ tool: String = "ssh", _ env: [String: String] = ProcessInfo.processInfo.environment) -> String? {
         for directory in (env["PATH"] ?? "/usr/bin:/bin").split(separator: ":") {
-            let path = "\(directory)/ssh"
+            let path = "\(directory)/\(tool)"
             if FileManager.default.isExecutableFile(atPath: path) { return path }
         }
         return nil
@@ -81,6 +81,8 @@ enum SSHTunnel {
         var settings = settings
         settings.port = port ?? 22
         settings.prepareKnownHosts()
+        // ssh runs in batch mode here and cannot ask: a new host is asked about first, on stdin.
+        try HostKeyCheck().ensureKnown(host: host, port: settings.port, settings: settings)
         let directory = NSTemporaryDirectory() + "fleetctl-tunnel-\(getpid())"
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true,
                                                 attributes: [.posixPermissions: 0o700])

@@ -15,7 +15,9 @@ struct SSH: AsyncParsableCommand {
           fleetctl ssh web@1.service               # the machine running web@1
           fleetctl ssh --unit web@1 -- uptime      # run a command; its exit status is fleetctl's
         Set the user with --ssh-username (default core) and host key checking with
-        --strict-host-key-checking and --known-hosts-file.
+        --strict-host-key-checking and --known-hosts-file. A host that file does not know is
+        asked about on standard input (echo yes | fleetctl ssh ... works); its keys are then
+        recorded there. The same holds for --tunnel.
         """)
     @OptionGroup var global: GlobalOptions
     @Flag(name: [.customShort("A"), .customLong("forward-agent")], help: "Forward the SSH agent.") var forwardAgent = false
@@ -23,6 +25,13 @@ struct SSH: AsyncParsableCommand {
     @Option(help: "Machine ID (or unique prefix).") var machine: String?
     @Option(help: "Unit name: its machine.") var unit: String?
     @Argument(parsing: .captureForPassthrough, help: "MACHINE|UNIT, then the command to run.") var arguments: [String] = []
+
+    /// The passthrough capture takes `--help` for a remote word, and `run` would then reach for
+    /// the cluster; before `--` (or as the first word, `-h`) it asks for this command's help.
+    func validate() throws {
+        let own = arguments.prefix { $0 != "--" }
+        if own.contains("--help") || own.first == "-h" { throw CleanExit.helpRequest(self) }
+    }
 
     func run() async throws {
         do {
@@ -32,6 +41,8 @@ struct SSH: AsyncParsableCommand {
             settings.forwardAgent = forwardAgent
             guard let ssh = SSHSettings.executable() else { throw SSHError.notInstalled }
             settings.prepareKnownHosts()
+            // OpenSSH asks about a new host only on a terminal; fleet asked on standard input.
+            try HostKeyCheck().ensureKnown(host: host, port: sshPort, settings: settings)
             let argv = ["ssh"] + settings.arguments(host: host) + (command.isEmpty ? [] : [command.joined(separator: " ")])
             // Become ssh: the terminal, signals and exit status are the session's own.
             var cArguments = argv.map { strdup($0) } + [nil]

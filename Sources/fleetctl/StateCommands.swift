@@ -7,10 +7,13 @@ struct Submit: AsyncParsableCommand {
         abstract: "Upload units to the cluster without starting them.",
         discussion: "Example: fleetctl submit web@.service db.service")
     @OptionGroup var global: GlobalOptions
-    @Flag(help: "Replace units whose registry contents differ from the local files.") var replace = false
+    @OptionGroup var deprecated: DeprecatedSignOption
+    @Flag(help: "Replace units whose registry contents differ from the local files; only inactive units (fleet's rule).")
+    var replace = false
     @Argument(help: "Unit files or names, e.g. web@.service or ./units/db.service.") var units: [String] = []
 
     func run() async throws {
+        try deprecated.refuseIfGiven()
         guard !units.isEmpty else { Terminal.error("No units given"); return }
         _ = try await createUnits(units, global: global, replace: replace)
     }
@@ -21,15 +24,18 @@ struct Load: AsyncParsableCommand {
         abstract: "Place units on machines and load them into systemd, without starting them.",
         discussion: "Example: fleetctl load web@1.service")
     @OptionGroup var global: GlobalOptions
+    @OptionGroup var deprecated: DeprecatedSignOption
     @OptionGroup var block: BlockOptions
-    @Flag(help: "Replace units whose registry contents differ from the local files.") var replace = false
+    @Flag(help: "Replace units whose registry contents differ from the local files; only inactive or loaded units (fleet's rule).")
+    var replace = false
     @Argument(help: "Unit files or names.") var units: [String] = []
 
     func run() async throws {
+        try deprecated.refuseIfGiven()
         guard !units.isEmpty else { Terminal.error("No units given"); return }
         let client = try global.client()
-        let (names, set) = try await createUnits(units, global: global, replace: replace, desiredState: "loaded")
-        try await setAndWait(names, to: "loaded", client: client, block: block, alreadySet: set)
+        let created = try await createUnits(units, global: global, replace: replace, desiredState: "loaded")
+        try await setAndWait(created.toSet, to: "loaded", client: client, block: block, alreadySet: created.createdInState)
     }
 }
 
@@ -42,16 +48,20 @@ struct Start: AsyncParsableCommand {
           fleetctl start --no-block ./units/db.service
         """)
     @OptionGroup var global: GlobalOptions
+    @OptionGroup var deprecated: DeprecatedSignOption
     @OptionGroup var block: BlockOptions
-    @Flag(help: "Replace units whose registry contents differ from the local files.") var replace = false
+    @Flag(help: "Replace units whose registry contents differ from the local files; a launched unit is restarted with them on its machine.")
+    var replace = false
     @Argument(help: "Unit files or names.") var units: [String] = []
 
     func run() async throws {
+        try deprecated.refuseIfGiven()
         guard !units.isEmpty else { Terminal.error("No units given"); return }
         let client = try global.client()
-        let (names, set) = try await createUnits(units, global: global, replace: replace, desiredState: "launched")
-        DebugLog.log("\(set.count) of \(names.count) units created launched")
-        let placed = try await setAndWait(names, to: "launched", client: client, block: block, alreadySet: set)
+        let created = try await createUnits(units, global: global, replace: replace, desiredState: "launched")
+        DebugLog.log("\(created.createdInState.count) of \(created.names.count) units created launched")
+        let placed = try await setAndWait(created.toSet, to: "launched", client: client, block: block,
+                                          alreadySet: created.createdInState)
         DebugLog.log("\(placed.count) units launched; waiting for systemd to report them active")
         guard !block.noBlock else { return }
         // Launched means started through systemd; now wait for systemd to say it is active.
@@ -102,7 +112,7 @@ func waitForActive(_ names: [String], client: FleetClient, attempts: Int) async 
 
 /// Creates missing units; on a bad file or name prints fleet's error line and exits 1.
 func createUnits(_ arguments: [String], global: GlobalOptions, replace: Bool, desiredState: String = "inactive")
-    async throws -> (names: [String], createdInState: Set<String>)
+    async throws -> UnitCreator.Outcome
 {
     let creator = UnitCreator(client: try global.client(), replace: replace, desiredState: desiredState)
     do {

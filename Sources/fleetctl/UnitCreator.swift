@@ -17,22 +17,38 @@ struct UnitCreator {
         var description: String
     }
 
-    /// Creates the units that are missing; returns the unit names in argument order, and those
-    /// created already in ``desiredState``.
+    /// What ``ensure(_:)`` did.
+    struct Outcome {
+        /// The unit names, in argument order (refused ones included).
+        var names: [String]
+        /// Units created or replaced already in ``desiredState``: no second write needed.
+        var createdInState: Set<String>
+        /// Units whose `--replace` was refused (their state is beyond the command's): the
+        /// command must leave them alone.
+        var refused: Set<String> = []
+    }
+
+    /// Creates the units that are missing and, with `--replace`, replaces those whose local
+    /// file differs; returns what it did.
     ///
     /// - Throws: ``Failure`` with a message naming the unit; nothing after it is created.
-    func ensure(_ arguments: [String]) async throws -> (names: [String], createdInState: Set<String>) {
+    func ensure(_ arguments: [String]) async throws -> Outcome {
         // One listing answers "is it registered?" for every argument.
         let registered = Dictionary(try await client.units().map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a })
         var names: [String] = []
         var toCreate: [UnitEntity] = []
+        var replaced: Set<String> = [], refused: Set<String> = []
         for argument in arguments {
             let raw = UnitName.mangled(argument)
             let name: UnitName
             do { name = try UnitName(raw) } catch { throw Failure(description: "\(raw): \(error)") }
             let path = Self.localPath(for: argument, name: name.rawValue)
             if let existing = registered[name.rawValue] {
-                try await compare(existing, withFileAt: path, name: name)
+                switch try await compare(existing, withFileAt: path, name: name) {
+                case .replaced: replaced.insert(name.rawValue)
+                case .refused: refused.insert(name.rawValue)
+                case .kept: break
+                }
             } else if !toCreate.contains(where: { $0.name == name.rawValue }) {
                 let options = try await options(for: name, path: path, registered: registered)
                 toCreate.append(UnitEntity(name: name.rawValue, options: options,
@@ -44,7 +60,8 @@ struct UnitCreator {
         // Many at once: fleetd commits concurrent writes together.
         try await forEachConcurrently(toCreate, limit: 48) { unit in try await client.createUnit(unit) }
         for unit in toCreate { print("Unit \(unit.name) inactive") }
-        return (names, Set(toCreate.filter { $0.desiredState == desiredState }.map(\.name)))
+        let inState = Set(toCreate.filter { $0.desiredState == desiredState }.map(\.name)).union(replaced)
+        return Outcome(names: names, createdInState: inState, refused: refused)
     }
 
     /// `dir/web.service` stays a path; a bare `web` means `./web.service`.
@@ -85,19 +102,40 @@ struct UnitCreator {
         }
     }
 
-    /// A registry unit that differs from the local file is kept unless `--replace` is given.
-    func compare(_ existing: UnitEntity, withFileAt path: String, name: UnitName) async throws {
-        guard FileManager.default.fileExists(atPath: path) else { return }
-        let local = UnitFile(options: try parse(path, name: name))
+    enum Comparison { case kept, replaced, refused }
+
+    /// A registry unit that differs from the local file (or, for an instance without a file of
+    /// its own, from the local template next to where it would be) is kept unless `--replace`
+    /// is given, and then replaced only if fleet's rule allows it for this command
+    /// (``replaceDecision(_:registered:target:)``).
+    func compare(_ existing: UnitEntity, withFileAt path: String, name: UnitName) async throws -> Comparison {
+        var localPath = path
+        var kind = "unit"
+        if !FileManager.default.fileExists(atPath: path) {
+            guard name.isInstance, let template = name.templateName else { return .kept }
+            localPath = ((path as NSString).deletingLastPathComponent as NSString).appendingPathComponent(template.rawValue)
+            guard FileManager.default.fileExists(atPath: localPath) else { return .kept }
+            kind = "template unit"
+        }
+        let local = UnitFile(options: try parse(localPath, name: name))
         let registered = UnitFile(options: existing.options ?? [])
         guard local.hash != registered.hash else {
             if replace { print("Found same Unit(\(name)) in Registry, nothing to do") }
-            return
+            return .kept
         }
         guard replace else {
-            Terminal.error("WARNING: Unit \(name) in registry differs from local unit file \(path). Add --replace to override.")
-            return
+            Terminal.error("WARNING: Unit \(name) in registry differs from local \(kind) file \(localPath). Add --replace to override.")
+            return .kept
         }
-        try await client.createUnit(UnitEntity(name: name.rawValue, options: local.options, desiredState: "inactive"))
+        let target = name.isTemplate ? "inactive" : desiredState
+        switch Self.replaceDecision(name.rawValue, registered: existing.desiredState ?? "inactive", target: target) {
+        case .refuse(let message):
+            Terminal.error(message)
+            return .refused
+        case .replace(let state):
+            try await client.createUnit(UnitEntity(name: name.rawValue, options: local.options, desiredState: state))
+            DebugLog.log("replaced the contents of \(name); desired state \(state)")
+            return state == desiredState ? .replaced : .kept
+        }
     }
 }
