@@ -115,6 +115,7 @@ let package = Package(
             "FleetStoreHTTP", "FleetHTTPServer", .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Prometheus", package: "swift-prometheus"),
             .product(name: "NIOPosix", package: "swift-nio"),
+            .product(name: "UnixSignals", package: "swift-service-lifecycle"),
         ]),
         .executableTarget(name: "fleetctl", dependencies: [
             "FleetAPI", "FleetUnit", "FleetDiscovery",
@@ -190,6 +191,7 @@ let package = Package(
             "FleetAPI", "FleetHTTPServer", "FleetTestSupport", .product(name: "HummingbirdTesting", package: "hummingbird"),
         ], path: "Tests/APITests"),
         .testTarget(name: "fleetctlTests", dependencies: ["fleetctl"], path: "Tests/fleetctlTests"),
+        .testTarget(name: "fleetdTests", dependencies: ["fleetd"], path: "Tests/fleetdTests"),
     ]
 )
 

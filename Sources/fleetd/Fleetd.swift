@@ -16,17 +16,21 @@ import NIOPosix
 import Prometheus
 import ServiceLifecycle
 
-/// Wires one machine's services together and runs them until SIGTERM or SIGINT.
+/// Wires one machine's services together and runs them until SIGTERM or SIGINT; SIGHUP
+/// reloads the configuration (``ConfigurationReloader``).
 ///
 /// Start order is dependency order (store, keys API, agent, engine, fleet API) and a graceful
 /// shutdown runs it backwards, so the agent can still reach the store while it unloads its units.
 struct Fleetd {
     let settings: FleetdSettings
     let logger: Logger
+    /// Answers SIGHUP (trapped before this runs) for as long as fleetd runs.
+    let reloader: ConfigurationReloader
 
     func run() async throws {
         let limits = listenerLimits()
-        var services: [ServiceGroupConfiguration.ServiceConfiguration] = []
+        // First in, last out: a SIGHUP is answered while everything starts and stops.
+        var services: [ServiceGroupConfiguration.ServiceConfiguration] = [.init(service: reloader)]
         let store: any KeyValueStore
         switch settings.store {
         case .embedded:

@@ -125,14 +125,22 @@ struct FleetdCommand: AsyncParsableCommand {
     var verbose = false
 
     mutating func run() async throws {
+        // First of all: from here on SIGHUP reloads instead of ending the process.
+        let hangups = await ConfigurationReloader.trapHangups()
         let environment = ProcessInfo.processInfo.environment
         let settings = try FleetdSettings(command: self, environment: environment)
+        let levelSwitch = LogLevelSwitch(settings.logLevel)
         LoggingSystem.bootstrap { label in
-            var handler = StreamLogHandler.standardError(label: label)
-            handler.logLevel = settings.verbose ? .debug : .info
-            return handler
+            var stream = StreamLogHandler.standardError(label: label)
+            stream.logLevel = .trace  // the switch decides
+            return SwitchedLogHandler(wrapping: stream, levelSwitch: levelSwitch)
         }
-        try await Fleetd(settings: settings, logger: Logger(label: "fleetd")).run()
+        let logger = Logger(label: "fleetd")
+        let command = self
+        let reload = FleetdReload(running: settings, resolve: { try FleetdSettings(command: command, environment: environment) },
+                                  logLevel: levelSwitch, logger: logger)
+        try await Fleetd(settings: settings, logger: logger,
+                         reloader: ConfigurationReloader(hangups: hangups, reload: { reload() }, logger: logger)).run()
     }
 }
 

@@ -1,0 +1,53 @@
+import Logging
+
+/// What a reload does: resolve the settings again from their sources, apply the ones that can
+/// change while fleetd runs, and name the others that changed (they need a restart).
+///
+/// Today the sources are the command line and the environment, which cannot change under a
+/// running process, so a reload finds nothing new; once fleetd reads a configuration file
+/// (issue 15) `resolve` re-reads it and this code applies or reports what it finds.
+struct FleetdReload: Sendable {
+    /// Settings a reload applies in place.
+    static let reloadable: Set<String> = ["verbose"]
+
+    let running: FleetdSettings
+    let resolve: @Sendable () throws -> FleetdSettings
+    let logLevel: LogLevelSwitch
+    let logger: Logger
+
+    func callAsFunction() {
+        let fresh: FleetdSettings
+        do {
+            fresh = try resolve()
+        } catch {
+            logger.error("configuration reload failed; keeping the running configuration", metadata: ["error": "\(error)"])
+            return
+        }
+        logLevel.level = fresh.logLevel
+        let needRestart = running.changed(comparedTo: fresh).filter { !Self.reloadable.contains($0) }
+        if needRestart.isEmpty {
+            logger.info("configuration reloaded", metadata: ["fleetd.log_level": "\(fresh.logLevel)"])
+        } else {
+            logger.warning("configuration reloaded; changed settings that take effect only after a restart",
+                           metadata: ["fleetd.restart_needed": "\(needRestart.joined(separator: ", "))"])
+        }
+    }
+}
+
+extension FleetdSettings {
+    /// The log level `--verbose` asks for.
+    var logLevel: Logger.Level { verbose ? .debug : .info }
+
+    /// The names of the settings whose values differ from `other`'s, sorted.
+    func changed(comparedTo other: FleetdSettings) -> [String] {
+        func values(_ settings: FleetdSettings) -> [String: String] {
+            var result: [String: String] = [:]
+            for child in Mirror(reflecting: settings).children {
+                if let label = child.label { result[label] = String(describing: child.value) }
+            }
+            return result
+        }
+        let mine = values(self), theirs = values(other)
+        return Set(mine.keys).union(theirs.keys).filter { mine[$0] != theirs[$0] }.sorted()
+    }
+}
