@@ -15,7 +15,7 @@ struct Status: AsyncParsableCommand {
           fleetctl status web@1 web@2            # a blank line between units
         Exit status: 0 if every unit is active, else systemctl's (3 not active, 4 unknown), 1 on errors.
         A global unit shows its status on every machine running it.
-        --no-block and --block-attempts are accepted and ignored, as fleet did: status never waits.
+        --no-block and --block-attempts are accepted and ignored (status never waits).
         """)
     @OptionGroup var global: GlobalOptions
     @Option(help: "Accepted for fleet compatibility; status goes through fleetd, not SSH.") var sshPort = 22

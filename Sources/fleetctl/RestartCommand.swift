@@ -15,8 +15,8 @@ struct Restart: AsyncParsableCommand {
         Examples:
           fleetctl restart web@1.service web@2.service
           fleetctl restart --block-attempts 10 db.service   # give up after about 20 s per phase
-        --no-block is accepted and ignored: without waiting for the stop, a start may find the
-        unit still running and restart nothing.
+        --no-block is accepted and ignored: without waiting for the stop, a start
+        may find the unit still running and restart nothing.
         """)
     @OptionGroup var global: GlobalOptions
     @Option(help: "Give up waiting after N attempts of 2 s each (0: wait until done, showing progress).")

@@ -15,9 +15,9 @@ struct SSH: AsyncParsableCommand {
           fleetctl ssh web@1.service               # the machine running web@1
           fleetctl ssh --unit web@1 -- uptime      # run a command; its exit status is fleetctl's
         Set the user with --ssh-username (default core) and host key checking with
-        --strict-host-key-checking and --known-hosts-file. A host that file does not know is
-        asked about on standard input (echo yes | fleetctl ssh ... works); its keys are then
-        recorded there. The same holds for --tunnel.
+        --strict-host-key-checking and --known-hosts-file. A host that file does not
+        know is asked about on standard input (echo yes | fleetctl ssh ... works)
+        and its keys are then recorded there. The same holds for --tunnel.
         """)
     @OptionGroup var global: GlobalOptions
     @Flag(name: [.customShort("A"), .customLong("forward-agent")], help: "Forward the SSH agent.") var forwardAgent = false

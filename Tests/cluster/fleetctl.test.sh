@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # fleetctl's output formats and errors, byte for byte where fleet defines them, against a
 # 2-machine simulated cluster: headers, tab separation, --no-legend, --full, --fields, sorted
-# rows, '-' placeholders; restart and verify; wrong argument counts, unknown commands, flags and
-# fields, missing units, an endpoint that is down and malformed endpoint URLs.
+# rows, '-' placeholders; restart and verify; --replace by desired state; flags fleet accepted,
+# --help without a cluster; wrong argument counts, unknown commands, flags and fields, missing
+# units, an endpoint that is down and malformed endpoint URLs; SIGHUP to a fleetd.
 set -uo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
 ROOT=$(cd "$HERE/../.." && pwd)
@@ -99,6 +100,51 @@ run fleetctl verify east.service
 same "verify is deprecated" "WARNING: The signed/verified units feature is DEPRECATED and cannot be used." "$ERR"
 check "verify exits 2" test "$RC" -eq 2
 
+# --- --replace (issue 12): fleet's rule by desired state; start --replace restarts in place --------
+# on K ARGS...: systemctl --user show -p ARGS --value swap.service on machine K.
+swap_prop() { "$RIGCMD" exec "$1" systemctl --user show -p "$2" --value swap.service; }
+printf '[Service]\nExecStart=/bin/sleep 100001\n' >"$WORK/swap.service"
+run fleetctl start swap.service
+check "swap.service starts" test "$RC" -eq 0
+swap_target=$(fleetctl list-unit-files --full --no-legend --fields unit,target | awk '$1=="swap.service" {print $2}')
+sk=1; [ "${swap_target%%/*}" = "$m2" ] && sk=2
+pid_before=$(swap_prop $sk MainPID)
+printf '[Service]\nExecStart=/bin/sleep 100002\n' >"$WORK/swap.service"
+for verb in submit load; do
+  run fleetctl $verb --replace swap.service
+  same "$verb --replace of a launched unit: fleet's warning" \
+    "Warning: can not replace Unit(swap.service) in state 'launched', use the appropriate command" "$ERR"
+  check "$verb --replace of a launched unit exits 0, as in fleet" test "$RC" -eq 0
+  check "$verb --replace leaves the unit launched with its old contents" bash -c \
+    "'$FLEET_BIN/fleetctl' list-unit-files --no-legend --fields unit,dstate | grep -Pq '^swap\.service\t+launched$' && '$FLEET_BIN/fleetctl' cat swap.service | grep -q 100001"
+  check "$verb --replace leaves the process alone (same main PID)" test "$(swap_prop $sk MainPID)" = "$pid_before"
+done
+run fleetctl start --replace swap.service
+check "start --replace of a launched unit exits 0" test "$RC" -eq 0
+check "start --replace: the cluster holds the new contents" bash -c "'$FLEET_BIN/fleetctl' cat swap.service | grep -q 100002"
+same "start --replace: still on the same machine" "$swap_target" \
+  "$(fleetctl list-unit-files --full --no-legend --fields unit,target | awk '$1=="swap.service" {print $2}')"
+wait_until 20 "start --replace: its machine restarted it with the new contents" bash -c \
+  "'$RIGCMD' exec $sk systemctl --user show -p ExecStart --value swap.service | grep -q 100002 && [ \"\$('$RIGCMD' exec $sk systemctl --user is-active swap.service)\" = active ]"
+check "start --replace: a new process (new main PID)" test "$(swap_prop $sk MainPID)" != "$pid_before"
+fleetctl destroy swap.service >/dev/null 2>&1
+
+# --- flags fleet accepted, help without a cluster, the version (issue 12) ----------------------------
+fleetctl status east.service >/dev/null 2>&1; plain_rc=$?
+run fleetctl status --no-block --block-attempts 3 east.service
+check "status --no-block --block-attempts N are accepted and ignored (as plain status, not 64)" \
+  test "$RC" -eq "$plain_rc" -a "$RC" -ne 64 -a -n "$OUT"
+run fleetctl submit --sign east.service
+same "submit --sign: fleet's deprecation warning" "WARNING: The signed/verified units feature is DEPRECATED and cannot be used." "$ERR"
+check "submit --sign exits 2, as in fleet" test "$RC" -eq 2
+check "every command's --help works without a cluster (unreachable endpoint, exit 0)" bash -c \
+  "for c in submit load start stop restart unload destroy cat status journal ssh list-units list-unit-files list-machines list-services discover announce verify version; do '$FLEET_BIN/fleetctl' --endpoint unix:///nonexistent/fleet.sock \$c --help | grep -q USAGE || { echo \$c; exit 1; }; done"
+run fleetctl --endpoint unix:///nonexistent/fleet.sock ssh --help
+check "ssh --help shows help, not a connection error" test "$RC" -eq 0 -a -z "$ERR"
+check "ssh --help is ssh's usage" grep -q 'USAGE: fleetctl ssh' <<<"$OUT"
+run fleetctl help
+check "fleetctl help shows the version, as fleet's does" grep -q "VERSION: $(fleetctl version | awk '{print $3}')" <<<"$OUT"
+
 # --- argument counts, missing units ---------------------------------------------------------
 for args in "" "east.service hello@.service"; do
   # shellcheck disable=SC2086 # the arguments are split on purpose
@@ -140,6 +186,13 @@ same "a unix endpoint without an absolute path" 'Unable to initialize client: un
 check "exits 1" test "$RC" -eq 1
 run fleetctl --endpoint /var/run/fleet.sock list-units
 check "an endpoint without a scheme: URL scheme undefined, exit 1" bash -c "[ $RC -eq 1 ] && grep -q 'URL scheme undefined' <<<'$ERR'"
+
+# --- SIGHUP (issue 12): fleetd reloads and keeps serving ------------------------------------------
+"$RIGCMD" exec 2 systemctl --user kill --kill-who=main --signal=HUP fleetd
+wait_until 10 "fleetd logs 'Reloading configuration' on SIGHUP" bash -c "'$CLUSTER' logs 2 | grep -q 'Reloading configuration'"
+check "fleetd is still running after SIGHUP" bash -c "[ \"\$('$RIGCMD' exec 2 systemctl --user is-active fleetd)\" = active ]"
+run fleetctl --endpoint "unix://$("$RIGCMD" dir 2)/fleet.sock" list-machines --no-legend
+check "and still serves its API (2 machines through machine 2)" test "$RC" -eq 0 -a "$(wc -l <<<"$OUT")" -eq 2
 
 cd "$ROOT"
 "$CLUSTER" down >/dev/null 2>&1

@@ -198,6 +198,28 @@ check "--tunnel HOST: the API of machine 3's socket through ssh -L lists 3 machi
 run on1 --tunnel "$a3:2222" --endpoint "unix://$sock3" --ssh-timeout 2 list-machines
 check "--tunnel to a port nobody listens on: one clear error, exit 1" \
   bash -c "[ $RC -eq 1 ] && grep -q 'Unable to initialize client: ssh tunnel to $a3:2222 failed' <<<'$ERR'"
+# A new host with strict checking (issue 12): asked on standard input, as fleet did.
+# onk FILE ARGS...: fleetctl on machine 1 with its own known-hosts FILE (empty at first).
+onk() { local file=$1; shift; "$RIGCMD" exec 1 env SSH_AUTH_SOCK="$WORK/agent.sock" FLEETCTL_ENDPOINT="$FLEETCTL_ENDPOINT" \
+  "$FLEET_BIN/fleetctl" --ssh-username root --known-hosts-file "$file" "$@"; }
+run onk "$WORK/kh-no" --tunnel "$a3" --endpoint "unix://$sock3" list-machines --no-legend <<<"no"
+check "--tunnel to a new host, answer no: exit 1" test "$RC" -eq 1
+check "the question names the host" grep -q "The authenticity of host '$a3' can't be established" <<<"$ERR"
+check "and the refusal is clear" grep -q "Host key verification failed: the key of $a3 was not accepted" <<<"$ERR"
+check "nothing was recorded" bash -c "! ssh-keygen -F '$a3' -f '$WORK/kh-no' >/dev/null 2>&1"
+run onk "$WORK/kh-eof" --tunnel "$a3" --endpoint "unix://$sock3" list-machines </dev/null
+check "--tunnel to a new host, no input: refused, exit 1" test "$RC" -eq 1
+run onk "$WORK/kh-yes" --tunnel "$a3" --endpoint "unix://$sock3" list-machines --no-legend <<<"yes"
+check "--tunnel to a new host, answer yes: the tunnel works (3 machines)" test "$RC" -eq 0 -a "$(wc -l <<<"$OUT")" -eq 3
+check "the key is recorded in --known-hosts-file" ssh-keygen -F "$a3" -f "$WORK/kh-yes"
+run onk "$WORK/kh-yes" --tunnel "$a3" --endpoint "unix://$sock3" list-machines --no-legend </dev/null
+check "then the host is known: no question, no input needed" bash -c "[ $RC -eq 0 ] && ! grep -q authenticity <<<'$ERR'"
+run onk "$WORK/kh-ssh" ssh talker -- hostname <<<"yes"
+check "ssh to a new host, answer yes on stdin: runs (no terminal needed)" test "$RC" -eq 0 -a "$OUT" = "$RIG-m3"
+check "ssh recorded the key too" ssh-keygen -F "$a3" -f "$WORK/kh-ssh"
+run onk "$WORK/kh-ssh-no" ssh talker -- hostname <<<"no"
+check "ssh to a new host, answer no: exit 1" test "$RC" -eq 1
+check "with fleetctl's message" grep -q 'Unable to proceed: Host key verification failed' <<<"$ERR"
 run "$RIGCMD" exec 1 env PATH=/nonexistent "$FLEET_BIN/fleetctl" --endpoint "$FLEETCTL_ENDPOINT" ssh talker
 check "without an ssh client: says to install openssh-client, exit 1" \
   bash -c "[ $RC -eq 1 ] && grep -q 'install openssh-client' <<<'$ERR'"
