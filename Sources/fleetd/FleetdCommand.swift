@@ -17,6 +17,9 @@ struct FleetdCommand: AsyncParsableCommand {
           fleetd                                     # one machine, embedded store, system manager
           fleetd --systemd-user --keys-listen 10.0.0.1:4001
           fleetd --store http://10.0.0.1:4001         # share another fleetd's store
+
+        SIGHUP reloads the configuration (logged as "Reloading configuration"); fleetd keeps \
+        serving. SIGTERM and SIGINT stop it gracefully.
         """,
         version: FleetdVersion.text)
 

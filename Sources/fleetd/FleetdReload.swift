@@ -43,7 +43,13 @@ extension FleetdSettings {
         func values(_ settings: FleetdSettings) -> [String: String] {
             var result: [String: String] = [:]
             for child in Mirror(reflecting: settings).children {
-                if let label = child.label { result[label] = String(describing: child.value) }
+                guard let label = child.label else { continue }
+                // A dictionary's order is not its value: equal metadata must compare equal.
+                if let map = child.value as? [String: String] {
+                    result[label] = map.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: ",")
+                } else {
+                    result[label] = String(describing: child.value)
+                }
             }
             return result
         }

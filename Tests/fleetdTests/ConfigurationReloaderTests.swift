@@ -60,6 +60,14 @@ import UnixSignals
         #expect(levels.level == .debug)
     }
 
+    @Test func metadataInAnotherOrderIsNoChange() throws {
+        let keys = (0..<40).map { "k\($0)=v\($0)" }
+        let running = try settings(["--metadata", keys.joined(separator: ",")])
+        let fresh = try settings(["--metadata", keys.reversed().joined(separator: ",")])
+        #expect(running.changed(comparedTo: fresh).isEmpty)
+        #expect(running.changed(comparedTo: try settings(["--metadata", "k0=other"])) == ["metadata"])
+    }
+
     @Test func aReloadThatFailsKeepsTheRunningConfiguration() throws {
         struct Unreadable: Error {}
         let levels = LogLevelSwitch(.info)
