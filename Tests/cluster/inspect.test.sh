@@ -30,6 +30,12 @@ eval "$("$CLUSTER" env)"
 m3=$("$RIGCMD" machine-id 3); a3=$("$RIGCMD" addr 3)
 cd "$WORK"
 
+# --- files: the store and the API socket are the owner's only (docs/security.md) ------------
+D1DIR=$("$RIGCMD" dir 1)
+check "store.db is 0600, its -wal too, in a 0700 data directory" \
+  test "$(stat -c %a "$D1DIR/fleet-data/store.db") $(stat -c %a "$D1DIR/fleet-data/store.db-wal") $(stat -c %a "$D1DIR/fleet-data")" = "600 600 700"
+check "the API socket is an owner-only socket" test "$(stat -c '%a %F' "$D1DIR/fleet.sock")" = "600 socket"
+
 cat >talker.service <<'UNIT'
 [Unit]
 Description=talks to its journal
