@@ -29,7 +29,7 @@ public final class DNSServer: Service, Sendable {
         /// and answered FORMERR. (NIO's default allocator is too small for vector reads.)
         public var receiveBytesPerMessage: Int
         public var tcp: Bool
-        /// A TCP connection that sends nothing for this long is closed.
+        /// A TCP connection that sends no complete query for this long is closed.
         public var tcpIdleTimeout: TimeAmount
         /// Open TCP connections at once; one more is closed as soon as it is accepted.
         public var tcpMaxConnections: Int
@@ -249,9 +249,11 @@ public final class DNSServer: Service, Sendable {
                         throw ChannelError.ioOnClosedChannel
                     }
                     guard self.track(channel) else { throw ChannelError.ioOnClosedChannel }
+                    // The idle timer sits after the framing, so it counts whole queries: a client
+                    // trickling a byte at a time (slowloris) cannot hold its connection open.
                     let handlers: [any ChannelHandler] = [
-                        IdleStateHandler(readTimeout: idle),
                         ByteToMessageHandler(DNSTCPFrameDecoder()),
+                        IdleStateHandler(readTimeout: idle),
                         DNSTCPHandler(slot: loopSlot.slot.value, responder: responder, forwarder: forwarder),
                     ]
                     try channel.pipeline.syncOperations.addHandlers(handlers)

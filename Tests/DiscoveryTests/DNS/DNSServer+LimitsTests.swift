@@ -117,6 +117,17 @@ import Testing
         let idlePort = try await idle.start().tcp!.port!
         let silent = try await ClientBootstrap(group: group).connect(host: "127.0.0.1", port: idlePort).get()
         try await eventually("a connection that sends nothing is closed") { !silent.isActive }
+        // A slowloris: a 500-byte message announced, then a byte every 50 ms (it would take 25 s).
+        let trickle = try await ClientBootstrap(group: group).connect(host: "127.0.0.1", port: idlePort).get()
+        let partial: [UInt8] = [0x01, 0xF4] + [UInt8](repeating: 0, count: 498)
+        let feeder = Task {
+            for byte in partial where trickle.isActive && !Task.isCancelled {
+                try? await trickle.writeAndFlush(ByteBuffer(bytes: [byte])).get()
+                try? await Task.sleep(for: .milliseconds(50))   // the pace of the attack, not a wait for an event
+            }
+        }
+        try await eventually(within: .seconds(5), "a connection that never completes a query is closed") { !trickle.isActive }
+        feeder.cancel()
         await idle.shutdown()
         try await group.shutdownGracefully()
     }
