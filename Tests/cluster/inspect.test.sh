@@ -233,6 +233,16 @@ check "the host's test-sshd still runs, untouched" "$RIGCMD" exec 3 systemctl --
 check "fleetd logged the refusal" bash -c "'$CLUSTER' logs 3 | grep -q 'refusing a unit that the host already has'"
 "$RIGCMD" exec 3 systemctl --user stop test-sshd >/dev/null 2>&1
 
+# --- a store an older fleetd left readable is tightened at start, with a log line ------------
+"$RIGCMD" exec 1 systemctl --user kill -s KILL fleetd
+chmod 644 "$D1DIR/fleet-data/store.db"; chmod 755 "$D1DIR/fleet-data"
+"$RIGCMD" exec 1 systemctl --user reset-failed fleetd >/dev/null 2>&1
+"$CLUSTER" start-fleetd 1
+wait_until 20 "fleetd on machine 1 serves again after a restart" bash -c "'$FLEET_BIN/fleetctl' list-machines --no-legend | grep -c . | grep -qx 3"
+check "the restart made store.db 0600 and the data directory 0700 again" \
+  test "$(stat -c %a "$D1DIR/fleet-data/store.db") $(stat -c %a "$D1DIR/fleet-data")" = "600 700"
+check "... and said so in its log" bash -c "grep -q 'store file was readable by other users; made it owner-only' '$D1DIR/fleetd.log' && grep -q 'data directory was open to other users' '$D1DIR/fleetd.log'"
+
 check "destroy the test units" fleetctl destroy talker.service fails.service everywhere.service idle.service test-sshd.service
 "$CLUSTER" down >/dev/null 2>&1
 check "teardown leaves nothing behind" "$RIGCMD" leftovers
