@@ -80,10 +80,12 @@ import Testing
         try await group.shutdownGracefully()
     }
 
-    @Test func tcpConnectionsBeyondTheCapsAreClosedAndIdleOnesTimeOut() async throws {
+    /// (total, per client): the per-client cap, then the server's own, each the one that bites.
+    @Test(arguments: [(10, 2), (2, 100)])
+    func tcpConnectionsBeyondTheCapsAreClosedAndIdleOnesTimeOut(total: Int, perClient: Int) async throws {
         let group = MultiThreadedEventLoopGroup(numberOfThreads: 2)
-        let server = DNSServer(configuration: .init(port: 0, tcpIdleTimeout: .seconds(30), tcpMaxConnections: 10,
-                                                    tcpMaxConnectionsPerClient: 2),
+        let server = DNSServer(configuration: .init(port: 0, tcpIdleTimeout: .seconds(30), tcpMaxConnections: total,
+                                                    tcpMaxConnectionsPerClient: perClient),
                                responder: DNSResponder(), publisher: zone(), group: group, logger: logger)
         let port = try await server.start().tcp!.port!
         func connect() async throws -> (any Channel, StreamCollector) {
@@ -96,7 +98,7 @@ import Testing
             return (channel, collector)
         }
         let three = [try await connect(), try await connect(), try await connect()]
-        try await eventually("one of three connections from one client is closed") {
+        try await eventually("one of three connections is closed (cap \(total) in all, \(perClient) per client)") {
             three.filter { !$0.0.isActive }.count == 1
         }
         let open = three.filter { $0.0.isActive }
