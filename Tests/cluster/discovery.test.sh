@@ -116,6 +116,7 @@ wait_until 5 "after the flood the prefix is answered again" \
 printf '[]' > "$WORK/none.json"
 "$RIGCMD" exec 1 "$FLEET_BIN/fleet-dns" --records "$WORK/none.json" --zone other. --host "$D1" --port 5300 \
   --upstream "$D1:53" --forward-allow "$("$RIGCMD" addr 3)/32" --log-level warning >"$WORK/fleet-dns.log" 2>&1 &
+disown $!   # ends with the rig (scripts/rig down stops everything on its machines)
 wait_until 10 "fleet-dns --upstream relays for an allowed network (machine 3)" \
   bash -c "'$RIGCMD' exec 3 dig +time=1 +tries=1 +short -p 5300 @$D1 web.fleet A | grep -q '^10\.77\.0\.'"
 check "... and answers REFUSED to a network not allowed (machine 2): never an open resolver" \
