@@ -16,7 +16,7 @@ extension FleetAPI {
 
     func unitStatus(_ raw: String, _ request: Request) async throws -> Response {
         let machine = try await inspectedMachine(raw, request, for: .status)
-        if let local = try localInspector(machine, request) {
+        if let local = try await localInspector(machine, request, unit: raw) {
             let (exitStatus, text) = try await local.status(of: raw)
             return try json(UnitStatusEntity(name: raw, machineID: machine.id.rawValue, exitStatus: exitStatus, text: text))
         }
@@ -59,7 +59,7 @@ extension FleetAPI {
         let machine = try await inspectedMachine(raw, request, for: .journal)
         var headers = HTTPFields()
         headers[.contentType] = "text/plain; charset=utf-8"
-        if let local = try localInspector(machine, request) {
+        if let local = try await localInspector(machine, request, unit: raw) {
             do { try local.checkJournal() } catch { throw APIError(.internalServerError, "\(error)") }
             let stream = untilDisconnected(local.journal(journalRequest), channel: channel,
                                            heartbeat: journalRequest.heartbeat > 0 ? .seconds(journalRequest.heartbeat) : nil,
@@ -91,9 +91,16 @@ extension FleetAPI {
 
     /// The machine whose fleetd answers: `?machineID=` if given (a live machine), else the
     /// machine the unit runs on. fleet's messages when there is none.
+    ///
+    /// Only fleet's units are shown: a name that is not in the registry is 404 even with
+    /// `?machineID=`, so the API never reads the journal of `sshd.service` or any other unit
+    /// of the machine's own.
     func inspectedMachine(_ raw: String, _ request: Request, for inspection: Inspection) async throws -> MachineRecord {
         let machines = try await registry.machines()
         if let id = request.uri.queryParameters.get("machineID") {
+            guard let name = try? UnitName(raw), try await registry.unit(name) != nil else {
+                throw APIError(.notFound, "unit \(raw) is not a fleet unit; status and journal are shown only for units in the cluster")
+            }
             guard let machine = machines.first(where: { $0.id.rawValue == id }) else {
                 throw APIError(.notFound, "machine \(id) is not in the cluster")
             }
@@ -117,11 +124,25 @@ extension FleetAPI {
     }
 
     /// This fleetd's own inspector when it runs `machine` (or the request was passed on to it).
-    func localInspector(_ machine: MachineRecord, _ request: Request) throws -> (any UnitInspector)? {
+    ///
+    /// A unit this machine has from outside fleet's directory is the host's, even when a fleet
+    /// unit of that name exists (the agent refused to load it): 404, its status and journal stay
+    /// private to the machine.
+    func localInspector(_ machine: MachineRecord, _ request: Request, unit raw: String) async throws -> (any UnitInspector)? {
         let isLocal = machine.id == configuration.localMachine || request.headers[Self.forwardedHeader] != nil
         guard isLocal else { return nil }
         guard let inspector else {
             throw APIError(.notImplemented, "this fleetd does not run units, so it has no status or journal to show")
+        }
+        let hostOwned: Bool
+        do {
+            hostOwned = try await inspector.isHostUnit(raw)
+        } catch {
+            throw APIError(.internalServerError, "cannot tell whether \(raw) is fleet's unit on this machine: \(error)")
+        }
+        if hostOwned {
+            throw APIError(.notFound, "unit \(raw) on machine \(machine.id.rawValue) is the machine's own, not fleet's; "
+                + "its status and journal are not shown")
         }
         return inspector
     }

@@ -2,6 +2,10 @@
 /// `fleetctl journal`. fleetd implements it over sd-bus and sd-journal; the API routes a
 /// request to the fleetd of the unit's machine, which calls this.
 public protocol UnitInspector: Sendable {
+    /// True when `unit` is the host's own on this machine (systemd has it from outside fleet's
+    /// unit directory): its status and journal are not fleet's to show (`sshd.service`).
+    func isHostUnit(_ unit: String) async throws -> Bool
+
     /// The unit's status on this machine.
     func status(of unit: String) async throws -> (exitStatus: Int32, text: String)
 

@@ -161,8 +161,11 @@ extension Agent {
         }
         var files: [UnitName: UnitFile] = [:]
         for (unit, hash) in load {
-            if hostOwned.contains(unit.rawValue) {
-                logger.warning("refusing a unit that the host already has outside fleet's directory",
+            if hostOwned.contains(unit.rawValue) && configuration.allowShadowing {
+                logger.notice("loading a unit that shadows one the host has outside fleet's directory (--allow-shadowing)",
+                              metadata: ["unit.name": "\(unit)"])
+            } else if hostOwned.contains(unit.rawValue) {
+                logger.warning("refusing a unit that the host already has outside fleet's directory (fleetd --allow-shadowing permits it)",
                                metadata: ["unit.name": "\(unit)"])
                 await local.refuseAsHostUnit(unit, hash: hash)
                 await states.enqueue(unit, .publish)

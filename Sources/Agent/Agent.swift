@@ -25,12 +25,18 @@ public struct Agent: Service {
         public var resyncInterval: Duration
         /// What happens to units that set no `[X-Fleet] Isolation=` while the machine is cut off.
         public var defaultIsolation: UnitIsolation
+        /// Load units whose name the host already has outside fleet's directory (`ssh.service`
+        /// from `/lib`). Off by default: such a unit is refused (load state `refused`, sub state
+        /// `host-unit`), so a cluster user cannot replace or stop a machine's own service.
+        public var allowShadowing: Bool
         /// Called once the machine's presence is in the store (fleetd opens its API then).
         public var onRegistered: @Sendable () -> Void
 
         public init(machine: MachineRecord, ttl: Int64 = 30, resyncInterval: Duration = .seconds(30),
-                    defaultIsolation: UnitIsolation = .keep, onRegistered: @escaping @Sendable () -> Void = {}) {
+                    defaultIsolation: UnitIsolation = .keep, allowShadowing: Bool = false,
+                    onRegistered: @escaping @Sendable () -> Void = {}) {
             self.machine = machine
+            self.allowShadowing = allowShadowing
             self.ttl = ttl
             self.resyncInterval = resyncInterval
             self.defaultIsolation = defaultIsolation

@@ -21,12 +21,17 @@ struct UnitDirectory: Sendable {
     func filePath(_ name: String) -> String { "\(path)/\(name)" }
 
     /// The file's contents, or nil if it does not exist.
+    ///
+    /// A symbolic link is never followed (it could point anywhere, `/etc/shadow` included): it
+    /// reads as empty contents, which no unit file fleet writes has, so ``write(_:contents:)``
+    /// replaces the link itself and the name still counts as taken in this directory.
     func read(_ name: String) throws(SystemdError) -> [UInt8]? {
         try Self.validate(name, call: "read")
-        let fd = open(filePath(name), O_RDONLY | O_CLOEXEC)
+        let fd = open(filePath(name), O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK)
         if fd < 0 {
             let code = Glibc.errno
             if code == ENOENT { return nil }
+            if code == ELOOP { return [] }
             throw .systemCall("open", unit: name, result: -code, message: filePath(name))
         }
         defer { Glibc.close(fd) }
@@ -52,11 +57,7 @@ struct UnitDirectory: Sendable {
         if existing == bytes { return .unchanged }
         try makeDirectory()
         let temporary = "\(path)/.\(name).fleet-tmp"
-        let fd = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
-        guard fd >= 0 else {
-            let code = Glibc.errno
-            throw .systemCall("open", unit: name, result: -code, message: temporary)
-        }
+        let fd = try createTemporary(temporary, unit: name)
         var written = 0
         while written < bytes.count {
             let n = bytes.withUnsafeBytes { Glibc.write(fd, $0.baseAddress! + written, $0.count - written) }
@@ -77,6 +78,36 @@ struct UnitDirectory: Sendable {
         }
         return existing == nil ? .created : .modified
     }
+
+    /// A new, empty temporary file of mode 0644, opened for writing.
+    ///
+    /// `O_EXCL | O_NOFOLLOW`: the file is always one this call created, never an existing file
+    /// or the target of a link planted at that name. What is in the way (left by a write that was
+    /// cut short, or planted) is unlinked (a link itself, not what it points to) and the create
+    /// tried once more. The mode is set explicitly, whatever the process's umask.
+    private func createTemporary(_ temporary: String, unit name: String) throws(SystemdError) -> Int32 {
+        let flags = O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC
+        var fd = open(temporary, flags, Self.fileMode)
+        if fd < 0, Glibc.errno == EEXIST {
+            unlink(temporary)
+            fd = open(temporary, flags, Self.fileMode)
+        }
+        guard fd >= 0 else {
+            let code = Glibc.errno
+            throw .systemCall("open", unit: name, result: -code, message: temporary)
+        }
+        guard fchmod(fd, Self.fileMode) == 0 else {
+            let code = Glibc.errno
+            Glibc.close(fd)
+            unlink(temporary)
+            throw .systemCall("fchmod", unit: name, result: -code, message: temporary)
+        }
+        return fd
+    }
+
+    /// Unit files are world-readable like systemd's own (`systemctl cat` works for every user;
+    /// systemd shows a unit's `Environment=` over D-Bus to anyone anyway).
+    static let fileMode: mode_t = 0o644
 
     /// Removes the file; true if it existed.
     func remove(_ name: String) throws(SystemdError) -> Bool {

@@ -24,7 +24,10 @@ struct FleetDNSCommand: AsyncParsableCommand {
               _http._tcp.web.fleet     SRV of the ports named http
               node1.machine.fleet      A/AAAA of a machine
               d.c.b.a.in-addr.arpa     PTR to the machine name
-            Names outside the zone are REFUSED unless --upstream servers are given.
+            Names outside the zone are REFUSED unless --upstream servers are given, and then
+            relayed only for loopback and the --forward-allow networks (never an open resolver).
+            ANY is answered with one HINFO record (RFC 8482); UDP replies are at most
+            --edns-buffer-size bytes (512 without EDNS) and rate-limited per source prefix.
             """)
 
     @OptionGroup var store: StoreOptions
@@ -62,8 +65,32 @@ struct FleetDNSCommand: AsyncParsableCommand {
     @Option(name: .customLong("ns-address"), help: "An address of the NS target, served as its A/AAAA (repeatable).")
     var nsAddresses: [String] = []
 
-    @Option(help: "UDP payload size advertised in EDNS responses.")
+    @Option(help: "UDP payload size advertised in EDNS responses, and the most sent in one UDP reply (512 to askers without EDNS); larger answers are cut with TC.")
     var ednsBufferSize: UInt16 = 1232
+
+    @Option(name: .customLong("forward-allow"), help: "A client network (CIDR, e.g. 10.77.0.0/24) whose outside names --upstream relays; repeatable. Loopback always; others get REFUSED.")
+    var forwardAllow: [String] = []
+
+    @Option(help: "UDP responses per second to one source prefix (/24 IPv4, /56 IPv6); 0 turns rate limiting off.")
+    var rateLimit: Int = 100
+
+    @Option(help: "Responses a quiet source prefix may get at once (default: the rate).")
+    var rateLimitBurst: Int?
+
+    @Option(help: "Every Nth rate-limited query gets an empty reply with TC (so real clients retry over TCP); 0 drops them all.")
+    var rateLimitSlip: Int = 2
+
+    @Option(name: .customLong("rate-limit-exempt"), help: "A network (CIDR) never rate-limited, besides loopback; repeatable.")
+    var rateLimitExempt: [String] = []
+
+    @Option(help: "Open TCP connections at most; more are closed at once.")
+    var tcpMaxConnections: Int = 512
+
+    @Option(help: "Open TCP connections from one address at most.")
+    var tcpMaxPerClient: Int = 32
+
+    @Option(help: "Seconds a TCP connection may send nothing before it is closed.")
+    var tcpIdleTimeout: Int = 10
 
     @Flag(help: "Also publish this machine's instances on the local network through avahi-daemon (DNS-SD).")
     var mdns = false
@@ -85,9 +112,38 @@ struct FleetDNSCommand: AsyncParsableCommand {
             throw ValidationError("'\(nsName)' is not a DNS name.")
         }
         guard (0...65535).contains(port) else { throw ValidationError("--port must be 0…65535, not \(port).") }
-        guard threads >= 1 else { throw ValidationError("--threads must be at least 1.") }
+        guard (1...256).contains(threads) else { throw ValidationError("--threads must be 1…256, not \(threads).") }
+        if let udpSockets, !(1...256).contains(udpSockets) {
+            throw ValidationError("--udp-sockets must be 1…256, not \(udpSockets).")
+        }
         for upstream in upstreams where (try? Self.upstreamAddress(upstream)) == nil {
             throw ValidationError("'\(upstream)' is not an upstream address; expected IP or IP:PORT (IPv6 as [IP]:PORT).")
+        }
+        for network in forwardAllow + rateLimitExempt where IPNetwork(network) == nil {
+            throw ValidationError("'\(network)' is not a network; expected an address or CIDR such as 10.77.0.0/24 or fd00::/8.")
+        }
+        if !forwardAllow.isEmpty && upstreams.isEmpty {
+            throw ValidationError("--forward-allow needs --upstream: without upstreams nothing is relayed.")
+        }
+        guard (512...65535).contains(ednsBufferSize) else {
+            throw ValidationError("--edns-buffer-size must be 512…65535, not \(ednsBufferSize).")
+        }
+        guard (0...1_000_000).contains(rateLimit) else { throw ValidationError("--rate-limit must be 0…1000000, not \(rateLimit).") }
+        if let burst = rateLimitBurst, !(1...1_000_000).contains(burst) {
+            throw ValidationError("--rate-limit-burst must be 1…1000000, not \(burst).")
+        }
+        guard (0...1000).contains(rateLimitSlip) else { throw ValidationError("--rate-limit-slip must be 0…1000, not \(rateLimitSlip).") }
+        guard (1...1_000_000).contains(tcpMaxConnections) else {
+            throw ValidationError("--tcp-max-connections must be 1…1000000, not \(tcpMaxConnections).")
+        }
+        guard (1...1_000_000).contains(tcpMaxPerClient) else {
+            throw ValidationError("--tcp-max-per-client must be 1…1000000, not \(tcpMaxPerClient).")
+        }
+        guard (1...3600).contains(tcpIdleTimeout) else {
+            throw ValidationError("--tcp-idle-timeout must be 1…3600 seconds, not \(tcpIdleTimeout).")
+        }
+        guard (1...60_000).contains(forwardTimeoutMs) else {
+            throw ValidationError("--forward-timeout-ms must be 1…60000, not \(forwardTimeoutMs).")
         }
         try store.validate()
     }
@@ -103,7 +159,8 @@ struct FleetDNSCommand: AsyncParsableCommand {
         let settings = ZoneSettings(apex: apex, nameserver: nsName.flatMap(DNSName.init), nameserverAddresses: nsAddresses,
                                     negativeTTL: negativeTTL)
         let forwarder = upstreams.isEmpty ? nil : DNSForwarder(
-            upstreams: try upstreams.map(Self.upstreamAddress), timeout: .milliseconds(forwardTimeoutMs))
+            upstreams: try upstreams.map(Self.upstreamAddress), timeout: .milliseconds(forwardTimeoutMs),
+            allowedClients: IPNetwork.loopback + forwardAllow.compactMap(IPNetwork.init))
         let responder = DNSResponder(configuration: .init(ednsPayloadSize: ednsBufferSize, forwarding: forwarder != nil))
         let publisher = ZonePublisher(apex: apex)
         let (kvStore, storeServices) = try await store.makeStore(logger: logger)
@@ -111,7 +168,11 @@ struct FleetDNSCommand: AsyncParsableCommand {
         let feed = ZoneFeed(store: kvStore, settings: settings, publisher: publisher, prefix: discoveryPrefix,
                             logger: logger)
         let server = DNSServer(
-            configuration: .init(host: host, port: port, udpSockets: udpSockets, tcp: !noTCP),
+            configuration: .init(host: host, port: port, udpSockets: udpSockets, tcp: !noTCP,
+                                 tcpIdleTimeout: .seconds(Int64(tcpIdleTimeout)), tcpMaxConnections: tcpMaxConnections,
+                                 tcpMaxConnectionsPerClient: tcpMaxPerClient,
+                                 rateLimit: .init(responsesPerSecond: rateLimit, burst: rateLimitBurst, slip: rateLimitSlip,
+                                                  exempt: IPNetwork.loopback + rateLimitExempt.compactMap(IPNetwork.init))),
             responder: responder, publisher: publisher, forwarder: forwarder, group: group, logger: logger)
         // Store first, so it stops last; the server last, so it stops answering first.
         var services = storeServices + [feed as any Service, server]

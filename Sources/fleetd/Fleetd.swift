@@ -38,8 +38,14 @@ struct Fleetd {
             guard settings.initStore || FileManager.default.fileExists(atPath: path) else {
                 throw NoClusterError(missing: "file \(path)")
             }
-            try FileManager.default.createDirectory(atPath: settings.dataDirectory, withIntermediateDirectories: true)
+            try secureDataDirectory()
             let embedded = try EmbeddedStore(path: settings.dataDirectory + "/store.db", watchLimits: settings.watchLimits)
+            for change in embedded.tightenedFiles {
+                logger.notice("store file was readable by other users; made it owner-only", metadata: [
+                    "fleetd.path": "\(change.path)", "fleetd.mode_before": "\(String(change.from, radix: 8))",
+                    "fleetd.mode": "\(String(change.to, radix: 8))",
+                ])
+            }
             services.append(.init(service: embedded))
             store = embedded
         case .remote(let url):
@@ -73,6 +79,7 @@ struct Fleetd {
         services.append(.init(service: Agent(registry: registry, units: units,
                                              configuration: .init(machine: machine, ttl: settings.agentTTL,
                                                                   defaultIsolation: settings.defaultIsolation,
+                                                                  allowShadowing: settings.allowShadowing,
                                                                   onRegistered: { readiness.markReady() }),
                                              logger: logger)))
         if !settings.disableEngine {
@@ -94,7 +101,7 @@ struct Fleetd {
         try FileManager.default.createDirectory(atPath: (socket as NSString).deletingLastPathComponent,
                                                 withIntermediateDirectories: true)
         services.append(.init(service: listener(apiRouter, at: .unixDomainSocket(path: socket), limits: limits,
-                                                onRunning: { chmod(socket, 0o600) })))
+                                                onRunning: { [logger] in Self.secureSocket(socket, logger: logger) })))
         if let listen = settings.apiListen {
             let router = Router(context: FleetRequestContext.self)
             api.addRoutes(to: router)
@@ -161,10 +168,46 @@ struct Fleetd {
         let publisher = ZonePublisher(apex: apex)
         let feed = ZoneFeed(store: store, settings: ZoneSettings(apex: apex), publisher: publisher,
                             prefix: "/discovery", logger: logger)
-        let server = DNSServer(configuration: .init(host: host, port: port, udpSockets: 1, tcp: true),
-                               responder: DNSResponder(configuration: .init()), publisher: publisher,
+        let server = DNSServer(configuration: .init(host: host, port: port, udpSockets: 1, tcp: true,
+                                                    rateLimit: settings.dnsRateLimit),
+                               responder: DNSResponder(configuration: .init(ednsPayloadSize: UInt16(clamping: settings.dnsUDPPayload))),
+                               publisher: publisher,
                                forwarder: nil, group: MultiThreadedEventLoopGroup.singleton, logger: logger)
         return [.init(service: feed), .init(service: server)]
+    }
+
+    /// The data directory owner-only (0700): created so, or tightened with a log line. One that
+    /// fleetd does not own alone (`/tmp`, another user's) is left as it is, with a warning.
+    func secureDataDirectory() throws {
+        let directory = settings.dataDirectory
+        if let change = try StoreFileModes.secureDirectory(at: directory) {
+            logger.notice("data directory was open to other users; made it owner-only", metadata: [
+                "fleetd.path": "\(change.path)", "fleetd.mode_before": "\(String(change.from, radix: 8))",
+                "fleetd.mode": "\(String(change.to, radix: 8))",
+            ])
+        } else if let problem = StoreFileModes.ownershipProblem(at: directory) {
+            logger.warning("data directory left as it is; its mode is not changed because \(problem)",
+                           metadata: ["fleetd.path": "\(directory)"])
+        }
+    }
+
+    /// The API socket is the local admin's door: mode 0600, owned by fleetd's user. The socket
+    /// is created 0777 less the umask, so until this runs only fleetd's user can connect (connect
+    /// needs write access); a failure here is logged, never ignored.
+    static func secureSocket(_ path: String, logger: Logger) {
+        var status = stat()
+        guard chmod(path, 0o600) == 0, lstat(path, &status) == 0 else {
+            logger.error("cannot make the API socket owner-only", metadata: [
+                "fleetd.api": "\(path)", "error": "\(String(cString: strerror(errno)))",
+            ])
+            return
+        }
+        let mode = status.st_mode & 0o7777
+        if mode != 0o600 || status.st_uid != geteuid() || (status.st_mode & S_IFMT) != S_IFSOCK {
+            logger.error("the API socket is not an owner-only socket of fleetd's user", metadata: [
+                "fleetd.api": "\(path)", "fleetd.mode": "\(String(mode, radix: 8))", "fleetd.uid": "\(status.st_uid)",
+            ])
+        }
     }
 
     /// A remote store may still be starting: wait for it, saying so, rather than failing at once.

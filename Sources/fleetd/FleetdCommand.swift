@@ -54,6 +54,15 @@ struct FleetdCommand: AsyncParsableCommand {
     @Option(help: "Also answer discovery DNS queries (zone fleet.) on HOST:PORT, UDP and TCP.")
     var dnsListen: String?
 
+    @Option(help: "With --dns-listen: the most bytes in one UDP reply, also advertised in EDNS (default 1232; 512 to askers without EDNS).")
+    var dnsUdpPayload: Int?
+
+    @Option(help: "With --dns-listen: UDP responses per second to one source prefix (/24, /56); 0 turns rate limiting off (default 100).")
+    var dnsRateLimit: Int?
+
+    @Option(help: "With --dns-listen: networks (CIDR, comma-separated) never rate-limited, besides loopback.")
+    var dnsRateLimitExempt: String?
+
     @Flag(help: "Publish this machine's discovery records on the local network through avahi-daemon (DNS-SD).")
     var mdns = false
 
@@ -88,6 +97,14 @@ struct FleetdCommand: AsyncParsableCommand {
             before the TTL runs out, so a copy started elsewhere never overlaps them.
             """))
     var defaultIsolation: String?
+
+    @Flag(help: ArgumentHelp(
+        "Load units whose name the host already has outside fleet's unit directory (default off).",
+        discussion: """
+            Without it such a unit (a cluster unit named ssh.service on a machine that has its own) \
+            is refused: list-units shows it with state refused/host-unit and fleetd logs why.
+            """))
+    var allowShadowing = false
 
     @Option(help: "Page size of the API's list resources (fleet's token_limit, default 100).")
     var tokenLimit: Int?

@@ -19,6 +19,9 @@ struct FleetdSettings: Sendable {
     var apiSocket: String
     var apiListen: (host: String, port: Int)?
     var dnsListen: (host: String, port: Int)?
+    /// The DNS responder's UDP reply cap and rate limit (`--dns-udp-payload`, `--dns-rate-limit*`).
+    var dnsUDPPayload: Int
+    var dnsRateLimit: DNSRateLimiter.Configuration
     var mdns: Bool
     var systemdUser: Bool
     var unitDirectory: String
@@ -26,6 +29,8 @@ struct FleetdSettings: Sendable {
     var metadata: [String: String]
     var agentTTL: Int64
     var defaultIsolation: UnitIsolation
+    /// Units may shadow the host's own units (`--allow-shadowing`).
+    var allowShadowing: Bool
     var engineLeaseTTL: Int64
     var initStore: Bool
     var disableEngine: Bool
@@ -69,6 +74,19 @@ struct FleetdSettings: Sendable {
         apiSocket = value(c.apiSocket, "API_SOCKET") ?? "/var/run/fleet.sock"
         apiListen = try value(c.apiListen, "API_LISTEN").map { try Self.hostPort($0, option: "--api-listen") }
         dnsListen = try value(c.dnsListen, "DNS_LISTEN").map { try Self.hostPort($0, option: "--dns-listen") }
+        dnsUDPPayload = try Self.number(value(c.dnsUdpPayload.map(String.init), "DNS_UDP_PAYLOAD"),
+                                        option: "--dns-udp-payload", in: 512...65535, default: 1232)
+        let rate = try Self.number(value(c.dnsRateLimit.map(String.init), "DNS_RATE_LIMIT"),
+                                   option: "--dns-rate-limit", in: 0...1_000_000, default: 100)
+        var exempt = IPNetwork.loopback
+        for text in (value(c.dnsRateLimitExempt, "DNS_RATE_LIMIT_EXEMPT") ?? "").split(separator: ",") {
+            let trimmed = text.trimmingCharacters(in: .whitespaces)
+            guard let network = IPNetwork(trimmed) else {
+                throw ValidationError("--dns-rate-limit-exempt: '\(trimmed)' is not a network; expected e.g. 10.77.0.0/24")
+            }
+            exempt.append(network)
+        }
+        dnsRateLimit = DNSRateLimiter.Configuration(responsesPerSecond: rate, exempt: exempt)
         mdns = flag(c.mdns, "MDNS")
         systemdUser = flag(c.systemdUser, "SYSTEMD_USER")
         if let directory = value(c.unitDirectory, "UNIT_DIRECTORY") {
@@ -97,6 +115,7 @@ struct FleetdSettings: Sendable {
             throw ValidationError("--default-isolation must be keep or stop, not '\(isolationText)'")
         }
         defaultIsolation = isolation
+        allowShadowing = flag(c.allowShadowing, "ALLOW_SHADOWING")
         disableEngine = flag(c.disableEngine, "DISABLE_ENGINE")
         initStore = flag(c.initStore, "INIT_STORE")
         let limitText = value(c.tokenLimit.map(String.init), "TOKEN_LIMIT") ?? "100"

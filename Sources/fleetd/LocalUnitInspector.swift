@@ -8,6 +8,10 @@ import Foundation
 struct LocalUnitInspector: UnitInspector {
     let units: SystemdUnitManager
 
+    func isHostUnit(_ unit: String) async throws -> Bool {
+        try await units.hostUnits([unit]).contains(unit)
+    }
+
     /// `systemctl status -l` as text: the unit, its processes, then its last 10 journal lines.
     func status(of unit: String) async throws -> (exitStatus: Int32, text: String) {
         let details = try await units.details(of: unit)

@@ -14,9 +14,16 @@ import Testing
 /// A stand-in for one machine's systemd and journal: fixed answers, and what it was asked.
 final class FakeInspector: UnitInspector {
     let machine: String
+    /// Units this machine has from outside fleet's directory (`ssh.service`).
+    let hostUnits: Set<String>
     let asked = Mutex<[String]>([])
 
-    init(machine: String) { self.machine = machine }
+    init(machine: String, hostUnits: Set<String> = []) {
+        self.machine = machine
+        self.hostUnits = hostUnits
+    }
+
+    func isHostUnit(_ unit: String) async throws -> Bool { hostUnits.contains(unit) }
 
     func status(of unit: String) async throws -> (exitStatus: Int32, text: String) {
         asked.withLock { $0.append("status \(unit)") }
@@ -142,6 +149,36 @@ final class FakeInspector: UnitInspector {
                 #expect(message(response).contains("start its fleetd with --api-listen"))
             }
         }
+    }
+
+    @Test func theMachinesOwnUnitsAreNeverShownEvenWithMachineID() async throws {
+        try await seed()
+        let host = FakeInspector(machine: "m1", hostUnits: ["ssh.service", "sshd.service"])
+        // A cluster unit named like the host's own: the agent refused it, the API shows nothing of it.
+        try await place("ssh.service", on: "m1")
+        try await app(host).test(.router) { client in
+            for path in ["sshd.service/status?machineID=m1", "sshd.service/journal?machineID=m1&lines=5"] {
+                try await client.execute(uri: "/fleet/v1/units/\(path)", method: .get) { response in
+                    #expect(response.status == .notFound, "\(path)")
+                    #expect(message(response).contains("sshd.service is not a fleet unit"), "\(path)")
+                }
+            }
+            for path in ["ssh.service/status", "ssh.service/journal", "ssh.service/journal?machineID=m1"] {
+                try await client.execute(uri: "/fleet/v1/units/\(path)", method: .get) { response in
+                    #expect(response.status == .notFound, "\(path)")
+                    #expect(message(response).contains("is the machine's own, not fleet's"), "\(path)")
+                }
+            }
+            // Passed on by another fleetd (or claiming to be): the same checks.
+            try await client.execute(uri: "/fleet/v1/units/sshd.service/journal?machineID=m1", method: .get,
+                                     headers: [FleetAPI.forwardedHeader: "1"]) { response in
+                #expect(response.status == .notFound)
+            }
+            try await client.execute(uri: "/fleet/v1/units/here.service/status?machineID=m1", method: .get) { response in
+                #expect(response.status == .ok, "fleet's own units still are")
+            }
+        }
+        #expect(host.asked.withLock { $0 } == ["status here.service"])
     }
 
     @Test(arguments: [

@@ -111,6 +111,24 @@ import Testing
         }
     }
 
+    @Test func shadowsAHostUnitOnlyWhenTheAdminAllowsIt() async throws {
+        let registry = Registry(store: InMemoryStore())
+        try await registry.ensureCluster(create: true, by: machine.id)
+        let systemd = InMemoryUnitManager()
+        await systemd.addHostUnits(["ssh.service"])
+        let agent = Agent(registry: registry, units: systemd,
+                          configuration: .init(machine: machine, ttl: 30, allowShadowing: true), logger: quiet)
+        let ssh = try UnitName("ssh.service")
+        try await running(agent) {
+            try await registry.createUnit(ssh, file: file, desiredState: .launched)
+            try await registry.setAssignment(machine.id, ssh, Assignment(hash: file.hash, desiredState: .launched))
+            try await eventually("ssh runs from fleet's file") {
+                try await registry.states().contains { $0.name == ssh && $0.activeState == "active" }
+            }
+            #expect(await systemd.unitFiles["ssh.service"] != nil, "--allow-shadowing writes the unit")
+        }
+    }
+
     @Test func aUnitSystemdRefusesToStopDoesNotWedgeTheAgent() async throws {
         let registry = Registry(store: InMemoryStore())
         try await registry.ensureCluster(create: true, by: machine.id)

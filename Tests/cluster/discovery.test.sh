@@ -78,6 +78,50 @@ check "over TCP the full answer comes back" test "$(dig2 +tcp +short @"$D1" big.
 check "an EDNS0 buffer of 4096 is honoured: all 40 over UDP, no TC" \
   bash -c "out=\$('$RIGCMD' exec 2 dig +bufsize=4096 +notcp +ignore @$D1 big.fleet A); ! grep -q 'flags:.* tc' <<<\"\$out\" && [ \$(grep -c '^big.fleet.*IN.*A' <<<\"\$out\") -eq 40 ]"
 
+# Abuse limits (docs/security.md): a UDP reply is at most 1232 bytes whatever buffer the asker
+# offers, ANY gets one HINFO, a flood from one /24 is rate-limited (fleetd's default 100/s),
+# and --upstream relays only for allowed networks.
+out=$(dig2 +bufsize=4096 +notcp +ignore @"$D1" _big._tcp.fleet SRV)
+size=$(sed -n 's/.*MSG SIZE  rcvd: \([0-9]*\).*/\1/p' <<<"$out")
+check "a 4096-byte EDNS buffer still gets at most 1232 bytes over UDP (${size:-none}), with TC" \
+  bash -c "[ '${size:-99999}' -le 1232 ] && grep -q 'flags:.* tc' <<<\"\$1\"" _ "$out"
+check "ANY is answered with one HINFO record (RFC 8482)" \
+  test "$(dig2 +short @"$D1" big.fleet ANY)" = '"RFC8482" ""'
+cat > "$WORK/flood.py" <<'PY'
+# 500 queries for web.fleet from one socket as fast as they go; prints "answered tc total".
+import socket, struct, sys
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 20)
+s.settimeout(1.0)
+for i in range(500):
+    s.sendto(struct.pack(">HHHHHH", i, 0x0100, 1, 0, 0, 0) + b"\x03web\x05fleet\x00" + struct.pack(">HH", 1, 1),
+             (sys.argv[1], 53))
+answered = tc = total = 0
+try:
+    while True:
+        data = s.recv(4096)
+        total += 1
+        flags, ancount = struct.unpack(">H", data[2:4])[0], struct.unpack(">H", data[6:8])[0]
+        if flags & 0x0200: tc += 1
+        elif ancount: answered += 1
+except socket.timeout:
+    pass
+print(answered, tc, total)
+PY
+read -r answered tc total < <("$RIGCMD" exec 2 python3 "$WORK/flood.py" "$D1")
+check "a flood of 500 queries from one /24: about the burst answered ($answered), every 2nd limited one TC ($tc), the rest dropped ($total replies)" \
+  bash -c "[ ${answered:-0} -ge 50 ] && [ ${answered:-999} -le 200 ] && [ ${tc:-0} -ge 100 ] && [ ${total:-500} -lt 450 ]"
+wait_until 5 "after the flood the prefix is answered again" \
+  bash -c "[ \$('$RIGCMD' exec 2 dig +time=1 +tries=1 +short @$D1 web.fleet A | wc -l) -ge 1 ]"
+printf '[]' > "$WORK/none.json"
+"$RIGCMD" exec 1 "$FLEET_BIN/fleet-dns" --records "$WORK/none.json" --zone other. --host "$D1" --port 5300 \
+  --upstream "$D1:53" --forward-allow "$("$RIGCMD" addr 3)/32" --log-level warning >"$WORK/fleet-dns.log" 2>&1 &
+disown $!   # ends with the rig (scripts/rig down stops everything on its machines)
+wait_until 10 "fleet-dns --upstream relays for an allowed network (machine 3)" \
+  bash -c "'$RIGCMD' exec 3 dig +time=1 +tries=1 +short -p 5300 @$D1 web.fleet A | grep -q '^10\.77\.0\.'"
+check "... and answers REFUSED to a network not allowed (machine 2): never an open resolver" \
+  bash -c "'$RIGCMD' exec 2 dig +time=2 +tries=1 -p 5300 @$D1 web.fleet A | grep -q 'status: REFUSED'"
+
 # A cut-off machine's records expire with the TTL (5 s here). Cut a machine other than the
 # store's (m1): web@1 or web@3, whichever runs elsewhere.
 machine_number() { local k; for k in 1 2 3; do [ "$("$RIGCMD" machine-id $k)" = "$1" ] && echo $k; done; }

@@ -30,6 +30,12 @@ eval "$("$CLUSTER" env)"
 m3=$("$RIGCMD" machine-id 3); a3=$("$RIGCMD" addr 3)
 cd "$WORK"
 
+# --- files: the store and the API socket are the owner's only (docs/security.md) ------------
+D1DIR=$("$RIGCMD" dir 1)
+check "store.db is 0600, its -wal too, in a 0700 data directory" \
+  test "$(stat -c %a "$D1DIR/fleet-data/store.db") $(stat -c %a "$D1DIR/fleet-data/store.db-wal") $(stat -c %a "$D1DIR/fleet-data")" = "600 600 700"
+check "the API socket is an owner-only socket" test "$(stat -c '%a %F' "$D1DIR/fleet.sock")" = "600 socket"
+
 cat >talker.service <<'UNIT'
 [Unit]
 Description=talks to its journal
@@ -223,9 +229,43 @@ check "with fleetctl's message" grep -q 'Unable to proceed: Host key verificatio
 run "$RIGCMD" exec 1 env PATH=/nonexistent "$FLEET_BIN/fleetctl" --endpoint "$FLEETCTL_ENDPOINT" ssh talker
 check "without an ssh client: says to install openssh-client, exit 1" \
   bash -c "[ $RC -eq 1 ] && grep -q 'install openssh-client' <<<'$ERR'"
+
+# --- the machine's own units are not fleet's to show (sshd here) ------------------------------
+SOCK1=$("$RIGCMD" dir 1)/fleet.sock
+for what in journal status; do
+  run curl -s -o "$WORK/body" -w '%{http_code}' --unix-socket "$SOCK1" \
+    "http://fleet/fleet/v1/units/test-sshd.service/$what?machineID=$m3"
+  check "$what of machine 3's own test-sshd.service with ?machineID=: 404, not a fleet unit" \
+    bash -c "[ '$OUT' = 404 ] && grep -q 'test-sshd.service is not a fleet unit' '$WORK/body'"
+done
+run fleetctl journal test-sshd.service
+check "fleetctl journal test-sshd.service (not in the cluster): does not exist, exit 1" \
+  test "$RC" -eq 1 -a "$ERR" = "Unit test-sshd.service does not exist."
+printf '[Service]\nExecStart=/bin/sleep 100000\n[X-Fleet]\nMachineMetadata=role=logs\n' >test-sshd.service
+check "submit a cluster unit named like machine 3's own test-sshd.service" fleetctl submit test-sshd.service
+run fleetctl load --no-block test-sshd.service
+wait_until 15 "machine 3's agent refuses it: list-units shows refused / host-unit" \
+  bash -c "$FLEET_BIN/fleetctl list-units --no-legend --fields unit,load,sub | grep -Eq '^test-sshd.service\s+refused\s+host-unit'"
+for what in journal status; do
+  run fleetctl "$what" test-sshd.service
+  check "fleetctl $what of the refused unit shows nothing of the host's: exit 1, the machine's own" \
+    bash -c "[ $RC -eq 1 ] && grep -q \"is the machine's own, not fleet's\" <<<\"\$1\"" _ "$ERR"
+done
+check "the host's test-sshd still runs, untouched" "$RIGCMD" exec 3 systemctl --user is-active --quiet test-sshd
+check "fleetd logged the refusal" bash -c "'$CLUSTER' logs 3 | grep -q 'refusing a unit that the host already has'"
 "$RIGCMD" exec 3 systemctl --user stop test-sshd >/dev/null 2>&1
 
-check "destroy the test units" fleetctl destroy talker.service fails.service everywhere.service idle.service
+# --- a store an older fleetd left readable is tightened at start, with a log line ------------
+"$RIGCMD" exec 1 systemctl --user kill -s KILL fleetd
+chmod 644 "$D1DIR/fleet-data/store.db"; chmod 755 "$D1DIR/fleet-data"
+"$RIGCMD" exec 1 systemctl --user reset-failed fleetd >/dev/null 2>&1
+"$CLUSTER" start-fleetd 1
+wait_until 20 "fleetd on machine 1 serves again after a restart" bash -c "'$FLEET_BIN/fleetctl' list-machines --no-legend | grep -c . | grep -qx 3"
+check "the restart made store.db 0600 and the data directory 0700 again" \
+  test "$(stat -c %a "$D1DIR/fleet-data/store.db") $(stat -c %a "$D1DIR/fleet-data")" = "600 700"
+check "... and said so in its log" bash -c "grep -q 'store file was readable by other users; made it owner-only' '$D1DIR/fleetd.log' && grep -q 'data directory was open to other users' '$D1DIR/fleetd.log'"
+
+check "destroy the test units" fleetctl destroy talker.service fails.service everywhere.service idle.service test-sshd.service
 "$CLUSTER" down >/dev/null 2>&1
 check "teardown leaves nothing behind" "$RIGCMD" leftovers
 finish inspect

@@ -13,11 +13,22 @@ public final class DNSForwarder: Sendable {
     /// Relayed queries allowed in flight per listening socket; beyond that, SERVFAIL at once,
     /// so a flood of outside names cannot use up file descriptors.
     public let maxInFlight: Int
+    /// Askers whose outside names are relayed; anyone else gets REFUSED, so fleet-dns is
+    /// never an open resolver (one that relays for the internet amplifies attacks and poisons
+    /// caches). Loopback by default; fleet-dns adds the networks given with `--forward-allow`.
+    public let allowedClients: [IPNetwork]
 
-    public init(upstreams: [SocketAddress], timeout: TimeAmount = .seconds(2), maxInFlight: Int = 256) {
+    public init(upstreams: [SocketAddress], timeout: TimeAmount = .seconds(2), maxInFlight: Int = 256,
+                allowedClients: [IPNetwork] = IPNetwork.loopback) {
         self.upstreams = upstreams
         self.timeout = timeout
         self.maxInFlight = maxInFlight
+        self.allowedClients = allowedClients
+    }
+
+    /// True when queries from `client` may be relayed.
+    public func allows(_ client: SocketAddress) -> Bool {
+        allowedClients.contains { $0.contains(client) }
     }
 
     /// The first upstream's answer to `query`, on `eventLoop`.

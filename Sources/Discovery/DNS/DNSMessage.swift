@@ -214,6 +214,7 @@ public struct DNSRecordType: RawRepresentable, Hashable, Sendable, CustomStringC
     public static let cname = Self(rawValue: 5)
     public static let soa = Self(rawValue: 6)
     public static let ptr = Self(rawValue: 12)
+    public static let hinfo = Self(rawValue: 13)
     public static let mx = Self(rawValue: 15)
     public static let txt = Self(rawValue: 16)
     public static let aaaa = Self(rawValue: 28)
@@ -230,6 +231,7 @@ public struct DNSRecordType: RawRepresentable, Hashable, Sendable, CustomStringC
         case .cname: "CNAME"
         case .soa: "SOA"
         case .ptr: "PTR"
+        case .hinfo: "HINFO"
         case .mx: "MX"
         case .txt: "TXT"
         case .aaaa: "AAAA"

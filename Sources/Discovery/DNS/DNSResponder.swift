@@ -7,8 +7,11 @@ import NIOCore
 /// question (so the asker's ID, flags and letter case come back) followed by prepared bytes.
 public struct DNSResponder: Sendable {
     public struct Configuration: Sendable {
-        /// The UDP payload size fleet-dns advertises in its OPT record (what it can receive).
-        /// 1232 avoids IP fragmentation on common paths (DNS flag day 2020).
+        /// The UDP payload size fleet-dns advertises in its OPT record, and the most it sends in
+        /// one UDP reply whatever size the asker offers (512 to an asker without EDNS): larger
+        /// answers are cut and marked TC, and the asker retries over TCP, which cannot be spoofed.
+        /// 1232 avoids IP fragmentation on common paths (DNS flag day 2020) and bounds what one
+        /// spoofed query can reflect at a victim.
         public var ednsPayloadSize: UInt16
         /// Relay queries for names outside the zone (when recursion is desired) to upstreams,
         /// instead of answering REFUSED. The server does the relaying; see ``DNSForwarder``.
@@ -16,6 +19,7 @@ public struct DNSResponder: Sendable {
 
         public init(ednsPayloadSize: UInt16 = 1232, forwarding: Bool = false) {
             self.ednsPayloadSize = max(512, ednsPayloadSize)
+            // (at most 65535 by its type; a cap above 4096 is the operator's explicit choice)
             self.forwarding = forwarding
         }
     }
@@ -100,6 +104,17 @@ public struct DNSResponder: Sendable {
         }
     }
 
+    /// What a rate-limited asker gets now and then instead of silence (``DNSRateLimiter``): the
+    /// question echoed, no records, TC set, so a real client retries over TCP. nil when
+    /// `query` is not one to answer.
+    public func slipReply(to query: UnsafeRawBufferPointer, allocator: ByteBufferAllocator) -> ByteBuffer? {
+        guard case let .query(facts) = DNSQueryFacts.read(query), !facts.nameIsCompressed else { return nil }
+        var reply = Reply(facts: facts, name: UnsafeRawBufferPointer(
+            rebasing: query[DNSHeaderBits.headerLength..<facts.nameEnd]), transport: .udp)
+        reply.truncated = true
+        return write(reply, allocator: allocator)
+    }
+
     private func answer(_ q: DNSQueryFacts, name: UnsafeRawBufferPointer, zone: ZoneView, transport: Transport,
                         variant: Int, allocator: ByteBufferAllocator) -> Outcome {
         var reply = Reply(facts: q, name: name, transport: transport)
@@ -171,21 +186,24 @@ public struct DNSResponder: Sendable {
         var authoritative = false
         var prepared: PreparedAnswer?
         var negative: (ownerOffset: Int, tail: [UInt8])?
+        /// Set TC whatever the answer's size (a rate-limited asker's slip reply).
+        var truncated = false
     }
 
     private func write(_ reply: Reply, allocator: ByteBufferAllocator) -> ByteBuffer {
         let q = reply.facts
         let head = DNSHeaderBits.headerLength + reply.name.count + 4
         let optLength = q.hasEDNS ? 11 : 0
-        let limit = reply.transport == .tcp ? 65535 : (q.hasEDNS ? max(512, Int(q.ednsPayloadSize)) : 512)
+        let limit = reply.transport == .tcp ? 65535 : Self.udpLimit(offered: q.hasEDNS ? q.ednsPayloadSize : nil,
+                                                                       cap: configuration.ednsPayloadSize)
 
         var bodyLength = 0
         var counts: (an: UInt16, ns: UInt16, ar: UInt16) = (0, 0, 0)
-        var truncated = false
+        var truncated = reply.truncated
         if let prepared = reply.prepared {
             bodyLength = prepared.body.count
             counts = (prepared.answerCount, prepared.authorityCount, prepared.additionalCount)
-            truncated = prepared.isCapped
+            truncated = truncated || prepared.isCapped
             if head + bodyLength + optLength > limit {
                 // Keep the answers that fit; drop authority and additional. TC only when answers
                 // were dropped: missing additional data alone does not call for TCP (RFC 2181 §9).
@@ -225,6 +243,13 @@ public struct DNSResponder: Sendable {
         }
         if q.hasEDNS { writeOPT(into: &buffer, rcode: reply.rcode, dnssecOK: q.dnssecOK) }
         return buffer
+    }
+
+    /// The largest UDP reply for an asker offering `offered` bytes in EDNS (nil: no EDNS): 512
+    /// without EDNS (RFC 1035), else what it offers but at least 512 and at most `cap`.
+    static func udpLimit(offered: UInt16?, cap: UInt16) -> Int {
+        guard let offered else { return 512 }
+        return max(512, min(Int(offered), Int(cap)))
     }
 
     /// How many leading answers fit in `room` bytes (binary search over their end offsets).

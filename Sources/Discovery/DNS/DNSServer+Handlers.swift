@@ -31,20 +31,40 @@ final class DNSUDPHandler: ChannelInboundHandler {
     private let slot: ZoneSlot
     private let responder: DNSResponder
     private let forwarder: DNSForwarder?
+    private let limiter: DNSRateLimiter?
     private let logger: Logger
     private var needsFlush = false
     private var forwardsInFlight = 0
 
-    init(slot: ZoneSlot, responder: DNSResponder, forwarder: DNSForwarder?, logger: Logger) {
+    init(slot: ZoneSlot, responder: DNSResponder, forwarder: DNSForwarder?, limiter: DNSRateLimiter?, logger: Logger) {
         self.slot = slot
         self.responder = responder
         self.forwarder = forwarder
+        self.limiter = limiter
         self.logger = logger
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         let envelope = Self.unwrapInboundIn(data)
         slot.queries &+= 1
+        if let limiter {
+            switch limiter.admit(envelope.remoteAddress, now: NIODeadline.now().uptimeNanoseconds) {
+            case .answer:
+                break
+            case .drop:
+                return
+            case .slip:
+                let slip = envelope.data.withUnsafeReadableBytes {
+                    responder.slipReply(to: $0, allocator: context.channel.allocator)
+                }
+                if let slip {
+                    context.write(Self.wrapOutboundOut(AddressedEnvelope(remoteAddress: envelope.remoteAddress, data: slip)),
+                                  promise: nil)
+                    needsFlush = true
+                }
+                return
+            }
+        }
         let outcome = envelope.data.withUnsafeReadableBytes {
             responder.respond(to: $0, zone: slot.view, transport: .udp, variant: slot.queries,
                               allocator: context.channel.allocator)
@@ -77,7 +97,11 @@ final class DNSUDPHandler: ChannelInboundHandler {
 
     private func relay(_ envelope: AddressedEnvelope<ByteBuffer>, context: ChannelHandlerContext) {
         let remote = envelope.remoteAddress
-        guard let forwarder, forwardsInFlight < forwarder.maxInFlight else {
+        guard let forwarder, forwarder.allows(remote) else {
+            reply(to: envelope.data, rcode: .refused, remote: remote, context: context)
+            return
+        }
+        guard forwardsInFlight < forwarder.maxInFlight else {
             reply(to: envelope.data, rcode: .serverFailure, remote: remote, context: context)
             return
         }
@@ -200,7 +224,11 @@ final class DNSTCPHandler: ChannelInboundHandler {
     }
 
     private func relay(_ query: ByteBuffer, context: ChannelHandlerContext) {
-        guard let forwarder, forwardsInFlight < forwarder.maxInFlight else {
+        guard let forwarder, let remote = context.channel.remoteAddress, forwarder.allows(remote) else {
+            reply(to: query, rcode: .refused, context: context)
+            return
+        }
+        guard forwardsInFlight < forwarder.maxInFlight else {
             reply(to: query, rcode: .serverFailure, context: context)
             return
         }

@@ -29,11 +29,20 @@ public final class DNSServer: Service, Sendable {
         /// and answered FORMERR. (NIO's default allocator is too small for vector reads.)
         public var receiveBytesPerMessage: Int
         public var tcp: Bool
+        /// A TCP connection that sends no complete query for this long is closed.
         public var tcpIdleTimeout: TimeAmount
+        /// Open TCP connections at once; one more is closed as soon as it is accepted.
+        public var tcpMaxConnections: Int
+        /// Open TCP connections from one address; more from it are closed at once, so one
+        /// asker cannot take every slot.
+        public var tcpMaxConnectionsPerClient: Int
+        /// Response-rate limiting of UDP answers per source prefix (``DNSRateLimiter``).
+        public var rateLimit: DNSRateLimiter.Configuration
 
         public init(host: String = "127.0.0.1", port: Int = 53, udpSockets: Int? = nil,
                     vectorReadMessageCount: Int = 32, receiveBytesPerMessage: Int = 2048, tcp: Bool = true,
-                    tcpIdleTimeout: TimeAmount = .seconds(10)) {
+                    tcpIdleTimeout: TimeAmount = .seconds(10), tcpMaxConnections: Int = 512,
+                    tcpMaxConnectionsPerClient: Int = 32, rateLimit: DNSRateLimiter.Configuration = .init()) {
             self.host = host
             self.port = port
             self.udpSockets = udpSockets
@@ -41,6 +50,9 @@ public final class DNSServer: Service, Sendable {
             self.receiveBytesPerMessage = max(512, receiveBytesPerMessage)
             self.tcp = tcp
             self.tcpIdleTimeout = tcpIdleTimeout
+            self.tcpMaxConnections = max(1, tcpMaxConnections)
+            self.tcpMaxConnectionsPerClient = max(1, tcpMaxConnectionsPerClient)
+            self.rateLimit = rateLimit
         }
     }
 
@@ -58,6 +70,10 @@ public final class DNSServer: Service, Sendable {
     private struct State {
         var channels: [any Channel] = []
         var connections: [ObjectIdentifier: any Channel] = [:]
+        /// Open TCP connections per client address.
+        var perClient: [[UInt8]: Int] = [:]
+        /// TCP connections closed at accept for being over a limit (for rate-limited logs).
+        var refusedConnections: UInt64 = 0
         var subscriptions: [UInt64] = []
         var endpoints: Endpoints?
         var stopped = false
@@ -67,6 +83,7 @@ public final class DNSServer: Service, Sendable {
     private let responder: DNSResponder
     private let publisher: ZonePublisher
     private let forwarder: DNSForwarder?
+    private let limiter: DNSRateLimiter?
     private let group: any EventLoopGroup
     private let logger: Logger
     private let state = Mutex(State())
@@ -78,6 +95,7 @@ public final class DNSServer: Service, Sendable {
         self.responder = responder
         self.publisher = publisher
         self.forwarder = forwarder
+        self.limiter = configuration.rateLimit.responsesPerSecond > 0 ? DNSRateLimiter(configuration: configuration.rateLimit) : nil
         self.group = group
         self.logger = logger
     }
@@ -147,6 +165,7 @@ public final class DNSServer: Service, Sendable {
             defer {
                 state.channels = []
                 state.connections = [:]
+                state.perClient = [:]
                 if unsubscribe {
                     state.subscriptions = []
                     state.stopped = true
@@ -202,7 +221,7 @@ public final class DNSServer: Service, Sendable {
     }
 
     private func udpBootstrap(_ loopSlot: LoopSlot) -> DatagramBootstrap {
-        let responder = responder, forwarder = forwarder, logger = logger
+        let responder = responder, forwarder = forwarder, limiter = limiter, logger = logger
         return DatagramBootstrap(group: loopSlot.eventLoop)
             .channelOption(.socketOption(.so_reuseaddr), value: 1)
             .channelOption(.socketOption(NIOBSDSocket.Option(rawValue: SO_REUSEPORT)), value: 1)
@@ -212,7 +231,7 @@ public final class DNSServer: Service, Sendable {
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     let handler = DNSUDPHandler(slot: loopSlot.slot.value, responder: responder, forwarder: forwarder,
-                                                logger: logger)
+                                                limiter: limiter, logger: logger)
                     try channel.pipeline.syncOperations.addHandler(handler)
                 }
             }
@@ -230,9 +249,11 @@ public final class DNSServer: Service, Sendable {
                         throw ChannelError.ioOnClosedChannel
                     }
                     guard self.track(channel) else { throw ChannelError.ioOnClosedChannel }
+                    // The idle timer sits after the framing, so it counts whole queries: a client
+                    // trickling a byte at a time (slowloris) cannot hold its connection open.
                     let handlers: [any ChannelHandler] = [
-                        IdleStateHandler(readTimeout: idle),
                         ByteToMessageHandler(DNSTCPFrameDecoder()),
+                        IdleStateHandler(readTimeout: idle),
                         DNSTCPHandler(slot: loopSlot.slot.value, responder: responder, forwarder: forwarder),
                     ]
                     try channel.pipeline.syncOperations.addHandlers(handlers)
@@ -240,18 +261,37 @@ public final class DNSServer: Service, Sendable {
             }
     }
 
-    /// Remembers a TCP connection so ``stop()`` can close it; false once stopped.
+    /// Remembers a TCP connection so ``stop()`` can close it; false once stopped, or when the
+    /// server or this client already has its maximum of connections open (then the caller
+    /// closes it at once: a connection beyond the cap is never left waiting).
     private func track(_ channel: any Channel) -> Bool {
         let id = ObjectIdentifier(channel)
-        let accepted = state.withLock { state in
-            guard !state.stopped else { return false }
+        let client = channel.remoteAddress.flatMap(IPNetwork.addressBytes) ?? []
+        let (accepted, refused) = state.withLock { state -> (Bool, UInt64) in
+            guard !state.stopped else { return (false, 0) }
+            guard state.connections.count < configuration.tcpMaxConnections,
+                  state.perClient[client, default: 0] < configuration.tcpMaxConnectionsPerClient
+            else {
+                state.refusedConnections &+= 1
+                return (false, state.refusedConnections)
+            }
             state.connections[id] = channel
-            return true
+            state.perClient[client, default: 0] += 1
+            return (true, 0)
         }
         if accepted {
             channel.closeFuture.whenComplete { [weak self] _ in
-                _ = self?.state.withLock { $0.connections.removeValue(forKey: id) }
+                self?.state.withLock { state in
+                    guard state.connections.removeValue(forKey: id) != nil else { return }
+                    let left = state.perClient[client, default: 1] - 1
+                    state.perClient[client] = left > 0 ? left : nil
+                }
             }
+        } else if refused == 1 || refused % 1000 == 0 {
+            logger.info("DNS TCP connection closed: over the connection limit", metadata: [
+                "dns.tcp_max_connections": "\(configuration.tcpMaxConnections)",
+                "dns.tcp_max_per_client": "\(configuration.tcpMaxConnectionsPerClient)", "dns.refused": "\(refused)",
+            ])
         }
         return accepted
     }

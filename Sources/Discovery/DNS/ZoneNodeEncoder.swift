@@ -1,6 +1,6 @@
 /// Turns one owner name's records into a ``ZoneNode`` of prepared answers.
 enum ZoneNodeEncoder {
-    /// RRsets in the order ANY answers list them.
+    /// RRsets in the order they are encoded.
     static let typeOrder: [DNSRecordType] = [.soa, .ns, .a, .aaaa, .srv, .txt, .ptr]
     /// Types whose order is shuffled (clients tend to take the first address or target).
     static let shuffledTypes: Set<DNSRecordType> = [.a, .aaaa, .srv]
@@ -44,9 +44,20 @@ enum ZoneNodeEncoder {
         let noData = existing?.noData ?? (authoritative
             ? PreparedAnswer.encode(question: name, answers: [], authority: [settings.soaRecord])
             : PreparedAnswer.empty)
-        let any = existing.map(\.any) ?? (all.isEmpty ? nil : PreparedAnswer.encode(question: name, answers: all))
+        let any = existing.map(\.any) ?? (all.isEmpty ? nil : PreparedAnswer.encode(question: name, answers: [minimalAny(name)]))
         let node = ZoneNode(name: name, authoritative: authoritative, answers: answers, any: any, noData: noData)
         return (node, targets)
+    }
+
+    /// The whole answer to an ANY question (RFC 8482 §4.2): one synthesised HINFO record, CPU
+    /// "RFC8482", OS empty. A name with 200 instances would otherwise answer ANY with every
+    /// RRset (A, TXT, SRV with glue), the largest reply fleet-dns can be made to send for a
+    /// 30-byte question, which is what reflection attacks look for. Nothing in service
+    /// discovery needs ANY; askers who do get the hint to ask for the type they want.
+    static func minimalAny(_ name: DNSName) -> DNSRecord {
+        let cpu = Array("RFC8482".utf8)
+        return DNSRecord(name: name, ttl: 3600,
+                         data: .unknown(type: .hinfo, bytes: [UInt8(cpu.count)] + cpu + [0]))
     }
 
     /// One RRset: duplicates dropped (RFC 2181 §5) and one TTL for all, the smallest (§5.2).

@@ -21,6 +21,9 @@ import ServiceLifecycle
 public actor EmbeddedStore: KeyValueStore, Service {
     /// The database file.
     public nonisolated let path: String
+    /// Files whose group or other access was taken away on opening (left by an older fleetd);
+    /// new files are created owner-only. fleetd logs these.
+    package nonisolated let tightenedFiles: [StoreFileModes.Change]
     let writer: EmbeddedWriter
     let now: @Sendable () -> Date
 
@@ -45,6 +48,7 @@ public actor EmbeddedStore: KeyValueStore, Service {
     ///
     /// - Parameters:
     ///   - path: the SQLite file; its directory must exist. `-wal` and `-shm` files appear beside it.
+    ///     All three are owner-only (0600); see ``StoreFileModes``.
     ///   - historyLimit: how many recent events a watch can reach back to (etcd keeps 1000).
     ///   - now: the wall clock; tests pass a manual one and call ``expireDueKeys()``.
     ///   - watchLimits: how many watches at once, and how far behind each may fall.
@@ -62,6 +66,7 @@ public actor EmbeddedStore: KeyValueStore, Service {
         let (writer, opened) = try EmbeddedWriter.start(path: path, historyLimit: historyLimit, now: now,
                                                         pageLimit: pageLimit)
         self.path = path
+        self.tightenedFiles = opened.tightened
         self.writer = writer
         self.now = now
         self.working = opened.tree

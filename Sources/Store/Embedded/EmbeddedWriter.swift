@@ -49,6 +49,8 @@ final class EmbeddedWriter: Sendable {
     struct Opened: Sendable {
         var tree: EmbeddedTree
         var history: EmbeddedHistory
+        /// Files whose permissions were tightened on opening (``StoreFileModes``).
+        var tightened: [StoreFileModes.Change] = []
     }
 
     /// Starts the writer thread, which opens and loads the database, expires keys whose TTL ran
@@ -103,6 +105,7 @@ final class EmbeddedWriter: Sendable {
     private func main(historyLimit: Int, pageLimit: Int?, now: @escaping @Sendable () -> Date,
                       opened: StorePromise<Opened>) {
         let database: EmbeddedDatabase
+        let tightened = StoreFileModes.secureDatabase(at: path)
         do {
             database = try EmbeddedDatabase(path: path, historyLimit: historyLimit, pageLimit: pageLimit)
         } catch {
@@ -122,7 +125,7 @@ final class EmbeddedWriter: Sendable {
                 }
                 for event in expired { history.append(event) }
             }
-            opened.succeed(Opened(tree: tree, history: history))
+            opened.succeed(Opened(tree: tree, history: history, tightened: tightened))
         } catch {
             database.close()
             opened.fail(error)

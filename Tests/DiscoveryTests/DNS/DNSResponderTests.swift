@@ -103,9 +103,19 @@ import Testing
         #expect(try ask(mixed, "x.fleet.", .a).answers.map(\.ttl) == [3, 3])
     }
 
-    @Test func anyListsEveryRRset() throws {
-        let any = try ask(zone, "1.web.fleet.", .any)
-        #expect(Set(any.answers.map(\.type)) == [.a, .srv, .txt])
+    @Test func anyIsAnsweredWithOneHINFO() throws {
+        // RFC 8482: not every RRset (the biggest reply a short question could draw), one HINFO.
+        let zone = Fixture.zone(Fixture.webInstances(200))
+        for transport in [DNSResponder.Transport.udp, .tcp] {
+            let any = try ask(zone, "web.fleet.", .any, transport: transport, edns: DNSEDNS(udpPayloadSize: 4096))
+            #expect(any.rcode == .noError && !any.isTruncated)
+            #expect(any.answers.map(\.type) == [.hinfo])
+            #expect(any.answers.first?.data == .unknown(type: .hinfo, bytes: [7] + Array("RFC8482".utf8) + [0]))
+            #expect(any.authority.isEmpty && any.additional.isEmpty)
+        }
+        let wire = try #require(DNSResponder().respond(to: DNSMessage.query("web.fleet.", .any).encoded(), zone: zone))
+        #expect(wire.count < 80)
+        #expect(try ask(zone, "nope.fleet.", .any).rcode == .nameError)
     }
 
     // MARK: Negative answers
@@ -244,6 +254,22 @@ import Testing
         let wire = try #require(DNSResponder().respond(
             to: DNSMessage.query("_web._tcp.fleet.", .srv, edns: DNSEDNS(udpPayloadSize: 1232)).encoded(), zone: zone))
         #expect(wire.count <= 1232)
+    }
+
+    @Test func udpRepliesAreCappedWhateverTheAskerOffers() throws {
+        let zone = Fixture.zone(Fixture.webInstances(200))
+        let query = DNSMessage.query("_web._tcp.fleet.", .srv, edns: DNSEDNS(udpPayloadSize: 65535)).encoded()
+        let capped = try #require(DNSResponder().respond(to: query, zone: zone))
+        #expect(capped.count <= 1232, "the default cap, not the 65535 the asker offers")
+        #expect(try DNSMessage(wire: capped).isTruncated)
+        let wider = DNSResponder(configuration: .init(ednsPayloadSize: 4000))
+        let reply = try #require(wider.respond(to: query, zone: zone))
+        #expect(reply.count > 1232 && reply.count <= 4000, "the operator's cap")
+        #expect(try DNSMessage(wire: reply).edns?.udpPayloadSize == 4000)
+        #expect(DNSResponder.udpLimit(offered: nil, cap: 4000) == 512, "no EDNS: 512")
+        #expect(DNSResponder.udpLimit(offered: 100, cap: 1232) == 512)
+        #expect(DNSResponder.udpLimit(offered: 1400, cap: 1232) == 1232)
+        #expect(DNSResponder.udpLimit(offered: 900, cap: 1232) == 900)
     }
 
     @Test func droppingOnlyAdditionalDoesNotSetTC() throws {
