@@ -112,13 +112,8 @@ struct Announce: AsyncParsableCommand {
                                      address: address ?? HostAddress.firstIPv4() ?? "127.0.0.1", ports: ports)
         let store = try global.client().store()
         let key = ServiceInstance(service: service, instance: name).key()
-        do {
-            try await store.set(key, record.encoded(), ttl: ttl)
-        } catch {
-            Terminal.error("Error announcing \(service): \(error)")
-            throw ExitCode.failure
-        }
-        Terminal.error("Announced \(name).\(service) at \(record.address); refreshing every \(max(1, ttl / 3))s until interrupted")
+        // Signals are caught before the record exists: an interrupt that arrives between the
+        // first write and the handlers would otherwise be ignored and leave announce running.
         let (signals, stop) = AsyncStream<Void>.makeStream()
         let sources = [SIGINT, SIGTERM].map { number -> any DispatchSourceSignal in
             signal(number, SIG_IGN)
@@ -128,6 +123,13 @@ struct Announce: AsyncParsableCommand {
             return source
         }
         defer { sources.forEach { $0.cancel() } }
+        do {
+            try await store.set(key, record.encoded(), ttl: ttl)
+        } catch {
+            Terminal.error("Error announcing \(service): \(error)")
+            throw ExitCode.failure
+        }
+        Terminal.error("Announced \(name).\(service) at \(record.address); refreshing every \(max(1, ttl / 3))s until interrupted")
         await withTaskGroup(of: Void.self) { group in
             group.addTask {
                 while !Task.isCancelled {

@@ -174,7 +174,9 @@ wait_until 5 "... and leaves the DNS answers" bash -c "! '$RIGCMD' exec 2 dig +s
 "$FLEET_BIN/fleetctl" announce cache --port 11211 --address 10.77.0.99 --ttl 5 2>/dev/null &
 ANNOUNCE=$!
 wait_until 10 "fleetctl announce registers cache" bash -c "'$FLEET_BIN/fleetctl' discover cache | grep -q 10.77.0.99"
-kill -INT $ANNOUNCE; wait $ANNOUNCE 2>/dev/null
+kill -INT $ANNOUNCE
+wait_until 10 "fleetctl announce exits on SIGINT" bash -c "! ps -o stat= -p $ANNOUNCE | grep -qv Z"
+kill -9 $ANNOUNCE 2>/dev/null; wait $ANNOUNCE 2>/dev/null
 wait_until 5 "stopping announce withdraws it at once" bash -c "! '$FLEET_BIN/fleetctl' discover cache | grep -q 10.77.0.99"
 
 "$CLUSTER" down >/dev/null 2>&1
