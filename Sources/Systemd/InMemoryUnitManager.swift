@@ -61,6 +61,33 @@ public actor InMemoryUnitManager: UnitManager {
         for name in watched.keys { emitIfChanged(name) }
     }
 
+    /// Units whose `[Install]` section is enabled for this boot (``enableRuntime(_:)``).
+    public private(set) var runtimeEnabled: Set<String> = []
+
+    /// Like systemd: a unit with no file cannot be enabled; one whose file has no `[Install]`
+    /// section links nothing.
+    public func enableRuntime(_ names: [String]) throws -> Bool {
+        try throwInjectedFailure()
+        var changed = false
+        for name in names {
+            guard let file = unitFiles[name] else {
+                throw SystemdError(code: .busError, call: "EnableUnitFiles", unit: name,
+                                   busErrorName: "org.freedesktop.DBus.Error.FileNotFound",
+                                   message: "Unit file \(name) does not exist.")
+            }
+            guard file.contains("[Install]") else { continue }
+            changed = runtimeEnabled.insert(name).inserted || changed
+        }
+        return changed
+    }
+
+    public func disableRuntime(_ names: [String]) throws -> Bool {
+        try throwInjectedFailure()
+        var changed = false
+        for name in names { changed = runtimeEnabled.remove(name) != nil || changed }
+        return changed
+    }
+
     public func start(_ name: String) throws {
         try throwInjectedFailure()
         loadOnDemand(name)
