@@ -86,7 +86,7 @@ extension InMemoryStore {
             haves.append(String(existing.modifiedIndex))
         }
         if !wants.isEmpty {
-            let cause = "[\(wants.joined(separator: " ")) != \(haves.joined(separator: " "))]"
+            let cause = StoreError.compareFailedCause(wants: wants, haves: haves)
             throw StoreError(.compareFailed, cause, index: index)
         }
     }

@@ -308,7 +308,7 @@ extension EtcdStore {
             haves.append(String(file.modRevision.value))
         }
         guard !wants.isEmpty else { return nil }
-        return StoreError(.compareFailed, "[\(wants.joined(separator: " ")) != \(haves.joined(separator: " "))]",
+        return StoreError(.compareFailed, StoreError.compareFailedCause(wants: wants, haves: haves),
                           index: index)
     }
 

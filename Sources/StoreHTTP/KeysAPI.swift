@@ -111,8 +111,8 @@ public struct KeysAPI: Sendable {
         let ttl = try params.ttl()
         let isDirectory = try params.bool("dir") ?? false
         if try params.bool("refresh") == true {
-            guard let seconds = ttl ?? nil else { throw StoreError(.refreshTTLRequired, "refresh") }
-            guard (params.string("value") ?? "").isEmpty else { throw StoreError(.refreshValue, "refresh") }
+            guard let seconds = ttl ?? nil else { throw StoreError(.refreshTTLRequired, "No TTL value set") }
+            guard (params.string("value") ?? "").isEmpty else { throw StoreError(.refreshValue, "A value was provided on a refresh") }
             let event = try await store.apply(.refresh(key: key, ttl: seconds, condition: condition))
             return try respond(V2Event(event, now: Date()), status: .ok, index: event.index)
         }

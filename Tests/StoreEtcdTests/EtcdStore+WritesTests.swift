@@ -30,7 +30,7 @@ import Testing
         let mismatch = EtcdStore.setFailure(probe(file: "1"), key: "/k", isValue: true,
                                             condition: StoreCondition(prevIndex: 3, prevValue: "x"))
         #expect(mismatch.code == .compareFailed)
-        #expect(mismatch.cause == "[x 3 != 1 4]")
+        #expect(mismatch.cause == "[x != 1] [3 != 4]")
         #expect(mismatch.index == 9)
     }
 }

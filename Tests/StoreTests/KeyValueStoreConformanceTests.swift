@@ -80,6 +80,11 @@ import Testing
                 try await store.set("/k", "3", condition: StoreCondition(prevIndex: first.index))
             }
             #expect(stale?.code == .compareFailed)
+            let both = await #expect(throws: StoreError.self) {
+                try await store.set("/k", "3", condition: StoreCondition(prevIndex: first.index, prevValue: "x"))
+            }
+            // etcd v2's cause: one bracket per mismatch, the value's first.
+            #expect(both?.cause == "[x != 2] [\(first.index) != \(swapped.index)]")
         }
     }
 

@@ -17,3 +17,11 @@ extension StoreError {
         return StoreError(.keyNotFound, key, index: index)
     }
 }
+
+extension StoreError {
+    /// etcd v2's cause for a failed compare: `[want != have]` for each mismatch, the value's
+    /// first (`[x != 1] [3 != 4]` when both differ).
+    public static func compareFailedCause(wants: [String], haves: [String]) -> String {
+        zip(wants, haves).map { "[\($0) != \($1)]" }.joined(separator: " ")
+    }
+}
