@@ -14,14 +14,20 @@ extension Agent {
     func enableInstallSections(_ files: [UnitName: UnitFile]) async -> Bool {
         let names = files.filter { $0.value.hasInstallSection }.map(\.key.rawValue).sorted()
         guard !names.isEmpty else { return false }
-        do {
-            return try await units.enableRuntime(names)
-        } catch {
-            // The units still load and start; only what systemd would start along with them is missing.
-            logger.warning("cannot enable the units' [Install] sections",
-                           metadata: ["unit.names": "\(names)", "error": "\(error)"])
-            return false
+        if let changed = try? await units.enableRuntime(names) { return changed }
+        // One unit systemd refuses (a bad [Install] line) fails the whole call: enable one by
+        // one, so it spoils nothing for the others.
+        var changed = false
+        for name in names {
+            do {
+                changed = try await units.enableRuntime([name]) || changed
+            } catch {
+                // The unit still loads and starts; only what systemd would start along with it is missing.
+                logger.warning("cannot enable the unit's [Install] section",
+                               metadata: ["unit.name": "\(name)", "error": "\(error)"])
+            }
         }
+        return changed
     }
 
     /// Disables a unit's `[Install]` section before its file is removed: when its contents

@@ -34,6 +34,7 @@ public actor InMemoryUnitManager: UnitManager {
     private var injectedFailure: (any Error)?
     private var hostUnitNames: Set<String> = []
     private var unstoppable: Set<String> = []
+    private var unenableable: Set<String> = []
 
     public init() {
         (stateChanges, changes) = AsyncStream<(unit: String, state: SystemdUnitState)>.makeStream()
@@ -74,6 +75,11 @@ public actor InMemoryUnitManager: UnitManager {
                 throw SystemdError(code: .busError, call: "EnableUnitFiles", unit: name,
                                    busErrorName: "org.freedesktop.DBus.Error.FileNotFound",
                                    message: "Unit file \(name) does not exist.")
+            }
+            if unenableable.contains(name) {
+                throw SystemdError(code: .busError, call: "EnableUnitFiles", unit: name,
+                                   busErrorName: "org.freedesktop.systemd1.BadUnitSetting",
+                                   message: "Unit \(name) has a bad [Install] section.")
             }
             guard file.contains("[Install]") else { continue }
             changed = runtimeEnabled.insert(name).inserted || changed
@@ -184,6 +190,12 @@ public actor InMemoryUnitManager: UnitManager {
     /// ``hostUnits(_:)`` then reports.
     public func addHostUnits(_ names: [String]) {
         hostUnitNames.formUnion(names)
+    }
+
+    /// Makes every enable of `name` fail (and every batch it is in), as systemd refuses a
+    /// unit with a bad `[Install]` section.
+    public func refuseEnabling(_ name: String) {
+        unenableable.insert(name)
     }
 
     /// Makes every stop of `name` fail as systemd refuses to stop `-.mount`.

@@ -49,4 +49,26 @@ extension AgentReconcileTests {
             #expect(await systemd.unitFiles[app.rawValue] != nil)
         }
     }
+
+    @Test func oneUnitSystemdWillNotEnableSpoilsNothingForTheOthers() async throws {
+        let registry = Registry(store: InMemoryStore())
+        try await registry.ensureCluster(create: true, by: machine.id)
+        let systemd = InMemoryUnitManager()
+        await systemd.refuseEnabling("bad.service")
+        for name in ["bad.service", "good.service"] {
+            let file = try UnitFile(parsing: "[Service]\nExecStart=/bin/sleep 1000\n[Install]\nWantedBy=\(name)-app.service\n")
+            let unit = try UnitName(name)
+            try await registry.createUnit(unit, file: file, desiredState: .launched)
+            try await registry.setAssignment(machine.id, unit, Assignment(hash: file.hash, desiredState: .launched))
+        }
+        let agent = Agent(registry: registry, units: systemd, configuration: .init(machine: machine, ttl: 30), logger: quiet)
+        try await running(agent) {
+            try await eventually("both units run, the one systemd would not enable too") {
+                let bad = try await systemd.state(of: "bad.service").activeState
+                let good = try await systemd.state(of: "good.service").activeState
+                return bad == "active" && good == "active"
+            }
+            #expect(await systemd.runtimeEnabled == ["good.service"])
+        }
+    }
 }
