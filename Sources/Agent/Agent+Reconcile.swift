@@ -91,6 +91,7 @@ extension Agent {
             do {
                 try await units.stop(unit.rawValue)
                 await units.unwatch(unit.rawValue)
+                needsReload = await disableInstallSection(unit) || needsReload
                 needsReload = try await units.removeUnitFile(unit.rawValue) || needsReload
                 try await units.resetFailed(unit.rawValue)
             } catch {
@@ -184,6 +185,7 @@ extension Agent {
                 logger.warning("unit load failed; retrying on the next pass", metadata: ["unit.name": "\(unit)", "error": "\(error)"])
             }
         }
+        needsReload = await enableInstallSections(files) || needsReload
         return files
     }
 

@@ -41,7 +41,9 @@ public actor InMemoryStore: KeyValueStore, Service {
     public func get(_ rawKey: String, recursive: Bool) throws -> StoreNode {
         expireDueKeys()
         let key = try StoreKey.normalize(rawKey)
-        guard entries[key] != nil else { throw StoreError(.keyNotFound, key, index: index) }
+        guard entries[key] != nil else {
+            throw StoreError.missing(key, index: index) { [entries] in entries[$0].map(\.isDirectory) }
+        }
         return node(key, depth: recursive ? Int.max : 1)
     }
 

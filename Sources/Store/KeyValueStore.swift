@@ -18,8 +18,9 @@ public protocol KeyValueStore: Sendable {
     /// `fromIndex`, oldest first; `nil` means from the next change on.
     ///
     /// Resume a broken watch from the last index seen plus one: nothing is lost or repeated.
-    /// The stream finishes with ``StoreError/Code/indexCleared`` when `fromIndex` is older than
-    /// the history the store keeps; re-read, then watch again from the read's index.
+    /// When `fromIndex` is older than the history the store keeps, this throws
+    /// ``StoreError/Code/indexCleared`` (or, where a backend learns it only later, the stream
+    /// finishes with it); re-read, then watch again from the read's index.
     func watch(_ key: String, recursive: Bool, fromIndex: UInt64?) async throws -> AsyncThrowingStream<StoreEvent, any Error>
 
     /// The index of the latest change.

@@ -41,7 +41,8 @@ struct StoreWatchers {
     /// for live events. When the consumer stops, `onEnd` gets the watcher's ID: the store
     /// calls ``remove(_:)`` with it on its actor.
     ///
-    /// - Throws: ``StoreError/Code/tooManyWatchers`` when ``WatchLimits/maxWatchers`` are open.
+    /// - Throws: ``StoreError/Code/tooManyWatchers`` when ``WatchLimits/maxWatchers`` are open;
+    ///   ``StoreError/Code/indexCleared`` when the history no longer reaches back to `fromIndex`.
     mutating func open(key: String, recursive: Bool, fromIndex: UInt64?, currentIndex: UInt64,
                        oldestIndex: UInt64, replay: (UInt64) -> ArraySlice<StoreEvent>?,
                        onEnd: @escaping @Sendable (UInt64) -> Void) throws
@@ -51,18 +52,21 @@ struct StoreWatchers {
             throw StoreError(.tooManyWatchers, "this store already serves \(limits.maxWatchers) watches; retry later",
                              index: currentIndex)
         }
+        var past: ArraySlice<StoreEvent> = []
+        if let from = fromIndex, from <= currentIndex {
+            guard let events = replay(from) else {
+                // Thrown, not put in the stream: the keys API must answer it with etcd's 400
+                // before any header goes out, as etcd does.
+                let cause = "the requested history has been cleared [\(oldestIndex)/\(from)]"
+                throw StoreError(.indexCleared, cause, index: currentIndex)
+            }
+            past = events
+        }
         let (stream, continuation) = AsyncThrowingStream<StoreEvent, any Error>.makeStream(
             bufferingPolicy: .bufferingOldest(limits.maxPendingEvents))
         let watcher = Watcher(key: key, recursive: recursive, fromIndex: fromIndex ?? 0, continuation: continuation)
-        if let from = fromIndex, from <= currentIndex {
-            guard let events = replay(from) else {
-                let cause = "the requested history has been cleared [\(oldestIndex)/\(from)]"
-                continuation.finish(throwing: StoreError(.indexCleared, cause, index: currentIndex))
-                return stream
-            }
-            for event in events where watcher.matches(event) {
-                guard offer(event, to: watcher) else { return stream }
-            }
+        for event in past where watcher.matches(event) {
+            guard offer(event, to: watcher) else { return stream }
         }
         nextID += 1
         let id = nextID

@@ -280,8 +280,10 @@ extension EtcdStore {
         {
             return error
         }
-        if probe.isDirectory && isValue { return StoreError(.notAFile, key, index: index) }
-        if probe.isDirectory && condition.prevExist != true { return StoreError(.nodeExists, key, index: index) }
+        // A directory is never replaced (etcd v2's "Not a file"), by a value or by a directory.
+        if probe.isDirectory && (isValue || condition.prevExist != true) {
+            return StoreError(.notAFile, key, index: index)
+        }
         if !isValue && probe.file != nil { return StoreError(.notAFile, key, index: index) }
         return StoreError(.unavailable, "etcd: the write to \(key) failed a compare that holds; retry", index: index)
     }
@@ -306,7 +308,7 @@ extension EtcdStore {
             haves.append(String(file.modRevision.value))
         }
         guard !wants.isEmpty else { return nil }
-        return StoreError(.compareFailed, "[\(wants.joined(separator: " ")) != \(haves.joined(separator: " "))]",
+        return StoreError(.compareFailed, StoreError.compareFailedCause(wants: wants, haves: haves),
                           index: index)
     }
 

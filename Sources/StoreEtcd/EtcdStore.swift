@@ -100,12 +100,14 @@ public final class EtcdStore: KeyValueStore, Service {
             let (kvs, _) = try await rangeAll(keyspace.directoryKey(key), keyspace.subtreeEnd(key))
             return tree(key, kvs).node(depth: depth)
         }
-        // The value and the subtree in one read-only txn: one round trip, one revision.
+        // The value, the subtree and whether an ancestor is a value (etcd's "Not a directory")
+        // in one read-only txn: one round trip, one revision.
+        let ancestors = EtcdKeyspace.ancestors(of: key)
         let request = EtcdTxnRequest(compare: [], success: [
             .range(EtcdRangeRequest(key: keyspace.valueKey(key))),
             .range(EtcdRangeRequest(key: keyspace.directoryKey(key), rangeEnd: keyspace.subtreeEnd(key),
                                     limit: String(pageSize))),
-        ], failure: [])
+        ] + ancestors.map { .range(EtcdRangeRequest(key: keyspace.valueKey($0), countOnly: true)) }, failure: [])
         let (response, _) = try await gateway.call("/v3/kv/txn", request, as: EtcdTxnResponse.self)
         if let kv = response.range(0)?.kvs?.first {
             var node = EtcdTree.fileNode(kv, key: key)
@@ -113,7 +115,11 @@ public final class EtcdStore: KeyValueStore, Service {
             return node
         }
         guard let subtree = response.range(1), var kvs = subtree.kvs, let last = kvs.last else {
-            throw StoreError(.keyNotFound, key, index: UInt64(max(0, response.revision)))
+            let index = UInt64(max(0, response.revision))
+            if let file = ancestors.indices.first(where: { (response.range(2 + $0)?.count.value ?? 0) > 0 }) {
+                throw StoreError(.notADirectory, ancestors[file], index: index)
+            }
+            throw StoreError(.keyNotFound, key, index: index)
         }
         if subtree.more == true {
             kvs += try await rangeAll(last.key + [0], keyspace.subtreeEnd(key), at: response.revision).kvs

@@ -39,11 +39,7 @@ public struct KeysAPI: Sendable {
             router.on(RouterPath(path), method: .post) { request, _ in try await keys(request) }
             router.on(RouterPath(path), method: .delete) { request, _ in try await keys(request) }
             for method: HTTPRequest.Method in [.patch, .options] {
-                router.on(RouterPath(path), method: method) { _, _ in
-                    var response = Response(status: .methodNotAllowed)
-                    response.headers[.allow] = "HEAD,GET,PUT,POST,DELETE"
-                    return response
-                }
+                router.on(RouterPath(path), method: method) { _, _ in Self.methodNotAllowed() }
             }
         }
         router.get("/v2/members") { _, _ in
@@ -66,6 +62,7 @@ public struct KeysAPI: Sendable {
     /// `channel` is the request's connection, when the context knows it: a watch ends when its
     /// client leaves.
     func keys(_ request: Request, channel: (any Channel)? = nil) async throws -> Response {
+        if let redirect = Self.redirectToCleanPath(request) { return redirect }
         do {
             let key = try StoreKey.normalize(Self.key(of: request.uri.path))
             var form: String?
@@ -114,14 +111,12 @@ public struct KeysAPI: Sendable {
         let ttl = try params.ttl()
         let isDirectory = try params.bool("dir") ?? false
         if try params.bool("refresh") == true {
-            guard let seconds = ttl ?? nil else { throw StoreError(.refreshTTLRequired, "refresh") }
-            guard (params.string("value") ?? "").isEmpty else { throw StoreError(.refreshValue, "refresh") }
+            guard let seconds = ttl ?? nil else { throw StoreError(.refreshTTLRequired, "No TTL value set") }
+            guard (params.string("value") ?? "").isEmpty else { throw StoreError(.refreshValue, "A value was provided on a refresh") }
             let event = try await store.apply(.refresh(key: key, ttl: seconds, condition: condition))
             return try respond(V2Event(event, now: Date()), status: .ok, index: event.index)
         }
-        if isDirectory, !(params.string("value") ?? "").isEmpty {
-            throw StoreError(.invalidField, "a directory cannot have a value")
-        }
+        // A value beside `dir=true` is ignored, as etcd ignores it: the directory is made.
         let event = try await store.apply(.set(key: key, value: isDirectory ? nil : (params.string("value") ?? ""),
                                                ttl: ttl ?? nil, condition: condition))
         let created = event.action == .create || (event.action == .set && event.prevNode == nil)
@@ -163,6 +158,16 @@ public struct KeysAPI: Sendable {
             try await writer.finish(nil)
         }
         return Response(status: .ok, headers: headers, body: body)
+    }
+
+    /// etcd's answer to a method the keys API does not serve: Go's `http.Error` text.
+    static func methodNotAllowed() -> Response {
+        var headers = HTTPFields()
+        headers[.allow] = "HEAD,GET,PUT,POST,DELETE"
+        headers[.contentType] = "text/plain; charset=utf-8"
+        headers[HTTPField.Name("X-Content-Type-Options")!] = "nosniff"
+        return Response(status: .methodNotAllowed, headers: headers,
+                        body: ResponseBody(byteBuffer: ByteBuffer(string: "Method Not Allowed\n")))
     }
 
     /// The header that tells a client its write's guard was checked: a server that does not know

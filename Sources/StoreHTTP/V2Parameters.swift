@@ -53,7 +53,7 @@ struct V2Parameters {
 
     func condition() throws(StoreError) -> StoreCondition {
         if has("prevValue") && (string("prevValue") ?? "").isEmpty {
-            throw StoreError(.prevValueRequired, "prevValue")
+            throw StoreError(.prevValueRequired, "\"prevValue\" cannot be empty")
         }
         return StoreCondition(prevExist: try bool("prevExist"), prevIndex: try index("prevIndex"),
                               prevValue: string("prevValue"), guardedBy: try storeGuard())

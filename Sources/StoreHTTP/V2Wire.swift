@@ -17,7 +17,9 @@ struct V2Node: Codable, Sendable {
         value = node.value
         dir = node.isDirectory ? true : nil
         expiration = node.expiration.map(V2Time.format)
-        ttl = node.ttl(now: now)
+        // etcd writes the seconds left rounded up and leaves out a zero: a key whose deadline has
+        // come (`ttl=0`, or expired but not yet swept) shows its expiration and no ttl.
+        ttl = node.expiration.map { $0 > now } == true ? node.ttl(now: now) : nil
         modifiedIndex = node.modifiedIndex
         createdIndex = node.createdIndex
         nodes = node.nodes?
@@ -31,6 +33,38 @@ struct V2Node: Codable, Sendable {
         StoreNode(key: key, value: value, isDirectory: dir ?? false, nodes: nodes?.map(\.storeNode),
                   createdIndex: createdIndex, modifiedIndex: modifiedIndex,
                   expiration: expiration.flatMap(V2Time.parse))
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case key, value, dir, expiration, ttl, nodes, modifiedIndex, createdIndex
+    }
+
+    /// As etcd writes a node (Go's `omitempty`): the root has no `key` and no indexes (on etcd
+    /// the root of the keys is never written, so its indexes are 0).
+    func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        let isRoot = key == "/"
+        if !isRoot { try container.encode(key, forKey: .key) }
+        try container.encodeIfPresent(value, forKey: .value)
+        try container.encodeIfPresent(dir, forKey: .dir)
+        try container.encodeIfPresent(expiration, forKey: .expiration)
+        try container.encodeIfPresent(ttl, forKey: .ttl)
+        try container.encodeIfPresent(nodes, forKey: .nodes)
+        if !isRoot, modifiedIndex != 0 { try container.encode(modifiedIndex, forKey: .modifiedIndex) }
+        if !isRoot, createdIndex != 0 { try container.encode(createdIndex, forKey: .createdIndex) }
+    }
+
+    /// Reads what ``encode(to:)`` (or etcd) leaves out back as the root and index 0.
+    init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        key = try container.decodeIfPresent(String.self, forKey: .key) ?? "/"
+        value = try container.decodeIfPresent(String.self, forKey: .value)
+        dir = try container.decodeIfPresent(Bool.self, forKey: .dir)
+        expiration = try container.decodeIfPresent(String.self, forKey: .expiration)
+        ttl = try container.decodeIfPresent(Int64.self, forKey: .ttl)
+        nodes = try container.decodeIfPresent([V2Node].self, forKey: .nodes)
+        modifiedIndex = try container.decodeIfPresent(UInt64.self, forKey: .modifiedIndex) ?? 0
+        createdIndex = try container.decodeIfPresent(UInt64.self, forKey: .createdIndex) ?? 0
     }
 }
 

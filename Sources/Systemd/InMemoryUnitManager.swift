@@ -34,6 +34,7 @@ public actor InMemoryUnitManager: UnitManager {
     private var injectedFailure: (any Error)?
     private var hostUnitNames: Set<String> = []
     private var unstoppable: Set<String> = []
+    private var unenableable: Set<String> = []
 
     public init() {
         (stateChanges, changes) = AsyncStream<(unit: String, state: SystemdUnitState)>.makeStream()
@@ -59,6 +60,38 @@ public actor InMemoryUnitManager: UnitManager {
         reloadCount += 1
         loadedFiles = unitFiles
         for name in watched.keys { emitIfChanged(name) }
+    }
+
+    /// Units whose `[Install]` section is enabled for this boot (``enableRuntime(_:)``).
+    public private(set) var runtimeEnabled: Set<String> = []
+
+    /// Like systemd: a unit with no file cannot be enabled; one whose file has no `[Install]`
+    /// section links nothing.
+    public func enableRuntime(_ names: [String]) throws -> Bool {
+        try throwInjectedFailure()
+        var changed = false
+        for name in names {
+            guard let file = unitFiles[name] else {
+                throw SystemdError(code: .busError, call: "EnableUnitFiles", unit: name,
+                                   busErrorName: "org.freedesktop.DBus.Error.FileNotFound",
+                                   message: "Unit file \(name) does not exist.")
+            }
+            if unenableable.contains(name) {
+                throw SystemdError(code: .busError, call: "EnableUnitFiles", unit: name,
+                                   busErrorName: "org.freedesktop.systemd1.BadUnitSetting",
+                                   message: "Unit \(name) has a bad [Install] section.")
+            }
+            guard file.contains("[Install]") else { continue }
+            changed = runtimeEnabled.insert(name).inserted || changed
+        }
+        return changed
+    }
+
+    public func disableRuntime(_ names: [String]) throws -> Bool {
+        try throwInjectedFailure()
+        var changed = false
+        for name in names { changed = runtimeEnabled.remove(name) != nil || changed }
+        return changed
     }
 
     public func start(_ name: String) throws {
@@ -157,6 +190,12 @@ public actor InMemoryUnitManager: UnitManager {
     /// ``hostUnits(_:)`` then reports.
     public func addHostUnits(_ names: [String]) {
         hostUnitNames.formUnion(names)
+    }
+
+    /// Makes every enable of `name` fail (and every batch it is in), as systemd refuses a
+    /// unit with a bad `[Install]` section.
+    public func refuseEnabling(_ name: String) {
+        unenableable.insert(name)
     }
 
     /// Makes every stop of `name` fail as systemd refuses to stop `-.mount`.

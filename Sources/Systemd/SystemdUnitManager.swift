@@ -59,6 +59,16 @@ public final class SystemdUnitManager: UnitManager {
         try await loop.perform { connection throws(SystemdError) in try connection.reload() }
     }
 
+    public func enableRuntime(_ names: [String]) async throws -> Bool {
+        guard !names.isEmpty else { return false }
+        return try await loop.perform { connection throws(SystemdError) in try connection.enableUnitFiles(names) > 0 }
+    }
+
+    public func disableRuntime(_ names: [String]) async throws -> Bool {
+        guard !names.isEmpty else { return false }
+        return try await loop.perform { connection throws(SystemdError) in try connection.disableUnitFiles(names) > 0 }
+    }
+
     public func start(_ name: String) async throws {
         try await loop.perform { connection throws(SystemdError) in try connection.startUnit(name) }
     }

@@ -30,6 +30,21 @@ public protocol UnitManager: Sendable {
     /// Makes the manager re-read unit files (`Manager.Reload`, i.e. `daemon-reload`).
     func reload() async throws
 
+    /// Enables the `[Install]` sections of these units' files for this boot only
+    /// (`systemctl enable --runtime --force`), as fleet does when it loads a unit that has one:
+    /// its sidekick pattern (`WantedBy=app.service`) relies on it.
+    ///
+    /// - Returns: true when links changed; then ``reload()`` makes units systemd already loaded
+    ///   (the `WantedBy=` unit) see them.
+    /// - Throws: ``SystemdError`` when the manager refuses (a unit with no file).
+    func enableRuntime(_ names: [String]) async throws -> Bool
+
+    /// Undoes ``enableRuntime(_:)`` (`systemctl disable --runtime`), before the unit's file is
+    /// removed. A unit that was never enabled is not an error.
+    ///
+    /// - Returns: true when links were removed (``reload()`` then, as for a removed file).
+    func disableRuntime(_ names: [String]) async throws -> Bool
+
     /// Queues a start job (`StartUnit(name, "replace")`); returns once the job is queued.
     ///
     /// - Throws: ``SystemdError`` with code ``SystemdError/Code/noSuchUnit`` if the unit has no file.

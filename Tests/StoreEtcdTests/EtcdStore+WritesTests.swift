@@ -25,11 +25,12 @@ import Testing
         #expect(code(probe(), StoreCondition(prevValue: "x")) == .keyNotFound)
         #expect(code(probe(subtree: 2), StoreCondition(prevIndex: 3)) == .notAFile)
         #expect(code(probe(subtree: 2), .none) == .notAFile)
-        #expect(code(probe(subtree: 2), value: false, .none) == .nodeExists)
+        #expect(code(probe(subtree: 2), value: false, .none) == .notAFile)
+        #expect(code(probe(subtree: 2), value: false, .mustNotExist) == .nodeExists)
         let mismatch = EtcdStore.setFailure(probe(file: "1"), key: "/k", isValue: true,
                                             condition: StoreCondition(prevIndex: 3, prevValue: "x"))
         #expect(mismatch.code == .compareFailed)
-        #expect(mismatch.cause == "[x 3 != 1 4]")
+        #expect(mismatch.cause == "[x != 1] [3 != 4]")
         #expect(mismatch.index == 9)
     }
 }

@@ -39,6 +39,38 @@ extension EtcdClusterSuites {
         }
     }
 
+    /// etcd v2 (issue 12): making an existing directory again is 102 "Not a file" (403), not
+    /// "Key already exists"; creating it (prevExist=false) is 105, updating it (prevExist=true) works.
+    @Test(arguments: StoreBackend.allCases)
+    func settingAnExistingDirectoryIsNotAFile(_ backend: StoreBackend) async throws {
+        try await backend.with { store, _ in
+            try await store.apply(.set(key: "/d", value: nil, ttl: nil, condition: .none))
+            let again = await #expect(throws: StoreError.self) {
+                try await store.apply(.set(key: "/d", value: nil, ttl: nil, condition: .none))
+            }
+            #expect(again?.code == .notAFile)
+            let create = await #expect(throws: StoreError.self) {
+                try await store.apply(.set(key: "/d", value: nil, ttl: nil, condition: .mustNotExist))
+            }
+            #expect(create?.code == .nodeExists)
+            let update = try await store.apply(.set(key: "/d", value: nil, ttl: nil, condition: .mustExist))
+            #expect(update.action == .update && update.node.isDirectory)
+        }
+    }
+
+    /// etcd v2 walks the path: a value on the way makes a read "Not a directory" (104, 400).
+    @Test(arguments: StoreBackend.allCases)
+    func readingBelowAValueIsNotADirectory(_ backend: StoreBackend) async throws {
+        try await backend.with { store, _ in
+            try await store.set("/f", "1")
+            let below = await #expect(throws: StoreError.self) { try await store.get("/f/x/y", recursive: false) }
+            #expect(below?.code == .notADirectory)
+            #expect(below?.cause == "/f")
+            let missing = await #expect(throws: StoreError.self) { try await store.get("/g/x", recursive: false) }
+            #expect(missing?.code == .keyNotFound)
+        }
+    }
+
     @Test(arguments: StoreBackend.allCases)
     func compareAndSwapByValueAndIndex(_ backend: StoreBackend) async throws {
         try await backend.with { store, _ in
@@ -54,6 +86,11 @@ extension EtcdClusterSuites {
                 try await store.set("/k", "3", condition: StoreCondition(prevIndex: first.index))
             }
             #expect(stale?.code == .compareFailed)
+            let both = await #expect(throws: StoreError.self) {
+                try await store.set("/k", "3", condition: StoreCondition(prevIndex: first.index, prevValue: "x"))
+            }
+            // etcd v2's cause: one bracket per mismatch, the value's first.
+            #expect(both?.cause == "[x != 2] [\(first.index) != \(swapped.index)]")
         }
     }
 

@@ -88,7 +88,9 @@ public actor EmbeddedStore: KeyValueStore, Service {
     public func get(_ rawKey: String, recursive: Bool) async throws -> StoreNode {
         let key = try StoreKey.normalize(rawKey)
         try await expireDueKeys()
-        guard committed.contains(key) else { throw StoreError(.keyNotFound, key, index: committed.index) }
+        guard committed.contains(key) else {
+            throw StoreError.missing(key, index: committed.index) { [committed] in committed.entries[$0].map(\.isDirectory) }
+        }
         return committed.node(key, depth: recursive ? Int.max : 1)
     }
 

@@ -184,11 +184,11 @@ struct EmbeddedTree: Sendable {
         try checkAncestorsAreDirectories(key)
         let existing = entries[key]
         try check(condition, against: existing, key: key)
-        if let existing, existing.isDirectory, value != nil {
+        // etcd v2 replaces a file but never a directory: setting one (with a value, or as a
+        // directory again) is "Not a file"; only an update (prevExist=true) of a directory as a
+        // directory goes through, to change its TTL.
+        if let existing, existing.isDirectory, value != nil || condition.prevExist != true {
             throw StoreError(.notAFile, key, index: index)
-        }
-        if let existing, existing.isDirectory, value == nil, condition.prevExist != true {
-            throw StoreError(.nodeExists, key, index: index)
         }
         let action: StoreAction = condition.prevExist == false ? .create
             : condition.isCompare ? .compareAndSwap
@@ -261,7 +261,7 @@ struct EmbeddedTree: Sendable {
             haves.append(String(existing.modifiedIndex))
         }
         if !wants.isEmpty {
-            let cause = "[\(wants.joined(separator: " ")) != \(haves.joined(separator: " "))]"
+            let cause = StoreError.compareFailedCause(wants: wants, haves: haves)
             throw StoreError(.compareFailed, cause, index: index)
         }
     }

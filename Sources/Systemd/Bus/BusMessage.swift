@@ -4,6 +4,7 @@ import Glibc
 /// sd-bus type codes are C `char`s.
 enum BusType {
     static let string = code("s")
+    static let boolean = code("b")
     static let variant = code("v")
     static let array = code("a")
     static let dictEntry = code("e")
