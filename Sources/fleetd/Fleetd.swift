@@ -3,6 +3,7 @@ import FleetAPI
 import FleetDiscovery
 import FleetEngine
 import FleetHTTPServer
+import FleetIdentity
 import FleetMDNS
 import FleetStoreEtcd
 import FleetRegistry
@@ -29,6 +30,8 @@ struct Fleetd {
 
     func run() async throws {
         let limits = listenerLimits()
+        let tls = try nodeTLS()
+        let scheme = tls == nil ? "http" : "https"
         // First in, last out: a SIGHUP is answered while everything starts and stops.
         var services: [ServiceGroupConfiguration.ServiceConfiguration] = [.init(service: reloader)]
         let store: any KeyValueStore
@@ -43,7 +46,7 @@ struct Fleetd {
             services.append(.init(service: embedded))
             store = embedded
         case .remote(let url):
-            store = RemoteStore(url: url, watchLimits: settings.watchLimits)
+            store = RemoteStore(url: url, client: PeerHTTPClient.client(tls), watchLimits: settings.watchLimits)
         case let .etcd(endpoints, prefix, caFile, certFile, keyFile):
             let tls = (caFile ?? certFile ?? keyFile) == nil ? nil
                 : EtcdStore.TLS(caFile: caFile, certificateFile: certFile, keyFile: keyFile)
@@ -53,9 +56,10 @@ struct Fleetd {
             store = etcd
         }
         if let keys = settings.keysListen {
-            let router = Router(context: FleetRequestContext.self)
-            KeysAPI(store: store, clientURLs: ["http://\(keys.host):\(keys.port)"]).addRoutes(to: router)
-            services.append(.init(service: listener(router, at: .hostname(keys.host, port: keys.port), limits: limits)))
+            let router = tcpRouter(tls)
+            KeysAPI(store: store, clientURLs: ["\(scheme)://\(keys.host):\(keys.port)"]).addRoutes(to: router)
+            services.append(.init(service: try listener(router, at: .hostname(keys.host, port: keys.port), limits: limits,
+                                                        tls: tls)))
         }
         // fleet's engine and registry metrics, served with the API's own at /metrics.
         let prometheus = PrometheusCollectorRegistry()
@@ -82,24 +86,26 @@ struct Fleetd {
                                                   logger: logger)))
         }
         let api = FleetAPI(registry: registry,
-                           configuration: .init(tokenLimit: settings.tokenLimit, localMachine: machine.id),
+                           configuration: .init(tokenLimit: settings.tokenLimit, localMachine: machine.id,
+                                                peerHTTPClient: PeerHTTPClient.client(tls)),
                            readiness: readiness, metrics: APIMetrics(additional: { prometheus.emitToString() }), inspector: LocalUnitInspector(units: units))
         let apiRouter = Router(context: FleetRequestContext.self)
         api.addRoutes(to: apiRouter)
         // The keys API rides along on the API socket, so fleetctl can read and watch discovery.
-        KeysAPI(store: store, clientURLs: settings.keysListen.map { ["http://\($0.host):\($0.port)"] } ?? [])
+        KeysAPI(store: store, clientURLs: settings.keysListen.map { ["\(scheme)://\($0.host):\($0.port)"] } ?? [])
             .addRoutes(to: apiRouter)
         let socket = settings.apiSocket
         try? FileManager.default.removeItem(atPath: socket)  // a stale socket from a previous run
         try FileManager.default.createDirectory(atPath: (socket as NSString).deletingLastPathComponent,
                                                 withIntermediateDirectories: true)
-        services.append(.init(service: listener(apiRouter, at: .unixDomainSocket(path: socket), limits: limits,
-                                                onRunning: { chmod(socket, 0o600) })))
+        services.append(.init(service: try listener(apiRouter, at: .unixDomainSocket(path: socket), limits: limits,
+                                                    tls: nil, onRunning: { chmod(socket, 0o600) })))
         if let listen = settings.apiListen {
-            let router = Router(context: FleetRequestContext.self)
+            let router = tcpRouter(tls)
             api.addRoutes(to: router)
-            KeysAPI(store: store, clientURLs: ["http://\(listen.host):\(listen.port)"]).addRoutes(to: router)
-            services.append(.init(service: listener(router, at: .hostname(listen.host, port: listen.port), limits: limits)))
+            KeysAPI(store: store, clientURLs: ["\(scheme)://\(listen.host):\(listen.port)"]).addRoutes(to: router)
+            services.append(.init(service: try listener(router, at: .hostname(listen.host, port: listen.port), limits: limits,
+                                                        tls: tls)))
         }
         if settings.mdns {
             services.append(.init(service: MDNSBridge(store: store, machineID: settings.machineID, logger: logger)))
@@ -110,6 +116,7 @@ struct Fleetd {
         logger.info("fleetd starting", metadata: [
             "machine.id": "\(machine.id)", "fleetd.api": "\(socket)",
             "fleetd.store": "\(settings.store)", "fleetd.public_ip": "\(settings.publicIP)",
+            "fleetd.tls": "\(tls.map { "on, as \($0.identity)" } ?? "off")",
         ])
         let group = ServiceGroup(configuration: .init(services: services, gracefulShutdownSignals: [.sigterm, .sigint],
                                                       logger: logger))
@@ -119,19 +126,42 @@ struct Fleetd {
     }
 
     /// One HTTP listener under `limits`, with its own connection count, and accept errors
-    /// (out of descriptors) paused and retried instead of ending the server.
+    /// (out of descriptors) paused and retried instead of ending the server. With `tls`, the
+    /// connection speaks TLS first and must present a certificate from the cluster CA.
     func listener(_ router: Router<FleetRequestContext>, at address: BindAddress, limits: ListenerLimits,
-                  onRunning: @escaping @Sendable () -> Void = {}) -> some Service {
+                  tls: NodeTLS?, onRunning: @escaping @Sendable () -> Void = {}) throws -> some Service {
         let logger = logger.silenced
         return Application(
             router: router,
-            server: .limited(limits, gate: ConnectionGate(limit: limits.maxConnections), logger: logger),
+            server: try .limited(limits, gate: ConnectionGate(limit: limits.maxConnections), logger: logger,
+                                 tls: tls?.serverConfiguration),
             configuration: .init(address: address, serverName: FleetAPI.serverName),
             onServerRunning: { channel in
                 await AcceptBackoff.install(on: channel, logger: logger)
                 onRunning()
             },
             logger: logger)
+    }
+
+    /// A router for a TCP listener: with TLS, every request first learns its client's identity.
+    func tcpRouter(_ tls: NodeTLS?) -> Router<FleetRequestContext> {
+        let router = Router(context: FleetRequestContext.self)
+        if tls != nil { router.add(middleware: PeerIdentityMiddleware(logger: logger)) }
+        return router
+    }
+
+    /// This machine's TLS material, read and checked before anything starts; nil without TLS.
+    func nodeTLS() throws -> NodeTLS? {
+        guard let files = settings.tls else { return nil }
+        let tls = try NodeTLS(caFile: files.ca, certificateFile: files.certificate, keyFile: files.key)
+        if tls.identity.role != .machine {
+            logger.warning("fleetd's certificate is not a machine certificate", metadata: ["tls.identity": "\(tls.identity)"])
+        } else if tls.identity.machineID != settings.machineID {
+            logger.warning("fleetd's certificate names another machine", metadata: [
+                "tls.identity": "\(tls.identity)", "machine.id": "\(settings.machineID)",
+            ])
+        }
+        return tls
     }
 
     /// Raises the open-file limit, then fits the listeners' connection caps under it.
