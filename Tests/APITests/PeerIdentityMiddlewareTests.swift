@@ -1,4 +1,5 @@
 import AsyncHTTPClient
+import Foundation
 import FleetAPI
 import FleetHTTPServer
 import FleetIdentity
@@ -63,6 +64,18 @@ struct PeerIdentityMiddlewareTests {
         return result
     }
 
+    /// The request failed, and in TLS (BoringSSL's error), not in HTTP or by a timeout.
+    static func expectRefusedInTLS(_ result: Result<String, any Error>, _ what: String,
+                                   sourceLocation: SourceLocation = #_sourceLocation) {
+        switch result {
+        case .success(let body):
+            Issue.record("served \(what): \(body)", sourceLocation: sourceLocation)
+        case .failure(let error):
+            #expect(error is NIOSSLError || error is BoringSSLError || "\(error)".contains("SSL"),
+                    "\(what): failed, but not in TLS: \(error)", sourceLocation: sourceLocation)
+        }
+    }
+
     @Test("a client with a certificate from the cluster CA is served, and its identity is known")
     func admitted() async throws {
         let admin = try Self.node(ca, LeafRequest(role: .admin))
@@ -84,8 +97,19 @@ struct PeerIdentityMiddlewareTests {
         var foreign = stranger.clientConfiguration
         foreign.trustRoots = .certificates(server.trustRoots)  // it trusts our server, we do not trust it
         try await withListener { [anonymous, foreign] port in
-            if case .success(let body) = await whoami(port, anonymous) { Issue.record("served without a certificate: \(body)") }
-            if case .success(let body) = await whoami(port, foreign) { Issue.record("served a foreign CA's client: \(body)") }
+            Self.expectRefusedInTLS(await whoami(port, anonymous), "no certificate")
+            Self.expectRefusedInTLS(await whoami(port, foreign), "another CA's certificate")
+        }
+    }
+
+    @Test("a client whose certificate expired is refused in the handshake")
+    func expired() async throws {
+        let lastWeek = Date().addingTimeInterval(-7 * 86400)
+        let issued = try ca.issue(LeafRequest(role: .admin, validity: .seconds(86400), backdate: .zero), now: lastWeek)
+        let old = try NodeTLS(trustRoots: [ca.certificate], certificateChain: [issued.certificate],
+                              privateKey: issued.privateKey).clientConfiguration
+        try await withListener { port in
+            Self.expectRefusedInTLS(await whoami(port, old), "an expired certificate")
         }
     }
 
@@ -94,7 +118,7 @@ struct PeerIdentityMiddlewareTests {
         var wrongTrust = try Self.node(ca, LeafRequest(role: .admin)).clientConfiguration
         wrongTrust.trustRoots = .certificates(try Self.node(try ClusterCA.create(), LeafRequest(role: .admin)).trustRoots)
         try await withListener { [wrongTrust] port in
-            if case .success = await whoami(port, wrongTrust, timeout: .seconds(1)) { Issue.record("trusted a server of another CA") }
+            Self.expectRefusedInTLS(await whoami(port, wrongTrust, timeout: .seconds(1)), "a server of another CA")
         }
     }
 }
