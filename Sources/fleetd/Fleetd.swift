@@ -55,15 +55,16 @@ struct Fleetd {
             services.append(.init(service: etcd))
             store = etcd
         }
+        // fleet's engine and registry metrics, served with the API's own at /metrics.
+        let prometheus = PrometheusCollectorRegistry()
+        let metricsFactory = PrometheusMetricsFactory(registry: prometheus)
+        let apiMetrics = APIMetrics(additional: { prometheus.emitToString() })
         if let keys = settings.keysListen {
-            let router = tcpRouter(tls)
+            let router = tcpRouter(tls, metrics: apiMetrics)
             KeysAPI(store: store, clientURLs: ["\(scheme)://\(keys.host):\(keys.port)"]).addRoutes(to: router)
             services.append(.init(service: try listener(router, at: .hostname(keys.host, port: keys.port), limits: limits,
                                                         tls: tls)))
         }
-        // fleet's engine and registry metrics, served with the API's own at /metrics.
-        let prometheus = PrometheusCollectorRegistry()
-        let metricsFactory = PrometheusMetricsFactory(registry: prometheus)
         let registry = Registry(store: MeteredStore(store, factory: metricsFactory), keys: RegistryKeys(prefix: settings.prefix))
         let machine = MachineRecord(id: MachineID(settings.machineID), publicIP: settings.publicIP,
                                     metadata: settings.metadata, apiURL: settings.advertisedAPIURL)
@@ -88,7 +89,7 @@ struct Fleetd {
         let api = FleetAPI(registry: registry,
                            configuration: .init(tokenLimit: settings.tokenLimit, localMachine: machine.id,
                                                 peerHTTPClient: PeerHTTPClient.client(tls)),
-                           readiness: readiness, metrics: APIMetrics(additional: { prometheus.emitToString() }), inspector: LocalUnitInspector(units: units))
+                           readiness: readiness, metrics: apiMetrics, inspector: LocalUnitInspector(units: units))
         let apiRouter = Router(context: FleetRequestContext.self)
         api.addRoutes(to: apiRouter)
         // The keys API rides along on the API socket, so fleetctl can read and watch discovery.
@@ -101,7 +102,7 @@ struct Fleetd {
         services.append(.init(service: try listener(apiRouter, at: .unixDomainSocket(path: socket), limits: limits,
                                                     tls: nil, onRunning: { chmod(socket, 0o600) })))
         if let listen = settings.apiListen {
-            let router = tcpRouter(tls)
+            let router = tcpRouter(tls, metrics: apiMetrics)
             api.addRoutes(to: router)
             KeysAPI(store: store, clientURLs: ["\(scheme)://\(listen.host):\(listen.port)"]).addRoutes(to: router)
             services.append(.init(service: try listener(router, at: .hostname(listen.host, port: listen.port), limits: limits,
@@ -143,10 +144,14 @@ struct Fleetd {
             logger: logger)
     }
 
-    /// A router for a TCP listener: with TLS, every request first learns its client's identity.
-    func tcpRouter(_ tls: NodeTLS?) -> Router<FleetRequestContext> {
+    /// A router for a TCP listener: with TLS, every request first learns its client's identity,
+    /// and what that identity's role may not do is refused (``RolePolicy``).
+    func tcpRouter(_ tls: NodeTLS?, metrics: APIMetrics) -> Router<FleetRequestContext> {
         let router = Router(context: FleetRequestContext.self)
-        if tls != nil { router.add(middleware: PeerIdentityMiddleware(logger: logger)) }
+        if tls != nil {
+            router.add(middleware: PeerIdentityMiddleware(logger: logger))
+            router.add(middleware: RoleMiddleware(policy: RolePolicy(prefix: settings.prefix), metrics: metrics, logger: logger))
+        }
         return router
     }
 

@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
-# TLS with client certificates on fleetd's TCP listeners (issue 13 items 1-2, first step):
+# TLS with client certificates on fleetd's TCP listeners (issue 13 items 1-3, first step):
 # fleetctl cluster init/issue make a CA and per-machine certificates; fleetd restarted with
 # --tls-ca/--tls-cert/--tls-key serves the fleet API and the keys API over TLS only to clients
 # with a certificate from the cluster CA; machine 2 reaches the store (machine 1's keys API)
-# and passes status on to machine 1 with its own certificate.
+# and passes status on to machine 1 with its own certificate; a discovery reader only reads
+# /discovery, and machine 2 cannot write machine 1's presence or states.
 set -uo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
 ROOT=$(cd "$HERE/../.." && pwd)
@@ -72,6 +73,39 @@ for target in "$API" "$KEYS"; do
 done
 expect_fail "a client that does not trust the cluster CA does not talk to fleetd" "unable to get local issuer" \
   on 2 curl -sS --max-time 5 -o /dev/null --cacert "$WORK/other/ca.pem" "${admin[@]}" "$API"
+
+# --- roles ---------------------------------------------------------------------------------
+check "issue a discovery-reader certificate" fleetctl cluster issue --role discovery-reader --dir "$CA" --out "$WORK/reader"
+reader=(--cert "$WORK/reader.pem" --key "$WORK/reader-key.pem")
+m2cert=(--cert "$WORK/m2/node.pem" --key "$WORK/m2/node-key.pem")
+body() {  # body K URL ARGS...: the response body, from machine K
+  local k=$1 url=$2; shift 2
+  on "$k" curl -sS --max-time 10 --cacert "$CA/ca.pem" "$@" "$url"
+}
+KEYS_ROOT=https://$a1:$KEYS_PORT/v2/keys
+check "the admin writes a discovery record" test "$(curl_api 2 "$KEYS_ROOT/discovery/web/one" "${admin[@]}" -X PUT -d value=x)" = 201
+check "a discovery reader reads /discovery" test "$(curl_api 2 "$KEYS_ROOT/discovery/web/one" "${reader[@]}")" = 200
+check "a discovery reader watches /discovery" test "$(curl_api 2 "$KEYS_ROOT/discovery?wait=true&waitIndex=1&recursive=true" "${reader[@]}")" = 200
+check "a discovery reader may not write /discovery (403)" test "$(curl_api 2 "$KEYS_ROOT/discovery/web/two" "${reader[@]}" -X PUT -d value=y)" = 403
+OUT=$(body 2 "$KEYS_ROOT/discovery/web/two" "${reader[@]}" -X PUT -d value=y)
+check "the keys API's refusal is etcd's error shape (errorCode 110)" has '"errorCode":110' "$OUT"
+check "a discovery reader may not read the registry (403)" test "$(curl_api 2 "$KEYS_ROOT/fleet/?recursive=true" "${reader[@]}")" = 403
+check "a discovery reader may not list units (403)" test "$(curl_api 2 "https://$a1:$API_PORT/fleet/v1/units" "${reader[@]}")" = 403
+OUT=$(body 2 "https://$a1:$API_PORT/fleet/v1/units" "${reader[@]}")
+check "the fleet API's refusal is fleet's error shape" has '"error":{"code":403' "$OUT"
+presence() { body 2 "$KEYS_ROOT/fleet/machines/$m1/object" "${admin[@]}" | python3 -c 'import json,sys; print(json.load(sys.stdin)["node"]["value"])'; }
+before=$(presence)
+check "machine 2 may not write machine 1's presence (403)" \
+  test "$(curl_api 2 "$KEYS_ROOT/fleet/machines/$m1/object" "${m2cert[@]}" -X PUT -d value=rogue)" = 403
+check "machine 2 may not write machine 1's unit states (403)" \
+  test "$(curl_api 2 "$KEYS_ROOT/fleet/states/x.service/$m1" "${m2cert[@]}" -X PUT -d value=rogue)" = 403
+check "machine 2 may not delete the machines directory (403)" \
+  test "$(curl_api 2 "$KEYS_ROOT/fleet/machines?recursive=true&dir=true" "${m2cert[@]}" -X DELETE)" = 403
+check "machine 1's presence is unchanged" test -n "$before" -a "$(presence)" = "$before"
+check "the admin may not pass a request on (X-Fleet-Forwarded, 403)" \
+  test "$(curl_api 2 "https://$a1:$API_PORT/fleet/v1/machines" "${admin[@]}" -H 'X-Fleet-Forwarded: 1')" = 403
+OUT=$(body 2 "https://$a1:$API_PORT/metrics" "${admin[@]}")
+check "refusals are counted in /metrics by role" has 'fleet_api_denied_total{role="discovery-reader"}' "$OUT"
 
 # --- fleetctl over https ------------------------------------------------------------------
 https_fleetctl() {  # from machine 2, to machine K's API
