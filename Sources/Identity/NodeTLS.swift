@@ -80,3 +80,15 @@ public struct NodeTLS: Sendable {
         return try NIOSSLCertificate(bytes: serializer.serializedBytes, format: .der)
     }
 }
+
+extension NodeTLS {
+    /// Refuses a certificate that is not this machine's: a fleetd serving and calling others
+    /// as another machine (or as admin) would be refused its own presence writes by the
+    /// store holder, or could write another machine's; better to stop at start, saying why.
+    public func requireMachine(_ id: String) throws {
+        guard identity.role == .machine, identity.machineID == id else {
+            throw IdentityError(.badMachineID, "the TLS certificate is for \(identity), but this is machine \(id): "
+                + "issue one with fleetctl cluster issue --role machine --machine-id \(id)")
+        }
+    }
+}

@@ -159,13 +159,7 @@ struct Fleetd {
     func nodeTLS() throws -> NodeTLS? {
         guard let files = settings.tls else { return nil }
         let tls = try NodeTLS(caFile: files.ca, certificateFile: files.certificate, keyFile: files.key)
-        if tls.identity.role != .machine {
-            logger.warning("fleetd's certificate is not a machine certificate", metadata: ["tls.identity": "\(tls.identity)"])
-        } else if tls.identity.machineID != settings.machineID {
-            logger.warning("fleetd's certificate names another machine", metadata: [
-                "tls.identity": "\(tls.identity)", "machine.id": "\(settings.machineID)",
-            ])
-        }
+        try tls.requireMachine(settings.machineID)
         return tls
     }
 

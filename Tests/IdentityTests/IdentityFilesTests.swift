@@ -55,6 +55,11 @@ struct IdentityFilesTests {
             let tls = try NodeTLS(caFile: files.path("ca.pem"), certificateFile: files.path("m1.pem"), keyFile: files.path("m1-key.pem"))
             #expect(tls.identity == PeerIdentity(role: .machine, machineID: "m1"))
             #expect(NodeTLS.identity(of: tls.certificateChain[0]) == tls.identity)
+            try tls.requireMachine("m1")
+            #expect(throws: IdentityError.self) { try tls.requireMachine("m2") }
+            let admin = try NodeTLS(caFile: files.path("ca.pem"), certificateFile: files.path("admin.pem"),
+                                    keyFile: files.path("admin-key.pem"))
+            #expect(throws: IdentityError.self) { try admin.requireMachine("m1") }
             let error = #expect(throws: IdentityError.self) {
                 try NodeTLS(caFile: files.path("ca.pem"), certificateFile: files.path("m1.pem"), keyFile: files.path("admin-key.pem"))
             }

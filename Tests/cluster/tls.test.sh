@@ -127,4 +127,11 @@ OUT=$(https_fleetctl 2 status pinned.service 2>&1)
 check "status asked of machine 2 is passed on to machine 1 over TLS" has "Loaded:" "$OUT"
 check "destroy the unit" fleetctl destroy pinned.service
 
+# --- a certificate for another machine ------------------------------------------------------
+on 2 timeout 20 systemctl --user stop fleetd >/dev/null 2>&1
+"$CLUSTER" start-fleetd 2 --tls-ca "$CA/ca.pem" --tls-cert "$WORK/m1/node.pem" --tls-key "$WORK/m1/node-key.pem" \
+  --store "https://$a1:$KEYS_PORT" >/dev/null 2>&1
+wait_until 20 "fleetd refuses to start with another machine's certificate, saying why" \
+  grep -q "the TLS certificate is for machine $m1, but this is machine $m2" "$("$RIGCMD" dir 2)/fleetd.log"
+
 finish tls
