@@ -22,6 +22,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-nio-ssl.git", from: "2.37.6"),
         .package(url: "https://github.com/apple/swift-metrics.git", from: "2.13.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
+        .package(url: "https://github.com/apple/swift-certificates.git", from: "1.21.1"),
+        .package(url: "https://github.com/apple/swift-asn1.git", from: "1.1.0"),
     ],
     targets: [
         // Unit files: parsing, normalisation, hashing, names, [X-Fleet] requirements.
@@ -42,6 +44,8 @@ let package = Package(
             .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
             .product(name: "Hummingbird", package: "hummingbird"),
             .product(name: "HummingbirdCore", package: "hummingbird"),
+            .product(name: "HummingbirdTLS", package: "hummingbird"),
+            .product(name: "NIOSSL", package: "swift-nio-ssl"),
             .product(name: "Logging", package: "swift-log"),
         ], path: "Sources/HTTPServer"),
         // The store over HTTP: etcd-v2 keys API server routes and the remote-store client.
@@ -63,6 +67,14 @@ let package = Package(
             .product(name: "Logging", package: "swift-log"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
         ], path: "Sources/StoreEtcd"),
+        // The cluster identity: a cluster CA, certificates for roles and machines, TLS
+        // configurations for fleetd's listeners and its clients.
+        .target(name: "FleetIdentity", dependencies: [
+            .product(name: "Crypto", package: "swift-crypto"),
+            .product(name: "X509", package: "swift-certificates"),
+            .product(name: "SwiftASN1", package: "swift-asn1"),
+            .product(name: "NIOSSL", package: "swift-nio-ssl"),
+        ], path: "Sources/Identity"),
         // fleet's typed schema over the store.
         .target(name: "FleetRegistry", dependencies: [
             "FleetStore", "FleetUnit", .product(name: "Metrics", package: "swift-metrics"),
@@ -105,20 +117,22 @@ let package = Package(
         ], path: "Sources/MDNS"),
         // fleet's HTTP API v1: entities, server routes, client.
         .target(name: "FleetAPI", dependencies: [
-            "FleetRegistry", "FleetStoreHTTP", "FleetHTTPServer", "FleetDiscovery",
+            "FleetRegistry", "FleetStoreHTTP", "FleetHTTPServer", "FleetDiscovery", "FleetIdentity",
             .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOSSL", package: "swift-nio-ssl"),
             .product(name: "Hummingbird", package: "hummingbird"),
             .product(name: "AsyncHTTPClient", package: "async-http-client"),
         ], path: "Sources/API"),
         .executableTarget(name: "fleetd", dependencies: [
             "FleetAgent", "FleetAPI", "FleetDiscovery", "FleetEngine", "FleetJournal", "FleetMDNS", "FleetStoreEtcd", "FleetUnit",
-            "FleetStoreHTTP", "FleetHTTPServer", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            "FleetStoreHTTP", "FleetHTTPServer", "FleetIdentity", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            .product(name: "AsyncHTTPClient", package: "async-http-client"),
             .product(name: "Prometheus", package: "swift-prometheus"),
             .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "UnixSignals", package: "swift-service-lifecycle"),
         ]),
         .executableTarget(name: "fleetctl", dependencies: [
-            "FleetAPI", "FleetUnit", "FleetDiscovery",
+            "FleetAPI", "FleetUnit", "FleetDiscovery", "FleetIdentity",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "AsyncHTTPClient", package: "async-http-client"),
             .product(name: "NIOSSL", package: "swift-nio-ssl"),
@@ -158,6 +172,11 @@ let package = Package(
             .product(name: "Logging", package: "swift-log"),
         ]),
 
+        .testTarget(name: "FleetIdentityTests", dependencies: [
+            "FleetIdentity",
+            .product(name: "Crypto", package: "swift-crypto"),
+            .product(name: "X509", package: "swift-certificates"),
+        ], path: "Tests/IdentityTests"),
         .testTarget(name: "FleetUnitTests", dependencies: ["FleetUnit", "FleetTestSupport"], path: "Tests/UnitTests"),
         .testTarget(name: "FleetDiscoveryTests", dependencies: [
             "FleetDiscovery", "FleetStore", "FleetTestSupport",
@@ -188,7 +207,9 @@ let package = Package(
             "FleetAgent", .product(name: "ServiceLifecycleTestKit", package: "swift-service-lifecycle"),
         ], path: "Tests/AgentTests"),
         .testTarget(name: "FleetAPITests", dependencies: [
-            "FleetAPI", "FleetHTTPServer", "FleetTestSupport", .product(name: "HummingbirdTesting", package: "hummingbird"),
+            "FleetAPI", "FleetHTTPServer", "FleetTestSupport", "FleetIdentity",
+            .product(name: "AsyncHTTPClient", package: "async-http-client"),
+            .product(name: "NIOSSL", package: "swift-nio-ssl"), .product(name: "HummingbirdTesting", package: "hummingbird"),
         ], path: "Tests/APITests"),
         .testTarget(name: "fleetctlTests", dependencies: ["fleetctl"], path: "Tests/fleetctlTests"),
         .testTarget(name: "fleetdTests", dependencies: ["fleetd"], path: "Tests/fleetdTests"),

@@ -14,6 +14,8 @@ public final class APIMetrics: Sendable {
     }
 
     private let requests = Mutex<[Key: Int]>([:])
+    /// Requests refused for the client's role (``RoleMiddleware``), by role.
+    private let denied = Mutex<[String: Int]>([:])
     /// More exposition text appended to every scrape (fleetd: the engine's and registry's
     /// metrics from its Prometheus registry).
     let additional: (@Sendable () -> String)?
@@ -26,6 +28,10 @@ public final class APIMetrics: Sendable {
         requests.withLock { $0[Key(resource: resource, method: method, code: code), default: 0] += 1 }
     }
 
+    func countDenied(role: String) {
+        denied.withLock { $0[role, default: 0] += 1 }
+    }
+
     /// The exposition text: requests by resource, method and code; readiness; build version.
     func exposition(ready: Bool, machines: Int?) -> String {
         let counts = requests.withLock { $0 }.sorted { $0.key < $1.key }
@@ -36,6 +42,15 @@ public final class APIMetrics: Sendable {
         """
         for (key, value) in counts {
             out += "fleet_api_requests_total{resource=\"\(key.resource)\",method=\"\(key.method)\",code=\"\(key.code)\"} \(value)\n"
+        }
+        let refusals = denied.withLock { $0 }.sorted { $0.key < $1.key }
+        if !refusals.isEmpty {
+            out += """
+            # HELP fleet_api_denied_total Requests refused on a TLS listener because the client's role may not make them.
+            # TYPE fleet_api_denied_total counter
+
+            """
+            for (role, value) in refusals { out += "fleet_api_denied_total{role=\"\(role)\"} \(value)\n" }
         }
         out += """
         # HELP fleet_api_ready 1 once this machine is registered and the API answers requests.

@@ -161,7 +161,7 @@ extension FleetAPI {
                 + "start its fleetd with --api-listen")
         }
         do {
-            return try FleetClient(endpoint: url, timeout: .seconds(30))
+            return try FleetClient(endpoint: url, client: configuration.peerHTTPClient, timeout: .seconds(30))
         } catch {
             throw APIError(.badGateway, "machine \(machine.id.rawValue) advertises a bad API URL \"\(url)\": \(error)")
         }

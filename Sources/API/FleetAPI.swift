@@ -1,3 +1,4 @@
+import AsyncHTTPClient
 import FleetRegistry
 import FleetStore
 import FleetUnit
@@ -15,10 +16,14 @@ public struct FleetAPI: Sendable {
         /// The machine this fleetd runs units on: its units' status and journal are answered
         /// here, everyone else's by their own machine's fleetd.
         public var localMachine: MachineID?
+        /// The client that passes status and journal requests on to other fleetds: with TLS,
+        /// it presents this machine's certificate and trusts only the cluster CA.
+        public var peerHTTPClient: HTTPClient
 
-        public init(tokenLimit: Int = 100, localMachine: MachineID? = nil) {
+        public init(tokenLimit: Int = 100, localMachine: MachineID? = nil, peerHTTPClient: HTTPClient = .shared) {
             self.tokenLimit = tokenLimit
             self.localMachine = localMachine
+            self.peerHTTPClient = peerHTTPClient
         }
     }
 

@@ -1,15 +1,21 @@
 import FleetHTTPServer
+import FleetIdentity
 import Hummingbird
 import NIOCore
 
 /// The request context of fleetd's listeners: Hummingbird's basic context plus the channel, so
-/// a streaming response (`journal?follow=true`, a keys-API watch) can notice its client left.
+/// a streaming response (`journal?follow=true`, a keys-API watch) can notice its client left,
+/// and, on a TLS listener, who the client is (``peer``, set by ``PeerIdentityMiddleware``).
 public struct FleetRequestContext: RequestContext, ConnectionAwareContext {
     public var coreContext: CoreRequestContextStorage
     public let channel: (any Channel)?
+    /// The role and machine ID of the client's certificate, checked against the cluster CA in
+    /// the handshake; nil on the unix socket and on plain-HTTP listeners.
+    public var peer: PeerIdentity?
 
     public init(source: ApplicationRequestContextSource) {
         coreContext = .init(source: source)
         channel = source.channel
+        peer = nil
     }
 }

@@ -182,7 +182,9 @@ public struct KeysAPI: Sendable {
         return response
     }
 
-    static func key(of path: String) -> String {
+    /// The key a request path names (percent-decoded, not yet normalized). Public because
+    /// fleetd's role checks must read a path exactly as the keys API does.
+    public static func key(of path: String) -> String {
         let decoded = path.removingPercentEncoding ?? path
         return String(decoded.dropFirst("/v2/keys".count))
     }

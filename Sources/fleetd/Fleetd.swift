@@ -3,6 +3,7 @@ import FleetAPI
 import FleetDiscovery
 import FleetEngine
 import FleetHTTPServer
+import FleetIdentity
 import FleetMDNS
 import FleetStoreEtcd
 import FleetRegistry
@@ -29,6 +30,8 @@ struct Fleetd {
 
     func run() async throws {
         let limits = listenerLimits()
+        let tls = try nodeTLS()
+        let scheme = tls == nil ? "http" : "https"
         // First in, last out: a SIGHUP is answered while everything starts and stops.
         var services: [ServiceGroupConfiguration.ServiceConfiguration] = [.init(service: reloader)]
         let store: any KeyValueStore
@@ -49,7 +52,7 @@ struct Fleetd {
             services.append(.init(service: embedded))
             store = embedded
         case .remote(let url):
-            store = RemoteStore(url: url, watchLimits: settings.watchLimits)
+            store = RemoteStore(url: url, client: PeerHTTPClient.client(tls), watchLimits: settings.watchLimits)
         case let .etcd(endpoints, prefix, caFile, certFile, keyFile):
             let tls = (caFile ?? certFile ?? keyFile) == nil ? nil
                 : EtcdStore.TLS(caFile: caFile, certificateFile: certFile, keyFile: keyFile)
@@ -58,14 +61,16 @@ struct Fleetd {
             services.append(.init(service: etcd))
             store = etcd
         }
-        if let keys = settings.keysListen {
-            let router = Router(context: FleetRequestContext.self)
-            KeysAPI(store: store, clientURLs: ["http://\(keys.host):\(keys.port)"]).addRoutes(to: router)
-            services.append(.init(service: listener(router, at: .hostname(keys.host, port: keys.port), limits: limits)))
-        }
         // fleet's engine and registry metrics, served with the API's own at /metrics.
         let prometheus = PrometheusCollectorRegistry()
         let metricsFactory = PrometheusMetricsFactory(registry: prometheus)
+        let apiMetrics = APIMetrics(additional: { prometheus.emitToString() })
+        if let keys = settings.keysListen {
+            let router = tcpRouter(tls, metrics: apiMetrics)
+            KeysAPI(store: store, clientURLs: ["\(scheme)://\(keys.host):\(keys.port)"]).addRoutes(to: router)
+            services.append(.init(service: try listener(router, at: .hostname(keys.host, port: keys.port), limits: limits,
+                                                        tls: tls)))
+        }
         let registry = Registry(store: MeteredStore(store, factory: metricsFactory), keys: RegistryKeys(prefix: settings.prefix))
         let machine = MachineRecord(id: MachineID(settings.machineID), publicIP: settings.publicIP,
                                     metadata: settings.metadata, apiURL: settings.advertisedAPIURL)
@@ -89,24 +94,26 @@ struct Fleetd {
                                                   logger: logger)))
         }
         let api = FleetAPI(registry: registry,
-                           configuration: .init(tokenLimit: settings.tokenLimit, localMachine: machine.id),
-                           readiness: readiness, metrics: APIMetrics(additional: { prometheus.emitToString() }), inspector: LocalUnitInspector(units: units))
+                           configuration: .init(tokenLimit: settings.tokenLimit, localMachine: machine.id,
+                                                peerHTTPClient: PeerHTTPClient.client(tls)),
+                           readiness: readiness, metrics: apiMetrics, inspector: LocalUnitInspector(units: units))
         let apiRouter = Router(context: FleetRequestContext.self)
         api.addRoutes(to: apiRouter)
         // The keys API rides along on the API socket, so fleetctl can read and watch discovery.
-        KeysAPI(store: store, clientURLs: settings.keysListen.map { ["http://\($0.host):\($0.port)"] } ?? [])
+        KeysAPI(store: store, clientURLs: settings.keysListen.map { ["\(scheme)://\($0.host):\($0.port)"] } ?? [])
             .addRoutes(to: apiRouter)
         let socket = settings.apiSocket
         try? FileManager.default.removeItem(atPath: socket)  // a stale socket from a previous run
         try FileManager.default.createDirectory(atPath: (socket as NSString).deletingLastPathComponent,
                                                 withIntermediateDirectories: true)
-        services.append(.init(service: listener(apiRouter, at: .unixDomainSocket(path: socket), limits: limits,
-                                                onRunning: { [logger] in Self.secureSocket(socket, logger: logger) })))
+        services.append(.init(service: try listener(apiRouter, at: .unixDomainSocket(path: socket), limits: limits,
+                                                    tls: nil, onRunning: { [logger] in Self.secureSocket(socket, logger: logger) })))
         if let listen = settings.apiListen {
-            let router = Router(context: FleetRequestContext.self)
+            let router = tcpRouter(tls, metrics: apiMetrics)
             api.addRoutes(to: router)
-            KeysAPI(store: store, clientURLs: ["http://\(listen.host):\(listen.port)"]).addRoutes(to: router)
-            services.append(.init(service: listener(router, at: .hostname(listen.host, port: listen.port), limits: limits)))
+            KeysAPI(store: store, clientURLs: ["\(scheme)://\(listen.host):\(listen.port)"]).addRoutes(to: router)
+            services.append(.init(service: try listener(router, at: .hostname(listen.host, port: listen.port), limits: limits,
+                                                        tls: tls)))
         }
         if settings.mdns {
             services.append(.init(service: MDNSBridge(store: store, machineID: settings.machineID, logger: logger)))
@@ -117,6 +124,7 @@ struct Fleetd {
         logger.info("fleetd starting", metadata: [
             "machine.id": "\(machine.id)", "fleetd.api": "\(socket)",
             "fleetd.store": "\(settings.store)", "fleetd.public_ip": "\(settings.publicIP)",
+            "fleetd.tls": "\(tls.map { "on, as \($0.identity)" } ?? "off")",
         ])
         let group = ServiceGroup(configuration: .init(services: services, gracefulShutdownSignals: [.sigterm, .sigint],
                                                       logger: logger))
@@ -126,19 +134,40 @@ struct Fleetd {
     }
 
     /// One HTTP listener under `limits`, with its own connection count, and accept errors
-    /// (out of descriptors) paused and retried instead of ending the server.
+    /// (out of descriptors) paused and retried instead of ending the server. With `tls`, the
+    /// connection speaks TLS first and must present a certificate from the cluster CA.
     func listener(_ router: Router<FleetRequestContext>, at address: BindAddress, limits: ListenerLimits,
-                  onRunning: @escaping @Sendable () -> Void = {}) -> some Service {
+                  tls: NodeTLS?, onRunning: @escaping @Sendable () -> Void = {}) throws -> some Service {
         let logger = logger.silenced
         return Application(
             router: router,
-            server: .limited(limits, gate: ConnectionGate(limit: limits.maxConnections), logger: logger),
+            server: try .limited(limits, gate: ConnectionGate(limit: limits.maxConnections), logger: logger,
+                                 tls: tls?.serverConfiguration),
             configuration: .init(address: address, serverName: FleetAPI.serverName),
             onServerRunning: { channel in
                 await AcceptBackoff.install(on: channel, logger: logger)
                 onRunning()
             },
             logger: logger)
+    }
+
+    /// A router for a TCP listener: with TLS, every request first learns its client's identity,
+    /// and what that identity's role may not do is refused (``RolePolicy``).
+    func tcpRouter(_ tls: NodeTLS?, metrics: APIMetrics) -> Router<FleetRequestContext> {
+        let router = Router(context: FleetRequestContext.self)
+        if tls != nil {
+            router.add(middleware: PeerIdentityMiddleware(logger: logger))
+            router.add(middleware: RoleMiddleware(policy: RolePolicy(prefix: settings.prefix), metrics: metrics, logger: logger))
+        }
+        return router
+    }
+
+    /// This machine's TLS material, read and checked before anything starts; nil without TLS.
+    func nodeTLS() throws -> NodeTLS? {
+        guard let files = settings.tls else { return nil }
+        let tls = try NodeTLS(caFile: files.ca, certificateFile: files.certificate, keyFile: files.key)
+        try tls.requireMachine(settings.machineID)
+        return tls
     }
 
     /// Raises the open-file limit, then fits the listeners' connection caps under it.

@@ -39,6 +39,13 @@ struct FleetdCommand: AsyncParsableCommand {
     @Option(help: "etcd TLS client key file.")
     var etcdKeyFile: String?
 
+    @Option(help: "TLS on the TCP listeners (--keys-listen, --api-listen): the cluster CA (PEM); clients must present a certificate it issued. Give --tls-ca, --tls-cert and --tls-key together (see fleetctl cluster --help).")
+    var tlsCA: String?
+    @Option(help: "TLS: this machine's certificate (PEM), from fleetctl cluster issue --role machine --machine-id <this machine's ID>; also presented to other fleetds and a remote store.")
+    var tlsCert: String?
+    @Option(help: "TLS: this machine's private key (PEM).")
+    var tlsKey: String?
+
     @Option(help: "Where the embedded store keeps its data (default /var/lib/fleet).")
     var dataDir: String?
 

@@ -14,6 +14,9 @@ struct FleetdSettings: Sendable {
     }
 
     var store: StoreChoice
+    /// The CA, certificate and key of TLS on the TCP listeners and of calls to other fleetds;
+    /// nil for plain HTTP (TLS is opt-in for now).
+    var tls: TLSFiles?
     var dataDirectory: String
     var keysListen: (host: String, port: Int)?
     var apiSocket: String
@@ -66,8 +69,10 @@ struct FleetdSettings: Sendable {
         } else if storeText.hasPrefix("http://") || storeText.hasPrefix("https://") {
             store = .remote(url: storeText)
         } else {
-            throw ValidationError("--store must be 'embedded' or an http:// URL of a fleetd keys API, not '\(storeText)'")
+            throw ValidationError("--store must be 'embedded' or an http(s):// URL of a fleetd keys API, not '\(storeText)'")
         }
+        tls = try TLSFiles(ca: value(c.tlsCA, "TLS_CA"), certificate: value(c.tlsCert, "TLS_CERT"),
+                           key: value(c.tlsKey, "TLS_KEY"))
         dataDirectory = value(c.dataDir, "DATA_DIR") ?? "/var/lib/fleet"
         let keys = value(c.keysListen, "KEYS_LISTEN") ?? (store == .embedded ? "127.0.0.1:4001" : "none")
         keysListen = keys == "none" ? nil : try Self.hostPort(keys, option: "--keys-listen")
@@ -157,7 +162,7 @@ struct FleetdSettings: Sendable {
         guard let listen = apiListen else { return nil }
         var host = ["0.0.0.0", "::", "[::]", ""].contains(listen.host) ? publicIP : listen.host
         if host.contains(":") && !host.hasPrefix("[") { host = "[\(host)]" }
-        return host.isEmpty ? nil : "http://\(host):\(listen.port)"
+        return host.isEmpty ? nil : "\(tls == nil ? "http" : "https")://\(host):\(listen.port)"
     }
 
     static func hostPort(_ text: String, option: String) throws -> (host: String, port: Int) {

@@ -1,0 +1,124 @@
+import AsyncHTTPClient
+import Foundation
+import FleetAPI
+import FleetHTTPServer
+import FleetIdentity
+import Hummingbird
+import HummingbirdTesting
+import Logging
+import NIOCore
+import NIOSSL
+import Testing
+
+/// fleetd's TCP listener with TLS, as `fleetd --tls-ca/--tls-cert/--tls-key` builds it: the
+/// handshake requires a client certificate from the cluster CA, and the request context then
+/// knows the client's role and machine.
+@Suite("TLS listener")
+struct PeerIdentityMiddlewareTests {
+    let ca: ClusterCA
+    let server: NodeTLS
+
+    init() throws {
+        ca = try ClusterCA.create()
+        server = try Self.node(ca, LeafRequest(role: .machine, machineID: "m1", ipAddresses: ["127.0.0.1"]))
+    }
+
+    static func node(_ ca: ClusterCA, _ request: LeafRequest) throws -> NodeTLS {
+        let issued = try ca.issue(request)
+        return try NodeTLS(trustRoots: [ca.certificate], certificateChain: [issued.certificate],
+                           privateKey: issued.privateKey)
+    }
+
+    /// A listener answering `GET /whoami` with the request context's peer, for `body`.
+    func withListener(_ body: @Sendable (_ port: Int) async throws -> Void) async throws {
+        let router = Router(context: FleetRequestContext.self)
+        var logger = Logger(label: "tls-test")
+        logger.logLevel = .critical
+        router.add(middleware: PeerIdentityMiddleware(logger: logger))
+        router.get("whoami") { _, context in context.peer?.description ?? "nobody" }
+        let limits = ListenerLimits(maxConnections: 8, idleTimeout: .seconds(5), maxHeaderBytes: 8192)
+        let app = Application(router: router,
+                              server: try .limited(limits, gate: ConnectionGate(limit: 8), logger: logger,
+                                                   tls: server.serverConfiguration),
+                              configuration: .init(address: .hostname("127.0.0.1", port: 0)), logger: logger)
+        try await app.test(.live) { client in
+            try await body(try #require(client.port))
+        }
+    }
+
+    /// `GET /whoami` over TLS with `tls`; the body, or the error. A client that refuses the
+    /// server retries its connection until `timeout` (AsyncHTTPClient's pool does so).
+    @Sendable func whoami(_ port: Int, _ tls: TLSConfiguration, timeout: TimeAmount = .seconds(10))
+        async -> Result<String, any Error>
+    {
+        let client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: .init(tlsConfiguration: tls))
+        let result: Result<String, any Error>
+        do {
+            let response = try await client.execute(HTTPClientRequest(url: "https://127.0.0.1:\(port)/whoami"),
+                                                    timeout: timeout)
+            result = .success(String(buffer: try await response.body.collect(upTo: 1024)))
+        } catch {
+            result = .failure(error)
+        }
+        try? await client.shutdown()
+        return result
+    }
+
+    /// The request failed, and in TLS (BoringSSL's error), not in HTTP or by a timeout.
+    static func expectRefusedInTLS(_ result: Result<String, any Error>, _ what: String,
+                                   sourceLocation: SourceLocation = #_sourceLocation) {
+        switch result {
+        case .success(let body):
+            Issue.record("served \(what): \(body)", sourceLocation: sourceLocation)
+        case .failure(let error):
+            #expect(error is NIOSSLError || error is BoringSSLError || "\(error)".contains("SSL"),
+                    "\(what): failed, but not in TLS: \(error)", sourceLocation: sourceLocation)
+        }
+    }
+
+    @Test("a client with a certificate from the cluster CA is served, and its identity is known")
+    func admitted() async throws {
+        let admin = try Self.node(ca, LeafRequest(role: .admin))
+        let machine = try Self.node(ca, LeafRequest(role: .machine, machineID: "m2"))
+        try await withListener { port in
+            let asAdmin = try await whoami(port, admin.clientConfiguration).get()
+            let asMachine = try await whoami(port, machine.clientConfiguration).get()
+            #expect(asAdmin == "admin")
+            #expect(asMachine == "machine m2")
+        }
+    }
+
+    @Test("a client without a certificate, or with one from another CA, is refused in the handshake")
+    func refused() async throws {
+        var anonymous = server.clientConfiguration
+        anonymous.certificateChain = []
+        anonymous.privateKey = nil
+        let stranger = try Self.node(try ClusterCA.create(), LeafRequest(role: .admin))
+        var foreign = stranger.clientConfiguration
+        foreign.trustRoots = .certificates(server.trustRoots)  // it trusts our server, we do not trust it
+        try await withListener { [anonymous, foreign] port in
+            Self.expectRefusedInTLS(await whoami(port, anonymous), "no certificate")
+            Self.expectRefusedInTLS(await whoami(port, foreign), "another CA's certificate")
+        }
+    }
+
+    @Test("a client whose certificate expired is refused in the handshake")
+    func expired() async throws {
+        let lastWeek = Date().addingTimeInterval(-7 * 86400)
+        let issued = try ca.issue(LeafRequest(role: .admin, validity: .seconds(86400), backdate: .zero), now: lastWeek)
+        let old = try NodeTLS(trustRoots: [ca.certificate], certificateChain: [issued.certificate],
+                              privateKey: issued.privateKey).clientConfiguration
+        try await withListener { port in
+            Self.expectRefusedInTLS(await whoami(port, old), "an expired certificate")
+        }
+    }
+
+    @Test("a client that does not trust the cluster CA does not talk to the server")
+    func serverChecked() async throws {
+        var wrongTrust = try Self.node(ca, LeafRequest(role: .admin)).clientConfiguration
+        wrongTrust.trustRoots = .certificates(try Self.node(try ClusterCA.create(), LeafRequest(role: .admin)).trustRoots)
+        try await withListener { [wrongTrust] port in
+            Self.expectRefusedInTLS(await whoami(port, wrongTrust, timeout: .seconds(1)), "a server of another CA")
+        }
+    }
+}
