@@ -145,8 +145,8 @@ let package = Package(
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             .product(name: "UnixSignals", package: "swift-service-lifecycle"),
         ]),
-        // Shared by tests and fuzzers: a seeded random number generator.
-        .target(name: "FleetTestSupport", path: "Sources/TestSupport"),
+        // Shared by tests and fuzzers: a seeded random number generator; FaultyStore (watches that fail on demand).
+        .target(name: "FleetTestSupport", dependencies: ["FleetStore"], path: "Sources/TestSupport"),
         // Fuzzing the DNS parser and responder (scripts/fuzz-dns).
         .executableTarget(name: "DNSFuzz", dependencies: ["FleetDiscovery", "FleetTestSupport"]),
         // Store write -> DNS answer latency, in process.
@@ -184,7 +184,7 @@ let package = Package(
         ], path: "Tests/EngineTests"),
         .testTarget(name: "FleetSystemdTests", dependencies: ["FleetSystemd", "FleetJournal"], path: "Tests/SystemdTests"),
         .testTarget(name: "FleetAgentTests", dependencies: [
-            "FleetAgent", .product(name: "ServiceLifecycleTestKit", package: "swift-service-lifecycle"),
+            "FleetAgent", "FleetTestSupport", .product(name: "ServiceLifecycleTestKit", package: "swift-service-lifecycle"),
         ], path: "Tests/AgentTests"),
         .testTarget(name: "FleetAPITests", dependencies: [
             "FleetAPI", "FleetHTTPServer", "FleetTestSupport", .product(name: "HummingbirdTesting", package: "hummingbird"),

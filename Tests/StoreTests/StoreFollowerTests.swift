@@ -1,5 +1,6 @@
 import FleetStore
 import FleetStoreHTTP
+import FleetTestSupport
 import Testing
 
 /// ``StoreFollower``: the shared long watch (snapshot, events, retry, reload, silence bound).

@@ -1,10 +1,11 @@
 import FleetStore
 import Synchronization
 
-/// An ``InMemoryStore`` whose watches fail on demand: each call to ``watch(_:recursive:fromIndex:)``
-/// takes the next queued ``Fault`` (none left: a plain watch), and every call is recorded.
-final class FaultyStore: KeyValueStore {
-    enum Fault: Sendable {
+/// An `InMemoryStore` whose watches fail on demand, for tests of what follows the store: each
+/// call to ``watch(_:recursive:fromIndex:)`` takes the next queued ``Fault`` (none left: a plain
+/// watch), and every call is recorded.
+public final class FaultyStore: KeyValueStore {
+    public enum Fault: Sendable {
         /// The call itself throws.
         case refuse(StoreError)
         /// The watch delivers `count` events, then fails with `error`.
@@ -13,23 +14,23 @@ final class FaultyStore: KeyValueStore {
         case silent
     }
 
-    let base: InMemoryStore
+    public let base: InMemoryStore
     private let state = Mutex<(faults: [Fault], calls: [UInt64?], silent: [AsyncThrowingStream<StoreEvent, any Error>.Continuation])>(([], [], []))
 
-    init(_ base: InMemoryStore = InMemoryStore()) {
+    public init(_ base: InMemoryStore = InMemoryStore()) {
         self.base = base
     }
 
-    func inject(_ faults: Fault...) { state.withLock { $0.faults += faults } }
+    public func inject(_ faults: Fault...) { state.withLock { $0.faults += faults } }
 
     /// The `fromIndex` of every watch opened so far.
-    var watchCalls: [UInt64?] { state.withLock { $0.calls } }
+    public var watchCalls: [UInt64?] { state.withLock { $0.calls } }
 
-    func get(_ key: String, recursive: Bool) async throws -> StoreNode { try await base.get(key, recursive: recursive) }
-    func apply(_ write: StoreWrite) async throws -> StoreEvent { try await base.apply(write) }
-    func currentIndex() async throws -> UInt64 { await base.currentIndex() }
+    public func get(_ key: String, recursive: Bool) async throws -> StoreNode { try await base.get(key, recursive: recursive) }
+    public func apply(_ write: StoreWrite) async throws -> StoreEvent { try await base.apply(write) }
+    public func currentIndex() async throws -> UInt64 { await base.currentIndex() }
 
-    func watch(_ key: String, recursive: Bool, fromIndex: UInt64?) async throws -> AsyncThrowingStream<StoreEvent, any Error> {
+    public func watch(_ key: String, recursive: Bool, fromIndex: UInt64?) async throws -> AsyncThrowingStream<StoreEvent, any Error> {
         let fault = state.withLock { state -> Fault? in
             state.calls.append(fromIndex)
             return state.faults.isEmpty ? nil : state.faults.removeFirst()
