@@ -33,6 +33,7 @@ let package = Package(
                        providers: [.apt(["libsqlite3-dev"])]),
         .target(name: "FleetStore", dependencies: [
             "CSQLite",
+            .product(name: "Metrics", package: "swift-metrics"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
         ], path: "Sources/Store"),
         // fleetd's HTTP listeners under bounds: connection cap, idle timeout, header limits,
@@ -114,6 +115,7 @@ let package = Package(
             "FleetAgent", "FleetAPI", "FleetDiscovery", "FleetEngine", "FleetJournal", "FleetMDNS", "FleetStoreEtcd", "FleetUnit",
             "FleetStoreHTTP", "FleetHTTPServer", .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Prometheus", package: "swift-prometheus"),
+            .product(name: "Metrics", package: "swift-metrics"),
             .product(name: "NIOPosix", package: "swift-nio"),
         ]),
         .executableTarget(name: "fleetctl", dependencies: [

@@ -165,7 +165,8 @@ public struct Agent: Service {
     /// contact with the store comes back after an outage (``rewatch``).
     func watchAssignments() async {
         let key = registry.keys.schedule(machineID)
-        let options = StoreFollowOptions(maxSilence: .seconds(min(max(configuration.ttl, 1), 60)))
+        let options = StoreFollowOptions(maxSilence: .seconds(min(max(configuration.ttl, 1), 60)),
+                                         counters: StoreFollowCounters(follower: "agent"))
         while !Task.isCancelled {
             await withTaskGroup(of: Void.self) { group in
                 group.addTask {

@@ -292,7 +292,8 @@ public struct Engine: Service {
     /// but do not wake it. A follow silent for the lease TTL is made anew.
     func watchForChanges(wake: Wakeups) async {
         let keys = registry.keys
-        let options = StoreFollowOptions(maxSilence: .seconds(max(configuration.leaseTTL, 1)))
+        let options = StoreFollowOptions(maxSilence: .seconds(max(configuration.leaseTTL, 1)),
+                                         counters: StoreFollowCounters(follower: "engine", factory: configuration.metrics.factory))
         let changes = registry.store.follow(keys.prefix, recursive: true, options: options) { [registry] in
             var model = ClusterModel(keys: keys)
             try await model.load(from: registry)

@@ -53,7 +53,8 @@ public struct MDNSBridge: Service {
     }
 
     private func follow(_ publisher: AvahiPublisher) async throws {
-        for try await change in store.follow(root, recursive: true).cancelOnGracefulShutdown() {
+        let options = StoreFollowOptions(counters: StoreFollowCounters(follower: "mdns"))
+        for try await change in store.follow(root, recursive: true, options: options).cancelOnGracefulShutdown() {
             switch change {
             case let .snapshot(tree, index):
                 // Changes made during the read come again as events: announcements are idempotent.

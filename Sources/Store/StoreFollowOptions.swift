@@ -1,3 +1,4 @@
+import Metrics
 import Synchronization
 
 /// How a ``StoreFollower`` bounds silence, retries and the events it holds for its consumer.
@@ -40,13 +41,35 @@ public struct StoreFollowOptions: Sendable {
     }
 }
 
-/// What a follower did besides delivering events: how often its watch was made anew, and why.
-/// Shared by reference, so one set can count for several followers.
+/// What a follower did besides delivering events: outages, and how often its watch was made
+/// anew, and why. Shared by reference, so one set can count for several followers.
+///
+/// Created with a `follower` name, each count is also a swift-metrics counter (fleetd serves
+/// them on `/metrics`): `fleet_store_follow_outages_total`, `fleet_store_follow_restarts_total`,
+/// `fleet_store_follow_reloads_total`, `fleet_store_follow_silences_total`, each `{follower}`.
 public final class StoreFollowCounters: Sendable {
-    private let counts = Mutex((restarts: 0, reloads: 0, silences: 0))
+    struct Counts {
+        var outages = 0, restarts = 0, reloads = 0, silences = 0
+    }
 
-    public init() {}
+    private let counts = Mutex(Counts())
+    private let metrics: (outages: Counter, restarts: Counter, reloads: Counter, silences: Counter)?
 
+    /// - Parameters:
+    ///   - follower: what follows (`engine`, `agent`, `dns`, `mdns`): the metrics' dimension;
+    ///     nil keeps the counts here only.
+    ///   - factory: where the metrics go.
+    public init(follower: String? = nil, factory: any MetricsFactory = MetricsSystem.factory) {
+        metrics = follower.map { name in
+            func counter(_ what: String) -> Counter {
+                Counter(label: "fleet_store_follow_\(what)_total", dimensions: [("follower", name)], factory: factory)
+            }
+            return (counter("outages"), counter("restarts"), counter("reloads"), counter("silences"))
+        }
+    }
+
+    /// Outages: runs of failures, each reported once as ``StoreFollowEvent/lost(_:)``.
+    public var outages: Int { counts.withLock { $0.outages } }
     /// Watches made anew after an error.
     public var restarts: Int { counts.withLock { $0.restarts } }
     /// Snapshots read again after the first (the history was compacted, or the consumer fell behind).
@@ -54,7 +77,13 @@ public final class StoreFollowCounters: Sendable {
     /// Watches made anew because they were silent for ``StoreFollowOptions/maxSilence``.
     public var silences: Int { counts.withLock { $0.silences } }
 
-    func restarted() { counts.withLock { $0.restarts += 1 } }
-    func reloaded() { counts.withLock { $0.reloads += 1 } }
-    func silenced() { counts.withLock { $0.silences += 1 } }
+    func lost() { bump(\.outages, metrics?.outages) }
+    func restarted() { bump(\.restarts, metrics?.restarts) }
+    func reloaded() { bump(\.reloads, metrics?.reloads) }
+    func silenced() { bump(\.silences, metrics?.silences) }
+
+    private func bump(_ count: WritableKeyPath<Counts, Int>, _ metric: Counter?) {
+        counts.withLock { $0[keyPath: count] += 1 }
+        metric?.increment()
+    }
 }

@@ -153,6 +153,7 @@ struct FollowLoop<Snapshot: Sendable>: Sendable {
     private func failed(_ error: any Error, _ state: inout State) async {
         if !state.lost {
             state.lost = true
+            options.counters?.lost()
             _ = deliver(.lost(error))
         }
         state.failures += 1

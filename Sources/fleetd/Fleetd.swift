@@ -12,6 +12,7 @@ import FleetSystemd
 import Foundation
 import Hummingbird
 import Logging
+import Metrics
 import NIOPosix
 import Prometheus
 import ServiceLifecycle
@@ -56,6 +57,9 @@ struct Fleetd {
         // fleet's engine and registry metrics, served with the API's own at /metrics.
         let prometheus = PrometheusCollectorRegistry()
         let metricsFactory = PrometheusMetricsFactory(registry: prometheus)
+        // The default factory too, for what counts without being handed one (the store
+        // followers' fleet_store_follow_* of the agent, DNS and mDNS).
+        MetricsSystem.bootstrap(metricsFactory)
         let registry = Registry(store: MeteredStore(store, factory: metricsFactory), keys: RegistryKeys(prefix: settings.prefix))
         let machine = MachineRecord(id: MachineID(settings.machineID), publicIP: settings.publicIP,
                                     metadata: settings.metadata, apiURL: settings.advertisedAPIURL)

@@ -4,6 +4,7 @@ import FleetStore
 import FleetTestSupport
 import FleetUnit
 import Logging
+import MetricsTestKit
 import Testing
 
 extension EngineTests {
@@ -15,7 +16,9 @@ extension EngineTests {
         store.inject(.silent)
         let registry = Registry(store: store)
         try await registry.publishMachine(machine("m1"), ttl: 600)
-        let engine = Engine(registry: registry, configuration: .init(machine: MachineID("m1"), leaseTTL: 2),
+        let metrics = TestMetrics()
+        let engine = Engine(registry: registry,
+                            configuration: .init(machine: MachineID("m1"), leaseTTL: 2, metrics: EngineMetrics(factory: metrics)),
                             logger: Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() }))
         let web = try UnitName("web.service")
         let placed = try await withThrowingTaskGroup(of: Bool.self) { group in
@@ -44,5 +47,6 @@ extension EngineTests {
         }
         #expect(placed, "the unit was placed within 10 s")
         #expect(store.watchCalls.count >= 2)
+        #expect(try metrics.expectCounter("fleet_store_follow_silences_total", [("follower", "engine")]).totalValue >= 1)
     }
 }

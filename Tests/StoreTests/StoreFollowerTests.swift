@@ -57,6 +57,7 @@ import Testing
         await recorder.wait(for: "the change after the outage") { $0.compactMap(\.storeEvent).count == 1 }
         #expect(recorder.elements.filter(\.isLost).count == 1)
         #expect(counters.restarts == 3)
+        #expect(counters.outages == 1)
         #expect(store.watchCalls == [1, 1, 1, 1])
         await recorder.stop()
     }

@@ -57,7 +57,8 @@ public struct ZoneFeed: Service {
 
     private func follow(into queue: ChangeQueue) async throws {
         defer { queue.finish() }
-        let options = StoreFollowOptions(minRetryDelay: retryDelay, maxRetryDelay: max(retryDelay, .seconds(5)))
+        let options = StoreFollowOptions(minRetryDelay: retryDelay, maxRetryDelay: max(retryDelay, .seconds(5)),
+                                         counters: StoreFollowCounters(follower: "dns"))
         for try await change in store.follow(prefix, recursive: true, options: options).cancelOnGracefulShutdown() {
             switch change {
             case let .snapshot(root, index):
