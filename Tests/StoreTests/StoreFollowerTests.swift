@@ -114,6 +114,10 @@ import Testing
             return first
         }
         #expect(ended, "the follower's iteration did not end within 5 s of cancellation")
+        // Its watch goes too (the store drops a watcher on a task of its own: polled, bounded).
+        let deadline = ContinuousClock.now + .seconds(5)
+        while await store.watcherCount > 0, ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(10)) }
+        #expect(await store.watcherCount == 0, "the follower's watch is still open")
     }
 
     /// A consumer that falls `maxPendingEvents` behind gets a new snapshot instead of a gap.
