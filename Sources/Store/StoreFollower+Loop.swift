@@ -24,6 +24,9 @@ struct FollowLoop<Snapshot: Sendable>: Sendable {
         /// The first index not yet delivered; nil until a snapshot is delivered.
         var next: UInt64?
         var failures = 0
+        /// Reloads for `indexCleared` with no event delivered in between: past the first, each
+        /// waits as a failure would, so a store that keeps answering so is not asked in a tight loop.
+        var clearedInARow = 0
         /// A failure was reported (``StoreFollowEvent/lost(_:)``) and nothing worked since.
         var lost = false
         var loads = 0
@@ -76,6 +79,8 @@ struct FollowLoop<Snapshot: Sendable>: Sendable {
                 await pause(options.retryDelay(afterFailures: 1))
             case .failed(let error as StoreError) where error.code == .indexCleared:
                 state.next = nil
+                state.clearedInARow += 1
+                if state.clearedInARow > 1 { await pause(options.retryDelay(afterFailures: state.clearedInARow - 1)) }
             case .failed(let error):
                 await failed(error, &state)
             case .ended:
@@ -119,7 +124,7 @@ struct FollowLoop<Snapshot: Sendable>: Sendable {
             return first
         }
         state.next = progress.next
-        if progress.delivered { state.failures = 0 }
+        if progress.delivered { (state.failures, state.clearedInARow) = (0, 0) }
         return outcome
     }
 

@@ -26,9 +26,9 @@ import Testing
     @Test func aQuietWatchOutlivesTheRequestTimeout() async throws {
         let backing = FaultyStore()
         try await withKeysServer(backing) { url in
-            let remote = RemoteStore(url: url, requestTimeout: .milliseconds(200))
+            let remote = RemoteStore(url: url, requestTimeout: .seconds(1))
             let events = try await remote.watch("/d", recursive: true, fromIndex: nil)
-            try await Task.sleep(for: .milliseconds(600))  // the quiet spell is what is tested
+            try await Task.sleep(for: .seconds(2))  // the quiet spell is what is tested
             try await backing.set("/d/a", "1")
             let got = try await firstEvents(events, count: 1, within: 5)
             #expect(got.map(\.index) == [1])

@@ -78,6 +78,20 @@ import Testing
         await recorder.stop()
     }
 
+    /// A store that answers every watch with `indexCleared` is not asked again in a tight loop.
+    @Test func pacesReloadsThatFindTheHistoryClearedAgain() async throws {
+        let store = FaultyStore()
+        let cleared = StoreError(.indexCleared, "the requested history has been cleared")
+        store.inject(.refuse(cleared), .refuse(cleared), .refuse(cleared), .refuse(cleared))
+        let options = StoreFollowOptions(minRetryDelay: .milliseconds(50), maxRetryDelay: .seconds(1))
+        let start = ContinuousClock.now
+        let recorder = FollowRecorder(store.follow("/d", options: options))
+        await recorder.wait(for: "five snapshots") { $0.filter { $0.snapshotIndex != nil }.count == 5 }
+        // The second, third and fourth reload wait at least 25, 50 and 100 ms (jittered halves).
+        #expect(ContinuousClock.now - start >= .milliseconds(175))
+        await recorder.stop()
+    }
+
     @Test func remakesASilentWatchWithinMaxSilence() async throws {
         let store = FaultyStore()
         store.inject(.silent)
