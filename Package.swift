@@ -35,6 +35,7 @@ let package = Package(
                        providers: [.apt(["libsqlite3-dev"])]),
         .target(name: "FleetStore", dependencies: [
             "CSQLite",
+            .product(name: "Metrics", package: "swift-metrics"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
         ], path: "Sources/Store"),
         // fleetd's HTTP listeners under bounds: connection cap, idle timeout, header limits,
@@ -128,6 +129,7 @@ let package = Package(
             "FleetStoreHTTP", "FleetHTTPServer", "FleetIdentity", .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "AsyncHTTPClient", package: "async-http-client"),
             .product(name: "Prometheus", package: "swift-prometheus"),
+            .product(name: "Metrics", package: "swift-metrics"),
             .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "UnixSignals", package: "swift-service-lifecycle"),
         ]),
@@ -160,8 +162,8 @@ let package = Package(
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             .product(name: "UnixSignals", package: "swift-service-lifecycle"),
         ]),
-        // Shared by tests and fuzzers: a seeded random number generator.
-        .target(name: "FleetTestSupport", path: "Sources/TestSupport"),
+        // Shared by tests and fuzzers: a seeded random number generator; FaultyStore (watches that fail on demand).
+        .target(name: "FleetTestSupport", dependencies: ["FleetStore"], path: "Sources/TestSupport"),
         // Fuzzing the DNS parser and responder (scripts/fuzz-dns).
         .executableTarget(name: "DNSFuzz", dependencies: ["FleetDiscovery", "FleetTestSupport"]),
         // Store write -> DNS answer latency, in process.
@@ -204,7 +206,7 @@ let package = Package(
         ], path: "Tests/EngineTests"),
         .testTarget(name: "FleetSystemdTests", dependencies: ["FleetSystemd", "FleetJournal"], path: "Tests/SystemdTests"),
         .testTarget(name: "FleetAgentTests", dependencies: [
-            "FleetAgent", .product(name: "ServiceLifecycleTestKit", package: "swift-service-lifecycle"),
+            "FleetAgent", "FleetTestSupport", .product(name: "ServiceLifecycleTestKit", package: "swift-service-lifecycle"),
         ], path: "Tests/AgentTests"),
         .testTarget(name: "FleetAPITests", dependencies: [
             "FleetAPI", "FleetHTTPServer", "FleetTestSupport", "FleetIdentity",

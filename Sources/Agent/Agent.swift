@@ -165,29 +165,33 @@ public struct Agent: Service {
         }
     }
 
-    /// Follows `schedule/<this machine>/`; each change asks for a pass, and so does each
-    /// (re)start of the watch, since changes may have been missed meanwhile. The watch is made
-    /// anew when contact with the store comes back after an outage (``rewatch``).
+    /// Follows `schedule/<this machine>/` (``KeyValueStore/follow(_:recursive:options:load:)``);
+    /// every snapshot and every change asks for a pass, since a snapshot means changes may have
+    /// been missed. A follow silent for the TTL is made anew, and it is started afresh when
+    /// contact with the store comes back after an outage (``rewatch``).
     func watchAssignments() async {
         let key = registry.keys.schedule(machineID)
+        let options = StoreFollowOptions(maxSilence: .seconds(min(max(configuration.ttl, 1), 60)),
+                                         counters: StoreFollowCounters(follower: "agent"))
         while !Task.isCancelled {
             await withTaskGroup(of: Void.self) { group in
                 group.addTask {
-                    do {
-                        let from = try await registry.store.currentIndex() + 1
-                        requests.request(.changes)
-                        for try await _ in try await registry.store.watch(key, recursive: true, fromIndex: from) {
+                    // The pass reads the assignments itself: the snapshot only marks the moment.
+                    for await change in registry.store.follow(key, recursive: true, options: options, load: {}) {
+                        switch change {
+                        case .snapshot, .event:
                             requests.request(.changes)
+                        case let .lost(error):
+                            logger.debug("assignment watch lost; retrying", metadata: ["error": "\(error)"])
+                        case .restored:
+                            logger.debug("assignment watch restored")
                         }
-                    } catch {
-                        logger.debug("assignment watch broke; resuming", metadata: ["error": "\(error)"])
                     }
                 }
                 group.addTask { await rewatch.wait() }
                 await group.next()
                 group.cancelAll()
             }
-            try? await Task.sleep(for: .milliseconds(200))
         }
     }
 

@@ -284,33 +284,40 @@ public struct Engine: Service {
         return result
     }
 
-    /// Feeds the model from a recursive watch of the registry, and wakes the loop when a unit's
-    /// desired state or contents change, a machine comes or goes, or the lease key goes (so a
-    /// successor takes over as soon as a lease expires, not at its next tick). The engine's own
-    /// writes (targets, schedules) and agents' states update the model but do not wake it.
+    /// Feeds the model from a recursive follow of the registry (``KeyValueStore/follow(_:recursive:options:load:)``:
+    /// a fresh model on every snapshot, then event by event), and wakes the loop on every
+    /// snapshot and when a unit's desired state or contents change, a machine comes or goes, or
+    /// the lease key goes (so a successor takes over as soon as a lease expires, not at its next
+    /// tick). The engine's own writes (targets, schedules) and agents' states update the model
+    /// but do not wake it. A follow silent for the lease TTL is made anew.
     func watchForChanges(wake: Wakeups) async {
         let keys = registry.keys
-        while !Task.isCancelled {
-            do {
-                let from = try await registry.store.currentIndex()
-                var model = ClusterModel(keys: keys)
-                try await model.load(from: registry)
-                feed.reset(model, asOf: from)
+        let options = StoreFollowOptions(maxSilence: .seconds(max(configuration.leaseTTL, 1)),
+                                         counters: StoreFollowCounters(follower: "engine", factory: configuration.metrics.factory))
+        let changes = registry.store.follow(keys.prefix, recursive: true, options: options) { [registry] in
+            var model = ClusterModel(keys: keys)
+            try await model.load(from: registry)
+            return model
+        }
+        for await change in changes {
+            switch change {
+            case let .snapshot(model, index):
+                feed.reset(model, asOf: index)
                 wake.signal()  // anything up to the load is covered by this pass
-                for try await event in try await registry.store.watch(keys.prefix, recursive: true, fromIndex: from + 1) {
-                    feed.apply(event)
-                    let key = event.node.key
-                    // Its own outputs (targets, reasons) must not wake the engine again.
-                    if StoreKey.isWithin(key, keys.machines)
-                        || (StoreKey.isWithin(key, keys.jobs) && !key.hasSuffix("/target") && !key.hasSuffix("/unplaceable"))
-                        || (key == keys.engineLease && [.expire, .delete, .compareAndDelete].contains(event.action)) {
-                        wake.signal()
-                    }
+            case let .event(event):
+                feed.apply(event)
+                let key = event.node.key
+                // Its own outputs (targets, reasons) must not wake the engine again.
+                if StoreKey.isWithin(key, keys.machines)
+                    || (StoreKey.isWithin(key, keys.jobs) && !key.hasSuffix("/target") && !key.hasSuffix("/unplaceable"))
+                    || (key == keys.engineLease && [.expire, .delete, .compareAndDelete].contains(event.action)) {
+                    wake.signal()
                 }
-            } catch {
-                logger.debug("engine watch broke; resuming", metadata: ["error": "\(error)"])
+            case let .lost(error):
+                logger.info("engine watch lost; retrying", metadata: ["error": "\(error)"])
+            case .restored:
+                logger.info("engine watch restored")
             }
-            try? await Task.sleep(for: .milliseconds(200))
         }
     }
 

@@ -6,9 +6,10 @@ import ServiceLifecycle
 /// Announces this machine's healthy service instances on the local network with mDNS/DNS-SD,
 /// so that `avahi-browse`, Bonjour and other zeroconf clients find what fleet runs here.
 ///
-/// It follows the discovery records under `root` (`/discovery/<service>/<instance>`): one full
-/// read, then a watch from the next index, re-reading whenever the watch falls behind the
-/// store's history. Each record that is healthy and belongs to `machineID` is handed to an
+/// It follows the discovery records under `root` (`/discovery/<service>/<instance>`) with
+/// ``KeyValueStore/follow(_:recursive:options:)``: one full read, then the changes, read
+/// afresh whenever the watch falls behind the store's history; failures are retried with
+/// back-off and a silent watch is made anew. Each record that is healthy and belongs to `machineID` is handed to an
 /// ``AvahiPublisher`` as an ``MDNSService``; records that go away, turn unhealthy or move to
 /// another machine are withdrawn. Every machine runs its own bridge for its own records, so
 /// each instance is announced once, by the host it runs on, with that host's address.
@@ -52,13 +53,11 @@ public struct MDNSBridge: Service {
     }
 
     private func follow(_ publisher: AvahiPublisher) async throws {
-        var failures = 0
-        while !Task.isCancelled && !Task.isShuttingDownGracefully {
-            do {
-                // The index first, then the read: changes in between are seen twice (harmless,
-                // announcements are idempotent) rather than not at all.
-                let index = try await store.currentIndex()
-                let tree = try await store.getIfPresent(root, recursive: true)
+        let options = StoreFollowOptions(counters: StoreFollowCounters(follower: "mdns"))
+        for try await change in store.follow(root, recursive: true, options: options).cancelOnGracefulShutdown() {
+            switch change {
+            case let .snapshot(tree, index):
+                // Changes made during the read come again as events: announcements are idempotent.
                 var services: [String: MDNSService] = [:]
                 for leaf in tree?.leaves ?? [] where isRecordKey(leaf.key) {
                     if let service = leaf.value.flatMap(announcement(forValue:)) { services[leaf.key] = service }
@@ -66,27 +65,14 @@ public struct MDNSBridge: Service {
                 publisher.replaceAll(services)
                 logger.debug("mDNS: discovery records read",
                              metadata: ["store.index": "\(index)", "mdns.services": "\(services.count)"])
-
-                let events = try await store.watch(root, recursive: true, fromIndex: index + 1)
-                for try await event in events.cancelOnGracefulShutdown() {
-                    apply(event, to: publisher)
-                    failures = 0
-                }
-                // The stream ended without an error: the store is shutting down, or we are.
-                if Task.isCancelled || Task.isShuttingDownGracefully { break }
-                logger.debug("mDNS: discovery watch ended; re-reading")
-            } catch let error as StoreError where error.code == .indexCleared {
-                // The watch fell behind the kept history: what changed meanwhile is unknown, so re-read.
-                logger.debug("mDNS: discovery watch outdated; re-reading", metadata: ["store.index": "\(error.index)"])
-                continue
-            } catch {
-                if Task.isCancelled || Task.isShuttingDownGracefully { break }
-                failures += 1
-                logger.info("mDNS: reading discovery records failed; retrying",
+            case let .event(event):
+                apply(event, to: publisher)
+            case let .lost(error):
+                logger.info("mDNS: following discovery records failed; retrying",
                             metadata: ["store.key": "\(root)", "error": "\(error)"])
+            case .restored:
+                logger.info("mDNS: following discovery records again", metadata: ["store.key": "\(root)"])
             }
-            // Back off after failures (and after a watch that ended by itself): 0.2 s doubling to 5 s.
-            try? await Task.sleep(for: .milliseconds(min(200 << min(failures, 5), 5_000)))
         }
     }
 

@@ -8,7 +8,8 @@ import NIOHTTP1
 /// embedded store (so a small cluster shares one store), or anything else speaking that API.
 ///
 /// Watches use `stream=true`, one long-lived request per watch with one event per line, so a
-/// burst of changes costs one connection, not one request per event.
+/// burst of changes costs one connection, not one request per event; a watch silent for
+/// ``watchIdleTimeout`` is re-issued from its index (`RemoteStore+Watch.swift`).
 public struct RemoteStore: KeyValueStore {
     let client: HTTPClient
     /// e.g. `http://10.77.0.11:4001`, without a trailing slash.
@@ -18,12 +19,21 @@ public struct RemoteStore: KeyValueStore {
     let maxPendingEvents: Int
     /// Watches open through this store (every copy of it), at most `watchLimits.maxWatchers`.
     public let watches: WatchBudget
+    /// How long a watch's response may stay silent before the request is made again from the
+    /// watch's index. The keys API sends nothing while nothing changes, so silence cannot tell a
+    /// quiet key from a connection that died without a word (a network cut, a frozen server);
+    /// re-issuing costs one request per quiet watch per period and bounds how long a dead one
+    /// goes unnoticed.
+    public let watchIdleTimeout: Duration
+    /// Watch requests re-issued after a silence (diagnostics and tests).
+    package let watchReissues = ReissueCounter()
 
     public init(url: String, client: HTTPClient = .shared, requestTimeout: TimeAmount = .seconds(5),
-                watchLimits: WatchLimits = WatchLimits()) {
+                watchLimits: WatchLimits = WatchLimits(), watchIdleTimeout: Duration = .seconds(60)) {
         self.baseURL = url.hasSuffix("/") ? String(url.dropLast()) : url
         self.client = client
         self.requestTimeout = requestTimeout
+        self.watchIdleTimeout = max(watchIdleTimeout, .milliseconds(10))
         self.maxPendingEvents = watchLimits.maxPendingEvents
         self.watches = WatchBudget(limit: watchLimits.maxWatchers)
     }
@@ -64,63 +74,6 @@ public struct RemoteStore: KeyValueStore {
     public func currentIndex() async throws -> UInt64 {
         try await send(.GET, "/", query: [:]).index
     }
-
-    public func watch(_ key: String, recursive: Bool, fromIndex: UInt64?) async throws
-        -> AsyncThrowingStream<StoreEvent, any Error>
-    {
-        var query = ["wait": "true", "stream": "true", "recursive": String(recursive)]
-        if let fromIndex { query["waitIndex"] = String(fromIndex) }
-        let request = makeRequest(.GET, key, query: query, form: nil)
-        try watches.take()
-        let response: HTTPClientResponse
-        do {
-            response = try await client.execute(request, timeout: .hours(24 * 365))
-            guard response.status == .ok else {
-                throw try await Self.error(from: response)
-            }
-        } catch {
-            watches.release()
-            throw error
-        }
-        let (stream, continuation) = AsyncThrowingStream<StoreEvent, any Error>.makeStream(
-            bufferingPolicy: .bufferingOldest(maxPendingEvents))
-        let (watches, maxPendingEvents) = (watches, maxPendingEvents)
-        // The response body is read on its own task for as long as the consumer iterates.
-        let reader = Task {
-            defer { watches.release() }
-            do {
-                var pending: [UInt8] = []
-                for try await chunk in response.body {
-                    pending.append(contentsOf: chunk.readableBytesView)
-                    while let newline = pending.firstIndex(of: UInt8(ascii: "\n")) {
-                        let line = Data(pending[..<newline])
-                        pending.removeSubrange(...newline)
-                        if let event = try? JSONDecoder().decode(V2Event.self, from: line).storeEvent {
-                            switch continuation.yield(event) {
-                            case .terminated: return
-                            case .dropped: throw StoreError.watchFellBehind(at: event.index, limit: maxPendingEvents)
-                            default: break
-                            }
-                        } else if let error = try? JSONDecoder().decode(V2Error.self, from: line) {
-                            throw error.storeError
-                        }
-                    }
-                    guard pending.count <= Self.maxWatchLineBytes else {
-                        throw StoreError(.unavailable, "the store sent a watch line over \(Self.maxWatchLineBytes) bytes")
-                    }
-                }
-                continuation.finish()
-            } catch {
-                continuation.finish(throwing: error)
-            }
-        }
-        continuation.onTermination = { _ in reader.cancel() }
-        return stream
-    }
-
-    /// One event of a streaming watch is one line; a server sending more without a newline is
-    /// not a keys API. Far above two values at the keys API's body limit, JSON-escaped.
-    static let maxWatchLineBytes = 16 << 20
 
     static func query(for condition: StoreCondition) -> [String: String] {
         var query: [String: String] = [:]

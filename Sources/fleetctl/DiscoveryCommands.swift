@@ -51,9 +51,7 @@ struct Discover: AsyncParsableCommand {
     func run() async throws {
         let store = try global.client().store()
         let records: [DiscoveryRecord]
-        let index: UInt64
         do {
-            index = try await store.currentIndex()
             records = try await discoveryRecords(store, service: service)
         } catch {
             Terminal.error("Error retrieving service \(service) from fleet API: \(error)")
@@ -69,14 +67,50 @@ struct Discover: AsyncParsableCommand {
             if records.isEmpty { Terminal.error("No instances of service \(service) are registered") }
             return
         }
-        for try await event in try await store.watch("/discovery/\(service)", recursive: true, fromIndex: index + 1) {
-            let instance = StoreKey.basename(of: event.node.key)
-            if event.isRemoval {
-                print("\(event.action.rawValue) \(instance)")
-            } else if let record = event.node.value.flatMap(DiscoveryRecord.decode) {
-                print("\(event.action.rawValue) \(instance) \(record.address) \(record.healthy ? "healthy" : "unhealthy")")
+        try await follow(store, from: records)
+    }
+
+    /// Prints one line per change until interrupted. The follower re-reads after an outage or a
+    /// compacted history; what differs from what was printed is then printed as changes, so
+    /// the output stays one line per change whatever happened to the connection.
+    func follow(_ store: any KeyValueStore, from records: [DiscoveryRecord]) async throws {
+        var shown = Dictionary(records.map { (ServiceInstance(service: $0.service, instance: $0.instance).key(), $0) },
+                               uniquingKeysWith: { _, last in last })
+        for await change in store.follow("/discovery/\(service)", recursive: true) {
+            switch change {
+            case let .snapshot(root, _):
+                var now: [String: DiscoveryRecord] = [:]
+                for leaf in root?.leaves ?? [] {
+                    if let record = leaf.value.flatMap(DiscoveryRecord.decode) { now[leaf.key] = record }
+                }
+                for key in shown.keys.sorted() where now[key] == nil { Self.printRemoval("delete", key) }
+                for (key, record) in now.sorted(by: { $0.key < $1.key }) where shown[key] != record {
+                    Self.printChange("set", key, record)
+                }
+                shown = now
+            case let .event(event):
+                let key = event.node.key
+                if event.isRemoval {
+                    Self.printRemoval(event.action.rawValue, key)
+                    shown = shown.filter { !StoreKey.isWithin($0.key, key) }
+                } else if let record = event.node.value.flatMap(DiscoveryRecord.decode) {
+                    Self.printChange(event.action.rawValue, key, record)
+                    shown[key] = record
+                }
+            case let .lost(error):
+                Terminal.error("Watch of service \(service) lost: \(error); retrying")
+            case .restored:
+                Terminal.error("Watch of service \(service) restored")
             }
         }
+    }
+
+    static func printRemoval(_ action: String, _ key: String) {
+        print("\(action) \(StoreKey.basename(of: key))")
+    }
+
+    static func printChange(_ action: String, _ key: String, _ record: DiscoveryRecord) {
+        print("\(action) \(StoreKey.basename(of: key)) \(record.address) \(record.healthy ? "healthy" : "unhealthy")")
     }
 }
 

@@ -13,6 +13,7 @@ import FleetSystemd
 import Foundation
 import Hummingbird
 import Logging
+import Metrics
 import NIOPosix
 import Prometheus
 import ServiceLifecycle
@@ -64,6 +65,9 @@ struct Fleetd {
         // fleet's engine and registry metrics, served with the API's own at /metrics.
         let prometheus = PrometheusCollectorRegistry()
         let metricsFactory = PrometheusMetricsFactory(registry: prometheus)
+        // The default factory too, for what counts without being handed one (the store
+        // followers' fleet_store_follow_* of the agent, DNS and mDNS).
+        MetricsSystem.bootstrap(metricsFactory)
         let apiMetrics = APIMetrics(additional: { prometheus.emitToString() })
         if let keys = settings.keysListen {
             let router = tcpRouter(tls, metrics: apiMetrics)

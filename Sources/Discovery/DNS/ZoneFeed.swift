@@ -5,10 +5,12 @@ import Synchronization
 
 /// Keeps the published ``ZoneView`` in step with the discovery records in the store.
 ///
-/// It reads `/discovery` once (recursively), then follows a watch from the index it read at:
-/// the responder never reads the store itself. When the store says the watch is too far behind
-/// (`indexCleared`) it reads everything again; other failures are retried after `retryDelay`,
-/// resuming the watch from the last index seen, so no event is lost or applied out of order.
+/// It follows `/discovery` with ``KeyValueStore/follow(_:recursive:options:)``: one recursive
+/// read, then the changes from the index it read at; the responder never reads the store
+/// itself. The follower reads everything again when the store's history no longer reaches
+/// back (`indexCleared`), retries failures with back-off from `retryDelay` up, resuming from
+/// the last index seen, and re-makes a watch silent for 30 s, so no event is lost or applied
+/// out of order and a dead connection does not freeze the zone.
 ///
 /// Two tasks share the work: one follows the store and queues what it reads; the other applies
 /// everything queued to a ``ZoneBuilder`` and publishes one view. A single change is published
@@ -29,7 +31,7 @@ public struct ZoneFeed: Service {
     private let logger: Logger
 
     public init(store: any KeyValueStore, settings: ZoneSettings, publisher: ZonePublisher,
-                prefix: String = "/discovery", retryDelay: Duration = .seconds(1),
+                prefix: String = "/discovery", retryDelay: Duration = .milliseconds(100),
                 burstGap: Duration = .milliseconds(10), logger: Logger) {
         self.burstGap = burstGap
         self.store = store
@@ -55,39 +57,25 @@ public struct ZoneFeed: Service {
 
     private func follow(into queue: ChangeQueue) async throws {
         defer { queue.finish() }
-        /// The index to resume the watch from; nil means read everything first.
-        var resumeIndex: UInt64?
-        while !Task.isCancelled && !Task.isShuttingDownGracefully {
-            do {
-                if resumeIndex == nil {
-                    resumeIndex = try await load(into: queue) + 1
-                }
-                let events = try await store.watch(prefix, recursive: true, fromIndex: resumeIndex)
-                for try await event in events.cancelOnGracefulShutdown() {
-                    queue.push(.event(event))
-                    resumeIndex = event.index + 1
-                }
-                // The stream ended without an error (the store stopped, or we are shutting
-                // down): the loop condition decides; otherwise watch again from where we were.
-            } catch let error as StoreError where error.code == .indexCleared {
-                logger.info("discovery watch fell behind the store's history; reloading",
-                            metadata: ["store.index": "\(error.index)"])
-                resumeIndex = nil
-            } catch is CancellationError {
-                return
-            } catch {
-                logger.warning("discovery watch failed; retrying",
-                               metadata: ["dns.error": "\(error)", "dns.retry": "\(retryDelay)"])
-                try? await Task.sleep(for: retryDelay)
+        let options = StoreFollowOptions(minRetryDelay: retryDelay, maxRetryDelay: max(retryDelay, .seconds(5)),
+                                         counters: StoreFollowCounters(follower: "dns"))
+        for try await change in store.follow(prefix, recursive: true, options: options).cancelOnGracefulShutdown() {
+            switch change {
+            case let .snapshot(root, index):
+                let loaded = Self.records(in: root)
+                queue.push(.replace(loaded.records, index: index, rejected: loaded.rejected))
+            case let .event(event):
+                queue.push(.event(event))
+            case let .lost(error):
+                logger.warning("discovery watch failed; retrying", metadata: ["dns.error": "\(error)"])
+            case .restored:
+                logger.info("discovery watch restored")
             }
         }
     }
 
-    /// Reads every record and queues them as a replacement; returns the store index the read
-    /// is at least as new as (taken before the read, so later events are replayed, not lost).
-    private func load(into queue: ChangeQueue) async throws -> UInt64 {
-        let index = try await store.currentIndex()
-        let root = try await store.getIfPresent(prefix, recursive: true)
+    /// The records under `root`, and how many values there were not records.
+    private static func records(in root: StoreNode?) -> (records: [(key: String, record: DiscoveryRecord)], rejected: Int) {
         var records: [(key: String, record: DiscoveryRecord)] = []
         var rejected = 0
         for leaf in root?.leaves ?? [] {
@@ -97,8 +85,7 @@ public struct ZoneFeed: Service {
             }
             records.append((leaf.key, record))
         }
-        queue.push(.replace(records, index: index, rejected: rejected))
-        return index
+        return (records, rejected)
     }
 
     // MARK: Building views

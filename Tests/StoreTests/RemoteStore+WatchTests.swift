@@ -1,0 +1,63 @@
+import FleetStore
+import FleetStoreHTTP
+import FleetTestSupport
+import Testing
+
+/// A remote watch whose connection goes silent (the server's watch delivers nothing, as over a
+/// connection that died without a word) is re-issued from its index, on its own and under a
+/// follower.
+@Suite struct RemoteStoreWatchTests {
+    @Test func aSilentWatchIsReissuedFromItsIndex() async throws {
+        let backing = FaultyStore()
+        backing.inject(.silent)
+        try await withKeysServer(backing) { url in
+            let remote = RemoteStore(url: url, watchIdleTimeout: .milliseconds(300))
+            let events = try await remote.watch("/d", recursive: true, fromIndex: nil)
+            try await backing.set("/d/a", "1")  // index 1; the first (silent) watch never sends it
+            let got = try await firstEvents(events, count: 1, within: 5)
+            #expect(got.map(\.index) == [1])
+            #expect(remote.watchReissues.value >= 1)
+            #expect(backing.watchCalls.prefix(2) == [nil, 1])  // "from now" at index 0, then from 1
+        }
+    }
+
+    /// The request deadline covers the response head only: a watch quiet for longer than it
+    /// still delivers what comes later.
+    @Test func aQuietWatchOutlivesTheRequestTimeout() async throws {
+        let backing = FaultyStore()
+        try await withKeysServer(backing) { url in
+            let remote = RemoteStore(url: url, requestTimeout: .seconds(1))
+            let events = try await remote.watch("/d", recursive: true, fromIndex: nil)
+            try await Task.sleep(for: .seconds(2))  // the quiet spell is what is tested
+            try await backing.set("/d/a", "1")
+            let got = try await firstEvents(events, count: 1, within: 5)
+            #expect(got.map(\.index) == [1])
+            #expect(remote.watchReissues.value == 0)
+        }
+    }
+
+    /// The follower over the keys API: snapshot, an outage of the watch, and a silent watch,
+    /// and every change delivered once, in order.
+    @Test func followsThroughTheKeysAPI() async throws {
+        let backing = FaultyStore()
+        try await backing.set("/d/a", "0")
+        // Silent first, so that the silence bound cannot fire on the watch meant to break: the
+        // second watch replays the writes made meanwhile and breaks after the first of them.
+        backing.inject(.silent, .breakAfter(1, StoreError(.unavailable, "cut")))
+        try await withKeysServer(backing) { url in
+            let remote = RemoteStore(url: url)  // its own idle re-issue is left at a minute
+            let counters = StoreFollowCounters()
+            let options = StoreFollowOptions(maxSilence: .seconds(1), minRetryDelay: .milliseconds(5),
+                                             maxRetryDelay: .milliseconds(50), counters: counters)
+            let recorder = FollowRecorder(remote.follow("/d", options: options))
+            await recorder.wait(for: "a snapshot") { $0.contains { $0.snapshotIndex == 1 } }
+            for n in 1...4 { try await backing.set("/d/\(n)", "\(n)") }
+            await recorder.wait(for: "four events") { $0.compactMap(\.storeEvent).count >= 4 }
+            #expect(recorder.events.map(\.index) == [2, 3, 4, 5])
+            #expect(backing.watchCalls.prefix(3) == [2, 2, 3])
+            #expect(counters.silences >= 1, "\(recorder.elements), watches from \(backing.watchCalls)")
+            #expect(counters.restarts >= 1, "\(recorder.elements), watches from \(backing.watchCalls)")
+            await recorder.stop()
+        }
+    }
+}
