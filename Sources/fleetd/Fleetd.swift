@@ -57,10 +57,14 @@ struct Fleetd {
         let prometheus = PrometheusCollectorRegistry()
         let metricsFactory = PrometheusMetricsFactory(registry: prometheus)
         let registry = Registry(store: MeteredStore(store, factory: metricsFactory), keys: RegistryKeys(prefix: settings.prefix))
-        let machine = MachineRecord(id: MachineID(settings.machineID), publicIP: settings.publicIP,
-                                    metadata: settings.metadata, apiURL: settings.advertisedAPIURL)
         try await waitForStore(registry)
-        try await registry.ensureCluster(create: settings.initStore, by: machine.id)
+        try await registry.ensureCluster(create: settings.initStore, by: MachineID(settings.machineID))
+        let machine = MachineRecord(id: MachineID(settings.machineID), publicIP: settings.publicIP,
+                                    metadata: settings.metadata, apiURL: settings.advertisedAPIURL,
+                                    session: MachineSession.token(dataDirectory: settings.dataDirectory, logger: logger))
+        // A machine ID another live fleetd holds is refused here, before the engine or the API
+        // could act under it.
+        try await PresenceClaim(registry: registry, record: machine, ttl: settings.agentTTL, logger: logger).claim()
         try FileManager.default.createDirectory(atPath: settings.unitDirectory, withIntermediateDirectories: true)
         let units = try SystemdUnitManager(bus: settings.systemdUser ? .user : .system,
                                            unitDirectory: settings.unitDirectory)
