@@ -28,6 +28,7 @@ struct Fleetd {
         let limits = listenerLimits()
         var services: [ServiceGroupConfiguration.ServiceConfiguration] = []
         let store: any KeyValueStore
+        var etcdStore: EtcdStore?
         switch settings.store {
         case .embedded:
             let path = settings.dataDirectory + "/store.db"
@@ -47,6 +48,7 @@ struct Fleetd {
                                                           watchLimits: settings.watchLimits), logger: logger)
             services.append(.init(service: etcd))
             store = etcd
+            etcdStore = etcd
         }
         if let keys = settings.keysListen {
             let router = Router(context: FleetRequestContext.self)
@@ -57,14 +59,20 @@ struct Fleetd {
         let prometheus = PrometheusCollectorRegistry()
         let metricsFactory = PrometheusMetricsFactory(registry: prometheus)
         let registry = Registry(store: MeteredStore(store, factory: metricsFactory), keys: RegistryKeys(prefix: settings.prefix))
-        try await waitForStore(registry)
-        try await registry.ensureCluster(create: settings.initStore, by: MachineID(settings.machineID))
-        let machine = MachineRecord(id: MachineID(settings.machineID), publicIP: settings.publicIP,
+        let machine: MachineRecord
+        do {
+            try await waitForStore(registry)
+            try await registry.ensureCluster(create: settings.initStore, by: MachineID(settings.machineID))
+            machine = MachineRecord(id: MachineID(settings.machineID), publicIP: settings.publicIP,
                                     metadata: settings.metadata, apiURL: settings.advertisedAPIURL,
                                     session: MachineSession.token(dataDirectory: settings.dataDirectory, logger: logger))
-        // A machine ID another live fleetd holds is refused here, before the engine or the API
-        // could act under it.
-        try await PresenceClaim(registry: registry, record: machine, ttl: settings.agentTTL, logger: logger).claim()
+            // A machine ID another live fleetd holds is refused here, before the engine or the
+            // API could act under it.
+            try await PresenceClaim(registry: registry, record: machine, ttl: settings.agentTTL, logger: logger).claim()
+        } catch {
+            await etcdStore?.shutdown()  // its HTTP clients must be closed before they go
+            throw error
+        }
         try FileManager.default.createDirectory(atPath: settings.unitDirectory, withIntermediateDirectories: true)
         let units = try SystemdUnitManager(bus: settings.systemdUser ? .user : .system,
                                            unitDirectory: settings.unitDirectory)
