@@ -18,6 +18,12 @@ outage_copies() {  # outage_copies UNIT: on how many machines systemd runs it
   for k in 1 2 3; do outage_active "$1" "$k" && n=$((n + 1)); done
   echo $n
 }
+outage_target() {  # outage_target UNIT: its target as list-unit-files shows it (ID/IP)
+  outage_fleetctl list-unit-files --full --no-legend --fields unit,target | awk -v u="$1" '$1==u {print $2}'
+}
+outage_assigned() {  # outage_assigned MACHINE-ID UNIT: the engine's assignment key exists (keys API on machine 1)
+  "$RIGCMD" exec 1 curl -sf --max-time 3 "http://$("$RIGCMD" addr 1):${FLEET_KEYS_PORT:-4001}/v2/keys/fleet/schedule/$1/$2" >/dev/null
+}
 outage_one_copy() { [ "$(outage_copies "$1")" -eq 1 ]; }
 outage_machines_up() { [ "$(outage_fleetctl list-machines --no-legend 2>/dev/null | wc -l)" -eq 3 ]; }
 
@@ -97,6 +103,13 @@ outage_cut() {
   sleep "$seconds"
   local fenced_down=0
   outage_active fenced.service "$m" || fenced_down=1
+  # Before it is back, the cluster must still have the units it cannot move placed there; else
+  # the machine's return races the engine's re-assignment (that race restarted them).
+  local id; id=$("$RIGCMD" machine-id "$m")
+  outage_target pinned.service | grep -q "^$id" \
+    || { echo "violation cut: pinned.service was unscheduled from machine $m while it was away"; bad=1; }
+  outage_assigned "$id" global.service \
+    || { echo "violation cut: global.service was unassigned from machine $m while it was away"; bad=1; }
   "$RIGCMD" mend "$m"
   outage_wait 30 outage_machines_up || { echo "violation cut: machine $m not back within 30 s"; bad=1; }
   [ $fenced_down -eq 1 ] || { echo "violation cut: fenced.service still ran on machine $m after ${seconds}s cut off"; bad=1; }
