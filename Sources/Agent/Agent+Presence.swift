@@ -17,12 +17,20 @@ extension Agent {
         while !Task.isCancelled {
             try? await Task.sleep(for: presence.isFailing ? .zero : interval)
             if Task.isCancelled { return }
-            guard let (sent, refreshed) = await refreshPresence(overlapping: presence.isFailing) else {
+            guard let (sent, answer) = await refreshPresence(overlapping: presence.isFailing) else {
                 if presence.failed() {
                     logger.warning("presence refresh failed; retrying", metadata: ["machine.id": "\(machineID)"])
                 }
                 continue
             }
+            if case .heldByAnother(let duplicate) = answer {
+                // Another fleetd registered this machine's ID while ours was away: refuse loudly
+                // and stop without touching its key (run() throws the error).
+                presence.lost(to: duplicate)
+                requests.finish()
+                return
+            }
+            let refreshed = answer == .refreshed
             // The systemd-side fence fires by itself once contact was lost for long enough;
             // the units it stopped must be started again now, like those the agent fenced.
             if presence.sinceConfirmed(now: sent) > configuration.fenceAfter - FenceUnits.armingSlack {
@@ -43,21 +51,13 @@ extension Agent {
 
     /// One refresh (re-publishing the presence if it had expired), or while `overlapping` up to
     /// four attempts started 250 ms apart, the first answer winning. Returns when the winning
-    /// attempt was sent and whether the key was still there, or nil if every attempt failed.
-    func refreshPresence(overlapping: Bool) async -> (sent: ContinuousClock.Instant, refreshed: Bool)? {
+    /// attempt was sent and what it found, or nil if every attempt failed.
+    func refreshPresence(overlapping: Bool) async -> (sent: ContinuousClock.Instant, answer: PresenceAnswer)? {
         let timeout = configuration.refreshTimeout
-        let attempt: @Sendable () async -> (sent: ContinuousClock.Instant, refreshed: Bool)? = {
+        let attempt: @Sendable () async -> (sent: ContinuousClock.Instant, answer: PresenceAnswer)? = {
             let sent = ContinuousClock.now
             do {
-                let refreshed = try await withDeadline(timeout) {
-                    try await registry.refreshMachine(machineID, ttl: configuration.ttl)
-                }
-                if !refreshed {
-                    try await withDeadline(timeout) {
-                        try await registry.publishMachine(configuration.machine, ttl: configuration.ttl)
-                    }
-                }
-                return (sent, refreshed)
+                return (sent, try await refreshOrRegister(timeout: timeout))
             } catch {
                 logger.debug("presence refresh attempt failed", metadata: ["error": "\(error)"])
                 return nil
@@ -65,7 +65,7 @@ extension Agent {
         }
         guard overlapping else { return await attempt() }
         enum Outcome: Sendable {
-            case answered(sent: ContinuousClock.Instant, refreshed: Bool)
+            case answered(sent: ContinuousClock.Instant, answer: PresenceAnswer)
             case failed
             case tick
         }
@@ -75,7 +75,7 @@ extension Agent {
                 started += 1
                 group.addTask {
                     guard let answer = await attempt() else { return .failed }
-                    return .answered(sent: answer.sent, refreshed: answer.refreshed)
+                    return .answered(sent: answer.sent, answer: answer.answer)
                 }
                 if started < 4 {
                     group.addTask {
@@ -87,9 +87,9 @@ extension Agent {
             launch()
             while let outcome = await group.next() {
                 switch outcome {
-                case .answered(let sent, let refreshed):
+                case .answered(let sent, let answer):
                     group.cancelAll()
-                    return (sent, refreshed)
+                    return (sent, answer)
                 case .tick:
                     if started < 4, !Task.isCancelled { launch() }
                 case .failed:
@@ -101,6 +101,47 @@ extension Agent {
         }
     }
 }
+
+/// What one presence refresh found.
+enum PresenceAnswer: Sendable, Equatable {
+    /// The key was still this fleetd's.
+    case refreshed
+    /// The key had expired and this fleetd registered the machine again.
+    case registeredAgain
+    /// Another fleetd holds the machine's ID now.
+    case heldByAnother(DuplicateMachineError)
+}
+
+extension Agent {
+    /// Refreshes the presence key if it still holds this fleetd's record, or registers the
+    /// machine again if it expired; each store call bounded by `timeout`. Without a session
+    /// (tests, embedders) a key that holds another record is simply overwritten, as in fleet.
+    func refreshOrRegister(timeout: Duration) async throws -> PresenceAnswer {
+        let record = configuration.machine, ttl = configuration.ttl
+        let found = try await withDeadline(timeout) { try await registry.refreshMachine(record, ttl: ttl) }
+        if found == .refreshed { return .refreshed }
+        guard let session = record.session else {
+            try await withDeadline(timeout) { try await registry.publishMachine(record, ttl: ttl) }
+            return found == .expired ? .registeredAgain : .refreshed
+        }
+        if found == .expired {
+            guard let holder = try await withDeadline(timeout, { try await registry.createMachine(record, ttl: ttl) }) else {
+                return .registeredAgain
+            }
+            if holder.record?.session == session {  // an earlier attempt of ours created it
+                try await withDeadline(timeout) { try await registry.publishMachine(record, ttl: ttl) }
+                return .registeredAgain
+            }
+            if holder.record == nil { throw PresenceChanged() }  // expired meanwhile: the next attempt creates it
+            return .heldByAnother(DuplicateMachineError(machineID: record.id, heldBy: holder.record?.publicIP))
+        }
+        let holder = try await withDeadline(timeout) { try await registry.presenceHolder(record.id) }
+        return .heldByAnother(DuplicateMachineError(machineID: record.id, heldBy: holder?.record?.publicIP))
+    }
+}
+
+/// The presence key changed under a refresh attempt; the next attempt finds out how.
+struct PresenceChanged: Error {}
 
 /// The time limit of one store call ran out.
 struct DeadlineExceeded: Error, CustomStringConvertible {

@@ -111,7 +111,7 @@ public struct Agent: Service {
 
     public func run() async throws {
         let sent = ContinuousClock.now
-        try await registry.publishMachine(configuration.machine, ttl: configuration.ttl)
+        try await PresenceClaim(registry: registry, record: configuration.machine, ttl: configuration.ttl, logger: logger).claim()
         presence.confirmed(sentAt: sent)
         await installFence()
         logger.info("machine registered", metadata: ["machine.id": "\(machineID)"])
@@ -138,6 +138,11 @@ public struct Agent: Service {
             }
         } onGracefulShutdown: {
             requests.finish()
+        }
+        if let duplicate = presence.heldByAnother {
+            // The key is another fleetd's now: withdrawing anything would disturb it.
+            logger.error("\(duplicate)", metadata: ["machine.id": "\(machineID)"])
+            throw duplicate
         }
         await purge()
     }
@@ -211,7 +216,7 @@ public struct Agent: Service {
         await carryOut(plan)
         await states.drain()
         do {
-            try await registry.removeMachine(machineID)
+            try await registry.withdrawMachine(configuration.machine)
             logger.info("machine withdrawn", metadata: ["machine.id": "\(machineID)"])
         } catch {
             logger.warning("shutdown purge incomplete", metadata: ["error": "\(error)"])

@@ -10,6 +10,7 @@ final class PresenceClock: Sendable {
     private struct State {
         var confirmed: ContinuousClock.Instant
         var failing = false
+        var heldByAnother: DuplicateMachineError?
     }
 
     private let state: Mutex<State>
@@ -44,4 +45,12 @@ final class PresenceClock: Sendable {
     }
 
     var isFailing: Bool { state.withLock { $0.failing } }
+
+    /// Another fleetd took this machine's presence key (a duplicate machine ID): the agent
+    /// must stop, touching nothing in the store.
+    func lost(to duplicate: DuplicateMachineError) {
+        state.withLock { $0.heldByAnother = duplicate }
+    }
+
+    var heldByAnother: DuplicateMachineError? { state.withLock { $0.heldByAnother } }
 }

@@ -21,15 +21,20 @@ public struct Engine: Service {
         public var settle: Duration
         /// The clock the lease's local deadline is kept on (``EngineLease``); tests move it by hand.
         public var now: @Sendable () -> ContinuousClock.Instant
+        /// How long a machine whose presence vanished keeps the units moving would not help (its
+        /// global units, units no other machine can run): see ``AwayMachines``.
+        public var awayGrace: Duration
 
         public init(machine: MachineID, leaseTTL: Int64 = 10, metrics: EngineMetrics = EngineMetrics(),
                     settle: Duration = .milliseconds(25),
-                    now: @escaping @Sendable () -> ContinuousClock.Instant = { .now }) {
+                    now: @escaping @Sendable () -> ContinuousClock.Instant = { .now },
+                    awayGrace: Duration = .seconds(15 * 60)) {
             self.machine = machine
             self.leaseTTL = leaseTTL
             self.metrics = metrics
             self.settle = settle
             self.now = now
+            self.awayGrace = awayGrace
         }
     }
 
@@ -39,11 +44,13 @@ public struct Engine: Service {
     let cache = RequirementsCache()
     /// The cluster as the watch reports it, so a pass needs no reads (see ``ClusterModel``).
     let feed = ModelFeed()
+    let away: AwayMachines
 
     public init(registry: Registry, configuration: Configuration, logger: Logger) {
         self.registry = registry
         self.configuration = configuration
         self.logger = logger
+        self.away = AwayMachines(grace: configuration.awayGrace)
     }
 
     public func run() async throws {
@@ -196,13 +203,15 @@ public struct Engine: Service {
     /// - Throws: ``LeadershipLoss`` or ``StoreError/Code/guardFailed`` once the lease is lost.
     func pass(units: [UnitRecord], machines: [MachineRecord],
               assignments: [MachineID: [UnitName: Assignment]], lease: EngineLease? = nil) async throws -> UInt64? {
+        let live = Set(machines.map(\.id))
+        let named = Set(assignments.keys).union(units.compactMap(\.target))
         let plan = Scheduler.plan(units: units, requirements: try await requirements(of: units),
-                                  machines: machines, assignments: assignments)
+                                  machines: machines, assignments: assignments,
+                                  away: away.update(live: live, named: named, now: configuration.now()))
         let registry = lease.map { self.registry.fenced(by: $0.term) } ?? self.registry
         let now = configuration.now
         let checkLease: @Sendable () throws -> Void = { try lease?.check(at: now()) }
         let metrics = configuration.metrics
-        let live = Set(machines.map(\.id))
         metrics.reconcileFailed("machine_away", count: plan.unschedule.filter { !live.contains($0.1) }.count)
         metrics.reconcileFailed("schedule", count: plan.unplaceable.count)
         // Each phase's writes are independent, so they go out concurrently: the store batches

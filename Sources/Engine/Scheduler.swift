@@ -13,17 +13,29 @@ import FleetUnit
 /// 3. places unplaced units that want to run, followers (`MachineOf`) after their peers, and
 ///    moves units that a newly placed unit `Replaces`;
 /// 4. diffs the resulting per-machine assignments against the current ones.
+///
+/// Machines that are `away` (their presence vanished a short while ago, see `AwayMachines`)
+/// keep what moving would not help: their global units, and units no live machine can take.
+/// Those stay placed and assigned there, so a machine that comes back after an outage longer
+/// than the TTL finds its assignments as it left them and restarts nothing (fleet's
+/// connectivity-loss promise). Units another machine can run move at once, as before.
 public enum Scheduler {
     public static func plan(units: [UnitRecord], requirements: [UnitName: XFleetRequirements] = [:],
                             machines: [MachineRecord],
-                            assignments: [MachineID: [UnitName: Assignment]]) -> SchedulingPlan {
+                            assignments: [MachineID: [UnitName: Assignment]],
+                            away: Set<MachineID> = []) -> SchedulingPlan {
         var state = ClusterState(units: units, requirements: requirements, machines: machines)
         var plan = SchedulingPlan()
+        let away = away.subtracting(state.machines.keys)
+        /// Units placed on an away machine: moved in step 3 if a live machine takes them.
+        var stranded: [UnitName: MachineID] = [:]
 
         // 1. Keep what is validly placed.
         for unit in state.nonGlobal {
             guard let target = unit.target else { continue }
-            if unit.desiredState == .inactive || state.machines[target] == nil {
+            if unit.desiredState != .inactive, away.contains(target) {
+                stranded[unit.name] = target
+            } else if unit.desiredState == .inactive || state.machines[target] == nil {
                 plan.unschedule.append((unit.name, target))
             } else if case .no = state.ableToRun(unit.name, on: target, ignoringReplaces: true) {
                 plan.unschedule.append((unit.name, target))
@@ -47,13 +59,31 @@ public enum Scheduler {
                 place(unit.name, &state, &plan)
             }
         }
-        for unit in state.nonGlobal where unit.desiredState != .inactive && state.placement[unit.name] == nil {
+        // A stranded unit that found a live machine moves; one that found none stays put.
+        var held: [MachineID: Set<UnitName>] = [:]
+        for (name, target) in stranded.sorted(by: { $0.key < $1.key }) {
+            if state.placement[name] != nil {
+                plan.unschedule.append((name, target))
+            } else {
+                held[target, default: []].insert(name)
+            }
+        }
+        for unit in state.nonGlobal where unit.desiredState != .inactive && state.placement[unit.name] == nil
+            && stranded[unit.name] == nil
+        {
             plan.unplaceable[unit.name] = state.reasons[unit.name] ?? "no machines are available"
+        }
+        // Global units stay on an away machine that had them (its metadata is unknown until it
+        // is back; its agent learns of any change of contents or state when it returns).
+        for unit in state.global where unit.desiredState != .inactive {
+            for machine in away where assignments[machine]?[unit.name] != nil {
+                held[machine, default: []].insert(unit.name)
+            }
         }
 
         // 4. Assignments: exactly the assigned units, with their contents and desired state.
         var wanted: [MachineID: [UnitName: Assignment]] = [:]
-        for (machine, names) in state.assigned {
+        for (machine, names) in state.assigned.merging(held, uniquingKeysWith: { $0.union($1) }) {
             for name in names {
                 guard let unit = state.units[name] else { continue }
                 wanted[machine, default: [:]][name] = Assignment(hash: unit.hash, desiredState: unit.desiredState)

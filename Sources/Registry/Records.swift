@@ -8,16 +8,21 @@ public struct MachineRecord: Sendable, Hashable, Codable {
     /// Not in fleet: where other fleetds reach this machine's API (`http://10.0.0.2:4002`), to
     /// pass on `status` and `journal` requests for its units. Nil when it serves none on TCP.
     public var apiURL: String?
+    /// Not in fleet: the token of the fleetd that holds this presence (``MachineSession``), so
+    /// a second machine started with the same ID is told apart from a restart of this one.
+    public var session: String?
 
-    public init(id: MachineID, publicIP: String, metadata: [String: String] = [:], apiURL: String? = nil) {
+    public init(id: MachineID, publicIP: String, metadata: [String: String] = [:], apiURL: String? = nil,
+                session: String? = nil) {
         self.id = id
         self.publicIP = publicIP
         self.metadata = metadata
         self.apiURL = apiURL
+        self.session = session
     }
 
     enum CodingKeys: String, CodingKey {
-        case id = "ID", publicIP = "PublicIP", metadata = "Metadata", apiURL = "APIURL"
+        case id = "ID", publicIP = "PublicIP", metadata = "Metadata", apiURL = "APIURL", session = "Session"
     }
 }
 

@@ -220,16 +220,6 @@ extension Registry {
         try await store.set(keys.machine(record.id), Self.encode(record), ttl: ttl)
     }
 
-    /// Keeps the presence key alive; false when it had already expired (re-publish it then).
-    public func refreshMachine(_ id: MachineID, ttl: Int64) async throws -> Bool {
-        do {
-            try await store.refresh(keys.machine(id), ttl: ttl)
-            return true
-        } catch let error as StoreError where error.code == .keyNotFound {
-            return false
-        }
-    }
-
     public func removeMachine(_ id: MachineID) async throws {
         try await store.deleteIfPresent(keys.machine(id), recursive: false)
     }

@@ -11,7 +11,7 @@ import FleetStore
 /// unit/<sha1>                normalized unit file text    content-addressed, shared
 /// schedule/<machine>/<unit>  {"hash","desiredState"}      what each agent runs (engine)
 /// states/<unit>/<machine>    systemd state + job state    published by agents, TTL
-/// machines/<id>/object       {"ID","PublicIP","Metadata"} presence, TTL
+/// machines/<id>/object       {"ID","PublicIP","Metadata","APIURL","Session"} presence, TTL (the last two ours)
 /// machines/<id>/metadata/<k> value ("" = tombstone)       dynamic metadata (API PATCH), no TTL
 /// lease/engine-leader        <machine id>                 engine leadership, TTL
 /// cluster                    {"created","by"}             written once, when the cluster is made

@@ -36,6 +36,7 @@ struct Fleetd {
         // First in, last out: a SIGHUP is answered while everything starts and stops.
         var services: [ServiceGroupConfiguration.ServiceConfiguration] = [.init(service: reloader)]
         let store: any KeyValueStore
+        var etcdStore: EtcdStore?
         switch settings.store {
         case .embedded:
             let path = settings.dataDirectory + "/store.db"
@@ -61,6 +62,7 @@ struct Fleetd {
                                                           watchLimits: settings.watchLimits), logger: logger)
             services.append(.init(service: etcd))
             store = etcd
+            etcdStore = etcd
         }
         // fleet's engine and registry metrics, served with the API's own at /metrics.
         let prometheus = PrometheusCollectorRegistry()
@@ -76,10 +78,20 @@ struct Fleetd {
                                                         tls: tls)))
         }
         let registry = Registry(store: MeteredStore(store, factory: metricsFactory), keys: RegistryKeys(prefix: settings.prefix))
-        let machine = MachineRecord(id: MachineID(settings.machineID), publicIP: settings.publicIP,
-                                    metadata: settings.metadata, apiURL: settings.advertisedAPIURL)
-        try await waitForStore(registry)
-        try await registry.ensureCluster(create: settings.initStore, by: machine.id)
+        let machine: MachineRecord
+        do {
+            try await waitForStore(registry)
+            try await registry.ensureCluster(create: settings.initStore, by: MachineID(settings.machineID))
+            machine = MachineRecord(id: MachineID(settings.machineID), publicIP: settings.publicIP,
+                                    metadata: settings.metadata, apiURL: settings.advertisedAPIURL,
+                                    session: MachineSession.token(dataDirectory: settings.dataDirectory, logger: logger))
+            // A machine ID another live fleetd holds is refused here, before the engine or the
+            // API could act under it.
+            try await PresenceClaim(registry: registry, record: machine, ttl: settings.agentTTL, logger: logger).claim()
+        } catch {
+            await etcdStore?.shutdown()  // its HTTP clients must be closed before they go
+            throw error
+        }
         try FileManager.default.createDirectory(atPath: settings.unitDirectory, withIntermediateDirectories: true)
         let units = try SystemdUnitManager(bus: settings.systemdUser ? .user : .system,
                                            unitDirectory: settings.unitDirectory)

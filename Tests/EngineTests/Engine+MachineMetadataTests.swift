@@ -70,7 +70,8 @@ import Testing
         try await registry.createUnit(try UnitName("b.service"), file: file, desiredState: .launched)
         try await registry.createUnit(try UnitName("mars.service"), file: nowhere, desiredState: .launched)
         let engine = Engine(registry: registry,
-                            configuration: .init(machine: MachineID("m1"), metrics: EngineMetrics(factory: metrics)),
+                            configuration: .init(machine: MachineID("m1"), metrics: EngineMetrics(factory: metrics),
+                                                 awayGrace: .zero),  // a machine that leaves is dead at once
                             logger: Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() }))
         try await engine.reconcile()
         #expect(try metrics.expectCounter("fleet_engine_reconcile_count_total").totalValue == 1)

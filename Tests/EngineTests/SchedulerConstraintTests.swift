@@ -3,17 +3,18 @@ import FleetRegistry
 import FleetUnit
 import Testing
 
+/// A unit whose file carries `xfleet` lines, with its parsed requirements.
+func constrained(_ name: String, _ xfleet: [String], on target: String? = nil,
+                 state: DesiredState = .launched) throws -> (UnitRecord, XFleetRequirements) {
+    let text = "[Service]\nExecStart=/bin/sleep 1000\n" + (xfleet.isEmpty ? "" : "[X-Fleet]\n" + xfleet.joined(separator: "\n") + "\n")
+    let file = try UnitFile(parsing: text)
+    let unitName = try UnitName(name)
+    return (UnitRecord(name: unitName, hash: file.hash, desiredState: state, target: target.map(MachineID.init)),
+            XFleetRequirements(unit: unitName, file: file))
+}
+
 /// `[X-Fleet]` constraints through the scheduler, one option at a time.
 @Suite struct SchedulerConstraintTests {
-    /// A unit whose file carries `xfleet` lines, with its parsed requirements.
-    func constrained(_ name: String, _ xfleet: [String], on target: String? = nil,
-                     state: DesiredState = .launched) throws -> (UnitRecord, XFleetRequirements) {
-        let text = "[Service]\nExecStart=/bin/sleep 1000\n" + (xfleet.isEmpty ? "" : "[X-Fleet]\n" + xfleet.joined(separator: "\n") + "\n")
-        let file = try UnitFile(parsing: text)
-        let unitName = try UnitName(name)
-        return (UnitRecord(name: unitName, hash: file.hash, desiredState: state, target: target.map(MachineID.init)),
-                XFleetRequirements(unit: unitName, file: file))
-    }
 
     func plan(_ units: [(UnitRecord, XFleetRequirements)], machines: [MachineRecord]) -> SchedulingPlan {
         Scheduler.plan(units: units.map(\.0), requirements: Dictionary(uniqueKeysWithValues: units.map { ($0.0.name, $0.1) }),
