@@ -139,14 +139,6 @@ let package = Package(
             .product(name: "AsyncHTTPClient", package: "async-http-client"),
             .product(name: "NIOSSL", package: "swift-nio-ssl"),
         ]),
-        // Store tools: the kill -9 durability test's writer, and the store benchmark.
-        .executableTarget(name: "store-crash-writer", dependencies: ["FleetStore"]),
-        .executableTarget(name: "store-bench", dependencies: ["FleetStore"]),
-        .executableTarget(name: "etcd-bench", dependencies: ["FleetStoreEtcd"]),
-        // Benchmarks that need no simulated machines (docs/benchmarks.md).
-        .executableTarget(name: "fleet-bench", dependencies: [
-            "FleetEngine", .product(name: "Logging", package: "swift-log"),
-        ]),
         .executableTarget(name: "fleet-dns", dependencies: [
             "FleetDiscovery", "FleetMDNS", "FleetStore", "FleetStoreHTTP",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -155,24 +147,34 @@ let package = Package(
             .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
         ]),
-        // The mDNS bridge fed from a directory of records, for Tests/cluster/mdns.test.sh.
-        .executableTarget(name: "fleet-mdns-bridge", dependencies: [
-            "FleetMDNS", "FleetDiscovery", "FleetStore",
-            .product(name: "Logging", package: "swift-log"),
-            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
-            .product(name: "UnixSignals", package: "swift-service-lifecycle"),
-        ]),
         // Shared by tests and fuzzers: a seeded random number generator; FaultyStore (watches that fail on demand).
         .target(name: "FleetTestSupport", dependencies: ["FleetStore"], path: "Sources/TestSupport"),
-        // Fuzzing the DNS parser and responder (scripts/fuzz-dns).
-        .executableTarget(name: "DNSFuzz", dependencies: ["FleetDiscovery", "FleetTestSupport"]),
+
+        // Not the product: benchmarks (Benchmarks/, docs/benchmarks.md), the DNS fuzzer and the
+        // test tools (Tools/). None of fleetd, fleetctl or fleet-dns depends on them.
+        .executableTarget(name: "fleet-bench", dependencies: [
+            "FleetEngine", .product(name: "Logging", package: "swift-log"),
+        ], path: "Benchmarks/fleet-bench"),
+        .executableTarget(name: "store-bench", dependencies: ["FleetStore"], path: "Benchmarks/store-bench"),
+        .executableTarget(name: "etcd-bench", dependencies: ["FleetStoreEtcd"], path: "Benchmarks/etcd-bench"),
         // Store write -> DNS answer latency, in process.
         .executableTarget(name: "DNSPropagationBench", dependencies: [
             "FleetDiscovery", "FleetStore",
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "Logging", package: "swift-log"),
-        ]),
+        ], path: "Benchmarks/DNSPropagationBench"),
+        // Fuzzing the DNS parser and responder (scripts/fuzz-dns).
+        .executableTarget(name: "DNSFuzz", dependencies: ["FleetDiscovery", "FleetTestSupport"], path: "Tools/DNSFuzz"),
+        // The kill -9 durability test's writer (scripts/store-durability-test).
+        .executableTarget(name: "store-crash-writer", dependencies: ["FleetStore"], path: "Tools/store-crash-writer"),
+        // The mDNS bridge fed from a directory of records, for Tests/cluster/mdns.test.sh.
+        .executableTarget(name: "fleet-mdns-bridge", dependencies: [
+            "FleetMDNS", "FleetDiscovery", "FleetStore",
+            .product(name: "Logging", package: "swift-log"),
+            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            .product(name: "UnixSignals", package: "swift-service-lifecycle"),
+        ], path: "Tools/fleet-mdns-bridge"),
 
         .testTarget(name: "FleetIdentityTests", dependencies: [
             "FleetIdentity",
@@ -197,7 +199,6 @@ let package = Package(
         .testTarget(name: "FleetHTTPServerTests", dependencies: [
             "FleetHTTPServer", "FleetStoreHTTP", "FleetStore",
             .product(name: "NIOCore", package: "swift-nio"),
-            .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "Hummingbird", package: "hummingbird"),
             .product(name: "Logging", package: "swift-log"),
         ], path: "Tests/HTTPServerTests"),
