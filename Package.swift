@@ -96,18 +96,25 @@ let package = Package(
         // The per-machine agent: presence, running assigned units, publishing their states.
         .target(name: "FleetAgent", dependencies: [
             "FleetRegistry", "FleetSystemd", "FleetDiscovery",
-            .product(name: "AsyncHTTPClient", package: "async-http-client"),
             .product(name: "Logging", package: "swift-log"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
         ], path: "Sources/Agent"),
-        // Service discovery: records and naming, the DNS wire format, zone view and responder.
+        // Service discovery: records, naming and the key layout, [X-Discovery] parsing, and the
+        // registrar with its health checks that keep this machine's records true.
         .target(name: "FleetDiscovery", dependencies: [
             "FleetUnit", "FleetStore",
+            .product(name: "AsyncHTTPClient", package: "async-http-client"),
+            .product(name: "Logging", package: "swift-log"),
+        ], path: "Sources/Discovery"),
+        // The discovery DNS server: wire format, zone view fed from the store, responder,
+        // forwarder and UDP/TCP listeners. Only fleetd and fleet-dns link it.
+        .target(name: "FleetDNS", dependencies: [
+            "FleetDiscovery", "FleetStore",
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "Logging", package: "swift-log"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
-        ], path: "Sources/Discovery"),
+        ], path: "Sources/DNS"),
         // The mDNS bridge: discovery records of this machine published through avahi-daemon.
         // Its own target so that only fleetd and fleet-dns link libavahi-client.
         .systemLibrary(name: "CAvahi", path: "Sources/CAvahi", providers: [.apt(["libavahi-client-dev"])]),
@@ -125,7 +132,7 @@ let package = Package(
             .product(name: "AsyncHTTPClient", package: "async-http-client"),
         ], path: "Sources/API"),
         .executableTarget(name: "fleetd", dependencies: [
-            "FleetAgent", "FleetAPI", "FleetDiscovery", "FleetEngine", "FleetJournal", "FleetMDNS", "FleetStoreEtcd", "FleetUnit",
+            "FleetAgent", "FleetAPI", "FleetDNS", "FleetDiscovery", "FleetEngine", "FleetJournal", "FleetMDNS", "FleetStoreEtcd", "FleetUnit",
             "FleetStoreHTTP", "FleetHTTPServer", "FleetIdentity", .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "AsyncHTTPClient", package: "async-http-client"),
             .product(name: "Prometheus", package: "swift-prometheus"),
@@ -140,7 +147,7 @@ let package = Package(
             .product(name: "NIOSSL", package: "swift-nio-ssl"),
         ]),
         .executableTarget(name: "fleet-dns", dependencies: [
-            "FleetDiscovery", "FleetMDNS", "FleetStore", "FleetStoreHTTP",
+            "FleetDNS", "FleetDiscovery", "FleetMDNS", "FleetStore", "FleetStoreHTTP",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
             .product(name: "NIOCore", package: "swift-nio"),
@@ -159,13 +166,13 @@ let package = Package(
         .executableTarget(name: "etcd-bench", dependencies: ["FleetStoreEtcd"], path: "Benchmarks/etcd-bench"),
         // Store write -> DNS answer latency, in process.
         .executableTarget(name: "DNSPropagationBench", dependencies: [
-            "FleetDiscovery", "FleetStore",
+            "FleetDNS", "FleetDiscovery", "FleetStore",
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "Logging", package: "swift-log"),
         ], path: "Benchmarks/DNSPropagationBench"),
         // Fuzzing the DNS parser and responder (scripts/fuzz-dns).
-        .executableTarget(name: "DNSFuzz", dependencies: ["FleetDiscovery", "FleetTestSupport"], path: "Tools/DNSFuzz"),
+        .executableTarget(name: "DNSFuzz", dependencies: ["FleetDNS", "FleetDiscovery", "FleetTestSupport"], path: "Tools/DNSFuzz"),
         // The kill -9 durability test's writer (scripts/store-durability-test).
         .executableTarget(name: "store-crash-writer", dependencies: ["FleetStore"], path: "Tools/store-crash-writer"),
         // The mDNS bridge fed from a directory of records, for Tests/cluster/mdns.test.sh.
@@ -183,13 +190,16 @@ let package = Package(
         ], path: "Tests/IdentityTests"),
         .testTarget(name: "FleetUnitTests", dependencies: ["FleetUnit", "FleetTestSupport"], path: "Tests/UnitTests"),
         .testTarget(name: "FleetDiscoveryTests", dependencies: [
-            "FleetDiscovery", "FleetStore", "FleetTestSupport",
+            "FleetDiscovery", "FleetStore", "FleetTestSupport", .product(name: "Logging", package: "swift-log"),
+        ], path: "Tests/DiscoveryTests"),
+        .testTarget(name: "FleetDNSTests", dependencies: [
+            "FleetDNS", "FleetDiscovery", "FleetStore", "FleetTestSupport",
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "NIOEmbedded", package: "swift-nio"),
             .product(name: "NIOTestUtils", package: "swift-nio"),
             .product(name: "Logging", package: "swift-log"),
-        ], path: "Tests/DiscoveryTests"),
+        ], path: "Tests/DNSTests"),
         .testTarget(name: "FleetMDNSTests", dependencies: ["FleetMDNS", "FleetDiscovery"], path: "Tests/MDNSTests"),
         .testTarget(name: "FleetStoreEtcdTests", dependencies: ["FleetStoreEtcd", "FleetStore"], path: "Tests/StoreEtcdTests"),
         .testTarget(name: "FleetStoreTests", dependencies: [

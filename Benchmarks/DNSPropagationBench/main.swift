@@ -1,3 +1,4 @@
+import FleetDNS
 import FleetDiscovery
 import FleetStore
 import Foundation
@@ -80,7 +81,7 @@ func measure(ownAddresses: Bool) async throws {
     let store = InMemoryStore()
     for i in 0..<background {
         let r = record("bg\(i % 20)", 100_000 + i, ownAddresses: ownAddresses)
-        try await store.set("/discovery/\(r.service)/\(r.instance)", r.encoded())
+        try await store.set(DiscoveryKeys.standard.record(of: r), r.encoded())
     }
     let publisher = ZonePublisher(apex: "fleet.")
     let feed = ZoneFeed(store: store, settings: ZoneSettings(), publisher: publisher, logger: logger)
@@ -98,14 +99,14 @@ func measure(ownAddresses: Bool) async throws {
     var removed: [Duration] = []
     for i in 0..<writes {
         let r = record("svc\(i % 20)", i, ownAddresses: ownAddresses)
-        let key = "/discovery/\(r.service)/\(r.instance)"
+        let key = DiscoveryKeys.standard.record(of: r)
         probe.arm(DNSName("\(i).svc\(i % 20).fleet.")!, present: true)
         let start = ContinuousClock.now
         try await store.set(key, r.encoded())
         added.append(await iterator.next()! - start)
     }
     for i in 0..<writes {
-        let key = "/discovery/svc\(i % 20)/\(i)"
+        let key = DiscoveryKeys.standard.record(ServiceInstance(service: "svc\(i % 20)", instance: "\(i)"))
         probe.arm(DNSName("\(i).svc\(i % 20).fleet.")!, present: false)
         let start = ContinuousClock.now
         try await store.delete(key)

@@ -1,4 +1,5 @@
 import FleetTestSupport
+import FleetDNS
 import FleetDiscovery
 import Foundation
 
@@ -28,7 +29,7 @@ enum DNSFuzzCheck {
         }
         records.append(DiscoveryRecord(service: "db", instance: "primary", unit: nil, machineID: "m1", machineName: "node1",
                                        address: "10.0.0.1", ports: [.init(port: 5432)]))
-        for record in records { builder.upsert(record, key: "/discovery/\(record.service)/\(record.instance)") }
+        for record in records { builder.upsert(record, key: DiscoveryKeys.standard.record(of: record)) }
         return builder.view()
     }()
 

@@ -22,7 +22,7 @@ struct DirectoryFeed: Service {
                 present.insert(name)
                 guard let data = FileManager.default.contents(atPath: directory.appendingPathComponent(name).path),
                       let record = DiscoveryRecord.decode(String(decoding: data, as: UTF8.self)) else { continue }
-                let key = "\(root)/\(record.service)/\(record.instance)"
+                let key = DiscoveryKeys(root: root).record(of: record)
                 let json = record.encoded()
                 if let old = seen[name], old.key == key, old.json == json { continue }
                 if let old = seen[name], old.key != key { try await store.deleteIfPresent(old.key) }

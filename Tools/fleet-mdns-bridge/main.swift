@@ -34,7 +34,7 @@ guard let records = options["--records"] else {
 let machineID = options["--machine-id"]
     ?? (try? String(contentsOfFile: "/etc/machine-id", encoding: .utf8))?.trimmingCharacters(in: .whitespacesAndNewlines)
     ?? ""
-let root = options["--root"] ?? "/discovery"
+let root = options["--root"] ?? DiscoveryKeys.standard.root
 
 // StreamLogHandler flushes every line, so a unit's log shows each one as it happens.
 LoggingSystem.bootstrap { StreamLogHandler.standardOutput(label: $0) }

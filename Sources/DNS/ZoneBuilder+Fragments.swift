@@ -1,3 +1,5 @@
+import FleetDiscovery
+
 /// What produces names in the zone. A record belongs to three: its service, its machine and
 /// its address; the apex (SOA, NS, nameserver addresses) is a source of its own.
 enum ZoneSource: Hashable, Sendable, Comparable {

@@ -1,4 +1,4 @@
-@testable import FleetDiscovery
+@testable import FleetDNS
 import Testing
 
 @Suite struct DNSMessageParsingTests {

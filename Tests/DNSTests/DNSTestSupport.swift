@@ -1,4 +1,5 @@
-@testable import FleetDiscovery
+import FleetDiscovery
+@testable import FleetDNS
 import Foundation
 import Testing
 

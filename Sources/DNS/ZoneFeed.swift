@@ -1,3 +1,4 @@
+import FleetDiscovery
 import FleetStore
 import Logging
 import ServiceLifecycle
@@ -31,7 +32,7 @@ public struct ZoneFeed: Service {
     private let logger: Logger
 
     public init(store: any KeyValueStore, settings: ZoneSettings, publisher: ZonePublisher,
-                prefix: String = "/discovery", retryDelay: Duration = .milliseconds(100),
+                prefix: String = DiscoveryKeys.standard.root, retryDelay: Duration = .milliseconds(100),
                 burstGap: Duration = .milliseconds(10), logger: Logger) {
         self.burstGap = burstGap
         self.store = store

@@ -1,5 +1,4 @@
 import AsyncHTTPClient
-import FleetDiscovery
 import Foundation
 import Glibc
 

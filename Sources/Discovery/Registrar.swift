@@ -1,6 +1,4 @@
-import FleetDiscovery
 import FleetStore
-import FleetSystemd
 import FleetUnit
 import Foundation
 import Logging
@@ -9,7 +7,11 @@ import Logging
 /// that systemd reports active is registered (with the agent's TTL, refreshed without waking
 /// watchers), one that stops is removed at once, and a failing health check takes an instance
 /// out of answers (the record stays, marked unhealthy) until it passes again.
-actor Registrar {
+///
+/// It lives with the records rather than in the agent so that discovery's writer and its
+/// readers share one module; the agent only tells it what systemd reports, as a plain
+/// active/inactive, so discovery does not link systemd.
+public actor Registrar {
     struct Entry {
         var spec: DiscoverySpec
         var instance: ServiceInstance
@@ -25,23 +27,26 @@ actor Registrar {
     let machineName: String
     let address: String
     let ttl: Int64
-    let root: String
+    let keys: DiscoveryKeys
     let logger: Logger
     var entries: [UnitName: Entry] = [:]
 
-    init(store: any KeyValueStore, machineID: String, address: String, ttl: Int64, root: String = "/discovery",
-         logger: Logger) {
+    /// - Parameters:
+    ///   - address: the address this machine's instances are reached at (and health-checked on).
+    ///   - ttl: seconds each record lives unless refreshed (``refreshAll()``).
+    public init(store: any KeyValueStore, machineID: String, address: String, ttl: Int64,
+                keys: DiscoveryKeys = .standard, logger: Logger) {
         self.store = store
         self.machineID = machineID
         self.machineName = String(machineID.prefix(8))
         self.address = address
         self.ttl = ttl
-        self.root = root
+        self.keys = keys
         self.logger = logger
     }
 
     /// A unit was loaded here with these contents.
-    func loaded(_ unit: UnitName, file: UnitFile) async {
+    public func loaded(_ unit: UnitName, file: UnitFile) async {
         let spec = DiscoverySpec(file: file)
         for problem in spec.problems {
             logger.warning("ignoring [X-Discovery] value", metadata: ["unit.name": "\(unit)", "problem": "\(problem)"])
@@ -56,10 +61,9 @@ actor Registrar {
         entries[unit] = entry
     }
 
-    /// systemd reported a new state for a unit of ours.
-    func systemdStateChanged(_ unit: UnitName, _ state: SystemdUnitState) async {
+    /// systemd reported a new state for a unit of ours: `active` when its active state is `active`.
+    public func systemdStateChanged(_ unit: UnitName, active: Bool) async {
         guard var entry = entries[unit] else { return }
-        let active = state.activeState == "active"
         guard active != entry.active else { return }
         entry.active = active
         entry.since = Date()
@@ -76,23 +80,23 @@ actor Registrar {
     }
 
     /// The unit left this machine: withdraw its record now.
-    func forget(_ unit: UnitName) async {
+    public func forget(_ unit: UnitName) async {
         guard let entry = entries.removeValue(forKey: unit) else { return }
         entry.checker?.cancel()
         if entry.registered {
-            try? await store.deleteIfPresent(entry.instance.key(root: root), recursive: false)
+            try? await store.deleteIfPresent(keys.record(entry.instance), recursive: false)
         }
     }
 
-    func forgetAll() async {
+    public func forgetAll() async {
         for unit in entries.keys { await forget(unit) }
     }
 
     /// Keeps every record alive; re-creates any that expired (for example after a long store outage).
-    func refreshAll() async {
+    public func refreshAll() async {
         for (unit, entry) in entries where entry.registered {
             do {
-                try await store.refresh(entry.instance.key(root: root), ttl: ttl)
+                try await store.refresh(keys.record(entry.instance), ttl: ttl)
             } catch let error as StoreError where error.code == .keyNotFound {
                 await write(unit)
             } catch {
@@ -111,7 +115,7 @@ actor Registrar {
     func write(_ unit: UnitName) async {
         guard let entry = entries[unit], entry.active else { return }
         do {
-            try await store.set(entry.instance.key(root: root), record(unit, entry).encoded(), ttl: ttl)
+            try await store.set(keys.record(entry.instance), record(unit, entry).encoded(), ttl: ttl)
             entries[unit]?.registered = true
             logger.debug("registered", metadata: ["unit.name": "\(unit)", "discovery.instance": "\(entry.instance)"])
         } catch {
@@ -122,7 +126,7 @@ actor Registrar {
     func remove(_ unit: UnitName) async {
         guard let entry = entries[unit], entry.registered else { return }
         do {
-            try await store.deleteIfPresent(entry.instance.key(root: root), recursive: false)
+            try await store.deleteIfPresent(keys.record(entry.instance), recursive: false)
             entries[unit]?.registered = false
         } catch {
             logger.warning("discovery withdrawal failed", metadata: ["unit.name": "\(unit)", "error": "\(error)"])

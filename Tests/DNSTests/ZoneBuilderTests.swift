@@ -1,5 +1,6 @@
 import FleetTestSupport
-@testable import FleetDiscovery
+import FleetDiscovery
+@testable import FleetDNS
 import Testing
 
 @Suite struct ZoneBuilderTests {

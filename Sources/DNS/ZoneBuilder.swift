@@ -1,3 +1,5 @@
+import FleetDiscovery
+
 /// Keeps the discovery records and the answer table in step, one change at a time.
 ///
 /// A change to one record touches only the names it contributes to: its service's names, its
