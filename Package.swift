@@ -164,6 +164,8 @@ let package = Package(
         ]),
         // Shared by tests and fuzzers: a seeded random number generator; FaultyStore (watches that fail on demand).
         .target(name: "FleetTestSupport", dependencies: ["FleetStore"], path: "Sources/TestSupport"),
+        // The store conformance suite and its harness, written once and run by every backend's tests.
+        .target(name: "FleetStoreTesting", dependencies: ["FleetStore"], path: "Sources/StoreTesting"),
         // Fuzzing the DNS parser and responder (scripts/fuzz-dns).
         .executableTarget(name: "DNSFuzz", dependencies: ["FleetDiscovery", "FleetTestSupport"]),
         // Store write -> DNS answer latency, in process.
@@ -189,9 +191,9 @@ let package = Package(
             .product(name: "Logging", package: "swift-log"),
         ], path: "Tests/DiscoveryTests"),
         .testTarget(name: "FleetMDNSTests", dependencies: ["FleetMDNS", "FleetDiscovery"], path: "Tests/MDNSTests"),
-        .testTarget(name: "FleetStoreEtcdTests", dependencies: ["FleetStoreEtcd", "FleetStore"], path: "Tests/StoreEtcdTests"),
+        .testTarget(name: "FleetStoreEtcdTests", dependencies: ["FleetStoreEtcd", "FleetStore", "FleetStoreTesting"], path: "Tests/StoreEtcdTests"),
         .testTarget(name: "FleetStoreTests", dependencies: [
-            "FleetStore", "FleetStoreHTTP", "FleetTestSupport",
+            "FleetStore", "FleetStoreHTTP", "FleetTestSupport", "FleetStoreTesting",
             .product(name: "HummingbirdTesting", package: "hummingbird"),
         ], path: "Tests/StoreTests"),
         .testTarget(name: "FleetHTTPServerTests", dependencies: [
