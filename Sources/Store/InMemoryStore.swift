@@ -2,7 +2,8 @@ import Foundation
 import ServiceLifecycle
 
 /// A complete store held in memory: the reference implementation of ``KeyValueStore``'s
-/// semantics, used by fast tests and, until the durable embedded store lands, by `fleetd`.
+/// semantics (its write rules are ``StoreTree``'s, shared with ``EmbeddedStore``), used by
+/// fast tests, benchmarks and wherever a store needs no disk.
 ///
 /// Run it as a `Service` so keys with a TTL expire (and watchers hear `expire`) on time; reads
 /// also expire due keys first, so a caller never sees a key past its deadline.
