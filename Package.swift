@@ -182,6 +182,8 @@ let package = Package(
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             .product(name: "UnixSignals", package: "swift-service-lifecycle"),
         ], path: "Tools/fleet-mdns-bridge"),
+        // The store conformance suite and its harness, written once and run by every backend's tests.
+        .target(name: "FleetStoreTesting", dependencies: ["FleetStore"], path: "Sources/StoreTesting"),
 
         .testTarget(name: "FleetIdentityTests", dependencies: [
             "FleetIdentity",
@@ -201,9 +203,9 @@ let package = Package(
             .product(name: "Logging", package: "swift-log"),
         ], path: "Tests/DNSTests"),
         .testTarget(name: "FleetMDNSTests", dependencies: ["FleetMDNS", "FleetDiscovery"], path: "Tests/MDNSTests"),
-        .testTarget(name: "FleetStoreEtcdTests", dependencies: ["FleetStoreEtcd", "FleetStore"], path: "Tests/StoreEtcdTests"),
+        .testTarget(name: "FleetStoreEtcdTests", dependencies: ["FleetStoreEtcd", "FleetStore", "FleetStoreTesting"], path: "Tests/StoreEtcdTests"),
         .testTarget(name: "FleetStoreTests", dependencies: [
-            "FleetStore", "FleetStoreHTTP", "FleetTestSupport",
+            "FleetStore", "FleetStoreHTTP", "FleetTestSupport", "FleetStoreTesting",
             .product(name: "HummingbirdTesting", package: "hummingbird"),
         ], path: "Tests/StoreTests"),
         .testTarget(name: "FleetHTTPServerTests", dependencies: [

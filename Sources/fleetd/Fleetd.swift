@@ -109,7 +109,7 @@ struct Fleetd {
                                                                        metrics: EngineMetrics(factory: metricsFactory)),
                                                   logger: logger)))
         }
-        let api = FleetAPI(registry: registry,
+        let api = APIRoutes(registry: registry,
                            configuration: .init(tokenLimit: settings.tokenLimit, localMachine: machine.id,
                                                 peerHTTPClient: PeerHTTPClient.client(tls)),
                            readiness: readiness, metrics: apiMetrics, inspector: LocalUnitInspector(units: units))
@@ -160,7 +160,7 @@ struct Fleetd {
             router: router,
             server: try .limited(limits, gate: ConnectionGate(limit: limits.maxConnections), logger: logger,
                                  tls: tls?.serverConfiguration),
-            configuration: .init(address: address, serverName: FleetAPI.serverName),
+            configuration: .init(address: address, serverName: APIRoutes.serverName),
             onServerRunning: { channel in
                 await AcceptBackoff.install(on: channel, logger: logger)
                 onRunning()

@@ -4,7 +4,7 @@ import Foundation
 import Hummingbird
 
 /// `/fleet/v1/machines`: the live machines, and `PATCH` of their dynamic metadata.
-extension FleetAPI {
+extension APIRoutes {
     func listMachines(_ request: Request) async throws -> Response {
         let token = try pageToken(request)
         let machines = try await registry.machines().map {

@@ -7,7 +7,7 @@ import HTTPTypes
 import Hummingbird
 
 /// `/fleet/v1/units` and `/fleet/v1/units/<name>`.
-extension FleetAPI {
+extension APIRoutes {
     func listUnits(_ request: Request) async throws -> Response {
         let token = try pageToken(request)
         let page = token.page(of: try await allUnits())

@@ -1,7 +1,7 @@
 import Hummingbird
 import NIOCore
 
-extension FleetAPI {
+extension APIRoutes {
     /// The request body, refused with fleet's error body and 413 when it is larger than `limit`
     /// bytes (NIO's own error would reach the client as a bare 500).
     static func body(of request: Request, upTo limit: Int) async throws -> ByteBuffer {

@@ -3,7 +3,7 @@ import Foundation
 import Hummingbird
 
 /// `/fleet/v1/state` (filtered by `machineID` and `unitName`, exact match) and `/fleet/v1/state/<name>`.
-extension FleetAPI {
+extension APIRoutes {
     func listStates(_ request: Request) async throws -> Response {
         let token = try pageToken(request)
         let query = request.uri.queryParameters

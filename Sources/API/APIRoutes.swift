@@ -9,7 +9,7 @@ import NIOCore
 
 /// fleet's HTTP API v1 over the registry, at `/fleet/v1/...` (and the legacy `/v1-alpha/...`),
 /// plus `GET /metrics`. docs/api/openapi.yaml describes every route, entity and error.
-public struct FleetAPI: Sendable {
+public struct APIRoutes: Sendable {
     public struct Configuration: Sendable {
         /// Page size of the list resources (fleet's `token_limit`); page tokens must carry it.
         public var tokenLimit: Int

@@ -10,7 +10,7 @@ import NIOCore
 /// fleet's `status` and `journal` did over SSH. Any fleetd answers: it finds the machine that
 /// runs the unit and, if that is another one, asks that machine's fleetd (at the API URL it
 /// advertises in its machine record), which reads its own systemd and journal.
-extension FleetAPI {
+extension APIRoutes {
     /// Set on a request one fleetd passes on to another, so it is never passed on again.
     static let forwardedHeader = HTTPField.Name("X-Fleet-Forwarded")!
 
