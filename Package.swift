@@ -96,18 +96,25 @@ let package = Package(
         // The per-machine agent: presence, running assigned units, publishing their states.
         .target(name: "FleetAgent", dependencies: [
             "FleetRegistry", "FleetSystemd", "FleetDiscovery",
-            .product(name: "AsyncHTTPClient", package: "async-http-client"),
             .product(name: "Logging", package: "swift-log"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
         ], path: "Sources/Agent"),
-        // Service discovery: records and naming, the DNS wire format, zone view and responder.
+        // Service discovery: records, naming and the key layout, [X-Discovery] parsing, and the
+        // registrar with its health checks that keep this machine's records true.
         .target(name: "FleetDiscovery", dependencies: [
             "FleetUnit", "FleetStore",
+            .product(name: "AsyncHTTPClient", package: "async-http-client"),
+            .product(name: "Logging", package: "swift-log"),
+        ], path: "Sources/Discovery"),
+        // The discovery DNS server: wire format, zone view fed from the store, responder,
+        // forwarder and UDP/TCP listeners. Only fleetd and fleet-dns link it.
+        .target(name: "FleetDNS", dependencies: [
+            "FleetDiscovery", "FleetStore",
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "Logging", package: "swift-log"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
-        ], path: "Sources/Discovery"),
+        ], path: "Sources/DNS"),
         // The mDNS bridge: discovery records of this machine published through avahi-daemon.
         // Its own target so that only fleetd and fleet-dns link libavahi-client.
         .systemLibrary(name: "CAvahi", path: "Sources/CAvahi", providers: [.apt(["libavahi-client-dev"])]),
@@ -125,7 +132,7 @@ let package = Package(
             .product(name: "AsyncHTTPClient", package: "async-http-client"),
         ], path: "Sources/API"),
         .executableTarget(name: "fleetd", dependencies: [
-            "FleetAgent", "FleetAPI", "FleetDiscovery", "FleetEngine", "FleetJournal", "FleetMDNS", "FleetStoreEtcd", "FleetUnit",
+            "FleetAgent", "FleetAPI", "FleetDNS", "FleetDiscovery", "FleetEngine", "FleetJournal", "FleetMDNS", "FleetStoreEtcd", "FleetUnit",
             "FleetStoreHTTP", "FleetHTTPServer", "FleetIdentity", .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "AsyncHTTPClient", package: "async-http-client"),
             .product(name: "Prometheus", package: "swift-prometheus"),
@@ -139,40 +146,44 @@ let package = Package(
             .product(name: "AsyncHTTPClient", package: "async-http-client"),
             .product(name: "NIOSSL", package: "swift-nio-ssl"),
         ]),
-        // Store tools: the kill -9 durability test's writer, and the store benchmark.
-        .executableTarget(name: "store-crash-writer", dependencies: ["FleetStore"]),
-        .executableTarget(name: "store-bench", dependencies: ["FleetStore"]),
-        .executableTarget(name: "etcd-bench", dependencies: ["FleetStoreEtcd"]),
-        // Benchmarks that need no simulated machines (docs/benchmarks.md).
-        .executableTarget(name: "fleet-bench", dependencies: [
-            "FleetEngine", .product(name: "Logging", package: "swift-log"),
-        ]),
         .executableTarget(name: "fleet-dns", dependencies: [
-            "FleetDiscovery", "FleetMDNS", "FleetStore", "FleetStoreHTTP",
+            "FleetDNS", "FleetDiscovery", "FleetMDNS", "FleetStore", "FleetStoreHTTP",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
         ]),
+        // Shared by tests and fuzzers: a seeded random number generator; FaultyStore (watches that fail on demand).
+        .target(name: "FleetTestSupport", dependencies: ["FleetStore"], path: "Sources/TestSupport"),
+
+        // Not the product: benchmarks (Benchmarks/, docs/benchmarks.md), the DNS fuzzer and the
+        // test tools (Tools/). None of fleetd, fleetctl or fleet-dns depends on them.
+        .executableTarget(name: "fleet-bench", dependencies: [
+            "FleetEngine", .product(name: "Logging", package: "swift-log"),
+        ], path: "Benchmarks/fleet-bench"),
+        .executableTarget(name: "store-bench", dependencies: ["FleetStore"], path: "Benchmarks/store-bench"),
+        .executableTarget(name: "etcd-bench", dependencies: ["FleetStoreEtcd"], path: "Benchmarks/etcd-bench"),
+        // Store write -> DNS answer latency, in process.
+        .executableTarget(name: "DNSPropagationBench", dependencies: [
+            "FleetDNS", "FleetDiscovery", "FleetStore",
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOPosix", package: "swift-nio"),
+            .product(name: "Logging", package: "swift-log"),
+        ], path: "Benchmarks/DNSPropagationBench"),
+        // Fuzzing the DNS parser and responder (scripts/fuzz-dns).
+        .executableTarget(name: "DNSFuzz", dependencies: ["FleetDNS", "FleetDiscovery", "FleetTestSupport"], path: "Tools/DNSFuzz"),
+        // The kill -9 durability test's writer (scripts/store-durability-test).
+        .executableTarget(name: "store-crash-writer", dependencies: ["FleetStore"], path: "Tools/store-crash-writer"),
         // The mDNS bridge fed from a directory of records, for Tests/cluster/mdns.test.sh.
         .executableTarget(name: "fleet-mdns-bridge", dependencies: [
             "FleetMDNS", "FleetDiscovery", "FleetStore",
             .product(name: "Logging", package: "swift-log"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             .product(name: "UnixSignals", package: "swift-service-lifecycle"),
-        ]),
-        // Shared by tests and fuzzers: a seeded random number generator; FaultyStore (watches that fail on demand).
-        .target(name: "FleetTestSupport", dependencies: ["FleetStore"], path: "Sources/TestSupport"),
-        // Fuzzing the DNS parser and responder (scripts/fuzz-dns).
-        .executableTarget(name: "DNSFuzz", dependencies: ["FleetDiscovery", "FleetTestSupport"]),
-        // Store write -> DNS answer latency, in process.
-        .executableTarget(name: "DNSPropagationBench", dependencies: [
-            "FleetDiscovery", "FleetStore",
-            .product(name: "NIOCore", package: "swift-nio"),
-            .product(name: "NIOPosix", package: "swift-nio"),
-            .product(name: "Logging", package: "swift-log"),
-        ]),
+        ], path: "Tools/fleet-mdns-bridge"),
+        // The store conformance suite and its harness, written once and run by every backend's tests.
+        .target(name: "FleetStoreTesting", dependencies: ["FleetStore"], path: "Sources/StoreTesting"),
 
         .testTarget(name: "FleetIdentityTests", dependencies: [
             "FleetIdentity",
@@ -181,23 +192,25 @@ let package = Package(
         ], path: "Tests/IdentityTests"),
         .testTarget(name: "FleetUnitTests", dependencies: ["FleetUnit", "FleetTestSupport"], path: "Tests/UnitTests"),
         .testTarget(name: "FleetDiscoveryTests", dependencies: [
-            "FleetDiscovery", "FleetStore", "FleetTestSupport",
+            "FleetDiscovery", "FleetStore", "FleetTestSupport", .product(name: "Logging", package: "swift-log"),
+        ], path: "Tests/DiscoveryTests"),
+        .testTarget(name: "FleetDNSTests", dependencies: [
+            "FleetDNS", "FleetDiscovery", "FleetStore", "FleetTestSupport",
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "NIOEmbedded", package: "swift-nio"),
             .product(name: "NIOTestUtils", package: "swift-nio"),
             .product(name: "Logging", package: "swift-log"),
-        ], path: "Tests/DiscoveryTests"),
+        ], path: "Tests/DNSTests"),
         .testTarget(name: "FleetMDNSTests", dependencies: ["FleetMDNS", "FleetDiscovery"], path: "Tests/MDNSTests"),
-        .testTarget(name: "FleetStoreEtcdTests", dependencies: ["FleetStoreEtcd", "FleetStore"], path: "Tests/StoreEtcdTests"),
+        .testTarget(name: "FleetStoreEtcdTests", dependencies: ["FleetStoreEtcd", "FleetStore", "FleetStoreTesting"], path: "Tests/StoreEtcdTests"),
         .testTarget(name: "FleetStoreTests", dependencies: [
-            "FleetStore", "FleetStoreHTTP", "FleetTestSupport",
+            "FleetStore", "FleetStoreHTTP", "FleetTestSupport", "FleetStoreTesting",
             .product(name: "HummingbirdTesting", package: "hummingbird"),
         ], path: "Tests/StoreTests"),
         .testTarget(name: "FleetHTTPServerTests", dependencies: [
             "FleetHTTPServer", "FleetStoreHTTP", "FleetStore",
             .product(name: "NIOCore", package: "swift-nio"),
-            .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "Hummingbird", package: "hummingbird"),
             .product(name: "Logging", package: "swift-log"),
         ], path: "Tests/HTTPServerTests"),

@@ -5,7 +5,7 @@ import NIOCore
 
 /// `GET /fleet/v1/discovery`: a small Google-discovery-style description of API v1, as fleet
 /// serves for its generated Go client. `rootUrl` is where the request came in, `basePath` `/fleet/v1/`.
-extension FleetAPI {
+extension APIRoutes {
     func discovery(_ request: Request) -> Response {
         let host = request.head.authority ?? "localhost"
         let root = String(decoding: (try? JSONEncoder().encode("http://\(host)/")) ?? Data(#""http://localhost/""#.utf8),

@@ -22,7 +22,7 @@ struct FleetAPIMiddleware<Context: RequestContext>: RouterMiddleware {
 
     /// The route a request is counted under: the resource, never a unit or machine name.
     static func resource(_ path: String) -> String {
-        if let resource = FleetAPI.Resource(path: path) { return resource.rawValue }
+        if let resource = APIRoutes.Resource(path: path) { return resource.rawValue }
         if path.hasPrefix("/v2/") || path == "/version" || path == "/health" { return "keys" }
         return "other"
     }
@@ -43,7 +43,7 @@ struct FleetAPIMiddleware<Context: RequestContext>: RouterMiddleware {
                 throw error
             }
         }
-        response.headers[.server] = FleetAPI.serverName
+        response.headers[.server] = APIRoutes.serverName
         count(request, response.status.code)
         return response
     }
@@ -62,7 +62,7 @@ struct FleetAPIMiddleware<Context: RequestContext>: RouterMiddleware {
             return error.response()
         } catch let error as HTTPError where error.status == .notFound {
             // No route: another method on a resource is 405, anything else an unknown path.
-            guard let resource = FleetAPI.Resource(path: request.uri.path) else { return APIError(.notFound, "").response() }
+            guard let resource = APIRoutes.Resource(path: request.uri.path) else { return APIError(.notFound, "").response() }
             var response = resource.methodNotAllowed.response()
             if !resource.allowed.isEmpty { response.headers[.allow] = resource.allowed }
             return response

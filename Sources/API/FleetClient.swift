@@ -115,7 +115,7 @@ public struct FleetClient: Sendable {
     {
         let query = machineID.map { "?machineID=" + Self.escape($0) } ?? ""
         return try await get("/fleet/v1/units/\(Self.escape(name))/status" + query, as: UnitStatusEntity.self,
-                             headers: forwarded ? [FleetAPI.forwardedHeader.rawName: "1"] : [:])
+                             headers: forwarded ? [APIRoutes.forwardedHeader.rawName: "1"] : [:])
     }
 
     /// The unit's journal lines as they arrive (text, newline-terminated). With `follow`, the
@@ -127,7 +127,7 @@ public struct FleetClient: Sendable {
         if request.follow && request.heartbeat > 0 { query += "&heartbeat=\(request.heartbeat)" }
         if let machineID { query += "&machineID=" + Self.escape(machineID) }
         let response = try await send("/fleet/v1/units/\(Self.escape(request.unit))/journal" + query, method: .GET,
-                                      headers: forwarded ? [FleetAPI.forwardedHeader.rawName: "1"] : [:],
+                                      headers: forwarded ? [APIRoutes.forwardedHeader.rawName: "1"] : [:],
                                       timeout: request.follow ? .hours(24 * 365) : nil)
         try await Self.check(response)
         return response.body

@@ -29,7 +29,7 @@ public struct RoleMiddleware: RouterMiddleware {
         guard let peer = context.peer else { return try await next(request, context) }
         let path = request.uri.path
         guard let reason = policy.denial(for: peer, method: request.method, path: path,
-                                         forwarded: request.headers[FleetAPI.forwardedHeader] != nil)
+                                         forwarded: request.headers[APIRoutes.forwardedHeader] != nil)
         else { return try await next(request, context) }
         metrics.countDenied(role: peer.role.rawValue)
         logger.notice("request refused for the client's role", metadata: [

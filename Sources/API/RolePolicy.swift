@@ -1,3 +1,4 @@
+import FleetDiscovery
 import FleetIdentity
 import FleetStore
 import FleetStoreHTTP
@@ -40,7 +41,7 @@ public struct RolePolicy: Sendable {
             return writable(key: key, by: peer.machineID ?? "")
         case .discoveryReader:
             let readsDiscovery = isRead && (isKeys
-                ? Self.storeKey(path).map { $0 == "/discovery" || $0.hasPrefix("/discovery/") } ?? false
+                ? Self.storeKey(path).map(DiscoveryKeys.standard.contains) ?? false
                 : path == "/fleet/v1/discovery" || path == "/v1-alpha/discovery")
             return readsDiscovery ? nil : "a discovery reader may only read /discovery"
         }

@@ -1,3 +1,4 @@
+import FleetDiscovery
 import FleetRegistry
 import FleetStore
 import FleetSystemd
@@ -81,7 +82,7 @@ public struct Agent: Service {
     let rewatch = Trigger()
 
     public init(registry: Registry, units: any UnitManager, configuration: Configuration, logger: Logger,
-                discoveryRoot: String = "/discovery") {
+                discoveryKeys: DiscoveryKeys = .standard) {
         self.registry = registry
         self.units = units
         self.configuration = configuration
@@ -104,7 +105,7 @@ public struct Agent: Service {
         }
         self.registrar = Registrar(store: registry.store, machineID: configuration.machine.id.rawValue,
                                    address: configuration.machine.publicIP, ttl: configuration.ttl,
-                                   root: discoveryRoot, logger: logger)
+                                   keys: discoveryKeys, logger: logger)
     }
 
     var machineID: MachineID { configuration.machine.id }
@@ -165,7 +166,7 @@ public struct Agent: Service {
             }
             guard let unit = try? UnitName(change.unit) else { continue }
             guard await local.systemdStateChanged(unit, change.state) else { continue }
-            await registrar.systemdStateChanged(unit, change.state)
+            await registrar.systemdStateChanged(unit, active: change.state.activeState == "active")
             await states.enqueue(unit, .publish)
         }
     }

@@ -4,8 +4,8 @@ import FleetUnit
 /// without an instance (`db.service`, or a global unit running on many machines) is service
 /// `db` with one instance per machine, named by the machine's short ID.
 ///
-/// Records live under `/discovery/<service>/<instance>`; every front end (DNS, HTTP watch,
-/// mDNS, `fleetctl discover`) uses this naming.
+/// Records live under `/discovery/<service>/<instance>` (``DiscoveryKeys``); every front end
+/// (DNS, HTTP watch, mDNS, `fleetctl discover`) uses this naming.
 public struct ServiceInstance: Hashable, Sendable, CustomStringConvertible {
     public var service: String
     public var instance: String
@@ -22,9 +22,6 @@ public struct ServiceInstance: Hashable, Sendable, CustomStringConvertible {
         self.service = service ?? unit.prefix
         instance = unit.instance.flatMap { $0.isEmpty ? nil : $0 } ?? machineName
     }
-
-    /// The store key of this instance's record below `root` (default `/discovery`).
-    public func key(root: String = "/discovery") -> String { "\(root)/\(service)/\(instance)" }
 
     public var description: String { "\(instance).\(service)" }
 }

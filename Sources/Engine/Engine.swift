@@ -136,9 +136,9 @@ public struct Engine: Service {
     }
 
     /// Reads the cluster, plans, and writes the plan, counted in the metrics (a failure as
-    /// `reconcile_failure{type="run"}`). Public for tests and benchmarks; the running engine
+    /// `reconcile_failure{type="run"}`). Package-wide for tests and benchmarks; the running engine
     /// plans from its watch-fed model instead (``reconcileFromModel()``).
-    public func reconcile() async throws { try await reconcile(lease: nil) }
+    package func reconcile() async throws { try await reconcile(lease: nil) }
 
     /// ``reconcile()``, with every write fenced by `lease` when one is given.
     func reconcile(lease: EngineLease?) async throws {
@@ -154,7 +154,7 @@ public struct Engine: Service {
     /// A pass planned from the model the watch keeps. It first waits until the model shows the
     /// previous pass's placements; if that takes too long, or there is no model yet, it reads
     /// the registry like ``reconcile()``.
-    public func reconcileFromModel() async throws { try await reconcileFromModel(lease: nil) }
+    package func reconcileFromModel() async throws { try await reconcileFromModel(lease: nil) }
 
     /// ``reconcileFromModel()``, with every write fenced by `lease` when one is given.
     func reconcileFromModel(lease: EngineLease?) async throws {
@@ -171,10 +171,10 @@ public struct Engine: Service {
     }
 
     /// Loads the model from the registry; for benchmarks, which then feed it with ``apply(_:)``.
-    public func loadModel() async throws { try await reloadModel() }
+    package func loadModel() async throws { try await reloadModel() }
 
     /// Applies one event of a recursive watch of the registry prefix to the model (benchmarks).
-    public func apply(_ event: StoreEvent) { feed.apply(event) }
+    package func apply(_ event: StoreEvent) { feed.apply(event) }
 
     /// Loads the model afresh from the registry (the watch goes on feeding it).
     func reloadModel() async throws {

@@ -19,17 +19,18 @@ import ServiceLifecycle
 public struct MDNSBridge: Service {
     let store: any KeyValueStore
     let machineID: String
-    let root: String
+    let keys: DiscoveryKeys
     let logger: Logger
 
     /// - Parameters:
     ///   - store: where the registrars keep the discovery records.
     ///   - machineID: this machine's ID; only records with this `machineID` are announced.
     ///   - root: the records' prefix in the store.
-    public init(store: any KeyValueStore, machineID: String, root: String = "/discovery", logger: Logger) {
+    public init(store: any KeyValueStore, machineID: String, root: String = DiscoveryKeys.standard.root,
+                logger: Logger) {
         self.store = store
         self.machineID = machineID
-        self.root = root
+        self.keys = DiscoveryKeys(root: root)
         self.logger = logger
     }
 
@@ -54,12 +55,12 @@ public struct MDNSBridge: Service {
 
     private func follow(_ publisher: AvahiPublisher) async throws {
         let options = StoreFollowOptions(counters: StoreFollowCounters(follower: "mdns"))
-        for try await change in store.follow(root, recursive: true, options: options).cancelOnGracefulShutdown() {
+        for try await change in store.follow(keys.root, recursive: true, options: options).cancelOnGracefulShutdown() {
             switch change {
             case let .snapshot(tree, index):
                 // Changes made during the read come again as events: announcements are idempotent.
                 var services: [String: MDNSService] = [:]
-                for leaf in tree?.leaves ?? [] where isRecordKey(leaf.key) {
+                for leaf in tree?.leaves ?? [] where keys.isRecordKey(leaf.key) {
                     if let service = leaf.value.flatMap(announcement(forValue:)) { services[leaf.key] = service }
                 }
                 publisher.replaceAll(services)
@@ -69,9 +70,9 @@ public struct MDNSBridge: Service {
                 apply(event, to: publisher)
             case let .lost(error):
                 logger.info("mDNS: following discovery records failed; retrying",
-                            metadata: ["store.key": "\(root)", "error": "\(error)"])
+                            metadata: ["store.key": "\(keys.root)", "error": "\(error)"])
             case .restored:
-                logger.info("mDNS: following discovery records again", metadata: ["store.key": "\(root)"])
+                logger.info("mDNS: following discovery records again", metadata: ["store.key": "\(keys.root)"])
             }
         }
     }
@@ -82,7 +83,7 @@ public struct MDNSBridge: Service {
             if event.node.isDirectory { publisher.withdrawAll(under: key) } else { publisher.withdraw(key: key) }
             return
         }
-        guard isRecordKey(key), !event.node.isDirectory else { return }
+        guard keys.isRecordKey(key), !event.node.isDirectory else { return }
         if let service = event.node.value.flatMap(announcement(forValue:)) {
             publisher.publish(service, key: key)
         } else {
@@ -93,12 +94,5 @@ public struct MDNSBridge: Service {
     private func announcement(forValue json: String) -> MDNSService? {
         guard let record = DiscoveryRecord.decode(json) else { return nil }
         return Self.announcement(for: record, machineID: machineID)
-    }
-
-    /// `<root>/<service>/<instance>`: exactly two levels below the root.
-    private func isRecordKey(_ key: String) -> Bool {
-        let base = root == "/" ? "" : root
-        guard key.hasPrefix(base + "/") else { return false }
-        return key.dropFirst(base.count + 1).split(separator: "/", omittingEmptySubsequences: false).count == 2
     }
 }

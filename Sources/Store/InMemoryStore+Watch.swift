@@ -4,7 +4,7 @@ extension InMemoryStore {
     {
         let key = try StoreKey.normalize(rawKey)
         let history = history
-        return try watchers.open(key: key, recursive: recursive, fromIndex: fromIndex, currentIndex: index,
+        return try watchers.open(key: key, recursive: recursive, fromIndex: fromIndex, currentIndex: tree.index,
                                  oldestIndex: history.oldestIndex, replay: { history.events(from: $0) },
                                  onEnd: { [weak self] id in
                                      // The stream ends on the consumer's side; drop the watcher on the actor.

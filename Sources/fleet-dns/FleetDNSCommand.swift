@@ -1,4 +1,5 @@
 import ArgumentParser
+import FleetDNS
 import FleetDiscovery
 import FleetMDNS
 import Foundation
@@ -10,7 +11,7 @@ import ServiceLifecycle
 /// The standalone discovery DNS responder: `dig @node -p PORT web.fleet`.
 ///
 /// Thin on purpose: parse options, build the configuration, run a ServiceGroup of the store
-/// (when it is in-process), the zone feed and the server. Everything else is FleetDiscovery's.
+/// (when it is in-process), the zone feed and the server. Everything else is FleetDNS's.
 @main
 struct FleetDNSCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -99,7 +100,7 @@ struct FleetDNSCommand: AsyncParsableCommand {
     var machineID: String?
 
     @Option(help: "Store prefix holding the discovery records.")
-    var discoveryPrefix: String = "/discovery"
+    var discoveryPrefix: String = DiscoveryKeys.standard.root
 
     @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.")
     var logLevel: Logger.Level = .info
@@ -155,32 +156,16 @@ struct FleetDNSCommand: AsyncParsableCommand {
             return handler
         }
         let logger = Logger(label: "fleet-dns")
-        let apex = DNSName(zone)!
-        let settings = ZoneSettings(apex: apex, nameserver: nsName.flatMap(DNSName.init), nameserverAddresses: nsAddresses,
-                                    negativeTTL: negativeTTL)
-        let forwarder = upstreams.isEmpty ? nil : DNSForwarder(
-            upstreams: try upstreams.map(Self.upstreamAddress), timeout: .milliseconds(forwardTimeoutMs),
-            allowedClients: IPNetwork.loopback + forwardAllow.compactMap(IPNetwork.init))
-        let responder = DNSResponder(configuration: .init(ednsPayloadSize: ednsBufferSize, forwarding: forwarder != nil))
-        let publisher = ZonePublisher(apex: apex)
+        let dns = try dnsConfiguration()
         let (kvStore, storeServices) = try await store.makeStore(logger: logger)
         let group = MultiThreadedEventLoopGroup(numberOfThreads: threads)
-        let feed = ZoneFeed(store: kvStore, settings: settings, publisher: publisher, prefix: discoveryPrefix,
-                            logger: logger)
-        let server = DNSServer(
-            configuration: .init(host: host, port: port, udpSockets: udpSockets, tcp: !noTCP,
-                                 tcpIdleTimeout: .seconds(Int64(tcpIdleTimeout)), tcpMaxConnections: tcpMaxConnections,
-                                 tcpMaxConnectionsPerClient: tcpMaxPerClient,
-                                 rateLimit: .init(responsesPerSecond: rateLimit, burst: rateLimitBurst, slip: rateLimitSlip,
-                                                  exempt: IPNetwork.loopback + rateLimitExempt.compactMap(IPNetwork.init))),
-            responder: responder, publisher: publisher, forwarder: forwarder, group: group, logger: logger)
         // Store first, so it stops last; the server last, so it stops answering first.
-        var services = storeServices + [feed as any Service, server]
+        var services = storeServices + dns.services(store: kvStore, group: group, logger: logger)
         if mdns {
             let id = machineID ?? (try? String(contentsOfFile: "/etc/machine-id", encoding: .utf8))?
                 .trimmingCharacters(in: .whitespacesAndNewlines) ?? ""
             guard !id.isEmpty else { throw ValidationError("--mdns needs this machine's ID: pass --machine-id or provide /etc/machine-id") }
-            services.insert(MDNSBridge(store: kvStore, machineID: id, root: discoveryPrefix, logger: logger), at: storeServices.count)
+            services.insert(MDNSBridge(store: kvStore, machineID: id, root: dns.keys.root, logger: logger), at: storeServices.count)
         }
         let serviceGroup = ServiceGroup(configuration: .init(
             services: services.map { ServiceGroupConfiguration.ServiceConfiguration(service: $0) },
@@ -193,6 +178,24 @@ struct FleetDNSCommand: AsyncParsableCommand {
             throw error
         }
         try await group.shutdownGracefully()
+    }
+
+    /// The responder the options describe (after ``validate()``).
+    func dnsConfiguration() throws -> DNSConfiguration {
+        guard let apex = DNSName(zone) else { throw ValidationError("'\(zone)' is not a zone name.") }
+        let settings = ZoneSettings(apex: apex, nameserver: nsName.flatMap(DNSName.init), nameserverAddresses: nsAddresses,
+                                    negativeTTL: negativeTTL)
+        let forwarding = upstreams.isEmpty ? nil : DNSConfiguration.Forwarding(
+            upstreams: try upstreams.map(Self.upstreamAddress), timeout: .milliseconds(forwardTimeoutMs),
+            allowedClients: IPNetwork.loopback + forwardAllow.compactMap(IPNetwork.init))
+        let server = DNSServer.Configuration(
+            host: host, port: port, udpSockets: udpSockets, tcp: !noTCP,
+            tcpIdleTimeout: .seconds(Int64(tcpIdleTimeout)), tcpMaxConnections: tcpMaxConnections,
+            tcpMaxConnectionsPerClient: tcpMaxPerClient,
+            rateLimit: .init(responsesPerSecond: rateLimit, burst: rateLimitBurst, slip: rateLimitSlip,
+                             exempt: IPNetwork.loopback + rateLimitExempt.compactMap(IPNetwork.init)))
+        return DNSConfiguration(zone: settings, keys: DiscoveryKeys(root: discoveryPrefix), server: server,
+                                ednsPayloadSize: ednsBufferSize, forwarding: forwarding)
     }
 
     /// `10.0.0.2`, `10.0.0.2:5353`, `[fd00::1]:53` or `fd00::1`; port 53 when none is given.

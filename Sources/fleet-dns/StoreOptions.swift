@@ -58,7 +58,7 @@ struct StoreOptions: ParsableArguments {
             throw ValidationError("'\(records)' is not a JSON array of discovery records: \(error)")
         }
         for record in list {
-            try await store.set("/discovery/\(record.service)/\(record.instance)", record.encoded())
+            try await store.set(DiscoveryKeys.standard.record(of: record), record.encoded())
         }
         logger.info("seeded the in-process store", metadata: ["dns.records": "\(list.count)", "dns.file": "\(records)"])
         return (store, [store])

@@ -5,7 +5,7 @@ import Foundation
 
 /// Reads every record under `/discovery`, optionally only one service's.
 func discoveryRecords(_ store: any KeyValueStore, service: String? = nil) async throws -> [DiscoveryRecord] {
-    let key = service.map { "/discovery/\($0)" } ?? "/discovery"
+    let key = service.map(DiscoveryKeys.standard.service) ?? DiscoveryKeys.standard.root
     guard let root = try await store.getIfPresent(key, recursive: true) else { return [] }
     return root.leaves.compactMap { $0.value.flatMap(DiscoveryRecord.decode) }
         .sorted { ($0.service, $0.instance) < ($1.service, $1.instance) }
@@ -74,9 +74,9 @@ struct Discover: AsyncParsableCommand {
     /// compacted history; what differs from what was printed is then printed as changes, so
     /// the output stays one line per change whatever happened to the connection.
     func follow(_ store: any KeyValueStore, from records: [DiscoveryRecord]) async throws {
-        var shown = Dictionary(records.map { (ServiceInstance(service: $0.service, instance: $0.instance).key(), $0) },
+        var shown = Dictionary(records.map { (DiscoveryKeys.standard.record(of: $0), $0) },
                                uniquingKeysWith: { _, last in last })
-        for await change in store.follow("/discovery/\(service)", recursive: true) {
+        for await change in store.follow(DiscoveryKeys.standard.service(service), recursive: true) {
             switch change {
             case let .snapshot(root, _):
                 var now: [String: DiscoveryRecord] = [:]
@@ -145,7 +145,7 @@ struct Announce: AsyncParsableCommand {
         let record = DiscoveryRecord(service: service, instance: name, unit: nil, machineID: host, machineName: host,
                                      address: address ?? HostAddress.firstIPv4() ?? "127.0.0.1", ports: ports)
         let store = try global.client().store()
-        let key = ServiceInstance(service: service, instance: name).key()
+        let key = DiscoveryKeys.standard.record(ServiceInstance(service: service, instance: name))
         // Signals are caught before the record exists: an interrupt that arrives between the
         // first write and the handlers would otherwise be ignored and leave announce running.
         let (signals, stop) = AsyncStream<Void>.makeStream()

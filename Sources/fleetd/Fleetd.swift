@@ -1,6 +1,6 @@
 import FleetAgent
 import FleetAPI
-import FleetDiscovery
+import FleetDNS
 import FleetEngine
 import FleetHTTPServer
 import FleetIdentity
@@ -109,7 +109,7 @@ struct Fleetd {
                                                                        metrics: EngineMetrics(factory: metricsFactory)),
                                                   logger: logger)))
         }
-        let api = FleetAPI(registry: registry,
+        let api = APIRoutes(registry: registry,
                            configuration: .init(tokenLimit: settings.tokenLimit, localMachine: machine.id,
                                                 peerHTTPClient: PeerHTTPClient.client(tls)),
                            readiness: readiness, metrics: apiMetrics, inspector: LocalUnitInspector(units: units))
@@ -134,8 +134,9 @@ struct Fleetd {
         if settings.mdns {
             services.append(.init(service: MDNSBridge(store: store, machineID: settings.machineID, logger: logger)))
         }
-        if let dns = settings.dnsListen {
-            services += dnsServices(store: store, host: dns.host, port: dns.port)
+        if let dns = settings.dnsConfiguration {
+            services += dns.services(store: store, group: MultiThreadedEventLoopGroup.singleton, logger: logger)
+                .map { .init(service: $0) }
         }
         logger.info("fleetd starting", metadata: [
             "machine.id": "\(machine.id)", "fleetd.api": "\(socket)",
@@ -159,7 +160,7 @@ struct Fleetd {
             router: router,
             server: try .limited(limits, gate: ConnectionGate(limit: limits.maxConnections), logger: logger,
                                  tls: tls?.serverConfiguration),
-            configuration: .init(address: address, serverName: FleetAPI.serverName),
+            configuration: .init(address: address, serverName: APIRoutes.serverName),
             onServerRunning: { channel in
                 await AcceptBackoff.install(on: channel, logger: logger)
                 onRunning()
@@ -204,21 +205,6 @@ struct Fleetd {
             "fleetd.nofile": "\(after)", "http.max_connections": "\(fitted.maxConnections)",
         ])
         return fitted
-    }
-
-    /// The discovery DNS responder in-process: a zone view fed by the store's watch, and the
-    /// UDP/TCP server answering from it (what `fleet-dns` runs standalone).
-    func dnsServices(store: any KeyValueStore, host: String, port: Int) -> [ServiceGroupConfiguration.ServiceConfiguration] {
-        let apex: DNSName = "fleet."
-        let publisher = ZonePublisher(apex: apex)
-        let feed = ZoneFeed(store: store, settings: ZoneSettings(apex: apex), publisher: publisher,
-                            prefix: "/discovery", logger: logger)
-        let server = DNSServer(configuration: .init(host: host, port: port, udpSockets: 1, tcp: true,
-                                                    rateLimit: settings.dnsRateLimit),
-                               responder: DNSResponder(configuration: .init(ednsPayloadSize: UInt16(clamping: settings.dnsUDPPayload))),
-                               publisher: publisher,
-                               forwarder: nil, group: MultiThreadedEventLoopGroup.singleton, logger: logger)
-        return [.init(service: feed), .init(service: server)]
     }
 
     /// The data directory owner-only (0700): created so, or tightened with a log line. One that

@@ -58,8 +58,11 @@ struct FleetdCommand: AsyncParsableCommand {
     @Option(help: "Also serve the fleet API on HOST:PORT.")
     var apiListen: String?
 
-    @Option(help: "Also answer discovery DNS queries (zone fleet.) on HOST:PORT, UDP and TCP.")
+    @Option(help: "Also answer discovery DNS queries (zone fleet. unless --dns-zone) on HOST:PORT, UDP and TCP.")
     var dnsListen: String?
+
+    @Option(help: "With --dns-listen: the zone to answer for (default fleet.).")
+    var dnsZone: String?
 
     @Option(help: "With --dns-listen: the most bytes in one UDP reply, also advertised in EDNS (default 1232; 512 to askers without EDNS).")
     var dnsUdpPayload: Int?

@@ -1,4 +1,5 @@
 import ArgumentParser
+import FleetDNS
 import FleetDiscovery
 import FleetUnit
 import FleetHTTPServer
@@ -22,6 +23,8 @@ struct FleetdSettings: Sendable {
     var apiSocket: String
     var apiListen: (host: String, port: Int)?
     var dnsListen: (host: String, port: Int)?
+    /// The zone the DNS responder answers for (`--dns-zone`, `fleet.` by default).
+    var dnsZone: DNSName
     /// The DNS responder's UDP reply cap and rate limit (`--dns-udp-payload`, `--dns-rate-limit*`).
     var dnsUDPPayload: Int
     var dnsRateLimit: DNSRateLimiter.Configuration
@@ -79,6 +82,11 @@ struct FleetdSettings: Sendable {
         apiSocket = value(c.apiSocket, "API_SOCKET") ?? "/var/run/fleet.sock"
         apiListen = try value(c.apiListen, "API_LISTEN").map { try Self.hostPort($0, option: "--api-listen") }
         dnsListen = try value(c.dnsListen, "DNS_LISTEN").map { try Self.hostPort($0, option: "--dns-listen") }
+        let zone = value(c.dnsZone, "DNS_ZONE") ?? "fleet."
+        guard let apex = DNSName(zone), !apex.isRoot else {
+            throw ValidationError("--dns-zone: '\(zone)' is not a zone name; expected something like fleet. or cluster.example.")
+        }
+        dnsZone = apex
         dnsUDPPayload = try Self.number(value(c.dnsUdpPayload.map(String.init), "DNS_UDP_PAYLOAD"),
                                         option: "--dns-udp-payload", in: 512...65535, default: 1232)
         let rate = try Self.number(value(c.dnsRateLimit.map(String.init), "DNS_RATE_LIMIT"),

@@ -13,7 +13,7 @@ import Testing
 @Suite struct FleetAPIHostileInputTests {
     func app(_ store: InMemoryStore = InMemoryStore()) -> some ApplicationProtocol {
         let router = Router()
-        FleetAPI(registry: Registry(store: store)).addRoutes(to: router)
+        APIRoutes(registry: Registry(store: store)).addRoutes(to: router)
         return Application(router: router)
     }
 

@@ -51,7 +51,7 @@ final class FakeInspector: UnitInspector {
 
     func app(_ inspector: FakeInspector? = nil, machine: String = "m1") -> some ApplicationProtocol {
         let router = Router()
-        FleetAPI(registry: registry, configuration: .init(localMachine: MachineID(machine)),
+        APIRoutes(registry: registry, configuration: .init(localMachine: MachineID(machine)),
                  inspector: inspector ?? local).addRoutes(to: router)
         return Application(router: router, configuration: .init(address: .hostname("127.0.0.1", port: 0)))
     }
@@ -171,7 +171,7 @@ final class FakeInspector: UnitInspector {
             }
             // Passed on by another fleetd (or claiming to be): the same checks.
             try await client.execute(uri: "/fleet/v1/units/sshd.service/journal?machineID=m1", method: .get,
-                                     headers: [FleetAPI.forwardedHeader: "1"]) { response in
+                                     headers: [APIRoutes.forwardedHeader: "1"]) { response in
                 #expect(response.status == .notFound)
             }
             try await client.execute(uri: "/fleet/v1/units/here.service/status?machineID=m1", method: .get) { response in

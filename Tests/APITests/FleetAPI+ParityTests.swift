@@ -16,7 +16,7 @@ import Testing
 
     func app(tokenLimit: Int = 100, readiness: APIReadiness = APIReadiness(ready: true)) -> some ApplicationProtocol {
         let router = Router()
-        FleetAPI(registry: registry, configuration: .init(tokenLimit: tokenLimit), readiness: readiness).addRoutes(to: router)
+        APIRoutes(registry: registry, configuration: .init(tokenLimit: tokenLimit), readiness: readiness).addRoutes(to: router)
         return Application(router: router)
     }
 

@@ -17,7 +17,7 @@ import Testing
 
     func app() -> some ApplicationProtocol {
         let router = Router()
-        FleetAPI(registry: registry).addRoutes(to: router)
+        APIRoutes(registry: registry).addRoutes(to: router)
         return Application(router: router)
     }
 

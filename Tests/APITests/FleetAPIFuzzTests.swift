@@ -57,7 +57,7 @@ import Testing
 
     @Test func unitBodiesNeverTrapOr500() async throws {
         let router = Router()
-        FleetAPI(registry: Registry(store: InMemoryStore())).addRoutes(to: router)
+        APIRoutes(registry: Registry(store: InMemoryStore())).addRoutes(to: router)
         let budget = FuzzBudget("fleet-api unit bodies", seed: 0xF1EE_7001, cases: 1500)
         let json: HTTPFields = [.contentType: "application/json"]
         try await Application(router: router).test(.router) { client in

@@ -12,7 +12,7 @@ import Testing
 @Suite struct FleetAPITests {
     func app() -> some ApplicationProtocol {
         let router = Router()
-        FleetAPI(registry: Registry(store: InMemoryStore())).addRoutes(to: router)
+        APIRoutes(registry: Registry(store: InMemoryStore())).addRoutes(to: router)
         return Application(router: router)
     }
 

@@ -1,4 +1,5 @@
 import FleetStore
+import FleetStoreTesting
 @testable import FleetStoreEtcd
 import Foundation
 import Testing

@@ -1,4 +1,5 @@
 import FleetStore
+import FleetStoreTesting
 import FleetStoreHTTP
 import FleetTestSupport
 import Testing

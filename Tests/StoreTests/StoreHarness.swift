@@ -1,18 +1,11 @@
 import FleetStore
 import FleetStoreHTTP
+import FleetStoreTesting
 import Foundation
 import Hummingbird
 import Logging
 import NIOCore
-import Synchronization
 import Testing
-
-/// A wall clock that only moves when a test says so.
-final class ManualTime: Sendable {
-    private let current = Mutex(Date(timeIntervalSince1970: 1_700_000_000))
-    var now: Date { current.withLock { $0 } }
-    func advance(seconds: TimeInterval) { current.withLock { $0 += seconds } }
-}
 
 /// The store behind the one a test talks to, for what only the backend can do: expire keys on
 /// the manual clock.
@@ -95,31 +88,5 @@ func withKeysServer(_ store: any KeyValueStore, _ body: @Sendable (String) async
         let port = try #require(await iterator.next())
         try await body("http://127.0.0.1:\(port)")
         group.cancelAll()
-    }
-}
-
-/// The first `count` events of `stream`, or a test failure if they do not come within `seconds`.
-func firstEvents(_ stream: AsyncThrowingStream<StoreEvent, any Error>, count: Int,
-                 within seconds: Double = 5) async throws -> [StoreEvent] {
-    try await withThrowingTaskGroup(of: [StoreEvent]?.self) { group in
-        group.addTask {
-            var events: [StoreEvent] = []
-            for try await event in stream {
-                events.append(event)
-                if events.count == count { break }
-            }
-            return events
-        }
-        group.addTask {
-            try await Task.sleep(for: .milliseconds(Int(seconds * 1000)))
-            return nil
-        }
-        let first = try await group.next()!
-        group.cancelAll()
-        guard let events = first else {
-            Issue.record("no \(count) watch events within \(seconds) s")
-            return []
-        }
-        return events
     }
 }

@@ -1,5 +1,6 @@
 @testable import FleetStore
 import FleetStoreHTTP
+import FleetStoreTesting
 import Foundation
 import Hummingbird
 import HummingbirdTesting

@@ -129,14 +129,14 @@ final class EmbeddedDatabase {
     // MARK: Reading the store back
 
     /// The whole tree and the persisted watch history.
-    func load() throws(StoreError) -> (tree: EmbeddedTree, history: EmbeddedHistory) {
+    func load() throws(StoreError) -> (tree: StoreTree, history: EventHistory) {
         do {
             let index = UInt64(bitPattern: try connection.integer("SELECT value FROM meta WHERE name = 'index'") ?? 0)
             let cleared = UInt64(bitPattern: try connection.integer(
                 "SELECT value FROM meta WHERE name = 'history_cleared_through'") ?? 0)
-            var rows: [(key: String, entry: EmbeddedTree.Entry)] = []
+            var rows: [(key: String, entry: StoreTree.Entry)] = []
             try connection.query("SELECT key, value, created_index, modified_index, expiration FROM nodes") { row in
-                rows.append((row.text(0) ?? "", EmbeddedTree.Entry(value: row.text(1), createdIndex: row.index(2),
+                rows.append((row.text(0) ?? "", StoreTree.Entry(value: row.text(1), createdIndex: row.index(2),
                                                                     modifiedIndex: row.index(3), expiration: row.date(4))))
             }
             var events: [StoreEvent] = []
@@ -158,14 +158,14 @@ final class EmbeddedDatabase {
                 events.append(StoreEvent(action: action, node: node, prevNode: prev))
             }
             storedEvents = events.count
-            let tree: EmbeddedTree
+            let tree: StoreTree
             do {
-                tree = try EmbeddedTree(restoring: rows, index: max(index, events.last?.index ?? 0))
+                tree = try StoreTree(restoring: rows, index: max(index, events.last?.index ?? 0))
             } catch {
                 throw StoreError(.unavailable, "embedded store '\(path)' is inconsistent (\(error)); move the file "
                                  + "aside to start an empty store, or restore it from a backup")
             }
-            return (tree, EmbeddedHistory(limit: historyLimit, clearedThrough: cleared, events: events))
+            return (tree, EventHistory(limit: historyLimit, clearedThrough: cleared, events: events))
         } catch let error as SQLiteError {
             throw Self.openError(path, error)
         } catch let error as StoreError {
@@ -234,7 +234,7 @@ final class EmbeddedDatabase {
     }
 
     /// Keeps the newest `historyLimit` events and records the index of the newest one dropped,
-    /// the same window ``EmbeddedHistory`` keeps in memory. Returns the rows left.
+    /// the same window ``EventHistory`` keeps in memory. Returns the rows left.
     private func trimHistory() throws(SQLiteError) -> Int {
         guard let cut = try connection.integer("SELECT idx FROM events ORDER BY idx DESC LIMIT 1 OFFSET ?1",
                                                [.integer(Int64(historyLimit))]) else { return storedEvents }

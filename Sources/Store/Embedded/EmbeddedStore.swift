@@ -29,11 +29,11 @@ public actor EmbeddedStore: KeyValueStore, Service {
 
     /// Every write accepted so far, including those still on their way to disk. New writes are
     /// checked against this, so a burst of writes is decided in order without waiting for disk.
-    var working: EmbeddedTree
+    var working: StoreTree
     /// What is on disk. Reads, watches and the index come from here.
-    var committed: EmbeddedTree
+    var committed: StoreTree
     /// Published events (all on disk), for watches that start in the past.
-    var history: EmbeddedHistory
+    var history: EventHistory
     /// Commits handed to the writer and not yet replayed onto ``committed``, oldest first.
     var inFlight: [EmbeddedCommit] = []
     /// Bumped when a commit fails and ``working`` is rebuilt from ``committed``.

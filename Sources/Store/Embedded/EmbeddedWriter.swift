@@ -6,7 +6,7 @@ import Synchronization
 struct EmbeddedCommit: Sendable {
     /// The store's generation when the write was decided; see ``EmbeddedWriter``.
     var generation: UInt64
-    var changes: [EmbeddedTree.Change]
+    var changes: [StoreTree.Change]
     /// The global index after this commit.
     var index: UInt64
     /// What watchers hear once it is on disk (empty for a refresh).
@@ -47,8 +47,8 @@ final class EmbeddedWriter: Sendable {
 
     /// What the thread read from disk at start-up.
     struct Opened: Sendable {
-        var tree: EmbeddedTree
-        var history: EmbeddedHistory
+        var tree: StoreTree
+        var history: EventHistory
         /// Files whose permissions were tightened on opening (``StoreFileModes``).
         var tightened: [StoreFileModes.Change] = []
     }

@@ -1,0 +1,148 @@
+import FleetDiscovery
+import FleetRegistry
+import FleetStore
+import FleetUnit
+import Foundation
+import HTTPTypes
+import Hummingbird
+
+/// `/fleet/v1/units` and `/fleet/v1/units/<name>`.
+extension APIRoutes {
+    func listUnits(_ request: Request) async throws -> Response {
+        let token = try pageToken(request)
+        let page = token.page(of: try await allUnits())
+        return try json(UnitPage(units: page.items, nextPageToken: page.next))
+    }
+
+    /// Every unit, sorted by name.
+    func allUnits() async throws -> [UnitEntity] {
+        async let units = registry.units()
+        async let states = registry.states()
+        let all = try await units, published = try await states
+        var entities: [UnitEntity] = []
+        for unit in all {
+            entities.append(try await entity(unit, states: published))
+        }
+        return entities
+    }
+
+    func entity(_ unit: UnitRecord, states: [UnitStateRecord]) async throws -> UnitEntity {
+        let file = try await registry.unitFile(unit.hash)
+        let isGlobal = file.map { XFleetRequirements(unit: unit.name, file: $0).isGlobal } ?? false
+        return UnitEntity(name: unit.name.rawValue, options: file?.options ?? [],
+                          desiredState: unit.desiredState.rawValue,
+                          currentState: isGlobal ? nil : CurrentState.of(unit, states: states).rawValue,
+                          machineID: unit.target?.rawValue, unplaceableReason: unit.unplaceableReason)
+    }
+
+    func getUnit(_ raw: String) async throws -> UnitEntity {
+        guard let name = try? UnitName(raw), let unit = try await registry.unit(name) else {
+            throw APIError(.notFound, "unit does not exist")
+        }
+        return try await entity(unit, states: try await registry.states())
+    }
+
+    func deleteUnit(_ raw: String) async throws -> Response {
+        guard let name = try? UnitName(raw), try await registry.destroyUnit(name) else {
+            throw APIError(.notFound, "unit does not exist")
+        }
+        return Response(status: .noContent)
+    }
+
+    func putUnit(_ raw: String, _ request: Request) async throws -> Response {
+        let contentTypes = request.headers[values: .contentType]
+        guard contentTypes.count == 1 else {
+            throw APIError(.unsupportedMediaType, "expected 1 Content-Type, got \(contentTypes.count)")
+        }
+        let mediaType = contentTypes[0].split(separator: ";", maxSplits: 1).first ?? ""
+        guard mediaType.trimmingCharacters(in: .whitespaces).lowercased() == "application/json" else {
+            throw APIError(.unsupportedMediaType, "only acceptable Content-Type is application/json")
+        }
+        let body = try await Self.body(of: request, upTo: 4 << 20)
+        let entity: UnitRequestBody
+        do {
+            entity = try JSONDecoder().decode(UnitRequestBody.self, from: body)
+        } catch {
+            throw APIError(.badRequest, "unable to decode body: \(Self.describe(error))")
+        }
+        // fleet takes the name from the URL when the body has none; a different one is refused.
+        if let bodyName = entity.name, bodyName != raw {
+            throw APIError(.badRequest, "name in URL \"\(raw)\" differs from unit name in request body \"\(bodyName)\"")
+        }
+        let name: UnitName
+        do { name = try UnitName(raw) } catch { throw APIError(.badRequest, error.description) }
+        if let reason = name.reservedReason { throw APIError(.badRequest, reason) }
+        var desired: DesiredState?
+        if let text = entity.desiredState {
+            guard let state = DesiredState(rawValue: text) else {
+                throw APIError(.badRequest, "invalid desiredState \"\(text)\": expected inactive, loaded or launched")
+            }
+            desired = state
+        }
+        // currentState is derived and ignored on input, but a value that is no state is refused.
+        if let current = entity.currentState, DesiredState(rawValue: current) == nil {
+            throw APIError(.badRequest, "invalid currentState \"\(current)\": expected inactive, loaded or launched")
+        }
+        if name.isTemplate, let desired, desired != .inactive {
+            throw APIError(.badRequest, "cannot activate template \"\(name)\"")
+        }
+        let options = entity.options ?? []
+        let file = options.isEmpty ? nil : try Self.unitFile(options)
+        if let file {
+            do {
+                try XFleetRequirements(unit: name, file: file).validate()
+            } catch {
+                throw APIError(.badRequest, error.description)
+            }
+            // A number the agent would have to clamp (or that would trap a health check) is
+            // refused here, where fleetctl shows the message, not found later on some machine.
+            if let refusal = DiscoverySpec(file: file).refusals.first {
+                throw APIError(.badRequest, "invalid [X-Discovery] option: \(refusal)")
+            }
+        }
+        if let existing = try await registry.unit(name) {
+            if let file, file.hash != existing.hash {
+                // New contents without a desired state keep the unit's own: replacing what a
+                // unit runs must never stop it as a side effect.
+                try await registry.replaceUnit(name, file: file, desiredState: desired ?? existing.desiredState)
+                return Response(status: .created)
+            }
+            guard let desired else { throw APIError(.conflict, "must provide DesiredState to update existing unit") }
+            try await registry.setDesiredState(name, desired)
+            return Response(status: .noContent)
+        }
+        guard let file else { throw APIError(.conflict, "unit does not exist and options field empty") }
+        do {
+            try await registry.createUnit(name, file: file, desiredState: desired ?? .inactive)
+        } catch let error as StoreError where error.code == .nodeExists {
+            throw APIError(.conflict, "unit \(name) was created concurrently; retry")
+        }
+        return Response(status: .created)
+    }
+
+    /// Options must make a valid unit file: the same rules as parsing one from text, and the
+    /// text written from them must read back as exactly these options (a newline in a value
+    /// would otherwise smuggle extra options, even `[Service]` `ExecStartPre=`, into the file).
+    static func unitFile(_ options: [UnitOption]) throws -> UnitFile {
+        for option in options where option.section.isEmpty || option.name.isEmpty {
+            throw APIError(.badRequest, "invalid unit option: section and name must not be empty")
+        }
+        let file = UnitFile(options: options)
+        do {
+            try file.validate()
+        } catch {
+            throw APIError(.badRequest, "invalid unit options: \(error)")
+        }
+        return file
+    }
+
+    static func describe(_ error: any Error) -> String {
+        switch error {
+        case DecodingError.dataCorrupted(let context): return context.debugDescription
+        case DecodingError.keyNotFound(let key, _): return "missing field \"\(key.stringValue)\""
+        case DecodingError.typeMismatch(_, let context), DecodingError.valueNotFound(_, let context):
+            return "wrong type at \(context.codingPath.map(\.stringValue).joined(separator: ".")): \(context.debugDescription)"
+        default: return "\(error)"
+        }
+    }
+}

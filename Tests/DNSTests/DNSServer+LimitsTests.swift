@@ -1,0 +1,170 @@
+@testable import FleetDNS
+import Logging
+import NIOCore
+import NIOPosix
+import Synchronization
+import Testing
+
+/// What keeps fleet-dns from being abused, on real sockets: the UDP rate limit, forwarding only
+/// for allowed askers, and the TCP listener's connection caps and idle timeout.
+@Suite struct DNSServerLimitsTests {
+    let logger = Logger(label: "test")
+
+    /// Polls `probe` until it returns true; `deadline` is what fails the test, the pause only paces it.
+    func eventually(within deadline: Duration = .seconds(10), _ what: String, _ probe: () throws -> Bool) async throws {
+        let end = ContinuousClock.now + deadline
+        while ContinuousClock.now < end {
+            if try probe() { return }
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        Issue.record("not within \(deadline): \(what)")
+    }
+
+    func zone() -> ZonePublisher {
+        var builder = ZoneBuilder()
+        builder.upsert(Fixture.record("web", "1"), key: "/discovery/web/1")
+        return ZonePublisher(initial: builder.view())
+    }
+
+    @Test func aUDPFloodFromOnePrefixGetsItsBurstThenTCRepliesOrNothing() async throws {
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        // Loopback is exempt by default; here it is the flooding prefix.
+        let server = DNSServer(configuration: .init(port: 0, tcp: false,
+                                                    rateLimit: .init(responsesPerSecond: 1, burst: 5, slip: 2, exempt: [])),
+                               responder: DNSResponder(), publisher: zone(), group: group, logger: logger)
+        let port = try await server.start().udp.port!
+        let collector = DatagramCollector()
+        let client = try await DatagramBootstrap(group: group)
+            .channelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture { try channel.pipeline.syncOperations.addHandler(collector) }
+            }
+            .bind(host: "127.0.0.1", port: 0).get()
+        let target = try SocketAddress(ipAddress: "127.0.0.1", port: port)
+        let started = ContinuousClock.now
+        for id in 0..<30 {
+            let query = ByteBuffer(bytes: DNSMessage.query("web.fleet.", .a, id: UInt16(id)).encoded())
+            try await client.writeAndFlush(AddressedEnvelope(remoteAddress: target, data: query)).get()
+        }
+        try await eventually("the burst and the slips arrive") { collector.replies.withLock { $0.count } >= 17 }
+        // One more answer per second the flood took (a busy machine sends slowly): the refill.
+        let refilled = Int((ContinuousClock.now - started).components.seconds) + 1
+        let replies = try collector.replies.withLock { try $0.map { try DNSMessage(wire: $0) } }
+        let answered = replies.filter { !$0.isTruncated && !$0.answers.isEmpty }
+        let slipped = replies.filter { $0.isTruncated && $0.answers.isEmpty }
+        #expect(answered.count >= 5 && answered.count <= 5 + refilled, "the burst, and the refill")
+        #expect(slipped.count >= (30 - answered.count) / 2 - 1, "every second limited query gets TC")
+        #expect(replies.count < 30, "the rest were dropped")
+        try await client.close().get()
+        await server.shutdown()
+        try await group.shutdownGracefully()
+    }
+
+    @Test(.enabled(if: Dig.isAvailable, "needs dig from dnsutils"))
+    func outsideNamesAreRefusedToAskersOutsideTheAllowedNetworks() async throws {
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        // The upstream would answer; the asker (127.0.0.1) is simply not allowed to use it.
+        let upstream = try await DatagramBootstrap(group: group).bind(host: "127.0.0.1", port: 0).get()
+        let forwarder = DNSForwarder(upstreams: [upstream.localAddress!], timeout: .milliseconds(200),
+                                     allowedClients: [IPNetwork("10.77.0.0/24")!])
+        #expect(!forwarder.allows(try SocketAddress(ipAddress: "127.0.0.1", port: 1)))
+        #expect(forwarder.allows(try SocketAddress(ipAddress: "10.77.0.12", port: 1)))
+        #expect(DNSForwarder(upstreams: []).allows(try SocketAddress(ipAddress: "::1", port: 1)), "loopback by default")
+        let server = DNSServer(configuration: .init(port: 0), responder: DNSResponder(configuration: .init(forwarding: true)),
+                               publisher: zone(), forwarder: forwarder, group: group, logger: logger)
+        let dig = Dig(port: try await server.start().udp.port!)
+        #expect(try await dig("example.com", "A").status == "REFUSED")
+        #expect(try await dig("example.com", "A", "+tcp").status == "REFUSED")
+        #expect(try await dig("web.fleet", "A").data("A") == ["10.0.0.1"], "the zone is answered to anyone")
+        await server.shutdown()
+        try await upstream.close().get()
+        try await group.shutdownGracefully()
+    }
+
+    /// (total, per client): the per-client cap, then the server's own, each the one that bites.
+    @Test(arguments: [(10, 2), (2, 100)])
+    func tcpConnectionsBeyondTheCapsAreClosedAndIdleOnesTimeOut(total: Int, perClient: Int) async throws {
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: 2)
+        let server = DNSServer(configuration: .init(port: 0, tcpIdleTimeout: .seconds(30), tcpMaxConnections: total,
+                                                    tcpMaxConnectionsPerClient: perClient),
+                               responder: DNSResponder(), publisher: zone(), group: group, logger: logger)
+        let port = try await server.start().tcp!.port!
+        func connect() async throws -> (any Channel, StreamCollector) {
+            let collector = StreamCollector()
+            let channel = try await ClientBootstrap(group: group)
+                .channelInitializer { channel in
+                    channel.eventLoop.makeCompletedFuture { try channel.pipeline.syncOperations.addHandler(collector) }
+                }
+                .connect(host: "127.0.0.1", port: port).get()
+            return (channel, collector)
+        }
+        let three = [try await connect(), try await connect(), try await connect()]
+        try await eventually("one of three connections is closed (cap \(total) in all, \(perClient) per client)") {
+            three.filter { !$0.0.isActive }.count == 1
+        }
+        let open = three.filter { $0.0.isActive }
+        #expect(open.count == 2)
+        try await open[0].0.close().get()
+        // A slot is free again: a new connection is served (the server notices the close soon
+        // after; a connection made before that is closed, and the next one is tried).
+        var served: (any Channel)?
+        for _ in 0..<50 where served == nil {
+            let (channel, collector) = try await connect()
+            try await channel.writeAndFlush(Self.framedQuery()).get()
+            try await eventually("answered or closed") { collector.received.withLock { $0 } > 2 || !channel.isActive }
+            if collector.received.withLock({ $0 }) > 2 { served = channel }
+        }
+        #expect(served != nil, "a freed slot lets a new connection in")
+        for channel in [open[1].0, served].compactMap({ $0 }) { try? await channel.close().get() }
+        await server.shutdown()
+
+        let idle = DNSServer(configuration: .init(port: 0, tcpIdleTimeout: .milliseconds(200)),
+                             responder: DNSResponder(), publisher: zone(), group: group, logger: logger)
+        let idlePort = try await idle.start().tcp!.port!
+        let silent = try await ClientBootstrap(group: group).connect(host: "127.0.0.1", port: idlePort).get()
+        try await eventually("a connection that sends nothing is closed") { !silent.isActive }
+        // A slowloris: a 500-byte message announced, then a byte every 50 ms (it would take 25 s).
+        let trickle = try await ClientBootstrap(group: group).connect(host: "127.0.0.1", port: idlePort).get()
+        let partial: [UInt8] = [0x01, 0xF4] + [UInt8](repeating: 0, count: 498)
+        let feeder = Task {
+            for byte in partial where trickle.isActive && !Task.isCancelled {
+                try? await trickle.writeAndFlush(ByteBuffer(bytes: [byte])).get()
+                try? await Task.sleep(for: .milliseconds(50))   // the pace of the attack, not a wait for an event
+            }
+        }
+        try await eventually(within: .seconds(5), "a connection that never completes a query is closed") { !trickle.isActive }
+        feeder.cancel()
+        await idle.shutdown()
+        try await group.shutdownGracefully()
+    }
+
+    static func framedQuery() -> ByteBuffer {
+        var framed = ByteBuffer()
+        let query = DNSMessage.query("web.fleet.", .a).encoded()
+        framed.writeInteger(UInt16(query.count))
+        framed.writeBytes(query)
+        return framed
+    }
+}
+
+/// Every datagram a client socket receives.
+final class DatagramCollector: ChannelInboundHandler, Sendable {
+    typealias InboundIn = AddressedEnvelope<ByteBuffer>
+    let replies = Mutex<[[UInt8]]>([])
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        var buffer = Self.unwrapInboundIn(data).data
+        let bytes = buffer.readBytes(length: buffer.readableBytes) ?? []
+        replies.withLock { $0.append(bytes) }
+    }
+}
+
+/// How many bytes a TCP client received.
+final class StreamCollector: ChannelInboundHandler, Sendable {
+    typealias InboundIn = ByteBuffer
+    let received = Mutex(0)
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        let count = Self.unwrapInboundIn(data).readableBytes
+        received.withLock { $0 += count }
+    }
+}
