@@ -28,7 +28,7 @@ public struct RemoteStore: KeyValueStore {
     /// Watch requests re-issued after a silence (diagnostics and tests).
     package let watchReissues = ReissueCounter()
 
-    public init(url: String, client: HTTPClient = .shared, requestTimeout: TimeAmount = .seconds(5),
+    public init(url: String, client: HTTPClient = RemoteStore.defaultClient, requestTimeout: TimeAmount = .seconds(5),
                 watchLimits: WatchLimits = WatchLimits(), watchIdleTimeout: Duration = .seconds(60)) {
         self.baseURL = url.hasSuffix("/") ? String(url.dropLast()) : url
         self.client = client

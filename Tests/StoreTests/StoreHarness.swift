@@ -70,14 +70,15 @@ func withTemporaryDirectory<T>(_ body: (String) async throws -> T) async throws 
     return try await body(directory)
 }
 
-/// Serves `store` on a loopback port chosen by the kernel for the duration of `body`.
-func withKeysServer(_ store: any KeyValueStore, _ body: @Sendable (String) async throws -> Void) async throws {
+/// Serves `store` on a loopback port (`port`, or one chosen by the kernel) for the duration of `body`.
+func withKeysServer(_ store: any KeyValueStore, port: Int = 0,
+                    _ body: @Sendable (String) async throws -> Void) async throws {
     let router = Router()
     KeysAPI(store: store, clientURLs: []).addRoutes(to: router)
     let (ports, portSink) = AsyncStream<Int>.makeStream()
     var quiet = Logger(label: "keys-api-test")
     quiet.logLevel = .critical  // cancelling the server at the end of a test is expected, not news
-    let app = Application(router: router, configuration: .init(address: .hostname("127.0.0.1", port: 0)),
+    let app = Application(router: router, configuration: .init(address: .hostname("127.0.0.1", port: port)),
                           onServerRunning: { channel in
                               portSink.yield(channel.localAddress?.port ?? 0)
                               portSink.finish()
