@@ -108,7 +108,9 @@ struct FleetdSettings: Sendable {
         let rate = try r.number(.dnsRateLimit, in: 0...1_000_000, default: 100)
         var exempt = IPNetwork.loopback
         if let networks = r.text(.dnsRateLimitExempt) {
-            for text in networks.text.split(separator: ",").prefix(1024) {
+            let items = networks.text.split(separator: ",")
+            guard items.count <= 1024 else { throw r.invalid(.dnsRateLimitExempt, networks, "may list at most 1024 networks") }
+            for text in items {
                 let trimmed = text.trimmingCharacters(in: .whitespaces)
                 guard let network = IPNetwork(trimmed) else {
                     throw r.invalid(.dnsRateLimitExempt, networks, "must list networks (CIDR, comma-separated), e.g. 10.77.0.0/24; '\(trimmed.prefix(60))' is not one")

@@ -91,6 +91,21 @@ import Testing
         #expect(fromFlag?.message == "--api-listen must be HOST:PORT, e.g. 127.0.0.1:4001, not 'nowhere'")
     }
 
+    @Test func emptyValuesMeanTheNextSource() throws {
+        let fromFile = try settings(environment: ["FLEET_PUBLIC_IP": ""], file: "public_ip=10.0.0.1\ntoken_limit=\"\"")
+        #expect(fromFile.publicIP == "10.0.0.1")
+        #expect(fromFile.tokenLimit == 100)
+    }
+
+    @Test(arguments: ["public_ip=example.com", "public_ip=10.0.0.0/8", "dns_zone=.", "api_listen=:99999",
+                      "dns_rate_limit_exempt=" + Array(repeating: "10.0.0.0/8", count: 1025).joined(separator: ","),
+                      "etcd_servers=10.0.0.1:2379", "default_isolation=maybe", "metadata=novalue"])
+    func badValuesAreRefused(line: String) {
+        let error = #expect(throws: ConfigurationError.self) { try settings(file: line) }
+        #expect(error?.code == .badValue)
+        #expect(error?.message.hasPrefix("/etc/fleet/fleet.conf:1: ") == true, "\(error?.message ?? "")")
+    }
+
     @Test func anUnknownKeyIsAnErrorWithASuggestion() throws {
         let typo = #expect(throws: ConfigurationError.self) { try settings(file: "public_ip=1.2.3.4\nagent_tll=30s\n") }
         #expect(typo?.code == .unknownKey)
