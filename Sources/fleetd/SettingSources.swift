@@ -26,7 +26,8 @@ struct SettingSources: Sendable {
                 let hint = Self.nearest(entry.key).map { " (did you mean '\($0)'?)" } ?? ""
                 throw ConfigurationError(.unknownKey, "\(at) unknown key '\(entry.key)'\(hint)")
             }
-            if case .unsupported(let reason) = key.use {
+            // Empty is fleet's default for these, so a template's `etcd_password=` is no request.
+            if case .unsupported(let reason) = key.use, !entry.value.isEmpty {
                 throw ConfigurationError(.unsupported, "\(at) \(key.name): \(reason)")
             }
             guard key.inFile else {

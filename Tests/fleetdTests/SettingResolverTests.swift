@@ -124,6 +124,47 @@ import Testing
         #expect(password?.message.contains("hunter2") == false)
     }
 
+    /// Issue 15's "done when": a fleet user's fleet.conf, with every key fleet documented, starts
+    /// fleetd unchanged, and each key without meaning here is named.
+    @Test func aFleetUsersConfigurationStartsUnchanged() throws {
+        let fleet = try settings(file: """
+            # /etc/fleet/fleet.conf from a CoreOS fleet machine
+            verbosity=0
+            etcd_servers=["http://10.0.0.1:2379","http://10.0.0.2:2379"]
+            etcd_username=
+            etcd_password=
+            etcd_cafile=/etc/ssl/etcd/ca.pem
+            etcd_certfile=/etc/ssl/etcd/client.pem
+            etcd_keyfile=/etc/ssl/etcd/client-key.pem
+            etcd_key_prefix="/_coreos.com/fleet/"
+            etcd_request_timeout=1.0
+            engine_reconcile_interval=2.0
+            public_ip="10.0.0.12"
+            metadata="region=us-west,az=us-west-1"
+            agent_ttl="30s"
+            units_directory=/run/fleet/units/
+            systemd_user=false
+            token_limit=100
+            disable_engine=false
+            disable_watches=false
+            enable_grpc=false
+            verify_units=false
+            authorized_keys_file=
+            """)
+        #expect(fleet.store == .etcd(endpoints: ["http://10.0.0.1:2379", "http://10.0.0.2:2379"],
+                                     prefix: "/_coreos.com/fleet/", caFile: "/etc/ssl/etcd/ca.pem",
+                                     certFile: "/etc/ssl/etcd/client.pem", keyFile: "/etc/ssl/etcd/client-key.pem"))
+        #expect(fleet.publicIP == "10.0.0.12")
+        #expect(fleet.metadata == ["region": "us-west", "az": "us-west-1"])
+        #expect(fleet.agentTTL == 30)
+        #expect(!fleet.verbose && !fleet.disableEngine && !fleet.systemdUser)
+        // Empty values are fleet's defaults: nothing to report for them.
+        #expect(fleet.provenance.ignored.map(\.key.name) == [
+            "engine_reconcile_interval", "etcd_request_timeout", "disable_watches", "enable_grpc", "units_directory",
+            "verify_units",
+        ])
+    }
+
     @Test func initStoreStaysOutOfTheFile() throws {
         let error = #expect(throws: ConfigurationError.self) { try settings(file: "init_store=true") }
         #expect(error?.message.hasPrefix("/etc/fleet/fleet.conf:1: init_store is for one start only") == true)
