@@ -27,7 +27,8 @@ struct FleetdCommand: AsyncParsableCommand {
         """,
         version: FleetdVersion.text)
 
-    @Option(help: "The configuration file (fleet.conf syntax; default /etc/fleet/fleet.conf, which may be absent).")
+    @Option(help: ArgumentHelp("The configuration file (fleet.conf syntax; default /etc/fleet/fleet.conf, which may be absent).",
+                               valueName: "file"))
     var config: String?
 
     @Flag(help: "Print the effective settings and where each came from (flag, env, file:line, default), then exit.")
