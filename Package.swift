@@ -228,7 +228,7 @@ let package = Package(
             .product(name: "NIOSSL", package: "swift-nio-ssl"), .product(name: "HummingbirdTesting", package: "hummingbird"),
         ], path: "Tests/APITests"),
         .testTarget(name: "fleetctlTests", dependencies: ["fleetctl"], path: "Tests/fleetctlTests"),
-        .testTarget(name: "fleetdTests", dependencies: ["fleetd"], path: "Tests/fleetdTests"),
+        .testTarget(name: "fleetdTests", dependencies: ["fleetd", "FleetTestSupport"], path: "Tests/fleetdTests"),
     ]
 )
 

@@ -2,26 +2,37 @@ import ArgumentParser
 import Foundation
 import Logging
 
-/// `fleetd`: the daemon every machine runs. Options fall back to `FLEET_<NAME>` environment
-/// variables (for example `FLEET_STORE`, `FLEET_SYSTEMD_USER=1`), then to the defaults shown.
+/// `fleetd`: the daemon every machine runs. Options fall back to `FLEET_<KEY>` environment
+/// variables (for example `FLEET_STORE`, `FLEET_SYSTEMD_USER=1`), then to the configuration file
+/// (fleet's `fleet.conf`, ``ConfigFile``), then to the defaults shown.
 @main
 struct FleetdCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "fleetd",
         abstract: "The fleet daemon: agent, engine and API for one machine of the cluster.",
         discussion: """
-        Every option can also be set as FLEET_<OPTION> in the environment (dashes become \
-        underscores, e.g. FLEET_API_SOCKET); the command line wins.
+        Every option can also be set in the configuration file (--config, default \
+        /etc/fleet/fleet.conf: key=value lines with fleet's key names, e.g. public_ip="10.0.0.5", \
+        agent_ttl=30s; dashes become underscores) and as FLEET_<KEY> in the environment \
+        (e.g. FLEET_API_SOCKET). The command line wins over the environment, the environment \
+        over the file. --print-config shows the result and where each value came from.
 
         Examples:
           fleetd                                     # one machine, embedded store, system manager
           fleetd --systemd-user --keys-listen 10.0.0.1:4001
           fleetd --store http://10.0.0.1:4001         # share another fleetd's store
 
-        SIGHUP reloads the configuration (logged as "Reloading configuration"); fleetd keeps \
-        serving. SIGTERM and SIGINT stop it gracefully.
+        SIGHUP reloads the configuration (logged as "Reloading configuration") and re-reads \
+        the file; fleetd keeps serving. SIGTERM and SIGINT stop it gracefully.
         """,
         version: FleetdVersion.text)
+
+    @Option(help: ArgumentHelp("The configuration file (fleet.conf syntax; default /etc/fleet/fleet.conf, which may be absent).",
+                               valueName: "file"))
+    var config: String?
+
+    @Flag(help: "Print the effective settings and where each came from (flag, env, file:line, default), then exit.")
+    var printConfig = false
 
     @Option(help: "The store: 'embedded' (in this process), or the URL of another fleetd's keys API.")
     var store: String?
@@ -89,16 +100,16 @@ struct FleetdCommand: AsyncParsableCommand {
     var metadata: String?
 
     @Option(help: ArgumentHelp(
-        "Seconds a machine and its unit states live without a refresh (default 10).",
+        "Seconds (or a duration such as 30s, fleet's agent_ttl) a machine and its unit states live without a refresh (default 10).",
         discussion: """
             Presence is refreshed every tenth of it (0.5 to 3 s), so a store outage of up to about \
             90 % of the TTL moves nothing; after a loss, units are started elsewhere about one TTL \
             later. A longer TTL rides out longer outages and fails over more slowly.
             """))
-    var agentTTL: Int64?
+    var agentTTL: String?
 
-    @Option(help: "Seconds the engine leader's lease lives without a renewal (default: the agent TTL, so a lost leader's units move as fast as any other machine's).")
-    var engineLeaseTTL: Int64?
+    @Option(help: "Seconds (or a duration such as 30s) the engine leader's lease lives without a renewal (default: the agent TTL, so a lost leader's units move as fast as any other machine's).")
+    var engineLeaseTTL: String?
 
     @Option(help: ArgumentHelp(
         "What to do with units that set no [X-Fleet] Isolation= while this machine is cut off: keep or stop (default keep).",
@@ -158,7 +169,12 @@ struct FleetdCommand: AsyncParsableCommand {
         // First of all: from here on SIGHUP reloads instead of ending the process.
         let hangups = await ConfigurationReloader.trapHangups()
         let environment = ProcessInfo.processInfo.environment
-        let settings = try FleetdSettings(command: self, environment: environment)
+        let command = self
+        let settings = try command.settings(environment: environment)
+        if printConfig {
+            print(settings.provenance.rendered)
+            return
+        }
         let levelSwitch = LogLevelSwitch(settings.logLevel)
         LoggingSystem.bootstrap { label in
             var stream = StreamLogHandler.standardError(label: label)
@@ -166,8 +182,10 @@ struct FleetdCommand: AsyncParsableCommand {
             return SwitchedLogHandler(wrapping: stream, levelSwitch: levelSwitch)
         }
         let logger = Logger(label: "fleetd")
-        let command = self
-        let reload = FleetdReload(running: settings, resolve: { try FleetdSettings(command: command, environment: environment) },
+        for warning in settings.provenance.ignoredWarnings {
+            logger.warning("fleet configuration key ignored", metadata: ["fleetd.config": "\(warning)"])
+        }
+        let reload = FleetdReload(running: settings, resolve: { try command.settings(environment: environment) },
                                   logLevel: levelSwitch, logger: logger)
         try await Fleetd(settings: settings, logger: logger,
                          reloader: ConfigurationReloader(hangups: hangups, reload: { reload() }, logger: logger)).run()

@@ -3,9 +3,9 @@ import Logging
 /// What a reload does: resolve the settings again from their sources, apply the ones that can
 /// change while fleetd runs, and name the others that changed (they need a restart).
 ///
-/// Today the sources are the command line and the environment, which cannot change under a
-/// running process, so a reload finds nothing new; once fleetd reads a configuration file
-/// (issue 15) `resolve` re-reads it and this code applies or reports what it finds.
+/// `resolve` re-reads the configuration file (the command line and the environment cannot
+/// change under a running process); a file that no longer parses or holds a bad value is
+/// logged and the running settings are kept.
 struct FleetdReload: Sendable {
     /// Settings a reload applies in place.
     static let reloadable: Set<String> = ["verbose"]
@@ -43,7 +43,8 @@ extension FleetdSettings {
         func values(_ settings: FleetdSettings) -> [String: String] {
             var result: [String: String] = [:]
             for child in Mirror(reflecting: settings).children {
-                guard let label = child.label else { continue }
+                // Where a value came from is no setting: a comment line added above one moves it.
+                guard let label = child.label, label != "provenance" else { continue }
                 // A dictionary's order is not its value: equal metadata must compare equal.
                 if let map = child.value as? [String: String] {
                     result[label] = map.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: ",")

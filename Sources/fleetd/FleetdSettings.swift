@@ -6,7 +6,8 @@ import FleetHTTPServer
 import FleetStore
 import Foundation
 
-/// fleetd's settings, resolved once: command line, then `FLEET_<NAME>` environment, then default.
+/// fleetd's settings, resolved once: command line, then `FLEET_<KEY>` environment, then the
+/// configuration file (``ConfigFile``), then default.
 struct FleetdSettings: Sendable {
     enum StoreChoice: Sendable, Equatable {
         case embedded
@@ -49,119 +50,134 @@ struct FleetdSettings: Sendable {
     var machineID: String
     var verbose: Bool
 
+    /// Where each setting came from, for `--print-config`; not a setting (a reload ignores it).
+    var provenance: SettingProvenance
+
+    /// From the command line and the environment only (tests; ``FleetdCommand`` adds the file).
     init(command c: FleetdCommand, environment env: [String: String]) throws {
-        func value(_ option: String?, _ name: String) -> String? {
-            option ?? env["FLEET_" + name]
-        }
-        func flag(_ option: Bool, _ name: String) -> Bool {
-            option || ["1", "true", "yes", "on"].contains((env["FLEET_" + name] ?? "").lowercased())
-        }
-        let storeText = value(c.store, "STORE") ?? "embedded"
-        if let servers = value(c.etcdServers, "ETCD_SERVERS") {
-            let endpoints = servers.split(separator: ",").map {
+        try self.init(sources: SettingSources(flags: c.givenOptions, environment: env, file: nil))
+    }
+
+    /// Resolves every setting, flag > environment > file > default (``SettingResolver``).
+    ///
+    /// - Throws: ``ConfigurationError`` naming the origin of the first bad value.
+    init(sources: SettingSources) throws {
+        var r = SettingResolver(sources)
+        // Looked up whichever store it is, so --print-config shows them all.
+        let etcdPrefix = r.text(.etcdKeyPrefix, default: "/fleet-cluster").text
+        let etcdFiles = (ca: r.text(.etcdCAFile)?.text, cert: r.text(.etcdCertFile)?.text, key: r.text(.etcdKeyFile)?.text)
+        if let servers = r.text(.etcdServers) {
+            // fleet's format: `[`, `]`, `"` and spaces stripped around each item.
+            let endpoints = servers.text.split(separator: ",").map {
                 $0.trimmingCharacters(in: CharacterSet(charactersIn: "[]\" "))
             }.filter { !$0.isEmpty }
-            guard !endpoints.isEmpty, endpoints.allSatisfy({ $0.hasPrefix("http://") || $0.hasPrefix("https://") }) else {
-                throw ValidationError("--etcd-servers must be comma-separated http(s):// URLs, not '\(servers)'")
+            guard !endpoints.isEmpty, endpoints.count <= 64,
+                  endpoints.allSatisfy({ $0.hasPrefix("http://") || $0.hasPrefix("https://") })
+            else {
+                throw r.invalid(.etcdServers, servers, "must be comma-separated http(s):// URLs")
             }
-            store = .etcd(endpoints: endpoints, prefix: value(c.etcdKeyPrefix, "ETCD_KEY_PREFIX") ?? "/fleet-cluster",
-                          caFile: value(c.etcdCAFile, "ETCD_CAFILE"), certFile: value(c.etcdCertFile, "ETCD_CERTFILE"),
-                          keyFile: value(c.etcdKeyFile, "ETCD_KEYFILE"))
-        } else if storeText == "embedded" {
-            store = .embedded
-        } else if storeText.hasPrefix("http://") || storeText.hasPrefix("https://") {
-            store = .remote(url: storeText)
+            let storeText = r.text(.store, default: "etcd")
+            guard storeText.text == "etcd" else {
+                throw r.invalid(.store, storeText, "cannot be used with etcd_servers (\(servers.origin)); give one of them")
+            }
+            store = .etcd(endpoints: endpoints, prefix: etcdPrefix, caFile: etcdFiles.ca, certFile: etcdFiles.cert,
+                          keyFile: etcdFiles.key)
         } else {
-            throw ValidationError("--store must be 'embedded' or an http(s):// URL of a fleetd keys API, not '\(storeText)'")
+            let storeText = r.text(.store, default: "embedded")
+            if storeText.text == "embedded" {
+                store = .embedded
+            } else if storeText.text.hasPrefix("http://") || storeText.text.hasPrefix("https://") {
+                store = .remote(url: storeText.text)
+            } else {
+                throw r.invalid(.store, storeText, "must be 'embedded' or an http(s):// URL of a fleetd keys API")
+            }
         }
-        tls = try TLSFiles(ca: value(c.tlsCA, "TLS_CA"), certificate: value(c.tlsCert, "TLS_CERT"),
-                           key: value(c.tlsKey, "TLS_KEY"))
-        dataDirectory = value(c.dataDir, "DATA_DIR") ?? "/var/lib/fleet"
-        let keys = value(c.keysListen, "KEYS_LISTEN") ?? (store == .embedded ? "127.0.0.1:4001" : "none")
-        keysListen = keys == "none" ? nil : try Self.hostPort(keys, option: "--keys-listen")
-        apiSocket = value(c.apiSocket, "API_SOCKET") ?? "/var/run/fleet.sock"
-        apiListen = try value(c.apiListen, "API_LISTEN").map { try Self.hostPort($0, option: "--api-listen") }
-        dnsListen = try value(c.dnsListen, "DNS_LISTEN").map { try Self.hostPort($0, option: "--dns-listen") }
-        let zone = value(c.dnsZone, "DNS_ZONE") ?? "fleet."
-        guard let apex = DNSName(zone), !apex.isRoot else {
-            throw ValidationError("--dns-zone: '\(zone)' is not a zone name; expected something like fleet. or cluster.example.")
+        tls = try TLSFiles(ca: r.text(.tlsCA)?.text, certificate: r.text(.tlsCert)?.text, key: r.text(.tlsKey)?.text)
+        dataDirectory = r.text(.dataDir, default: "/var/lib/fleet").text
+        let keys = r.text(.keysListen, default: store == .embedded ? "127.0.0.1:4001" : "none")
+        keysListen = keys.text == "none" ? nil : try Self.hostPort(keys, .keysListen, r)
+        apiSocket = r.text(.apiSocket, default: "/var/run/fleet.sock").text
+        apiListen = try r.text(.apiListen).map { try Self.hostPort($0, .apiListen, r) }
+        dnsListen = try r.text(.dnsListen).map { try Self.hostPort($0, .dnsListen, r) }
+        let zone = r.text(.dnsZone, default: "fleet.")
+        guard zone.text.utf8.count <= 255, let apex = DNSName(zone.text), !apex.isRoot else {
+            throw r.invalid(.dnsZone, zone, "must be a zone name, like fleet. or cluster.example.")
         }
         dnsZone = apex
-        dnsUDPPayload = try Self.number(value(c.dnsUdpPayload.map(String.init), "DNS_UDP_PAYLOAD"),
-                                        option: "--dns-udp-payload", in: 512...65535, default: 1232)
-        let rate = try Self.number(value(c.dnsRateLimit.map(String.init), "DNS_RATE_LIMIT"),
-                                   option: "--dns-rate-limit", in: 0...1_000_000, default: 100)
+        dnsUDPPayload = try r.number(.dnsUDPPayload, in: 512...65535, default: 1232)
+        let rate = try r.number(.dnsRateLimit, in: 0...1_000_000, default: 100)
         var exempt = IPNetwork.loopback
-        for text in (value(c.dnsRateLimitExempt, "DNS_RATE_LIMIT_EXEMPT") ?? "").split(separator: ",") {
-            let trimmed = text.trimmingCharacters(in: .whitespaces)
-            guard let network = IPNetwork(trimmed) else {
-                throw ValidationError("--dns-rate-limit-exempt: '\(trimmed)' is not a network; expected e.g. 10.77.0.0/24")
+        if let networks = r.text(.dnsRateLimitExempt) {
+            let items = networks.text.split(separator: ",")
+            guard items.count <= 1024 else { throw r.invalid(.dnsRateLimitExempt, networks, "may list at most 1024 networks") }
+            for text in items {
+                let trimmed = text.trimmingCharacters(in: .whitespaces)
+                guard let network = IPNetwork(trimmed) else {
+                    throw r.invalid(.dnsRateLimitExempt, networks, "must list networks (CIDR, comma-separated), e.g. 10.77.0.0/24; '\(trimmed.prefix(60))' is not one")
+                }
+                exempt.append(network)
             }
-            exempt.append(network)
         }
         dnsRateLimit = DNSRateLimiter.Configuration(responsesPerSecond: rate, exempt: exempt)
-        mdns = flag(c.mdns, "MDNS")
-        systemdUser = flag(c.systemdUser, "SYSTEMD_USER")
-        if let directory = value(c.unitDirectory, "UNIT_DIRECTORY") {
-            unitDirectory = directory
+        mdns = try r.bool(.mdns)
+        systemdUser = try r.bool(.systemdUser)
+        if let directory = r.text(.unitDirectory) {
+            unitDirectory = directory.text
         } else if systemdUser {
-            guard let runtime = env["XDG_RUNTIME_DIR"] else {
-                throw ValidationError("--systemd-user needs XDG_RUNTIME_DIR (or --unit-directory) to know where user units go")
+            guard let runtime = sources.environment["XDG_RUNTIME_DIR"] else {
+                throw ConfigurationError(.badValue, "systemd_user needs XDG_RUNTIME_DIR (or unit_directory) to know where user units go")
             }
             unitDirectory = runtime + "/systemd/user"
         } else {
             unitDirectory = "/run/systemd/system"
         }
-        metadata = try Self.metadata(value(c.metadata, "METADATA") ?? "")
-        let ttlText = value(c.agentTTL.map(String.init), "AGENT_TTL") ?? "10"
-        guard let ttl = Int64(ttlText.hasSuffix("s") ? String(ttlText.dropLast()) : ttlText), (2...86_400).contains(ttl) else {
-            throw ValidationError("--agent-ttl must be a whole number of seconds from 2 to 86400, not '\(ttlText)'")
+        r.recordDefault(.unitDirectory, unitDirectory)
+        let metadataText = r.text(.metadata, default: "")
+        do {
+            metadata = try Self.metadata(metadataText.text)
+        } catch {
+            throw r.invalid(.metadata, metadataText, "must be key=value pairs, comma-separated, e.g. region=east,disk=ssd")
         }
-        agentTTL = ttl
-        let leaseText = value(c.engineLeaseTTL.map(String.init), "ENGINE_LEASE_TTL") ?? String(ttl)
-        guard let lease = Int64(leaseText), (2...86_400).contains(lease) else {
-            throw ValidationError("--engine-lease-ttl must be a whole number of seconds from 2 to 86400, not '\(leaseText)'")
-        }
-        engineLeaseTTL = lease
-        let isolationText = value(c.defaultIsolation, "DEFAULT_ISOLATION") ?? "keep"
-        guard let isolation = UnitIsolation(isolationText) else {
-            throw ValidationError("--default-isolation must be keep or stop, not '\(isolationText)'")
+        agentTTL = try r.seconds(.agentTTL, in: 2...86_400, default: "10")
+        engineLeaseTTL = try r.seconds(.engineLeaseTTL, in: 2...86_400, default: String(agentTTL))
+        let isolationText = r.text(.defaultIsolation, default: "keep")
+        guard let isolation = UnitIsolation(isolationText.text) else {
+            throw r.invalid(.defaultIsolation, isolationText, "must be keep or stop")
         }
         defaultIsolation = isolation
-        allowShadowing = flag(c.allowShadowing, "ALLOW_SHADOWING")
-        disableEngine = flag(c.disableEngine, "DISABLE_ENGINE")
-        initStore = flag(c.initStore, "INIT_STORE")
-        let limitText = value(c.tokenLimit.map(String.init), "TOKEN_LIMIT") ?? "100"
-        guard let limit = Int(limitText), (1...Int(UInt16.max)).contains(limit) else {
-            throw ValidationError("--token-limit must be a whole number from 1 to 65535, not '\(limitText)'")
-        }
-        tokenLimit = limit
-        let connections = try Self.number(value(c.httpMaxConnections.map(String.init), "HTTP_MAX_CONNECTIONS"),
-                                          option: "--http-max-connections", in: 1...1_000_000,
-                                          default: ListenerLimits.defaultMaxConnections)
-        let idle = try Self.number(value(c.httpIdleTimeout.map(String.init), "HTTP_IDLE_TIMEOUT"),
-                                   option: "--http-idle-timeout", in: 0...86_400, default: 120)
-        let headerBytes = try Self.number(value(c.httpMaxHeaderBytes.map(String.init), "HTTP_MAX_HEADER_BYTES"),
-                                          option: "--http-max-header-bytes", in: 1024...(16 << 20),
-                                          default: ListenerLimits.defaultMaxHeaderBytes)
+        allowShadowing = try r.bool(.allowShadowing)
+        disableEngine = try r.bool(.disableEngine)
+        initStore = try r.bool(.initStore)
+        tokenLimit = try r.number(.tokenLimit, in: 1...Int(UInt16.max), default: 100)
+        let connections = try r.number(.httpMaxConnections, in: 1...1_000_000, default: ListenerLimits.defaultMaxConnections)
+        let idle = try r.number(.httpIdleTimeout, in: 0...86_400, default: 120)
+        let headerBytes = try r.number(.httpMaxHeaderBytes, in: 1024...(16 << 20), default: ListenerLimits.defaultMaxHeaderBytes)
         listenerLimits = ListenerLimits(maxConnections: connections, idleTimeout: idle == 0 ? nil : .seconds(idle),
                                         maxHeaderBytes: headerBytes)
         watchLimits = WatchLimits(
-            maxWatchers: try Self.number(value(c.maxWatchers.map(String.init), "MAX_WATCHERS"), option: "--max-watchers",
-                                         in: 1...1_000_000, default: WatchLimits.defaultMaxWatchers),
-            maxPendingEvents: try Self.number(value(c.watchBuffer.map(String.init), "WATCH_BUFFER"),
-                                              option: "--watch-buffer", in: 1...1_000_000,
-                                              default: WatchLimits.defaultMaxPendingEvents))
-        prefix = value(c.prefix, "PREFIX") ?? "/fleet"
-        let idFile = value(c.machineIDFile, "MACHINE_ID_FILE") ?? "/etc/machine-id"
-        guard let id = try? String(contentsOfFile: idFile, encoding: .utf8)
+            maxWatchers: try r.number(.maxWatchers, in: 1...1_000_000, default: WatchLimits.defaultMaxWatchers),
+            maxPendingEvents: try r.number(.watchBuffer, in: 1...1_000_000, default: WatchLimits.defaultMaxPendingEvents))
+        prefix = r.text(.prefix, default: "/fleet").text
+        let idFile = r.text(.machineIDFile, default: "/etc/machine-id")
+        guard let id = try? String(contentsOfFile: idFile.text, encoding: .utf8)
             .trimmingCharacters(in: .whitespacesAndNewlines), !id.isEmpty
         else {
-            throw ValidationError("unable to determine local machine ID: \(idFile) is missing or empty")
+            throw ConfigurationError(.badValue, "unable to determine local machine ID: \(idFile.text) is missing or empty (\(idFile.origin))")
         }
         machineID = id
-        publicIP = value(c.publicIP, "PUBLIC_IP") ?? HostAddress.firstIPv4() ?? ""
-        verbose = c.verbose || flag(false, "VERBOSE")
+        if let ip = r.text(.publicIP) {
+            // Published to every machine and client as this machine's address: an address, not a name.
+            guard !ip.text.contains("/"), IPNetwork(ip.text) != nil else {
+                throw r.invalid(.publicIP, ip, "must be an IPv4 or IPv6 address")
+            }
+            publicIP = ip.text
+        } else {
+            publicIP = HostAddress.firstIPv4() ?? ""
+        }
+        r.recordDefault(.publicIP, publicIP)
+        let verbosity = try r.number(.verbosity, in: 0...100, default: 0)
+        verbose = try r.bool(.verbose, default: verbosity > 0)
+        provenance = SettingProvenance(resolving: &r)
     }
 
     /// Where other fleetds reach this one's API (`--api-listen`, a wildcard host replaced by
@@ -173,22 +189,14 @@ struct FleetdSettings: Sendable {
         return host.isEmpty ? nil : "\(tls == nil ? "http" : "https")://\(host):\(listen.port)"
     }
 
-    static func hostPort(_ text: String, option: String) throws -> (host: String, port: Int) {
-        guard let colon = text.lastIndex(of: ":"), let port = Int(text[text.index(after: colon)...]),
-              (1...65535).contains(port)
+    static func hostPort(_ setting: ResolvedSetting, _ key: ConfigKey, _ resolver: SettingResolver) throws(ConfigurationError) -> (host: String, port: Int) {
+        let text = setting.text
+        guard let colon = text.lastIndex(of: ":"), text.utf8.count <= 300,
+              let port = Int(text[text.index(after: colon)...]), (1...65535).contains(port)
         else {
-            throw ValidationError("\(option) must be HOST:PORT, e.g. 127.0.0.1:4001, not '\(text)'")
+            throw resolver.invalid(key, setting, "must be HOST:PORT, e.g. 127.0.0.1:4001")
         }
         return (String(text[..<colon]), port)
-    }
-
-    /// A whole number in `range` (the option's default when `text` is nil).
-    static func number(_ text: String?, option: String, in range: ClosedRange<Int>, default value: Int) throws -> Int {
-        guard let text else { return value }
-        guard let number = Int(text), range.contains(number) else {
-            throw ValidationError("\(option) must be a whole number from \(range.lowerBound) to \(range.upperBound), not '\(text)'")
-        }
-        return number
     }
 
     /// `k=v,k2=v2`; spaces around `=` and `,` trimmed; later duplicates win.
