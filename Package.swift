@@ -29,15 +29,20 @@ let package = Package(
         // Unit files: parsing, normalisation, hashing, names, [X-Fleet] requirements.
         .target(name: "FleetUnit", dependencies: [.product(name: "Crypto", package: "swift-crypto")],
                 path: "Sources/Unit"),
-        // The key-value store contract, its in-memory reference backend and the durable
-        // embedded backend (SQLite in WAL mode, group commit).
-        .systemLibrary(name: "CSQLite", path: "Sources/CSQLite", pkgConfig: "sqlite3",
-                       providers: [.apt(["libsqlite3-dev"])]),
+        // The key-value store contract, the write rules and watch history every local backend
+        // shares, the follower, and the in-memory reference backend.
         .target(name: "FleetStore", dependencies: [
-            "CSQLite",
             .product(name: "Metrics", package: "swift-metrics"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
         ], path: "Sources/Store"),
+        // The durable embedded backend (SQLite in WAL mode, group commit). Only what holds a
+        // store links SQLite.
+        .systemLibrary(name: "CSQLite", path: "Sources/CSQLite", pkgConfig: "sqlite3",
+                       providers: [.apt(["libsqlite3-dev"])]),
+        .target(name: "FleetStoreEmbedded", dependencies: [
+            "FleetStore", "CSQLite",
+            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+        ], path: "Sources/StoreEmbedded"),
         // fleetd's HTTP listeners under bounds: connection cap, idle timeout, header limits,
         // accept back-off, and noticing a client that left while its response streams.
         .target(name: "FleetHTTPServer", dependencies: [
@@ -49,13 +54,21 @@ let package = Package(
             .product(name: "NIOSSL", package: "swift-nio-ssl"),
             .product(name: "Logging", package: "swift-log"),
         ], path: "Sources/HTTPServer"),
-        // The store over HTTP: etcd-v2 keys API server routes and the remote-store client.
-        .target(name: "FleetStoreHTTP", dependencies: [
-            "FleetStore", "FleetHTTPServer",
+        // The client side of the store over HTTP: another server's etcd-v2 keys API as a
+        // KeyValueStore, and the v2 wire shapes both sides speak.
+        .target(name: "FleetRemoteStore", dependencies: [
+            "FleetStore",
             .product(name: "NIOCore", package: "swift-nio"),
-            .product(name: "Hummingbird", package: "hummingbird"),
+            .product(name: "NIOHTTP1", package: "swift-nio"),
+            .product(name: "NIOFoundationCompat", package: "swift-nio"),
             .product(name: "AsyncHTTPClient", package: "async-http-client"),
             .product(name: "NIOSSL", package: "swift-nio-ssl"),
+        ], path: "Sources/RemoteStore"),
+        // The server side: a store served as etcd's v2 keys API (Hummingbird routes).
+        .target(name: "FleetStoreHTTP", dependencies: [
+            "FleetStore", "FleetRemoteStore", "FleetHTTPServer",
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "Hummingbird", package: "hummingbird"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
         ], path: "Sources/StoreHTTP"),
         // The store on a real etcd cluster: etcd's v3 API through its JSON gateway.
@@ -124,17 +137,25 @@ let package = Package(
             .product(name: "Logging", package: "swift-log"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
         ], path: "Sources/MDNS"),
-        // fleet's HTTP API v1: entities, server routes, client.
+        // fleet's HTTP API v1 as a client sees it: the entities (the wire shape both sides use)
+        // and FleetClient. What fleetctl links instead of the server.
+        .target(name: "FleetAPIClient", dependencies: [
+            "FleetUnit", "FleetRemoteStore",
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOHTTP1", package: "swift-nio"),
+            .product(name: "AsyncHTTPClient", package: "async-http-client"),
+        ], path: "Sources/APIClient"),
+        // fleet's HTTP API v1, the server: routes, roles, readiness, metrics.
         .target(name: "FleetAPI", dependencies: [
-            "FleetRegistry", "FleetStoreHTTP", "FleetHTTPServer", "FleetDiscovery", "FleetIdentity",
+            "FleetAPIClient", "FleetRegistry", "FleetStoreHTTP", "FleetHTTPServer", "FleetDiscovery", "FleetIdentity",
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOSSL", package: "swift-nio-ssl"),
             .product(name: "Hummingbird", package: "hummingbird"),
             .product(name: "AsyncHTTPClient", package: "async-http-client"),
         ], path: "Sources/API"),
         .executableTarget(name: "fleetd", dependencies: [
-            "FleetAgent", "FleetAPI", "FleetDNS", "FleetDiscovery", "FleetEngine", "FleetJournal", "FleetMDNS", "FleetStoreEtcd", "FleetUnit",
-            "FleetStoreHTTP", "FleetHTTPServer", "FleetIdentity", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            "FleetAgent", "FleetAPI", "FleetAPIClient", "FleetDNS", "FleetDiscovery", "FleetEngine", "FleetJournal", "FleetMDNS", "FleetStoreEtcd", "FleetUnit",
+            "FleetStoreEmbedded", "FleetRemoteStore", "FleetStoreHTTP", "FleetHTTPServer", "FleetIdentity", .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "AsyncHTTPClient", package: "async-http-client"),
             .product(name: "Prometheus", package: "swift-prometheus"),
             .product(name: "Metrics", package: "swift-metrics"),
@@ -142,13 +163,13 @@ let package = Package(
             .product(name: "UnixSignals", package: "swift-service-lifecycle"),
         ]),
         .executableTarget(name: "fleetctl", dependencies: [
-            "FleetAPI", "FleetUnit", "FleetDiscovery", "FleetIdentity",
+            "FleetAPIClient", "FleetStore", "FleetUnit", "FleetDiscovery", "FleetIdentity",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "AsyncHTTPClient", package: "async-http-client"),
             .product(name: "NIOSSL", package: "swift-nio-ssl"),
         ]),
         .executableTarget(name: "fleet-dns", dependencies: [
-            "FleetDNS", "FleetDiscovery", "FleetMDNS", "FleetStore", "FleetStoreHTTP",
+            "FleetDNS", "FleetDiscovery", "FleetMDNS", "FleetStore", "FleetRemoteStore",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
             .product(name: "NIOCore", package: "swift-nio"),
@@ -163,7 +184,7 @@ let package = Package(
         .executableTarget(name: "fleet-bench", dependencies: [
             "FleetEngine", .product(name: "Logging", package: "swift-log"),
         ], path: "Benchmarks/fleet-bench"),
-        .executableTarget(name: "store-bench", dependencies: ["FleetStore"], path: "Benchmarks/store-bench"),
+        .executableTarget(name: "store-bench", dependencies: ["FleetStore", "FleetStoreEmbedded"], path: "Benchmarks/store-bench"),
         .executableTarget(name: "etcd-bench", dependencies: ["FleetStoreEtcd"], path: "Benchmarks/etcd-bench"),
         // Store write -> DNS answer latency, in process.
         .executableTarget(name: "DNSPropagationBench", dependencies: [
@@ -175,7 +196,7 @@ let package = Package(
         // Fuzzing the DNS parser and responder (scripts/fuzz-dns).
         .executableTarget(name: "DNSFuzz", dependencies: ["FleetDNS", "FleetDiscovery", "FleetTestSupport"], path: "Tools/DNSFuzz"),
         // The kill -9 durability test's writer (scripts/store-durability-test).
-        .executableTarget(name: "store-crash-writer", dependencies: ["FleetStore"], path: "Tools/store-crash-writer"),
+        .executableTarget(name: "store-crash-writer", dependencies: ["FleetStore", "FleetStoreEmbedded"], path: "Tools/store-crash-writer"),
         // The mDNS bridge fed from a directory of records, for Tests/cluster/mdns.test.sh.
         .executableTarget(name: "fleet-mdns-bridge", dependencies: [
             "FleetMDNS", "FleetDiscovery", "FleetStore",
@@ -206,11 +227,11 @@ let package = Package(
         .testTarget(name: "FleetMDNSTests", dependencies: ["FleetMDNS", "FleetDiscovery"], path: "Tests/MDNSTests"),
         .testTarget(name: "FleetStoreEtcdTests", dependencies: ["FleetStoreEtcd", "FleetStore", "FleetStoreTesting"], path: "Tests/StoreEtcdTests"),
         .testTarget(name: "FleetStoreTests", dependencies: [
-            "FleetStore", "FleetStoreHTTP", "FleetTestSupport", "FleetStoreTesting",
+            "FleetStore", "FleetStoreEmbedded", "FleetRemoteStore", "FleetStoreHTTP", "FleetTestSupport", "FleetStoreTesting",
             .product(name: "HummingbirdTesting", package: "hummingbird"),
         ], path: "Tests/StoreTests"),
         .testTarget(name: "FleetHTTPServerTests", dependencies: [
-            "FleetHTTPServer", "FleetStoreHTTP", "FleetStore",
+            "FleetHTTPServer", "FleetStoreHTTP", "FleetRemoteStore", "FleetStore",
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "Hummingbird", package: "hummingbird"),
             .product(name: "Logging", package: "swift-log"),
@@ -223,7 +244,7 @@ let package = Package(
             "FleetAgent", "FleetTestSupport", .product(name: "ServiceLifecycleTestKit", package: "swift-service-lifecycle"),
         ], path: "Tests/AgentTests"),
         .testTarget(name: "FleetAPITests", dependencies: [
-            "FleetAPI", "FleetHTTPServer", "FleetTestSupport", "FleetIdentity",
+            "FleetAPI", "FleetAPIClient", "FleetHTTPServer", "FleetTestSupport", "FleetIdentity",
             .product(name: "AsyncHTTPClient", package: "async-http-client"),
             .product(name: "NIOSSL", package: "swift-nio-ssl"), .product(name: "HummingbirdTesting", package: "hummingbird"),
         ], path: "Tests/APITests"),

@@ -7,6 +7,7 @@
 // a watcher waits on one key; a setter sets it, notes when `set` returned (acknowledged), and
 // waits for the watcher to see the event before the next set, so samples never queue up.
 import FleetStore
+import FleetStoreEmbedded
 import Foundation
 import Synchronization
 

@@ -1,3 +1,4 @@
+import FleetAPIClient
 import Synchronization
 
 /// A few counters of the API, served at `GET /metrics` in Prometheus' text format.

@@ -1,3 +1,4 @@
+import FleetAPIClient
 import Hummingbird
 import NIOCore
 

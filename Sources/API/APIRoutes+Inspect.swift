@@ -1,3 +1,4 @@
+import FleetAPIClient
 import FleetHTTPServer
 import FleetRegistry
 import FleetUnit
@@ -12,7 +13,7 @@ import NIOCore
 /// advertises in its machine record), which reads its own systemd and journal.
 extension APIRoutes {
     /// Set on a request one fleetd passes on to another, so it is never passed on again.
-    static let forwardedHeader = HTTPField.Name("X-Fleet-Forwarded")!
+    static let forwardedHeader = HTTPField.Name(FleetClient.forwardedHeader)!
 
     func unitStatus(_ raw: String, _ request: Request) async throws -> Response {
         let machine = try await inspectedMachine(raw, request, for: .status)

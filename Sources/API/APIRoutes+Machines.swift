@@ -1,3 +1,4 @@
+import FleetAPIClient
 import FleetRegistry
 import FleetStore
 import Foundation

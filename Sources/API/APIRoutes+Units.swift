@@ -1,3 +1,4 @@
+import FleetAPIClient
 import FleetDiscovery
 import FleetRegistry
 import FleetStore

@@ -1,4 +1,5 @@
 import AsyncHTTPClient
+import FleetAPIClient
 import FleetRegistry
 import FleetStore
 import FleetUnit

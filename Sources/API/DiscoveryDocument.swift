@@ -1,3 +1,4 @@
+import FleetAPIClient
 import Foundation
 import HTTPTypes
 import Hummingbird

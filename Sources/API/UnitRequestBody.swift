@@ -1,3 +1,4 @@
+import FleetAPIClient
 import FleetUnit
 
 /// The body of `PUT /fleet/v1/units/<name>`: a ``UnitEntity`` whose `name` may be left out,

@@ -6,13 +6,13 @@
 /// ``StoreError/Code/indexCleared`` otherwise. After a restart of the embedded store the window
 /// is the one persisted, so a watch from before the restart either replays exactly what it
 /// missed or is refused; it is never silently short of events.
-struct EventHistory: Sendable {
-    let limit: Int
+package struct EventHistory: Sendable {
+    package let limit: Int
     private var events: [StoreEvent]
     /// The highest index that fell out of the window; a watch from at or below it is refused.
     private(set) var clearedThrough: UInt64
 
-    init(limit: Int, clearedThrough: UInt64 = 0, events: [StoreEvent] = []) {
+    package init(limit: Int, clearedThrough: UInt64 = 0, events: [StoreEvent] = []) {
         self.limit = max(1, limit)
         self.clearedThrough = clearedThrough
         self.events = []
@@ -20,14 +20,14 @@ struct EventHistory: Sendable {
     }
 
     /// Events at or below this index are out of reach: the last `limit` events stay replayable.
-    var windowStart: UInt64 {
+    package var windowStart: UInt64 {
         events.count > limit ? events[events.count - limit - 1].index : clearedThrough
     }
 
     /// The oldest index a watch can still start from (named in the `indexCleared` cause).
-    var oldestIndex: UInt64 { windowStart + 1 }
+    package var oldestIndex: UInt64 { windowStart + 1 }
 
-    mutating func append(_ event: StoreEvent) {
+    package mutating func append(_ event: StoreEvent) {
         events.append(event)
         // Trim in chunks so appends stay amortised O(1); the window itself is always `limit`.
         if events.count > limit * 2 {
@@ -38,7 +38,7 @@ struct EventHistory: Sendable {
     }
 
     /// Events with an index of at least `index`, or nil when the window no longer reaches back.
-    func events(from index: UInt64) -> ArraySlice<StoreEvent>? {
+    package func events(from index: UInt64) -> ArraySlice<StoreEvent>? {
         guard index > windowStart else { return nil }
         let first = events.firstIndex { $0.index >= index } ?? events.endIndex
         return events[first...]

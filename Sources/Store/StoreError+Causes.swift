@@ -4,7 +4,7 @@ extension StoreError {
     /// otherwise "Key not found" (100, 404) naming the first component that is missing.
     ///
     /// - Parameter kind: for a path, nil when absent, true for a directory, false for a value.
-    static func missing(_ key: String, index: UInt64, kind: (String) -> Bool?) -> StoreError {
+    package static func missing(_ key: String, index: UInt64, kind: (String) -> Bool?) -> StoreError {
         var path = ""
         for component in key.split(separator: "/") {
             path += "/" + component

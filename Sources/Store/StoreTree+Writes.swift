@@ -8,7 +8,7 @@ extension StoreTree {
     ///
     /// Every check happens before the first change, so a write that throws leaves the tree and
     /// the journal exactly as they were.
-    mutating func apply(_ write: StoreWrite, now: Date) throws(StoreError) -> StoreEvent {
+    package mutating func apply(_ write: StoreWrite, now: Date) throws(StoreError) -> StoreEvent {
         if let storeGuard = write.storeGuard {
             let entry = entries[try StoreKey.normalize(storeGuard.key)]
             let file = entry?.isDirectory == false ? entry : nil

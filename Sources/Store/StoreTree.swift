@@ -8,39 +8,46 @@ import Foundation
 /// ``put(_:_:)`` and ``removeSubtree(_:)``, which also journal it when the tree journals: the
 /// embedded store hands exactly that journal to SQLite, and replays it onto its committed copy
 /// of the tree once SQLite says it is on disk, so the disk and both copies apply the same result.
-struct StoreTree: Sendable {
-    struct Entry: Sendable, Hashable {
-        var value: String?
-        var createdIndex: UInt64
-        var modifiedIndex: UInt64
-        var expiration: Date?
-        var isDirectory: Bool { value == nil }
+package struct StoreTree: Sendable {
+    package struct Entry: Sendable, Hashable {
+        package var value: String?
+        package var createdIndex: UInt64
+        package var modifiedIndex: UInt64
+        package var expiration: Date?
+        package var isDirectory: Bool { value == nil }
+
+        package init(value: String?, createdIndex: UInt64, modifiedIndex: UInt64, expiration: Date? = nil) {
+            self.value = value
+            self.createdIndex = createdIndex
+            self.modifiedIndex = modifiedIndex
+            self.expiration = expiration
+        }
     }
 
     /// One row-level effect of a write, in the order it happened.
-    enum Change: Sendable, Hashable {
+    package enum Change: Sendable, Hashable {
         /// `key` now holds `entry` (created or replaced).
         case put(key: String, entry: Entry)
         /// `key` and everything below it are gone.
         case removeSubtree(key: String)
     }
 
-    private(set) var entries: [String: Entry] = ["/": Entry(value: nil, createdIndex: 0, modifiedIndex: 0)]
-    private(set) var children: [String: Set<String>] = ["/": []]
+    package private(set) var entries: [String: Entry] = ["/": Entry(value: nil, createdIndex: 0, modifiedIndex: 0)]
+    package private(set) var children: [String: Set<String>] = ["/": []]
     /// The index of the latest change; moved only by the write rules, expiry and ``replay(_:index:)``.
-    var index: UInt64 = 0
+    package var index: UInt64 = 0
     /// Keys that have an expiration, so finding due keys never walks keys without a TTL.
     private var expiring: Set<String> = []
     /// No key expires before this (a lower bound: removing or refreshing the earliest key does
     /// not raise it). It makes the check "is anything due?", run before every read and write,
     /// O(1); the exact minimum is recomputed only when the bound has passed.
-    private(set) var earliestExpiration: Date?
+    package private(set) var earliestExpiration: Date?
     /// Changes since the last ``takeChanges()``.
     private var journal: [Change] = []
     /// Whether changes are journaled at all: an in-memory store has no disk to hand them to.
     private let journaling: Bool
 
-    init(journaling: Bool = true) {
+    package init(journaling: Bool = true) {
         self.journaling = journaling
     }
 
@@ -53,7 +60,7 @@ struct StoreTree: Sendable {
     ///
     /// - Throws: a description of the first inconsistency (a key whose parent is missing or is
     ///   not a directory), which means the file was not written by this store.
-    init(restoring rows: [(key: String, entry: Entry)], index: UInt64) throws(InconsistentRows) {
+    package init(restoring rows: [(key: String, entry: Entry)], index: UInt64) throws(InconsistentRows) {
         journaling = true
         for (key, row) in rows where key != "/" && Self.isWithinLimits(key) {
             var entry = row
@@ -79,23 +86,23 @@ struct StoreTree: Sendable {
     /// True when `key` is no deeper and no longer than ``StoreKey/normalize(_:)`` accepts.
     /// Any ancestor of a key within the limits is within them too, so leaving keys out this way
     /// never orphans one that stays.
-    static func isWithinLimits(_ key: String) -> Bool {
+    package static func isWithinLimits(_ key: String) -> Bool {
         key.utf8.count <= StoreLimits.maximumKeyBytes
             && key.utf8.lazy.filter { $0 == UInt8(ascii: "/") }.count <= StoreLimits.maximumKeyDepth
     }
 
-    struct InconsistentRows: Error, CustomStringConvertible {
-        var key: String
-        var problem: String
-        var description: String { "key '\(key)': \(problem)" }
+    package struct InconsistentRows: Error, CustomStringConvertible {
+        package var key: String
+        package var problem: String
+        package var description: String { "key '\(key)': \(problem)" }
     }
 
     // MARK: Reads
 
-    func contains(_ key: String) -> Bool { entries[key] != nil }
+    package func contains(_ key: String) -> Bool { entries[key] != nil }
 
     /// The node at `key` (normalized) with `depth` levels of children (0: none, 1: one level as etcd lists).
-    func node(_ key: String, depth: Int) -> StoreNode {
+    package func node(_ key: String, depth: Int) -> StoreNode {
         let entry = entries[key]!
         var result = StoreNode(key: key, value: entry.value, isDirectory: entry.isDirectory,
                                createdIndex: entry.createdIndex, modifiedIndex: entry.modifiedIndex,
@@ -109,7 +116,7 @@ struct StoreTree: Sendable {
     // MARK: Expiry
 
     /// True when some key's deadline is at or before `now`. Tightens the lower bound as a side effect.
-    mutating func hasDueKeys(at now: Date) -> Bool {
+    package mutating func hasDueKeys(at now: Date) -> Bool {
         guard let bound = earliestExpiration, bound <= now else { return false }
         recomputeEarliestExpiration()
         return (earliestExpiration ?? .distantFuture) <= now
@@ -117,7 +124,7 @@ struct StoreTree: Sendable {
 
     /// Removes every key whose TTL has run out, earliest deadline first (ties by key, so the
     /// order is the same on every run), each with an `expire` event at its own index.
-    mutating func expireDueKeys(at now: Date) -> [StoreEvent] {
+    package mutating func expireDueKeys(at now: Date) -> [StoreEvent] {
         guard hasDueKeys(at: now) else { return [] }
         let due = expiring.compactMap { key -> (key: String, deadline: Date)? in
             guard let deadline = entries[key]?.expiration, deadline <= now else { return nil }
@@ -138,13 +145,13 @@ struct StoreTree: Sendable {
     }
 
     /// The changes made since the last call, oldest first; the journal starts empty again.
-    mutating func takeChanges() -> [Change] {
+    package mutating func takeChanges() -> [Change] {
         defer { journal = [] }
         return journal
     }
 
     /// Re-applies changes another copy of the tree made (and journaled) and moves to its index.
-    mutating func replay(_ changes: [Change], index: UInt64) {
+    package mutating func replay(_ changes: [Change], index: UInt64) {
         for change in changes {
             switch change {
             case let .put(key, entry): put(key, entry)
@@ -157,7 +164,7 @@ struct StoreTree: Sendable {
 
     // MARK: The two primitives
 
-    mutating func put(_ key: String, _ entry: Entry) {
+    package mutating func put(_ key: String, _ entry: Entry) {
         if journaling { journal.append(.put(key: key, entry: entry)) }
         entries[key] = entry
         children[StoreKey.parent(of: key), default: []].insert(key)
@@ -169,7 +176,7 @@ struct StoreTree: Sendable {
         }
     }
 
-    mutating func removeSubtree(_ key: String) {
+    package mutating func removeSubtree(_ key: String) {
         if journaling { journal.append(.removeSubtree(key: key)) }
         removeWithoutJournal(key)
         children[StoreKey.parent(of: key)]?.remove(key)

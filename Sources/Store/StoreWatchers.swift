@@ -5,10 +5,10 @@
 /// watch whose buffer is full is ended with `indexCleared` rather than buffering forever).
 ///
 /// Not thread-safe by itself: each store keeps it inside its actor.
-struct StoreWatchers {
-    typealias Continuation = AsyncThrowingStream<StoreEvent, any Error>.Continuation
+package struct StoreWatchers {
+    package typealias Continuation = AsyncThrowingStream<StoreEvent, any Error>.Continuation
 
-    struct Watcher {
+    package struct Watcher {
         var key: String
         var recursive: Bool
         /// Events before this index are not wanted (the caller asked to start later).
@@ -25,16 +25,16 @@ struct StoreWatchers {
         }
     }
 
-    let limits: WatchLimits
+    package let limits: WatchLimits
     private var watchers: [UInt64: Watcher] = [:]
     private var nextID: UInt64 = 0
 
-    init(limits: WatchLimits = WatchLimits()) {
+    package init(limits: WatchLimits = WatchLimits()) {
         self.limits = limits
     }
 
     /// Open watches.
-    var count: Int { watchers.count }
+    package var count: Int { watchers.count }
 
     /// Opens a watch: replays what it asks for from the past (`replay(from)` returns the
     /// history from an index, nil when it no longer reaches back that far), then registers it
@@ -43,7 +43,7 @@ struct StoreWatchers {
     ///
     /// - Throws: ``StoreError/Code/tooManyWatchers`` when ``WatchLimits/maxWatchers`` are open;
     ///   ``StoreError/Code/indexCleared`` when the history no longer reaches back to `fromIndex`.
-    mutating func open(key: String, recursive: Bool, fromIndex: UInt64?, currentIndex: UInt64,
+    package mutating func open(key: String, recursive: Bool, fromIndex: UInt64?, currentIndex: UInt64,
                        oldestIndex: UInt64, replay: (UInt64) -> ArraySlice<StoreEvent>?,
                        onEnd: @escaping @Sendable (UInt64) -> Void) throws
         -> AsyncThrowingStream<StoreEvent, any Error>
@@ -75,13 +75,13 @@ struct StoreWatchers {
         return stream
     }
 
-    mutating func remove(_ id: UInt64) {
+    package mutating func remove(_ id: UInt64) {
         watchers[id] = nil
     }
 
     /// Hands `event` to every watcher it concerns; a watcher whose buffer is full is ended and
     /// dropped.
-    mutating func deliver(_ event: StoreEvent) {
+    package mutating func deliver(_ event: StoreEvent) {
         var ended: [UInt64] = []
         for (id, watcher) in watchers where watcher.matches(event) {
             if !offer(event, to: watcher) { ended.append(id) }
@@ -105,7 +105,7 @@ struct StoreWatchers {
     }
 
     /// Ends every watch (the store is closing).
-    mutating func finishAll() {
+    package mutating func finishAll() {
         for watcher in watchers.values { watcher.continuation.finish() }
         watchers = [:]
     }

@@ -1,5 +1,6 @@
 import ArgumentParser
 import FleetDiscovery
+import FleetRemoteStore
 import FleetStore
 import FleetStoreHTTP
 import Foundation

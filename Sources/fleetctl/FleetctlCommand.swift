@@ -1,5 +1,5 @@
 import ArgumentParser
-import FleetAPI
+import FleetAPIClient
 import Foundation
 
 @main

@@ -1,6 +1,6 @@
 import ArgumentParser
 import AsyncHTTPClient
-import FleetAPI
+import FleetAPIClient
 import Foundation
 import NIOSSL
 

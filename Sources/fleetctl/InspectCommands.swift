@@ -1,5 +1,5 @@
 import ArgumentParser
-import FleetAPI
+import FleetAPIClient
 import FleetUnit
 import Foundation
 import NIOCore

@@ -1,5 +1,5 @@
 import ArgumentParser
-import FleetAPI
+import FleetAPIClient
 import FleetUnit
 
 /// The flags the list commands share: which columns, and whether to shorten or print a header.

@@ -1,4 +1,4 @@
-import FleetAPI
+import FleetAPIClient
 
 /// How fleetctl names a machine in tables: `0a1b2c3d...` or the full ID with `--full`,
 /// followed by `/<IP>` when the machine is known and has one; `-` for none.

@@ -1,5 +1,5 @@
 import ArgumentParser
-import FleetAPI
+import FleetAPIClient
 import FleetUnit
 
 /// `fleetctl restart`: launched units are stopped (desired `loaded`, waited for) and started

@@ -1,4 +1,4 @@
-import FleetAPI
+import FleetAPIClient
 import Foundation
 
 /// Waits for units to reach a state by asking fleetd, with progress on long waits.

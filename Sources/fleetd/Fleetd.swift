@@ -5,6 +5,8 @@ import FleetEngine
 import FleetHTTPServer
 import FleetIdentity
 import FleetMDNS
+import FleetRemoteStore
+import FleetStoreEmbedded
 import FleetStoreEtcd
 import FleetRegistry
 import FleetStore

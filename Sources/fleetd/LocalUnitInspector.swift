@@ -1,4 +1,5 @@
 import FleetAPI
+import FleetAPIClient
 import FleetJournal
 import FleetSystemd
 import Foundation

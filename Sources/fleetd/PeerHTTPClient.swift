@@ -1,5 +1,6 @@
 import AsyncHTTPClient
 import FleetIdentity
+import FleetRemoteStore
 import FleetStoreHTTP
 
 /// The HTTP client fleetd calls other fleetds with (a remote store, status and journal

@@ -10,6 +10,7 @@ import NIOCore
 import Synchronization
 import Testing
 @testable import FleetAPI
+import FleetAPIClient
 
 /// A stand-in for one machine's systemd and journal: fixed answers, and what it was asked.
 final class FakeInspector: UnitInspector {

@@ -8,6 +8,7 @@ import HummingbirdTesting
 import NIOCore
 import Testing
 @testable import FleetAPI
+import FleetAPIClient
 
 /// fleet's API v1 around the units: pages, states, machines, methods, errors, readiness, metrics.
 @Suite struct FleetAPIParityTests {

@@ -1,4 +1,5 @@
 import FleetAPI
+import FleetAPIClient
 import FleetRegistry
 import FleetStore
 import FleetTestSupport

@@ -8,6 +8,7 @@ import HummingbirdTesting
 import NIOCore
 import Testing
 @testable import FleetAPI
+@testable import FleetAPIClient
 
 @Suite struct FleetAPITests {
     func app() -> some ApplicationProtocol {

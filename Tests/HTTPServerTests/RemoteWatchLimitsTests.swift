@@ -1,4 +1,5 @@
 import FleetHTTPServer
+import FleetRemoteStore
 import FleetStore
 import FleetStoreHTTP
 import Testing

@@ -1,4 +1,5 @@
 import FleetStore
+import FleetStoreEmbedded
 import FleetStoreTesting
 import Foundation
 import Testing

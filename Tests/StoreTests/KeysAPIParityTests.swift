@@ -1,3 +1,4 @@
+import FleetRemoteStore
 import FleetStore
 @testable import FleetStoreHTTP
 import Foundation

@@ -1,3 +1,4 @@
+import FleetRemoteStore
 import FleetStore
 import FleetStoreHTTP
 import Foundation

@@ -1,4 +1,6 @@
+import FleetRemoteStore
 import FleetStore
+import FleetStoreEmbedded
 import FleetStoreHTTP
 import FleetStoreTesting
 import Foundation

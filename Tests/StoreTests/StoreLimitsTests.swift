@@ -1,4 +1,6 @@
 @testable import FleetStore
+import FleetRemoteStore
+@testable import FleetStoreEmbedded
 import FleetStoreHTTP
 import FleetStoreTesting
 import Foundation

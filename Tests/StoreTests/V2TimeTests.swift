@@ -1,6 +1,6 @@
 import Foundation
 import Testing
-@testable import FleetStoreHTTP
+@testable import FleetRemoteStore
 
 /// etcd v2 `expiration` times, written and read without Foundation's date formatters.
 @Suite struct V2TimeTests {

@@ -1,4 +1,5 @@
 import FleetStore
+import FleetStoreEmbedded
 import Foundation
 import Testing
 

@@ -1,4 +1,4 @@
-import FleetAPI
+import FleetAPIClient
 import Testing
 @testable import fleetctl
 

@@ -7,6 +7,7 @@
 // An ack line is written with write(2) straight to stdout, after the store acknowledged the
 // write and before the next one starts, so whatever the test reads was acknowledged first.
 import FleetStore
+import FleetStoreEmbedded
 import Foundation
 import Synchronization
 

@@ -1,3 +1,4 @@
+import FleetStore
 import Glibc
 
 /// Owner-only permissions for the embedded store's files.

@@ -59,14 +59,33 @@ public struct MachineEntity: Codable, Sendable, Hashable {
     }
 }
 
-struct UnitPage: Codable { var units: [UnitEntity]; var nextPageToken: String? }
-struct UnitStatePage: Codable { var states: [UnitStateEntity]; var nextPageToken: String? }
-struct MachinePage: Codable { var machines: [MachineEntity]; var nextPageToken: String? }
+package struct UnitPage: Codable {
+    package var units: [UnitEntity]
+    package var nextPageToken: String?
+    package init(units: [UnitEntity], nextPageToken: String?) { self.units = units; self.nextPageToken = nextPageToken }
+}
+
+package struct UnitStatePage: Codable {
+    package var states: [UnitStateEntity]
+    package var nextPageToken: String?
+    package init(states: [UnitStateEntity], nextPageToken: String?) { self.states = states; self.nextPageToken = nextPageToken }
+}
+
+package struct MachinePage: Codable {
+    package var machines: [MachineEntity]
+    package var nextPageToken: String?
+    package init(machines: [MachineEntity], nextPageToken: String?) { self.machines = machines; self.nextPageToken = nextPageToken }
+}
 
 /// fleet's error body: `{"error":{"code":404,"message":"unit does not exist"}}`.
-struct ErrorBody: Codable {
-    struct Inner: Codable { var code: Int; var message: String }
-    var error: Inner
+package struct ErrorBody: Codable {
+    package struct Inner: Codable {
+        package var code: Int
+        package var message: String
+        package init(code: Int, message: String) { self.code = code; self.message = message }
+    }
+    package var error: Inner
+    package init(error: Inner) { self.error = error }
 }
 
 /// Not in fleet: `GET /fleet/v1/units/<name>/status`, the unit as `systemctl status` shows it

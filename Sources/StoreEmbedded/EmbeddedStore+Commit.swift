@@ -1,3 +1,4 @@
+import FleetStore
 import Foundation
 
 extension EmbeddedStore {

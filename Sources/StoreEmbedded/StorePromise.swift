@@ -1,4 +1,5 @@
 import Dispatch
+import FleetStore
 import Synchronization
 
 /// A result that one thread fills in once and others wait for: the bridge between the store's

@@ -1,4 +1,5 @@
 import CSQLite
+import FleetStore
 import Foundation
 
 /// fleet's schema on one SQLite file: opening it safely, reading the whole store back, and

@@ -1,4 +1,5 @@
 import Dispatch
+import FleetStore
 import Foundation
 import Synchronization
 

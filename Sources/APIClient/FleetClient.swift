@@ -1,5 +1,5 @@
 import AsyncHTTPClient
-import FleetStoreHTTP
+import FleetRemoteStore
 import FleetUnit
 import Foundation
 import NIOCore
@@ -10,6 +10,10 @@ public typealias HTTPClientResponseBodyStream = HTTPClientResponse.Body
 
 /// A client of fleetd's API v1, over a unix socket (`unix:///var/run/fleet.sock`) or HTTP.
 public struct FleetClient: Sendable {
+    /// The header one fleetd sets on a status or journal request it passes on to another (the
+    /// receiver answers from its own systemd and never passes it on again).
+    public static let forwardedHeader = "X-Fleet-Forwarded"
+
     /// Where requests go: `http+unix://<escaped socket path>` or `http://host:port`.
     let base: String
     let client: HTTPClient
@@ -115,7 +119,7 @@ public struct FleetClient: Sendable {
     {
         let query = machineID.map { "?machineID=" + Self.escape($0) } ?? ""
         return try await get("/fleet/v1/units/\(Self.escape(name))/status" + query, as: UnitStatusEntity.self,
-                             headers: forwarded ? [APIRoutes.forwardedHeader.rawName: "1"] : [:])
+                             headers: forwarded ? [Self.forwardedHeader: "1"] : [:])
     }
 
     /// The unit's journal lines as they arrive (text, newline-terminated). With `follow`, the
@@ -127,7 +131,7 @@ public struct FleetClient: Sendable {
         if request.follow && request.heartbeat > 0 { query += "&heartbeat=\(request.heartbeat)" }
         if let machineID { query += "&machineID=" + Self.escape(machineID) }
         let response = try await send("/fleet/v1/units/\(Self.escape(request.unit))/journal" + query, method: .GET,
-                                      headers: forwarded ? [APIRoutes.forwardedHeader.rawName: "1"] : [:],
+                                      headers: forwarded ? [Self.forwardedHeader: "1"] : [:],
                                       timeout: request.follow ? .hours(24 * 365) : nil)
         try await Self.check(response)
         return response.body

@@ -2,6 +2,7 @@ import AsyncHTTPClient
 import FleetStore
 import Foundation
 import NIOCore
+import NIOFoundationCompat
 import NIOHTTP1
 
 /// A ``KeyValueStore`` that is another server's etcd-v2 keys API: a `fleetd` holding the

@@ -1,4 +1,5 @@
 import CSQLite
+import FleetStore
 import Foundation
 
 /// A value SQLite stores or returns. Indexes travel as `Int64` bit patterns (see ``SQLiteValue/index(_:)``).

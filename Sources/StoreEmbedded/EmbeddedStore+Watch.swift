@@ -1,3 +1,4 @@
+import FleetStore
 extension EmbeddedStore {
     public func watch(_ rawKey: String, recursive: Bool, fromIndex: UInt64?) throws
         -> AsyncThrowingStream<StoreEvent, any Error>

@@ -2,17 +2,17 @@ import FleetStore
 import Foundation
 
 /// etcd v2's JSON shapes, shared by the server routes and the remote client.
-struct V2Node: Codable, Sendable {
-    var key: String
-    var value: String?
-    var dir: Bool?
-    var expiration: String?
-    var ttl: Int64?
-    var nodes: [V2Node]?
-    var modifiedIndex: UInt64
-    var createdIndex: UInt64
+package struct V2Node: Codable, Sendable {
+    package var key: String
+    package var value: String?
+    package var dir: Bool?
+    package var expiration: String?
+    package var ttl: Int64?
+    package var nodes: [V2Node]?
+    package var modifiedIndex: UInt64
+    package var createdIndex: UInt64
 
-    init(_ node: StoreNode, now: Date, hidingUnderscored: Bool = false) {
+    package init(_ node: StoreNode, now: Date, hidingUnderscored: Bool = false) {
         key = node.key
         value = node.value
         dir = node.isDirectory ? true : nil
@@ -29,7 +29,7 @@ struct V2Node: Codable, Sendable {
         if node.isDirectory && nodes?.isEmpty == true { nodes = nil }
     }
 
-    var storeNode: StoreNode {
+    package var storeNode: StoreNode {
         StoreNode(key: key, value: value, isDirectory: dir ?? false, nodes: nodes?.map(\.storeNode),
                   createdIndex: createdIndex, modifiedIndex: modifiedIndex,
                   expiration: expiration.flatMap(V2Time.parse))
@@ -41,7 +41,7 @@ struct V2Node: Codable, Sendable {
 
     /// As etcd writes a node (Go's `omitempty`): the root has no `key` and no indexes (on etcd
     /// the root of the keys is never written, so its indexes are 0).
-    func encode(to encoder: any Encoder) throws {
+    package func encode(to encoder: any Encoder) throws {
         var container = encoder.container(keyedBy: CodingKeys.self)
         let isRoot = key == "/"
         if !isRoot { try container.encode(key, forKey: .key) }
@@ -55,7 +55,7 @@ struct V2Node: Codable, Sendable {
     }
 
     /// Reads what ``encode(to:)`` (or etcd) leaves out back as the root and index 0.
-    init(from decoder: any Decoder) throws {
+    package init(from decoder: any Decoder) throws {
         let container = try decoder.container(keyedBy: CodingKeys.self)
         key = try container.decodeIfPresent(String.self, forKey: .key) ?? "/"
         value = try container.decodeIfPresent(String.self, forKey: .value)
@@ -68,37 +68,37 @@ struct V2Node: Codable, Sendable {
     }
 }
 
-struct V2Event: Codable, Sendable {
-    var action: String
-    var node: V2Node
-    var prevNode: V2Node?
+package struct V2Event: Codable, Sendable {
+    package var action: String
+    package var node: V2Node
+    package var prevNode: V2Node?
 
-    init(_ event: StoreEvent, now: Date) {
+    package init(_ event: StoreEvent, now: Date) {
         action = event.action.rawValue
         node = V2Node(event.node, now: now)
         prevNode = event.prevNode.map { V2Node($0, now: now) }
     }
 
-    var storeEvent: StoreEvent? {
+    package var storeEvent: StoreEvent? {
         guard let action = StoreAction(rawValue: action) else { return nil }
         return StoreEvent(action: action, node: node.storeNode, prevNode: prevNode?.storeNode)
     }
 }
 
-struct V2Error: Codable, Sendable {
-    var errorCode: Int
-    var message: String
-    var cause: String?
-    var index: UInt64
+package struct V2Error: Codable, Sendable {
+    package var errorCode: Int
+    package var message: String
+    package var cause: String?
+    package var index: UInt64
 
-    init(_ error: StoreError) {
+    package init(_ error: StoreError) {
         errorCode = error.code.etcdCode
         message = error.code.etcdMessage
         cause = error.cause.isEmpty ? nil : error.cause
         index = error.index
     }
 
-    var storeError: StoreError {
+    package var storeError: StoreError {
         StoreError(.forEtcdCode(errorCode, message: message), cause ?? message, index: index)
     }
 }
@@ -108,10 +108,10 @@ struct V2Error: Codable, Sendable {
 ///
 /// Written and read by hand: Foundation's ISO8601DateFormatter builds an ICU formatter per
 /// instance, which dominated fleetd's CPU profile when every watched node carried a TTL.
-enum V2Time {
+package enum V2Time {
     /// Any date is written: one outside year 1970...9999 (a deadline stored by an older version)
     /// is clamped into it first, so the conversion to milliseconds cannot trap.
-    static func format(_ date: Date) -> String {
+    package static func format(_ date: Date) -> String {
         let clamped = StoreLimits.clamp(expiration: date)
         let milliseconds = Int64((clamped.timeIntervalSince1970 * 1000).rounded(.down))
         var time = time_t(milliseconds.quotient(dividingBy: 1000))
@@ -123,7 +123,7 @@ enum V2Time {
     }
 
     /// `YYYY-MM-DDTHH:MM:SS[.fraction](Z|±HH:MM)`; nil for anything else.
-    static func parse(_ text: String) -> Date? {
+    package static func parse(_ text: String) -> Date? {
         let bytes = Array(text.utf8)
         var index = 0
         func number(_ digits: Int) -> Int? {
@@ -194,8 +194,8 @@ extension Int64 {
     }
 }
 
-enum V2JSON {
-    static let encoder: JSONEncoder = {
+package enum V2JSON {
+    package static let encoder: JSONEncoder = {
         let e = JSONEncoder()
         e.outputFormatting = [.withoutEscapingSlashes]
         return e
