@@ -16,8 +16,12 @@ struct FleetdSettings: Sendable {
 
     var store: StoreChoice
     /// The CA, certificate and key of TLS on the TCP listeners and of calls to other fleetds;
-    /// nil for plain HTTP (TLS is opt-in for now).
+    /// nil without them: then there is no TCP listener unless ``insecurePlaintext``.
     var tls: TLSFiles?
+    /// `--insecure-plaintext`: plain HTTP on TCP is allowed (``checkPlaintext(keysListenGiven:)``).
+    var insecurePlaintext: Bool
+    /// The default keys API listener was left out for want of TLS (fleetd warns, saying how to get it).
+    var skippedDefaultKeysListener = false
     var dataDirectory: String
     var keysListen: (host: String, port: Int)?
     var apiSocket: String
@@ -77,7 +81,9 @@ struct FleetdSettings: Sendable {
         tls = try TLSFiles(ca: value(c.tlsCA, "TLS_CA"), certificate: value(c.tlsCert, "TLS_CERT"),
                            key: value(c.tlsKey, "TLS_KEY"))
         dataDirectory = value(c.dataDir, "DATA_DIR") ?? "/var/lib/fleet"
-        let keys = value(c.keysListen, "KEYS_LISTEN") ?? (store == .embedded ? "127.0.0.1:4001" : "none")
+        insecurePlaintext = flag(c.insecurePlaintext, "INSECURE_PLAINTEXT")
+        let keysGiven = value(c.keysListen, "KEYS_LISTEN")
+        let keys = keysGiven ?? (store == .embedded ? "127.0.0.1:4001" : "none")
         keysListen = keys == "none" ? nil : try Self.hostPort(keys, option: "--keys-listen")
         apiSocket = value(c.apiSocket, "API_SOCKET") ?? "/var/run/fleet.sock"
         apiListen = try value(c.apiListen, "API_LISTEN").map { try Self.hostPort($0, option: "--api-listen") }
@@ -162,6 +168,7 @@ struct FleetdSettings: Sendable {
         machineID = id
         publicIP = value(c.publicIP, "PUBLIC_IP") ?? HostAddress.firstIPv4() ?? ""
         verbose = c.verbose || flag(false, "VERBOSE")
+        try checkPlaintext(keysListenGiven: keysGiven != nil)
     }
 
     /// Where other fleetds reach this one's API (`--api-listen`, a wildcard host replaced by
