@@ -15,7 +15,8 @@ import ServiceLifecycle
 /// FleetStoreHTTP (RemoteStore) is not part of it.
 struct StoreOptions: ParsableArguments {
     @Option(help: ArgumentHelp(
-        "fleetd keys API to follow (default $FLEET_DNS_STORE, then http://127.0.0.1:4001).", valueName: "url"))
+        "fleetd keys API to follow (default $FLEET_DNS_STORE, then https://127.0.0.1:4001 with --ca-file/--cert-file/--key-file, else http://127.0.0.1:4001).",
+        valueName: "url"))
     var store: String?
 
     @Option(help: ArgumentHelp(
@@ -35,9 +36,11 @@ struct StoreOptions: ParsableArguments {
         valueName: "file"))
     var records: String?
 
-    /// The keys API URL, resolved once: flag, then environment, then fleetd's default.
+    /// The keys API URL, resolved once: flag, then environment, then fleetd's default (over TLS
+    /// when there are TLS files, as fleetd serves it only so unless `--insecure-plaintext`).
     func storeURL(_ env: [String: String] = ProcessInfo.processInfo.environment) -> String {
-        store ?? env["FLEET_DNS_STORE"] ?? "http://127.0.0.1:4001"
+        let tls = ((try? tlsFiles(env)) ?? nil) != nil
+        return store ?? env["FLEET_DNS_STORE"] ?? (tls ? "https" : "http") + "://127.0.0.1:4001"
     }
 
     func validate() throws {
