@@ -169,8 +169,9 @@ let package = Package(
             .product(name: "NIOSSL", package: "swift-nio-ssl"),
         ]),
         .executableTarget(name: "fleet-dns", dependencies: [
-            "FleetDNS", "FleetDiscovery", "FleetMDNS", "FleetStore", "FleetRemoteStore",
+            "FleetDNS", "FleetDiscovery", "FleetIdentity", "FleetMDNS", "FleetStore", "FleetRemoteStore",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            .product(name: "AsyncHTTPClient", package: "async-http-client"),
             .product(name: "Logging", package: "swift-log"),
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),

@@ -28,10 +28,16 @@ public struct RemoteStore: KeyValueStore {
     public let watchIdleTimeout: Duration
     /// Watch requests re-issued after a silence (diagnostics and tests).
     package let watchReissues = ReissueCounter()
+    /// The key ``currentIndex()`` reads (every keys API answer carries the store's index): the
+    /// root, unless the client may read only part of the store, as a `discovery-reader`
+    /// certificate may read only `/discovery` (fleet-dns).
+    public let indexKey: String
 
     public init(url: String, client: HTTPClient = RemoteStore.defaultClient, requestTimeout: TimeAmount = .seconds(5),
-                watchLimits: WatchLimits = WatchLimits(), watchIdleTimeout: Duration = .seconds(60)) {
+                watchLimits: WatchLimits = WatchLimits(), watchIdleTimeout: Duration = .seconds(60),
+                indexKey: String = "/") {
         self.baseURL = url.hasSuffix("/") ? String(url.dropLast()) : url
+        self.indexKey = indexKey
         self.client = client
         self.requestTimeout = requestTimeout
         self.watchIdleTimeout = max(watchIdleTimeout, .milliseconds(10))
@@ -73,7 +79,11 @@ public struct RemoteStore: KeyValueStore {
     }
 
     public func currentIndex() async throws -> UInt64 {
-        try await send(.GET, "/", query: [:]).index
+        do {
+            return try await send(.GET, indexKey, query: [:]).index
+        } catch let error as StoreError where error.code == .keyNotFound && indexKey != "/" {
+            return error.index  // an etcd error carries the store's index too
+        }
     }
 
     static func query(for condition: StoreCondition) -> [String: String] {

@@ -157,7 +157,7 @@ struct FleetDNSCommand: AsyncParsableCommand {
         }
         let logger = Logger(label: "fleet-dns")
         let dns = try dnsConfiguration()
-        let (kvStore, storeServices) = try await store.makeStore(logger: logger)
+        let (kvStore, storeServices) = try await store.makeStore(indexKey: dns.keys.root, logger: logger)
         let group = MultiThreadedEventLoopGroup(numberOfThreads: threads)
         // Store first, so it stops last; the server last, so it stops answering first.
         var services = storeServices + dns.services(store: kvStore, group: group, logger: logger)

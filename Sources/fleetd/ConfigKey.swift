@@ -55,6 +55,7 @@ extension ConfigKey {
     static let tlsCA = ConfigKey("tls_ca")
     static let tlsCert = ConfigKey("tls_cert")
     static let tlsKey = ConfigKey("tls_key", secret: true)
+    static let insecurePlaintext = ConfigKey("insecure_plaintext")
     static let dataDir = ConfigKey("data_dir")
     static let keysListen = ConfigKey("keys_listen")
     static let apiSocket = ConfigKey("api_socket")
@@ -90,7 +91,7 @@ extension ConfigKey {
     /// Every key, in the order `--print-config` shows them.
     static let all: [ConfigKey] = [
         .store, .etcdServers, .etcdKeyPrefix, .etcdCAFile, .etcdCertFile, .etcdKeyFile,
-        .tlsCA, .tlsCert, .tlsKey, .dataDir, .initStore, .prefix, .machineIDFile,
+        .tlsCA, .tlsCert, .tlsKey, .insecurePlaintext, .dataDir, .initStore, .prefix, .machineIDFile,
         .keysListen, .apiSocket, .apiListen, .httpMaxConnections, .httpIdleTimeout, .httpMaxHeaderBytes,
         .maxWatchers, .watchBuffer, .tokenLimit,
         .dnsListen, .dnsZone, .dnsUDPPayload, .dnsRateLimit, .dnsRateLimitExempt, .mdns,

@@ -34,6 +34,7 @@ struct Fleetd {
     func run() async throws {
         let limits = listenerLimits()
         let tls = try nodeTLS()
+        warnAboutPlaintext()
         let scheme = tls == nil ? "http" : "https"
         // First in, last out: a SIGHUP is answered while everything starts and stops.
         var services: [ServiceGroupConfiguration.ServiceConfiguration] = [.init(service: reloader)]

@@ -16,7 +16,7 @@ extension FleetdCommand {
         let options: [(ConfigKey, String?)] = [
             (.store, store), (.etcdServers, etcdServers), (.etcdKeyPrefix, etcdKeyPrefix),
             (.etcdCAFile, etcdCAFile), (.etcdCertFile, etcdCertFile), (.etcdKeyFile, etcdKeyFile),
-            (.tlsCA, tlsCA), (.tlsCert, tlsCert), (.tlsKey, tlsKey), (.dataDir, dataDir),
+            (.tlsCA, tlsCA), (.tlsCert, tlsCert), (.tlsKey, tlsKey), (.insecurePlaintext, Self.given(insecurePlaintext)), (.dataDir, dataDir),
             (.keysListen, keysListen), (.apiSocket, apiSocket), (.apiListen, apiListen),
             (.dnsListen, dnsListen), (.dnsZone, dnsZone), (.dnsUDPPayload, dnsUdpPayload.map(String.init)),
             (.dnsRateLimit, dnsRateLimit.map(String.init)), (.dnsRateLimitExempt, dnsRateLimitExempt),

@@ -19,8 +19,8 @@ struct FleetdCommand: AsyncParsableCommand {
 
         Examples:
           fleetd                                     # one machine, embedded store, system manager
-          fleetd --systemd-user --keys-listen 10.0.0.1:4001
-          fleetd --store http://10.0.0.1:4001         # share another fleetd's store
+          fleetd --tls-ca ca.pem --tls-cert m1.pem --tls-key m1-key.pem --keys-listen 10.0.0.1:4001
+          fleetd --tls-ca ... --store https://10.0.0.1:4001   # share another fleetd's store
 
         SIGHUP reloads the configuration (logged as "Reloading configuration") and re-reads \
         the file; fleetd keeps serving. SIGTERM and SIGINT stop it gracefully.
@@ -57,16 +57,26 @@ struct FleetdCommand: AsyncParsableCommand {
     @Option(help: "TLS: this machine's private key (PEM).")
     var tlsKey: String?
 
+    @Flag(help: ArgumentHelp(
+        "Allow plain, unauthenticated HTTP on TCP (the keys API, the API on TCP, an http:// store) when no TLS files are given. Insecure.",
+        discussion: """
+            Without --tls-ca/--tls-cert/--tls-key and without this flag, fleetd opens no plain TCP \
+            listener: --keys-listen or --api-listen is then an error, and the default keys API on \
+            127.0.0.1:4001 is skipped with a warning. Anyone who can reach a plain listener can \
+            read every unit (and its secrets) and run anything as root on every machine.
+            """))
+    var insecurePlaintext = false
+
     @Option(help: "Where the embedded store keeps its data (default /var/lib/fleet).")
     var dataDir: String?
 
-    @Option(help: "Serve the etcd-v2 keys API on HOST:PORT (default 127.0.0.1:4001 with the embedded store; 'none' to disable).")
+    @Option(help: "Serve the etcd-v2 keys API on HOST:PORT (default 127.0.0.1:4001 with the embedded store and TLS; 'none' to disable). Needs TLS or --insecure-plaintext.")
     var keysListen: String?
 
     @Option(help: "Unix socket for the fleet API (default /var/run/fleet.sock).")
     var apiSocket: String?
 
-    @Option(help: "Also serve the fleet API on HOST:PORT.")
+    @Option(help: "Also serve the fleet API on HOST:PORT. Needs TLS or --insecure-plaintext.")
     var apiListen: String?
 
     @Option(help: "Also answer discovery DNS queries (zone fleet. unless --dns-zone) on HOST:PORT, UDP and TCP.")

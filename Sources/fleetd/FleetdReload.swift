@@ -43,8 +43,9 @@ extension FleetdSettings {
         func values(_ settings: FleetdSettings) -> [String: String] {
             var result: [String: String] = [:]
             for child in Mirror(reflecting: settings).children {
-                // Where a value came from is no setting: a comment line added above one moves it.
-                guard let label = child.label, label != "provenance" else { continue }
+                // Where a value came from is no setting (a comment line added above one moves it),
+                // nor is whether the default keys listener was left out (it follows from the rest).
+                guard let label = child.label, !["provenance", "skippedDefaultKeysListener"].contains(label) else { continue }
                 // A dictionary's order is not its value: equal metadata must compare equal.
                 if let map = child.value as? [String: String] {
                     result[label] = map.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: ",")

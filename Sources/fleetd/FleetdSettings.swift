@@ -17,8 +17,12 @@ struct FleetdSettings: Sendable {
 
     var store: StoreChoice
     /// The CA, certificate and key of TLS on the TCP listeners and of calls to other fleetds;
-    /// nil for plain HTTP (TLS is opt-in for now).
+    /// nil without them: then there is no TCP listener unless ``insecurePlaintext``.
     var tls: TLSFiles?
+    /// `--insecure-plaintext`: plain HTTP on TCP is allowed (``checkPlaintext(keysListenGiven:)``).
+    var insecurePlaintext: Bool
+    /// The default keys API listener was left out for want of TLS (fleetd warns, saying how to get it).
+    var skippedDefaultKeysListener = false
     var dataDirectory: String
     var keysListen: (host: String, port: Int)?
     var apiSocket: String
@@ -94,7 +98,13 @@ struct FleetdSettings: Sendable {
         }
         tls = try TLSFiles(ca: r.text(.tlsCA)?.text, certificate: r.text(.tlsCert)?.text, key: r.text(.tlsKey)?.text)
         dataDirectory = r.text(.dataDir, default: "/var/lib/fleet").text
-        let keys = r.text(.keysListen, default: store == .embedded ? "127.0.0.1:4001" : "none")
+        insecurePlaintext = try r.bool(.insecurePlaintext)
+        let keysGiven = r.text(.keysListen) != nil
+        // Without TLS the embedded store's default keys API is left out unless plain HTTP is
+        // allowed (FleetdSettings+Plaintext.swift), and --print-config shows it as none.
+        let plainAllowed = tls != nil || insecurePlaintext
+        skippedDefaultKeysListener = store == .embedded && !keysGiven && !plainAllowed
+        let keys = r.text(.keysListen, default: store == .embedded && plainAllowed ? "127.0.0.1:4001" : "none")
         keysListen = keys.text == "none" ? nil : try Self.hostPort(keys, .keysListen, r)
         apiSocket = r.text(.apiSocket, default: "/var/run/fleet.sock").text
         apiListen = try r.text(.apiListen).map { try Self.hostPort($0, .apiListen, r) }
@@ -178,6 +188,7 @@ struct FleetdSettings: Sendable {
         let verbosity = try r.number(.verbosity, in: 0...100, default: 0)
         verbose = try r.bool(.verbose, default: verbosity > 0)
         provenance = SettingProvenance(resolving: &r)
+        try checkPlaintext(keysListenGiven: keysGiven)
     }
 
     /// Where other fleetds reach this one's API (`--api-listen`, a wildcard host replaced by

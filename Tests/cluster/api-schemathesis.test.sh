@@ -26,12 +26,17 @@ install_schemathesis() {
 }
 on1() { "$RIGCMD" exec 1 "$@"; }
 # http METHOD PATH [curl args...]: status line, headers and body from inside machine 1.
-http() { local method=$1 path=$2; shift 2; on1 curl -sS -i -X "$method" "$@" "$BASE$path"; }
+http() { local method=$1 path=$2; shift 2; mcurl 1 -sS -i -X "$method" "$@" "$BASE$path"; }
 
 check "schemathesis is installed in $VENV" install_schemathesis
 check "one machine comes up with the API on TCP" "$CLUSTER" up 1
-BASE=http://$("$RIGCMD" addr 1):4002
-wait_until 30 "the API answers on $BASE inside the machine" on1 curl -sf "$BASE/fleet/v1/machines"
+eval "$("$CLUSTER" env)"
+BASE=$FLEET_SCHEME://$("$RIGCMD" addr 1):4002
+# With TLS (the default) schemathesis is the admin: it trusts the cluster CA and presents admin.pem.
+TLS_ARGS=()
+[ -n "${FLEET_TLS_DIR:-}" ] && TLS_ARGS=(--tls-verify "$FLEET_TLS_DIR/ca.pem" --request-cert "$FLEET_TLS_DIR/admin.pem"
+  --request-cert-key "$FLEET_TLS_DIR/admin-key.pem")
+wait_until 30 "the API answers on $BASE inside the machine" mcurl 1 -sf "$BASE/fleet/v1/machines"
 
 out=$(http GET /fleet/v1/machines)
 check "responses carry Server: fleetd/<version>" grep -qi '^server: fleetd/[0-9]' <<<"$out"
@@ -46,8 +51,8 @@ check "a token with another page size gets 400 token limit must be 100" grep -q 
 out=$(http PATCH /fleet/v1/machines -H 'Content-Type: application/json' \
   --data '[{"op":"add","path":"/'"$("$RIGCMD" machine-id 1)"'/metadata/role","value":{"value":"fuzzed"}}]')
 check "PATCH /machines answers 204" grep -q '^HTTP/1.1 204' <<<"$out"
-check "the machine shows the PATCHed metadata" bash -c "'$RIGCMD' exec 1 curl -s $BASE/fleet/v1/machines | grep -q '\"role\":\"fuzzed\"'"
-out=$(on1 curl -s "$BASE/metrics")
+check "the machine shows the PATCHed metadata" bash -c "mcurl 1 -s $BASE/fleet/v1/machines | grep -q '\"role\":\"fuzzed\"'"
+out=$(mcurl 1 -s "$BASE/metrics")
 check "GET /metrics is Prometheus text with request counters" grep -q '^fleet_api_requests_total{resource="machines",method="GET",code="200"}' <<<"$out"
 check "GET /metrics has fleet's engine metrics (passes run, leader start time)" \
   bash -c "grep -Eq '^fleet_engine_reconcile_count_total [1-9]' <<<'$out' && grep -Eq '^fleet_engine_leader_start_time [1-9]' <<<'$out'"
@@ -58,7 +63,7 @@ check "GET /metrics has fleet's registry metrics by operation type" \
 # unit than the URL, which fleet answers 400 by design.
 echo "    schemathesis: $EXAMPLES examples per operation; log in $WORK/schemathesis.log"
 (cd "$WORK" && on1 env HOME="$WORK" "$VENV/bin/schemathesis" run "$ROOT/docs/api/openapi.yaml" --url "$BASE" \
-  --max-examples "$EXAMPLES" --workers 1 --checks all --exclude-checks positive_data_acceptance \
+  ${TLS_ARGS[@]+"${TLS_ARGS[@]}"} --max-examples "$EXAMPLES" --workers 1 --checks all --exclude-checks positive_data_acceptance \
   --suppress-health-check all --request-timeout 10 --no-color >"$WORK/schemathesis.log" 2>&1)
 rc=$?
 grep -E "^(_+ |\[[0-9]+\]|  +curl |Failures:|  ❌)" "$WORK/schemathesis.log" | sed "s/^/    /" | head -80

@@ -16,11 +16,12 @@ WORK=$(mktemp -d)
 chmod 755 "$WORK"
 trap '"$CLUSTER" down >/dev/null 2>&1; rm -rf "$WORK"' EXIT
 fleetctl() { "$FLEET_BIN/fleetctl" "$@"; }
-STORE=http://$("$RIGCMD" addr 1 2>/dev/null || echo 10.77.0.11):4001
 
 check "cluster of 3 machines comes up" "$CLUSTER" up 3
 eval "$("$CLUSTER" env)"
-STORE=http://$("$RIGCMD" addr 1):4001
+STORE=$FLEET_KEYS_URL
+# An app that only watches /discovery holds a discovery-reader certificate (none when plain).
+READER_TLS=${FLEET_TLS_DIR:+--cacert $FLEET_TLS_DIR/ca.pem --cert $FLEET_TLS_DIR/reader.pem --key $FLEET_TLS_DIR/reader-key.pem}
 cd "$WORK"
 cat > web@.service <<'UNIT'
 [Service]
@@ -31,8 +32,10 @@ Port=8080
 Tags=frontend
 TXT=version=1
 UNIT
-# A long poll on the HTTP keys API, from machine 2, started before anything registers.
-"$RIGCMD" exec 2 curl -s -m 60 "$STORE/v2/keys/discovery/web?wait=true&recursive=true" > "$WORK/watch.out" &
+# A long poll on the HTTP keys API, from machine 2, started before anything registers, by an
+# app with the discovery-reader role.
+# shellcheck disable=SC2086 # READER_TLS is several arguments
+"$RIGCMD" exec 2 curl $READER_TLS -s -m 60 "$STORE/v2/keys/discovery/web?wait=true&recursive=true" > "$WORK/watch.out" &
 WATCH=$!
 check "start web@1..3" fleetctl start web@1 web@2 web@3
 wait_until 10 "fleetctl discover web lists 3 healthy instances" \
@@ -67,7 +70,7 @@ wait_until 5 "web@2's address ($m2) leaves the DNS answers" \
 
 # Truncation: a service with 40 instances does not fit 512 bytes of UDP.
 for i in $(seq 1 40); do
-  "$RIGCMD" exec 1 curl -sf -XPUT "$STORE/v2/keys/discovery/big/i$i" --data-urlencode \
+  mcurl 1 -sf -XPUT "$STORE/v2/keys/discovery/big/i$i" --data-urlencode \
     "value={\"service\":\"big\",\"instance\":\"i$i\",\"machineID\":\"m$i\",\"machineName\":\"m$i\",\"address\":\"10.88.0.$i\",\"ports\":[{\"port\":9000,\"proto\":\"tcp\"}],\"tags\":[],\"metadata\":{},\"healthy\":true,\"answerTTL\":5,\"since\":\"2026-01-01T00:00:00Z\"}" >/dev/null
 done
 wait_until 5 "the 40 announced instances are in DNS (TCP)" \
@@ -121,6 +124,16 @@ wait_until 10 "fleet-dns --upstream relays for an allowed network (machine 3)" \
   bash -c "'$RIGCMD' exec 3 dig +time=1 +tries=1 +short -p 5300 @$D1 web.fleet A | grep -q '^10\.77\.0\.'"
 check "... and answers REFUSED to a network not allowed (machine 2): never an open resolver" \
   bash -c "'$RIGCMD' exec 2 dig +time=2 +tries=1 -p 5300 @$D1 web.fleet A | grep -q 'status: REFUSED'"
+# fleet-dns standalone on machine 2, following machine 1's keys API with the discovery-reader
+# certificate: it may read only /discovery, index included.
+D2=$("$RIGCMD" addr 2)
+# shellcheck disable=SC2086 # the TLS arguments are several
+"$RIGCMD" exec 2 "$FLEET_BIN/fleet-dns" --store "$STORE" ${FLEET_TLS_DIR:+--ca-file $FLEET_TLS_DIR/ca.pem \
+  --cert-file $FLEET_TLS_DIR/reader.pem --key-file $FLEET_TLS_DIR/reader-key.pem} --host "$D2" --port 5301 \
+  --log-level warning >"$WORK/fleet-dns-store.log" 2>&1 &
+disown $!
+wait_until 10 "fleet-dns following the keys API ($FLEET_SCHEME, discovery-reader) answers web.fleet" \
+  bash -c "[ \$('$RIGCMD' exec 3 dig +time=1 +tries=1 +short -p 5301 @$D2 web.fleet A | wc -l) -ge 2 ]"
 
 # A cut-off machine's records expire with the TTL (5 s here). Cut a machine other than the
 # store's (m1): web@1 or web@3, whichever runs elsewhere.
@@ -137,7 +150,7 @@ if [ -n "$cutk" ]; then
   cut_addr=$("$RIGCMD" addr "$cutk")
   # The record either expires or, once the engine has moved web@$inst, names its new machine.
   wait_until 15 "machine $cutk cut off: web@$inst stops pointing at $cut_addr within the TTL" \
-    bash -c "! '$RIGCMD' exec 1 curl -sf '$STORE/v2/keys/discovery/web/$inst' | grep -q '$cut_addr'"
+    bash -c "! mcurl 1 -sf '$STORE/v2/keys/discovery/web/$inst' | grep -q '$cut_addr'"
   "$RIGCMD" mend "$cutk"
 fi
 

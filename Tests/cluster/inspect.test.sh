@@ -129,6 +129,8 @@ expect_fail "journal --output verbose is refused with the list of modes" "use on
   fleetctl journal --output verbose talker
 
 # --- TLS flags, through a TLS-terminating proxy that wants a client certificate ---------------
+# Each check names its own files: the dev cluster's admin certificate stays out of it.
+unset FLEETCTL_CA_FILE FLEETCTL_CERT_FILE FLEETCTL_KEY_FILE
 openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=fleet-test-ca -keyout ca.key -out ca.pem 2>/dev/null
 openssl req -newkey rsa:2048 -nodes -subj /CN=127.0.0.1 -keyout server.key -out server.csr 2>/dev/null
 printf 'subjectAltName=IP:127.0.0.1\n' >san.ext

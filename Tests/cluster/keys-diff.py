@@ -13,7 +13,9 @@ Exits 0 when every other request got the same answer from both.
 """
 import http.client
 import json
+import os
 import re
+import ssl
 import sys
 import urllib.parse
 
@@ -62,14 +64,25 @@ class Side:
     def __init__(self, name, url):
         self.name = name
         parsed = urllib.parse.urlparse(url)
-        self.host, self.port = parsed.hostname, parsed.port or 80
+        self.host, self.port = parsed.hostname, parsed.port or (443 if parsed.scheme == "https" else 80)
+        self.tls = None
+        if parsed.scheme == "https":
+            # The dev cluster's CA and admin certificate (scripts/dev-cluster env: FLEET_TLS_DIR).
+            directory = os.environ["FLEET_TLS_DIR"]
+            self.tls = ssl.create_default_context(cafile=os.path.join(directory, "ca.pem"))
+            self.tls.load_cert_chain(os.path.join(directory, "admin.pem"), os.path.join(directory, "admin-key.pem"))
         self.saved = {}
+
+    def connect(self, timeout):
+        if self.tls is None:
+            return http.client.HTTPConnection(self.host, self.port, timeout=timeout)
+        return http.client.HTTPSConnection(self.host, self.port, timeout=timeout, context=self.tls)
 
     def request(self, method, path, query=None, form=None, timeout=15):
         target = path + ("?" + urllib.parse.urlencode(query) if query else "")
         body = urllib.parse.urlencode(form) if form is not None else None
         headers = {"Content-Type": "application/x-www-form-urlencoded"} if body is not None else {}
-        connection = http.client.HTTPConnection(self.host, self.port, timeout=timeout)
+        connection = self.connect(timeout)
         try:
             connection.request(method, target, body=body, headers=headers)
             response = connection.getresponse()
@@ -252,7 +265,7 @@ def steps():
 
 def churn(side, count):
     """`count` writes, so the history of both servers moves past the start of the test."""
-    connection = http.client.HTTPConnection(side.host, side.port, timeout=15)
+    connection = side.connect(15)
     for i in range(count):
         connection.request("PUT", "/v2/keys/diff-churn/%d" % (i % 10), body="value=%d" % i,
                            headers={"Content-Type": "application/x-www-form-urlencoded"})
@@ -271,7 +284,7 @@ def run(side, step):
     else:
         # A long poll that must wait: both servers send the headers once the watch is in place,
         # so the change is made after they arrived and the body read after that.
-        connection = http.client.HTTPConnection(side.host, side.port, timeout=20)
+        connection = side.connect(20)
         try:
             connection.request(step.method, step.path + "?" + urllib.parse.urlencode(query))
             response = connection.getresponse()

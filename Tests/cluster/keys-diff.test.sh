@@ -14,7 +14,8 @@ CLUSTER=$ROOT/scripts/dev-cluster
 trap '"$CLUSTER" down >/dev/null 2>&1' EXIT
 
 check "one machine with fleetd comes up" "$CLUSTER" up 1
-FLEET=http://$("$RIGCMD" addr 1):${FLEET_KEYS_PORT:-4001}
+eval "$("$CLUSTER" env)"
+FLEET=$FLEET_KEYS_URL
 # The reference etcd runs on machine 1 as a unit of its systemd, on that machine's own loopback
 # (its own network namespace), so it goes away with the machine.
 REF_PORT=12479
@@ -28,7 +29,7 @@ check "a reference etcd member with --enable-v2 starts" "$RIGCMD" exec 1 systemd
   --listen-peer-urls http://127.0.0.1:$((REF_PORT + 1)) --initial-advertise-peer-urls http://127.0.0.1:$((REF_PORT + 1)) \
   --initial-cluster ref=http://127.0.0.1:$((REF_PORT + 1)) --initial-cluster-state new
 wait_until 30 "the reference etcd answers the v2 keys API" \
-  "$RIGCMD" exec 1 curl -sf -o /dev/null "$REF/v2/keys/"
+  mcurl 1 -sf -o /dev/null "$REF/v2/keys/"
 
 check "fleetd answers the same requests as etcd (store: ${FLEET_STORE:-embedded})" \
   "$RIGCMD" exec 1 python3 "$HERE/keys-diff.py" "$REF" "$FLEET" --store "${FLEET_STORE:-embedded}"

@@ -34,7 +34,7 @@ machine_number() {  # machine_number ID -> K
   local k; for k in 1 2 3; do [ "$("$RIGCMD" machine-id "$k")" = "$1" ] && { echo "$k"; return 0; }; done; return 1
 }
 keys() {  # keys PATH [QUERY]: a GET on machine 1's keys API
-  "$RIGCMD" exec 1 curl -sf --max-time 3 "http://$("$RIGCMD" addr 1):4001/v2/keys$1${2:+?$2}"
+  mcurl 1 -sf --max-time 3 "$FLEET_KEYS_URL/v2/keys$1${2:+?$2}"
 }
 leader() {
   local id; id=$(keys /fleet/lease/engine-leader | sed -n 's/.*"value":"\([0-9a-f]*\)".*/\1/p')
@@ -84,7 +84,7 @@ check "the leader's fleetd on m$L is stopped" test -n "$STOPPED"
 # within one TTL of the last renewal, plus slack for the store's expiry and the poll below.
 margin=$(( LEASE_TTL + 3 ))
 wait_until "$margin" "another machine takes the lease within ${margin}s (TTL ${LEASE_TTL}s)" \
-  bash -c "id=\$('$RIGCMD' exec 1 curl -sf --max-time 3 http://$("$RIGCMD" addr 1):4001/v2/keys/fleet/lease/engine-leader | sed -n 's/.*\"value\":\"\\([0-9a-f]*\\)\".*/\\1/p'); [ -n \"\$id\" ] && [ \"\$id\" != '$("$RIGCMD" machine-id "$L")' ]"
+  bash -c "id=\$(mcurl 1 -sf --max-time 3 $FLEET_KEYS_URL/v2/keys/fleet/lease/engine-leader | sed -n 's/.*\"value\":\"\\([0-9a-f]*\\)\".*/\\1/p'); [ -n \"\$id\" ] && [ \"\$id\" != '$("$RIGCMD" machine-id "$L")' ]"
 handover_ms=$(( $(now_ms) - stopped_at ))
 L2=$(leader)
 lease_after=$(keys /fleet/lease/engine-leader | sed -n 's/.*"createdIndex":\([0-9]*\).*/\1/p')

@@ -31,6 +31,18 @@ expect_fail() {
   if [ $rc -ne 0 ] && grep -q -- "$pattern" <<<"$err"; then ok "$what"; else not_ok "$what (exit $rc, stderr: $err)"; fi
 }
 
+# The dev cluster's transport comes from `eval "$(scripts/dev-cluster env)"`: TLS by default,
+# plain with FLEET_TLS=0. mcurl K ARGS...: curl from inside machine K, with the admin
+# certificate when TLS is on ($FLEET_CURL_TLS); exported, so `bash -c` checks can use it too.
+LIB_RIG=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)/scripts/rig
+export LIB_RIG
+mcurl() {
+  local k=$1; shift
+  # shellcheck disable=SC2086 # FLEET_CURL_TLS is several arguments
+  "$LIB_RIG" exec "$k" curl ${FLEET_CURL_TLS:-} "$@"
+}
+export -f mcurl
+
 finish() {
   echo "$1: $PASSED passed, $FAILED failed"
   [ $FAILED -eq 0 ]

@@ -22,7 +22,7 @@ outage_target() {  # outage_target UNIT: its target as list-unit-files shows it 
   outage_fleetctl list-unit-files --full --no-legend --fields unit,target | awk -v u="$1" '$1==u {print $2}'
 }
 outage_assigned() {  # outage_assigned MACHINE-ID UNIT: the engine's assignment key exists (keys API on machine 1)
-  "$RIGCMD" exec 1 curl -sf --max-time 3 "http://$("$RIGCMD" addr 1):${FLEET_KEYS_PORT:-4001}/v2/keys/fleet/schedule/$1/$2" >/dev/null
+  mcurl 1 -sf --max-time 3 "$FLEET_KEYS_URL/v2/keys/fleet/schedule/$1/$2" >/dev/null
 }
 outage_one_copy() { [ "$(outage_copies "$1")" -eq 1 ]; }
 outage_machines_up() { [ "$(outage_fleetctl list-machines --no-legend 2>/dev/null | wc -l)" -eq 3 ]; }

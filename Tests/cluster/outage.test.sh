@@ -50,10 +50,13 @@ m2_id=$("$RIGCMD" machine-id 2)
 dup=$("$RIGCMD" dir 3)/duplicate
 mkdir -p "$dup" && echo "$m2_id" >"$dup/machine-id"
 if [ "${FLEET_STORE:-embedded}" = etcd ]; then store=(--etcd-servers "$("$CLUSTER" etcd endpoints)")
-else store=(--store "http://$("$RIGCMD" addr 1):${FLEET_KEYS_PORT:-4001}"); fi
+else store=(--store "$FLEET_KEYS_URL"); fi
+# Machine 2's certificate too (or --insecure-plaintext): the clone is refused for its ID, not its TLS.
+read -r -a transport <<<"$("$CLUSTER" fleetd-args 2)"
 rc=0
 err=$("$RIGCMD" exec 3 timeout 30 "$FLEET_BIN/fleetd" --systemd-user --api-socket "$dup/fleet.sock" --data-dir "$dup/data" \
-  --agent-ttl "$FLEET_AGENT_TTL" --machine-id-file "$dup/machine-id" --keys-listen none "${store[@]}" 2>&1 >/dev/null) || rc=$?
+  --agent-ttl "$FLEET_AGENT_TTL" --machine-id-file "$dup/machine-id" --keys-listen none "${store[@]}" "${transport[@]}" \
+  2>&1 >/dev/null) || rc=$?
 check "a fleetd started with machine 2's ID exits non-zero on its own (exit $rc)" test $rc -ne 0 -a $rc -ne 124
 check "... saying the ID is a duplicate" grep -q "duplicate machine ID: $m2_id" <<<"$err"
 check "... and how to fix it" grep -q "systemd-machine-id-setup" <<<"$err"

@@ -42,7 +42,7 @@ on_machine() { local t; t=$(target_of "$1") && [ "$t" = "$2" ] && active_on "$1"
 on_one_of() { local u=$1 t; shift; t=$(target_of "$u") || return 1; for k in "$@"; do [ "$t" = "$k" ] && active_on "$u" "$t" && return 0; done; return 1; }
 main_pid() { "$RIGCMD" exec "$2" systemctl --user show -p MainPID --value "$1"; }
 leader() {
-  local id; id=$("$RIGCMD" exec 1 curl -sf "http://$("$RIGCMD" addr 1):4001/v2/keys/fleet/lease/engine-leader" | sed -n 's/.*"value":"\([0-9a-f]*\)".*/\1/p')
+  local id; id=$(mcurl 1 -sf "$FLEET_KEYS_URL/v2/keys/fleet/lease/engine-leader" | sed -n 's/.*"value":"\([0-9a-f]*\)".*/\1/p')
   [ -n "$id" ] && machine_number "$id"
 }
 

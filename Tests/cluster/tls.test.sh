@@ -4,12 +4,15 @@
 # --tls-ca/--tls-cert/--tls-key serves the fleet API and the keys API over TLS only to clients
 # with a certificate from the cluster CA; machine 2 reaches the store (machine 1's keys API)
 # and passes status on to machine 1 with its own certificate; a discovery reader only reads
-# /discovery, and machine 2 cannot write machine 1's presence or states.
+# /discovery, and machine 2 cannot write machine 1's presence or states. The cluster starts
+# plain (FLEET_TLS=0, --insecure-plaintext) and is switched to TLS by hand, as an operator would;
+# plain TCP without that flag is refused.
 set -uo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
 ROOT=$(cd "$HERE/../.." && pwd)
 source "$HERE/lib.sh"
 export RIG=${RIG:-fleet-tlstest}
+export FLEET_TLS=0  # the manual flow: dev-cluster's own certificates would skip it
 export FLEET_BIN=${FLEET_BIN:-$(cd "$ROOT" && swift build --show-bin-path)}
 RIGCMD=$ROOT/scripts/rig
 CLUSTER=$ROOT/scripts/dev-cluster
@@ -31,6 +34,12 @@ check "cluster of 2 machines comes up (plain, as before)" "$CLUSTER" up 2
 eval "$("$CLUSTER" env)"
 a1=$("$RIGCMD" addr 1); a2=$("$RIGCMD" addr 2)
 m1=$("$RIGCMD" machine-id 1); m2=$("$RIGCMD" machine-id 2)
+check "--insecure-plaintext is logged loudly, naming what is plain" \
+  bash -c "grep 'INSECURE: --insecure-plaintext' '$("$RIGCMD" dir 1)/fleetd.log' | grep -q 'keys API on $a1:$KEYS_PORT'"
+expect_fail "without TLS files, --api-listen is refused unless --insecure-plaintext is given" \
+  "would serve the fleet API as plain HTTP without TLS: give --tls-ca, --tls-cert and --tls-key.*or pass --insecure-plaintext" \
+  on 2 timeout 20 "$FLEET_BIN/fleetd" --systemd-user --api-socket "$WORK/refused.sock" --data-dir "$WORK/refused" \
+  --keys-listen none --api-listen "$a2:4999"
 
 # --- the cluster identity ------------------------------------------------------------------
 CA=$WORK/ca

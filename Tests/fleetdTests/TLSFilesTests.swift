@@ -12,8 +12,8 @@ import Testing
         return try FleetdSettings(command: try FleetdCommand.parse(arguments + ["--machine-id-file", idFile]), environment: [:])
     }
 
-    @Test func withoutTheFlagsTheListenersStayPlain() throws {
-        let plain = try settings(["--api-listen", "10.0.0.2:4002"])
+    @Test func withoutTheFlagsAndWithInsecurePlaintextTheListenersArePlain() throws {
+        let plain = try settings(["--api-listen", "10.0.0.2:4002", "--insecure-plaintext"])
         #expect(plain.tls == nil)
         #expect(plain.advertisedAPIURL == "http://10.0.0.2:4002")
     }
