@@ -1,6 +1,8 @@
 # Shared by the installed-package tests (package.test.sh, package-upgrade.test.sh): fleet's .deb
 # unpacked into each simulated machine's own prefix and run from its packaged fleetd.service and
-# fleet.conf, changed only where a simulated machine must differ. Needs lib.sh, RIGCMD and RIG.
+# fleet.conf, changed only where a simulated machine must differ. Needs ROOT and RIG; brings lib.sh.
+source "$ROOT/Tests/cluster/lib.sh"
+RIGCMD=$ROOT/scripts/rig
 
 # package_deb: FLEET_PACKAGE, else the newest dist/fleet_*_amd64.deb, else nothing.
 package_deb() {

@@ -10,12 +10,9 @@
 # Needs a package: FLEET_PACKAGE=path.deb, else the newest dist/fleet_*_amd64.deb
 # (scripts/package makes it: a release build, so scripts/test does not). Without one it skips.
 set -uo pipefail
-HERE=$(cd "$(dirname "$0")" && pwd)
-ROOT=$(cd "$HERE/../.." && pwd)
-source "$HERE/lib.sh"
+ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 export RIG=${RIG:-fleet-pkgtest}
-RIGCMD=$ROOT/scripts/rig
-source "$HERE/package-lib.sh"
+source "$ROOT/Tests/cluster/package-lib.sh"
 DEB=$(package_deb)
 if [ -z "$DEB" ]; then
   echo "ok # SKIP package: no .deb (run scripts/package, or give FLEET_PACKAGE=path.deb)"
