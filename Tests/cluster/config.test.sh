@@ -30,6 +30,10 @@ check "cluster of 2 machines comes up" "$CLUSTER" up 2
 eval "$("$CLUSTER" env)"
 m2=$("$RIGCMD" machine-id 2)
 LOG2=$("$RIGCMD" dir 2)/fleetd.log
+# The machines share the host's /etc: dev-cluster must point fleetd at a file of its own.
+pid1=$(on 1 systemctl --user show --property=MainPID --value fleetd)
+check "dev-cluster's fleetd reads its machine's own fleet.conf, never /etc/fleet/fleet.conf" \
+  grep -qzx "FLEET_CONFIG=$("$RIGCMD" dir 1)/fleet.conf" "/proc/$pid1/environ"
 
 CONF=$WORK/fleet.conf
 cat >"$CONF" <<CONF
