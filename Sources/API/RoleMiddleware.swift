@@ -63,7 +63,7 @@ public struct RoleMiddleware: RouterMiddleware {
                 return "the engine lease could not be read to check this write (\(error))"
             }
         }
-        return policy.denial(for: peer, method: request.method, path: path,
+        return policy.denial(for: peer, method: request.method, path: path, query: request.uri.query,
                              forwarded: request.headers[APIRoutes.forwardedHeader] != nil, engineLeader: leader)
     }
 

@@ -1,5 +1,6 @@
 import FleetDiscovery
 import FleetIdentity
+import FleetRegistry
 import FleetStore
 import FleetStoreHTTP
 import HTTPTypes
@@ -12,7 +13,10 @@ import HTTPTypes
 ///     (`<prefix>/states/<unit>/<id>`), or any directory above them;
 ///   - the engine's keys (schedules `<prefix>/schedule/...`, placements `job/<unit>/target` and
 ///     `job/<unit>/unplaceable`) unless it holds the engine lease;
-///   - the engine lease (`<prefix>/lease/...`) while another machine holds it.
+///   - the engine lease (`<prefix>/lease/...`) while another machine holds it, unless the
+///     write is conditioned so the store itself refuses it (create-only, or on the lease
+///     holding the writer's own ID): that is how a machine that does not lead tries to
+///     acquire or renew the lease, and it must see the store's answer, not a 403.
 ///
 ///   The fleet API is read-only for a machine (status and journal are passed on with GET).
 /// * `discovery-reader`: read and watch `/discovery` through the keys API, read the API's
@@ -33,8 +37,9 @@ public struct RolePolicy: Sendable {
     /// Why `peer` may not make this request, or nil when it may. `engineLeader` is the machine
     /// ID the engine lease holds now (nil: nobody leads); it matters only where
     /// ``dependsOnEngineLeader(_:method:path:)`` says so.
-    public func denial(for peer: PeerIdentity, method: HTTPRequest.Method, path: String, forwarded: Bool,
-                       engineLeader: String?) -> String? {
+    /// `query` is the request's query string (the keys API's write conditions are read from it).
+    public func denial(for peer: PeerIdentity, method: HTTPRequest.Method, path: String, query: String?,
+                       forwarded: Bool, engineLeader: String?) -> String? {
         if forwarded && peer.role != .machine { return "only a machine may pass a request on (X-Fleet-Forwarded)" }
         let isKeys = Self.isKeysPath(path)
         switch peer.role {
@@ -44,7 +49,8 @@ public struct RolePolicy: Sendable {
             if !isKeys { return Self.isRead(method) ? nil : "a machine may only read the fleet API" }
             if Self.isRead(method) { return nil }
             guard let key = Self.storeKey(path) else { return "the key is not valid" }
-            return writable(key: key, by: peer.machineID ?? "", engineLeader: engineLeader)
+            return writable(key: key, by: peer.machineID ?? "", method: method,
+                            conditions: V2Parameters(query: query, formBody: nil), engineLeader: engineLeader)
         case .discoveryReader:
             let readsDiscovery = Self.isRead(method) && (isKeys
                 ? Self.storeKey(path).map(DiscoveryKeys.standard.contains) ?? false
@@ -53,7 +59,7 @@ public struct RolePolicy: Sendable {
         }
     }
 
-    /// Whether ``denial(for:method:path:forwarded:engineLeader:)`` depends on who holds the
+    /// Whether ``denial(for:method:path:query:forwarded:engineLeader:)`` depends on who holds the
     /// engine lease: a machine writing an engine key or the lease. Everything else is decided
     /// without reading the store.
     public func dependsOnEngineLeader(_ peer: PeerIdentity, method: HTTPRequest.Method, path: String) -> Bool {
@@ -62,19 +68,34 @@ public struct RolePolicy: Sendable {
         return area(of: key) != nil
     }
 
-    /// Why the machine `id` may not write `key` while `engineLeader` holds the lease, or nil
-    /// when it may.
-    func writable(key: String, by id: String, engineLeader: String?) -> String? {
+    /// Why the machine `id` may not write `key` (with `method` and the keys API's
+    /// `conditions`) while `engineLeader` holds the lease, or nil when it may.
+    func writable(key: String, by id: String, method: HTTPRequest.Method, conditions: V2Parameters,
+                  engineLeader: String?) -> String? {
         if let reason = othersRecord(key: key, id: id) { return reason }
         switch area(of: key) {
         case .engine? where engineLeader != id:
             return "a machine may not write \(key): only the engine leader writes schedules and placements"
                 + " (the lease is \(engineLeader.map { "machine \($0)'s" } ?? "free"))"
-        case .lease? where engineLeader != nil && engineLeader != id:
+        case .lease? where engineLeader != nil && engineLeader != id
+            && !(key == leaseKey && failsUnlessOwn(method: method, conditions, id: id)):
             return "a machine may not write \(key): machine \(engineLeader ?? "") holds the engine lease"
         default:
             return nil
         }
+    }
+
+    /// Whether a write of the lease can only succeed if the lease is free or `id`'s own: a
+    /// create (`prevExist=false`), or a write or delete on the lease holding `id` (`prevValue`,
+    /// or our guard on the lease key with `guardValue`). The engine acquires, renews and
+    /// releases the lease only so. Only the query string counts: it is read first by the keys
+    /// API, so a form body cannot say otherwise (a condition only in the body is refused here).
+    func failsUnlessOwn(method: HTTPRequest.Method, _ conditions: V2Parameters, id: String) -> Bool {
+        guard method == .put || method == .delete else { return false }
+        if method == .put, (try? conditions.bool("prevExist")) == false { return true }
+        if conditions.string("prevValue") == id { return true }
+        let guardKey = conditions.string("guardKey").flatMap { try? StoreKey.normalize($0) }
+        return guardKey == leaseKey && conditions.string("guardValue") == id
     }
 
     /// Why `key` is another machine's presence or states (or a directory that holds them), for
@@ -104,6 +125,9 @@ public struct RolePolicy: Sendable {
         /// `lease` and below: taken by whoever finds it free, kept by its holder.
         case lease
     }
+
+    /// The engine lease's key under this prefix.
+    var leaseKey: String { RegistryKeys(prefix: prefix).engineLease }
 
     func area(of key: String) -> LeaderArea? {
         guard let rest = relative(key), let first = rest.first else { return nil }

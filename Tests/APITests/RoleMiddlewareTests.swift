@@ -1,5 +1,6 @@
 import FleetAPI
 import FleetIdentity
+import FleetRegistry
 import FleetStore
 import FleetStoreHTTP
 import Foundation
@@ -68,6 +69,25 @@ import Testing
                 #expect(response.status == .created)
             }
             #expect(try await store.value(Self.assignment) == "placed")
+        }
+    }
+
+    /// The engine of a machine that does not lead tries the lease every pass, through its
+    /// remote store: it must get the store's answer (not leading), not a 403 it would take for
+    /// a store failure. And it takes the lease once it is free.
+    @Test func anEngineThatDoesNotLeadStillTriesTheLeaseAndTakesItWhenFree() async throws {
+        let store = InMemoryStore()
+        let m2Term = try #require(try await Registry(store: store).acquireLease(MachineID("m2"), ttl: 60))
+        let m1 = PeerIdentity(role: .machine, machineID: "m1")
+        try await app(store, as: m1, leader: { try await store.value(Self.lease) }).test(.live) { client in
+            let remote = Registry(store: RemoteStore(url: "http://127.0.0.1:\(try #require(client.port))"))
+            #expect(try await remote.acquireLease(MachineID("m1"), ttl: 60) == nil)
+            try await remote.releaseLease(LeaseTerm(machine: MachineID("m1"), createdIndex: m2Term.createdIndex))
+            #expect(try await store.value(Self.lease) == "m2", "m1 released m2's lease")
+            try await Registry(store: store).releaseLease(m2Term)
+            #expect(try await remote.acquireLease(MachineID("m1"), ttl: 60) != nil)
+            #expect(try await remote.acquireLease(MachineID("m1"), ttl: 60) != nil, "m1 could not renew its lease")
+            #expect(try await store.value(Self.lease) == "m1")
         }
     }
 
