@@ -8,17 +8,25 @@ import NIOCore
 /// runs; counted in ``APIMetrics`` by role. Runs after ``PeerIdentityMiddleware`` on TLS
 /// listeners; a request without a peer (the unix socket) is not checked.
 ///
+/// A machine's write of an engine key or the lease is decided against the lease as the store
+/// holds it at that moment (`engineLeader`); a lease that cannot be read refuses the write.
+///
 /// The refusal has the shape its client expects: etcd's v2 error (errorCode 110, "The request
 /// requires user authentication") on the keys API, fleet's `{"error":{...}}` elsewhere.
 public struct RoleMiddleware: RouterMiddleware {
     public typealias Context = FleetRequestContext
 
+    /// Reads the machine ID the engine lease holds now (nil when nobody leads).
+    public typealias EngineLeaderLookup = @Sendable () async throws -> String?
+
     let policy: RolePolicy
+    let engineLeader: EngineLeaderLookup
     let metrics: APIMetrics
     let logger: Logger
 
-    public init(policy: RolePolicy, metrics: APIMetrics, logger: Logger) {
+    public init(policy: RolePolicy, engineLeader: @escaping EngineLeaderLookup, metrics: APIMetrics, logger: Logger) {
         self.policy = policy
+        self.engineLeader = engineLeader
         self.metrics = metrics
         self.logger = logger
     }
@@ -28,9 +36,7 @@ public struct RoleMiddleware: RouterMiddleware {
     {
         guard let peer = context.peer else { return try await next(request, context) }
         let path = request.uri.path
-        guard let reason = policy.denial(for: peer, method: request.method, path: path,
-                                         forwarded: request.headers[APIRoutes.forwardedHeader] != nil)
-        else { return try await next(request, context) }
+        guard let reason = await denial(for: peer, request) else { return try await next(request, context) }
         metrics.countDenied(role: peer.role.rawValue)
         logger.notice("request refused for the client's role", metadata: [
             "peer.role": "\(peer.role)", "peer.machine_id": "\(peer.machineID ?? "")",
@@ -44,6 +50,21 @@ public struct RoleMiddleware: RouterMiddleware {
         var headers = HTTPFields()
         headers[.contentType] = "application/json"
         return Response(status: .forbidden, headers: headers, body: ResponseBody(byteBuffer: ByteBuffer(string: body)))
+    }
+
+    /// The policy's answer, with the lease read first when the answer depends on it.
+    func denial(for peer: PeerIdentity, _ request: Request) async -> String? {
+        let path = request.uri.path
+        var leader: String?
+        if policy.dependsOnEngineLeader(peer, method: request.method, path: path) {
+            do {
+                leader = try await engineLeader()
+            } catch {
+                return "the engine lease could not be read to check this write (\(error))"
+            }
+        }
+        return policy.denial(for: peer, method: request.method, path: path, query: request.uri.query,
+                             forwarded: request.headers[APIRoutes.forwardedHeader] != nil, engineLeader: leader)
     }
 
     static func jsonString(_ text: String) -> String {

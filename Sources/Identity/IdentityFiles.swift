@@ -76,8 +76,15 @@ public struct IdentityFiles: Sendable {
         for name in [prefix + ".pem", prefix + "-key.pem"] where exists(name) {
             throw IdentityError(.fileExists, "\(path(name)) exists already; it is never overwritten (move it away first)")
         }
-        try create(prefix + "-key.pem", contents: try issued.privateKeyPEM, mode: 0o600)
-        try create(prefix + ".pem", contents: try issued.certificatePEM, mode: 0o644)
+        try create(prefix + "-key.pem", contents: Self.textFile(try issued.privateKeyPEM), mode: 0o600)
+        try create(prefix + ".pem", contents: Self.textFile(try issued.certificatePEM), mode: 0o644)
+    }
+
+    /// `text` ending in a newline, as a text file should: a CA bundle is made with
+    /// `cat old/ca.pem new/ca.pem` (rotating the CA), and without it the first file's END line
+    /// runs into the second's BEGIN line, which no PEM reader (openssl, BoringSSL) accepts.
+    static func textFile(_ text: String) -> String {
+        text.hasSuffix("\n") ? text : text + "\n"
     }
 
     /// Writes a new CA's `ca.pem` and `ca-key.pem`; refuses if either exists.

@@ -1,3 +1,4 @@
+import Foundation
 import NIOSSL
 import SwiftASN1
 import X509
@@ -15,6 +16,8 @@ public struct NodeTLS: Sendable {
     public let privateKey: NIOSSLPrivateKey
     /// Who the node's own certificate says it is.
     public let identity: PeerIdentity
+    /// When the node's own certificate starts and stops being valid.
+    public let validity: ClosedRange<Date>
 
     public init(caFile: String, certificateFile: String, keyFile: String) throws {
         let roots = try IdentityFiles.readCertificates(caFile)
@@ -35,6 +38,10 @@ public struct NodeTLS: Sendable {
             throw IdentityError(.badPEM, "the private key does not belong to the first certificate of the chain")
         }
         identity = try PeerIdentity(certificate: leaf)
+        guard leaf.notValidBefore <= leaf.notValidAfter else {
+            throw IdentityError(.badValidity, "the certificate stops being valid before it starts")
+        }
+        validity = leaf.notValidBefore...leaf.notValidAfter
         trustRoots = try roots.map(Self.nioCertificate)
         certificateChain = try chain.map(Self.nioCertificate)
         do {
@@ -82,13 +89,30 @@ public struct NodeTLS: Sendable {
 }
 
 extension NodeTLS {
-    /// Refuses a certificate that is not this machine's: a fleetd serving and calling others
-    /// as another machine (or as admin) would be refused its own presence writes by the
-    /// store holder, or could write another machine's; better to stop at start, saying why.
-    public func requireMachine(_ id: String) throws {
+    /// Refuses a certificate that is not this machine's, or not valid `now`: a fleetd serving
+    /// and calling others as another machine (or as admin) would be refused its own presence
+    /// writes by the store holder, or could write another machine's; and one with an expired
+    /// (or not yet valid) certificate would fail every handshake, each peer refusing it. Better
+    /// to stop at start, saying why.
+    public func requireMachine(_ id: String, now: Date = Date()) throws {
         guard identity.role == .machine, identity.machineID == id else {
             throw IdentityError(.badMachineID, "the TLS certificate is for \(identity), but this is machine \(id): "
                 + "issue one with fleetctl cluster issue --role machine --machine-id \(id)")
+        }
+        try requireCurrent(now: now)
+    }
+
+    /// Refuses a certificate outside its validity `now`, naming the dates (every peer would
+    /// refuse it in the handshake; this says so once, at start, instead).
+    public func requireCurrent(now: Date = Date()) throws {
+        let stamp = ISO8601DateFormatter()
+        if now > validity.upperBound {
+            throw IdentityError(.untrusted, "the TLS certificate (\(identity)) expired at \(stamp.string(from: validity.upperBound)): "
+                + "issue a new one with fleetctl cluster issue")
+        }
+        if now < validity.lowerBound {
+            throw IdentityError(.untrusted, "the TLS certificate (\(identity)) is not valid before \(stamp.string(from: validity.lowerBound)) "
+                + "(is this machine's clock right?)")
         }
     }
 }

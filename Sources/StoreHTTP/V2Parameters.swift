@@ -2,11 +2,12 @@ import FleetStore
 import Foundation
 
 /// The parameters of one keys-API request, from the query string and a form body merged as
-/// etcd does, with etcd's parse errors (code 209 and friends, index 0).
-struct V2Parameters {
+/// etcd does, with etcd's parse errors (code 209 and friends, index 0). Public so the API's
+/// role policy reads a request's conditions exactly as the keys API will.
+public struct V2Parameters: Sendable {
     private var values: [String: [String]] = [:]
 
-    init(query: String?, formBody: String?) {
+    public init(query: String?, formBody: String?) {
         for source in [query, formBody].compactMap({ $0 }) {
             for pair in source.split(separator: "&", omittingEmptySubsequences: true) {
                 let parts = pair.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
@@ -20,11 +21,12 @@ struct V2Parameters {
         String(text).replacingOccurrences(of: "+", with: " ").removingPercentEncoding ?? String(text)
     }
 
-    func string(_ name: String) -> String? { values[name]?.first }
+    /// The first value of `name`: the query string's before the form body's.
+    public func string(_ name: String) -> String? { values[name]?.first }
     func has(_ name: String) -> Bool { values[name] != nil }
 
     /// Go's `strconv.ParseBool` spellings; absent is nil; anything else is error 209.
-    func bool(_ name: String) throws(StoreError) -> Bool? {
+    public func bool(_ name: String) throws(StoreError) -> Bool? {
         guard let text = string(name) else { return nil }
         switch text {
         case "1", "t", "T", "true", "TRUE", "True": return true

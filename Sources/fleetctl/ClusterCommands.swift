@@ -102,7 +102,27 @@ struct ClusterIssue: ParsableCommand {
     @Option(help: "Path prefix of the files to write.")
     var out: String
 
+    @Option(help: ArgumentHelp(
+        "The day (YYYY-MM-DD, UTC) the certificate starts to be valid, instead of now.",
+        discussion: "With a past day and a short --validity-days it is already expired; with a future one it is not valid yet. For testing that fleet refuses both."))
+    var notBefore: String?
+
+    /// `--not-before` as a date: midnight UTC of a day in 2000-2999.
+    var start: Date? {
+        get throws {
+            guard let notBefore else { return nil }
+            let format = ISO8601DateFormatter()
+            format.formatOptions = [.withFullDate, .withDashSeparatorInDate]
+            var calendar = Calendar(identifier: .gregorian)
+            calendar.timeZone = TimeZone(secondsFromGMT: 0) ?? calendar.timeZone
+            guard let date = format.date(from: notBefore), (2000...2999).contains(calendar.component(.year, from: date))
+            else { throw ValidationError("--not-before must be a day YYYY-MM-DD between 2000 and 2999, not \"\(notBefore)\".") }
+            return date
+        }
+    }
+
     func validate() throws {
+        _ = try start
         guard ClusterRole(rawValue: role) != nil else {
             throw ValidationError("--role must be one of \(ClusterRole.allCases.map(\.rawValue).joined(separator: ", ")), not \"\(role)\".")
         }
@@ -116,9 +136,11 @@ struct ClusterIssue: ParsableCommand {
             : ca
         let prefix = out.contains("/") ? (out as NSString).lastPathComponent : out
         do {
-            let request = LeafRequest(role: ClusterRole(rawValue: role) ?? .admin, machineID: machineID,
+            var request = LeafRequest(role: ClusterRole(rawValue: role) ?? .admin, machineID: machineID,
                                       ipAddresses: ip, dnsNames: dns, validity: options.validity)
-            let issued = try ca.loadCA().issue(request)
+            let start = (try? self.start) ?? nil  // checked in validate()
+            if start != nil { request.backdate = .zero }
+            let issued = try ca.loadCA().issue(request, now: start ?? Date())
             try target.prepare()
             try target.create(issued, prefix: prefix)
         } catch let error as IdentityError {

@@ -75,7 +75,7 @@ struct Fleetd {
         MetricsSystem.bootstrap(metricsFactory)
         let apiMetrics = APIMetrics(additional: { prometheus.emitToString() })
         if let keys = settings.keysListen {
-            let router = tcpRouter(tls, metrics: apiMetrics)
+            let router = tcpRouter(tls, store: store, metrics: apiMetrics)
             KeysAPI(store: store, clientURLs: ["\(scheme)://\(keys.host):\(keys.port)"]).addRoutes(to: router)
             services.append(.init(service: try listener(router, at: .hostname(keys.host, port: keys.port), limits: limits,
                                                         tls: tls)))
@@ -128,7 +128,7 @@ struct Fleetd {
         services.append(.init(service: try listener(apiRouter, at: .unixDomainSocket(path: socket), limits: limits,
                                                     tls: nil, onRunning: { [logger] in Self.secureSocket(socket, logger: logger) })))
         if let listen = settings.apiListen {
-            let router = tcpRouter(tls, metrics: apiMetrics)
+            let router = tcpRouter(tls, store: store, metrics: apiMetrics)
             api.addRoutes(to: router)
             KeysAPI(store: store, clientURLs: ["\(scheme)://\(listen.host):\(listen.port)"]).addRoutes(to: router)
             services.append(.init(service: try listener(router, at: .hostname(listen.host, port: listen.port), limits: limits,
@@ -172,12 +172,16 @@ struct Fleetd {
     }
 
     /// A router for a TCP listener: with TLS, every request first learns its client's identity,
-    /// and what that identity's role may not do is refused (``RolePolicy``).
-    func tcpRouter(_ tls: NodeTLS?, metrics: APIMetrics) -> Router<FleetRequestContext> {
+    /// and what that identity's role may not do is refused (``RolePolicy``); a machine's write
+    /// of a schedule is checked against the engine lease as `store` holds it then.
+    func tcpRouter(_ tls: NodeTLS?, store: any KeyValueStore, metrics: APIMetrics) -> Router<FleetRequestContext> {
         let router = Router(context: FleetRequestContext.self)
         if tls != nil {
+            let lease = RegistryKeys(prefix: settings.prefix).engineLease
             router.add(middleware: PeerIdentityMiddleware(logger: logger))
-            router.add(middleware: RoleMiddleware(policy: RolePolicy(prefix: settings.prefix), metrics: metrics, logger: logger))
+            router.add(middleware: RoleMiddleware(policy: RolePolicy(prefix: settings.prefix),
+                                                  engineLeader: { try await store.value(lease) },
+                                                  metrics: metrics, logger: logger))
         }
         return router
     }

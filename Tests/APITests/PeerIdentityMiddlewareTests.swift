@@ -29,8 +29,9 @@ struct PeerIdentityMiddlewareTests {
                            privateKey: issued.privateKey)
     }
 
-    /// A listener answering `GET /whoami` with the request context's peer, for `body`.
-    func withListener(_ body: @Sendable (_ port: Int) async throws -> Void) async throws {
+    /// A listener answering `GET /whoami` with the request context's peer, for `body`; it
+    /// serves `tls` (by default the `server` certificate).
+    func withListener(serving tls: NodeTLS? = nil, _ body: @Sendable (_ port: Int) async throws -> Void) async throws {
         let router = Router(context: FleetRequestContext.self)
         var logger = Logger(label: "tls-test")
         logger.logLevel = .critical
@@ -39,7 +40,7 @@ struct PeerIdentityMiddlewareTests {
         let limits = ListenerLimits(maxConnections: 8, idleTimeout: .seconds(5), maxHeaderBytes: 8192)
         let app = Application(router: router,
                               server: try .limited(limits, gate: ConnectionGate(limit: 8), logger: logger,
-                                                   tls: server.serverConfiguration),
+                                                   tls: (tls ?? server).serverConfiguration),
                               configuration: .init(address: .hostname("127.0.0.1", port: 0)), logger: logger)
         try await app.test(.live) { client in
             try await body(try #require(client.port))
@@ -102,14 +103,23 @@ struct PeerIdentityMiddlewareTests {
         }
     }
 
-    @Test("a client whose certificate expired is refused in the handshake")
-    func expired() async throws {
-        let lastWeek = Date().addingTimeInterval(-7 * 86400)
-        let issued = try ca.issue(LeafRequest(role: .admin, validity: .seconds(86400), backdate: .zero), now: lastWeek)
-        let old = try NodeTLS(trustRoots: [ca.certificate], certificateChain: [issued.certificate],
-                              privateKey: issued.privateKey).clientConfiguration
+    /// A day-long certificate issued `daysFromNow` (negative: already expired; positive: not
+    /// valid yet); `request` says for what.
+    func outOfDate(_ request: LeafRequest, daysFromNow: Double) throws -> NodeTLS {
+        var request = request
+        request.validity = .seconds(86400)
+        request.backdate = .zero
+        let issued = try ca.issue(request, now: Date().addingTimeInterval(daysFromNow * 86400))
+        return try NodeTLS(trustRoots: [ca.certificate], certificateChain: [issued.certificate],
+                           privateKey: issued.privateKey)
+    }
+
+    @Test("a client whose certificate expired, or is not valid yet, is refused in the handshake",
+          arguments: [-7.0, 7.0])
+    func outOfDateClient(daysFromNow: Double) async throws {
+        let client = try outOfDate(LeafRequest(role: .admin), daysFromNow: daysFromNow).clientConfiguration
         try await withListener { port in
-            Self.expectRefusedInTLS(await whoami(port, old), "an expired certificate")
+            Self.expectRefusedInTLS(await whoami(port, client), "a certificate issued for \(daysFromNow) days from now")
         }
     }
 
@@ -119,6 +129,15 @@ struct PeerIdentityMiddlewareTests {
         wrongTrust.trustRoots = .certificates(try Self.node(try ClusterCA.create(), LeafRequest(role: .admin)).trustRoots)
         try await withListener { [wrongTrust] port in
             Self.expectRefusedInTLS(await whoami(port, wrongTrust, timeout: .seconds(1)), "a server of another CA")
+        }
+    }
+
+    @Test("a server whose certificate expired is refused by the client")
+    func expiredServer() async throws {
+        let old = try outOfDate(LeafRequest(role: .machine, machineID: "m1", ipAddresses: ["127.0.0.1"]), daysFromNow: -7)
+        let admin = try Self.node(ca, LeafRequest(role: .admin)).clientConfiguration
+        try await withListener(serving: old) { port in
+            Self.expectRefusedInTLS(await whoami(port, admin, timeout: .seconds(1)), "a server with an expired certificate")
         }
     }
 }

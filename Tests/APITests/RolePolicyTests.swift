@@ -10,8 +10,12 @@ import Testing
     let m1 = PeerIdentity(role: .machine, machineID: "m1")
     let reader = PeerIdentity(role: .discoveryReader, machineID: nil)
 
-    func allowed(_ peer: PeerIdentity, _ method: HTTPRequest.Method, _ path: String, forwarded: Bool = false) -> Bool {
-        policy.denial(for: peer, method: method, path: path, forwarded: forwarded) == nil
+    /// Whether `peer` may make the request; `path` may carry a query string after `?`.
+    func allowed(_ peer: PeerIdentity, _ method: HTTPRequest.Method, _ path: String, forwarded: Bool = false,
+                 leader: String? = nil) -> Bool {
+        let parts = path.split(separator: "?", maxSplits: 1).map(String.init)
+        return policy.denial(for: peer, method: method, path: parts[0], query: parts.count > 1 ? parts[1] : nil,
+                             forwarded: forwarded, engineLeader: leader) == nil
     }
 
     @Test func anAdminMayDoAnything() {
@@ -36,9 +40,77 @@ import Testing
         #expect(!allowed(m1, .put, "/v2/keys/fleet/../fleet/machines/m2/object"))
     }
 
-    @Test func aMachineMayStillScheduleLeadAndRegister() {
-        #expect(allowed(m1, .put, "/v2/keys/fleet/schedule/m2/a.service"))  // the engine places units anywhere
-        #expect(allowed(m1, .put, "/v2/keys/fleet/lease/engine-leader"))
+    @Test func theEngineLeaderSchedulesAndPlaces() {
+        for path in ["/v2/keys/fleet/schedule/m2/a.service", "/v2/keys/fleet/schedule/m1/a.service",
+                     "/v2/keys/fleet/job/a.service/target", "/v2/keys/fleet/job/a.service/unplaceable"] {
+            #expect(allowed(m1, .put, path, leader: "m1"), "\(path)")
+            #expect(allowed(m1, .delete, path, leader: "m1"), "\(path)")
+        }
+        #expect(allowed(m1, .delete, "/v2/keys/fleet/schedule/m2", leader: "m1"))
+    }
+
+    @Test func aMachineThatDoesNotLeadMayNotScheduleOrPlace() {
+        for leader in ["m2", nil] as [String?] {
+            for path in ["/v2/keys/fleet/schedule/m2/a.service", "/v2/keys/fleet/schedule/m1/a.service",
+                         "/v2/keys/fleet/schedule", "/v2/keys/fleet/schedule/m2", "/v2/keys//fleet/./schedule/m1/x",
+                         "/v2/keys/fleet%2Fschedule%2Fm1/a.service",
+                         "/v2/keys/fleet/job/a.service/target", "/v2/keys/fleet/job/a.service/unplaceable",
+                         "/v2/keys/fleet/job/a.service/target/x"] {
+                for method: HTTPRequest.Method in [.put, .post, .delete] {
+                    #expect(!allowed(m1, method, path, leader: leader), "\(method) \(path) while \(leader ?? "nobody") leads")
+                }
+            }
+        }
+        // What a machine writes for a local admin (its API socket over a remote store) stays open.
+        #expect(allowed(m1, .put, "/v2/keys/fleet/job/a.service/object", leader: "m2"))
+        #expect(allowed(m1, .put, "/v2/keys/fleet/job/a.service/target-state", leader: "m2"))
+        #expect(allowed(m1, .delete, "/v2/keys/fleet/job/a.service", leader: "m2"))
+        #expect(allowed(m1, .put, "/v2/keys/fleet/unit/0123", leader: "m2"))
+    }
+
+    @Test func theLeaseIsTakenWhenFreeAndKeptByItsHolder() {
+        #expect(allowed(m1, .put, "/v2/keys/fleet/lease/engine-leader", leader: nil))
+        #expect(allowed(m1, .put, "/v2/keys/fleet/lease/engine-leader", leader: "m1"))
+        #expect(allowed(m1, .delete, "/v2/keys/fleet/lease/engine-leader", leader: "m1"))
+        #expect(!allowed(m1, .put, "/v2/keys/fleet/lease/engine-leader", leader: "m2"))
+        #expect(!allowed(m1, .delete, "/v2/keys/fleet/lease/engine-leader", leader: "m2"))
+        #expect(!allowed(m1, .delete, "/v2/keys/fleet/lease", leader: "m2"))
+        #expect(!allowed(m1, .post, "/v2/keys/fleet/lease/engine-leader", leader: "m2"))
+    }
+
+    /// How the engine of a machine that does not lead tries the lease: the store must refuse it
+    /// (node exists, compare failed) as it always did, so the engine sees no 403.
+    @Test func aWriteOfTheLeaseThatOnlySucceedsIfItIsOwnReachesTheStore() {
+        let lease = "/v2/keys/fleet/lease/engine-leader"
+        #expect(allowed(m1, .put, lease + "?prevExist=false", leader: "m2"))  // acquire
+        #expect(allowed(m1, .put, lease + "?prevExist=0&ttl=5", leader: "m2"))
+        #expect(allowed(m1, .put, lease + "?refresh=true&prevExist=true&prevValue=m1", leader: "m2"))  // renew
+        #expect(allowed(m1, .delete, lease + "?guardKey=%2Ffleet%2Flease%2Fengine-leader&guardIndex=7&guardValue=m1",
+                        leader: "m2"))  // release
+        #expect(allowed(m1, .put, lease + "?prev%56alue=m1", leader: "m2"))  // spelled as the keys API reads it
+        // Writes that would succeed against another machine's lease are refused.
+        for query in ["prevExist=true", "prevValue=m2", "prevExist=false&prevExist=true" /* the first counts: allowed */,
+                      "guardKey=/fleet/other&guardIndex=1&guardValue=m1", "guardKey=/fleet/lease/engine-leader&guardIndex=1",
+                      "prevIndex=3", "prevValue=", ""] {
+            let allowedHere = query.hasPrefix("prevExist=false")
+            #expect(allowed(m1, .put, lease + "?" + query, leader: "m2") == allowedHere, "\(query)")
+        }
+        #expect(!allowed(m1, .delete, lease + "?prevExist=false", leader: "m2"))
+        #expect(!allowed(m1, .post, lease + "?prevExist=false", leader: "m2"))
+        #expect(!allowed(m1, .put, "/v2/keys/fleet/lease?prevExist=false", leader: "m2"))  // only the lease key itself
+    }
+
+    @Test func onlyAMachinesEngineWritesDependOnTheLease() {
+        #expect(policy.dependsOnEngineLeader(m1, method: .put, path: "/v2/keys/fleet/schedule/m2/a.service"))
+        #expect(policy.dependsOnEngineLeader(m1, method: .delete, path: "/v2/keys/fleet/lease/engine-leader"))
+        #expect(!policy.dependsOnEngineLeader(m1, method: .get, path: "/v2/keys/fleet/schedule/m2/a.service"))
+        #expect(!policy.dependsOnEngineLeader(m1, method: .put, path: "/v2/keys/fleet/states/a.service/m1"))
+        #expect(!policy.dependsOnEngineLeader(admin, method: .put, path: "/v2/keys/fleet/schedule/m2/a.service"))
+        #expect(!policy.dependsOnEngineLeader(reader, method: .put, path: "/v2/keys/fleet/schedule/m2/a.service"))
+        #expect(!policy.dependsOnEngineLeader(m1, method: .put, path: "/fleet/v1/units/a.service"))
+    }
+
+    @Test func aMachineMayStillRegisterAndAnnounce() {
         #expect(allowed(m1, .put, "/v2/keys/fleet/machines/m2/metadata/disk"))  // PATCH /machines, passed through
         #expect(allowed(m1, .put, "/v2/keys/discovery/web/m1-web"))
         #expect(allowed(m1, .get, "/v2/keys/fleet/machines"))
@@ -48,8 +120,10 @@ import Testing
 
     @Test func aMachineUnderAnotherPrefixIsCheckedThere() {
         let other = RolePolicy(prefix: "/team/fleet/")
-        #expect(other.denial(for: m1, method: .put, path: "/v2/keys/team/fleet/machines/m2/object", forwarded: false) != nil)
-        #expect(other.denial(for: m1, method: .put, path: "/v2/keys/fleet/machines/m2/object", forwarded: false) == nil)
+        #expect(other.denial(for: m1, method: .put, path: "/v2/keys/team/fleet/machines/m2/object", query: nil, forwarded: false, engineLeader: nil) != nil)
+        #expect(other.denial(for: m1, method: .put, path: "/v2/keys/fleet/machines/m2/object", query: nil, forwarded: false, engineLeader: nil) == nil)
+        #expect(other.denial(for: m1, method: .put, path: "/v2/keys/team/fleet/schedule/m2/a.service", query: nil, forwarded: false, engineLeader: "m2") != nil)
+        #expect(other.denial(for: m1, method: .put, path: "/v2/keys/fleet/schedule/m2/a.service", query: nil, forwarded: false, engineLeader: "m2") == nil)
     }
 
     @Test func aDiscoveryReaderOnlyReadsDiscovery() {

@@ -66,4 +66,21 @@ struct IdentityFilesTests {
             #expect(error?.code == .badPEM)
         }
     }
+
+    @Test("PEM files end with a newline, so two CAs joined with cat make a bundle of both")
+    func bundle() throws {
+        try withFiles { old in
+            try old.create(try ClusterCA.create())
+            let new = IdentityFiles(directory: old.directory + "/new")
+            try new.prepare()
+            try new.create(try ClusterCA.create())
+            let oldText = try String(contentsOfFile: old.path("ca.pem"), encoding: .utf8)
+            let newText = try String(contentsOfFile: new.path("ca.pem"), encoding: .utf8)
+            #expect(oldText.hasSuffix("-----\n") && newText.hasSuffix("-----\n"))
+            let both = old.path("both.pem")
+            try (oldText + newText).write(toFile: both, atomically: false, encoding: .utf8)
+            #expect(try IdentityFiles.readCertificates(both).count == 2)
+            #expect(try String(contentsOfFile: old.path("ca-key.pem"), encoding: .utf8).hasSuffix("-----\n"))
+        }
+    }
 }
