@@ -11,6 +11,18 @@ extension Fleetd {
                 as root; to serve it, \(FleetdSettings.plaintextAdvice)
                 """)
         }
+        if case .etcd(let endpoints, _, _, _, _) = settings.store {
+            let plain = endpoints.filter { $0.hasPrefix("http://") }
+            if !plain.isEmpty {
+                // etcd holds every unit and schedule: whoever reaches it runs anything as root on every
+                // machine. etcd's own authentication is the operator's, so this is a warning, not a refusal.
+                logger.warning("""
+                    INSECURE: etcd over plain HTTP: the store is readable and writable by anyone who reaches \
+                    these endpoints unless etcd itself restricts them; use https:// endpoints with \
+                    --etcd-ca-file, --etcd-cert-file and --etcd-key-file (docs/security.md)
+                    """, metadata: ["fleetd.etcd_plaintext": "\(plain.joined(separator: ", "))"])
+            }
+        }
         guard settings.insecurePlaintext else { return }
         let uses = settings.plaintextUses
         guard !uses.isEmpty else {
