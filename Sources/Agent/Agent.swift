@@ -13,9 +13,10 @@ import ServiceLifecycle
 /// signals, so nothing here polls. It also takes stock of systemd itself (anti-entropy): at
 /// start, after every reconnect to the store and every ``Configuration/resyncInterval``, it
 /// adopts the units fleet's marked files say it runs, without restarting those still assigned
-/// here, and removes the rest (orphans of a crash or of a move). On a graceful shutdown it
-/// stops and unloads its units and withdraws the machine at once, so the engine moves them
-/// without waiting for a TTL.
+/// here, and removes the rest (orphans of a crash or of a move). A graceful shutdown leaves the
+/// units running and the presence in place, so a restart or an upgrade within the TTL adopts
+/// them untouched (``Configuration/drainOnStop`` instead stops and unloads them and withdraws the
+/// machine at once, so the engine moves them without waiting for a TTL).
 public struct Agent: Service {
     public struct Configuration: Sendable {
         public var machine: MachineRecord
@@ -30,13 +31,17 @@ public struct Agent: Service {
         /// from `/lib`). Off by default: such a unit is refused (load state `refused`, sub state
         /// `host-unit`), so a cluster user cannot replace or stop a machine's own service.
         public var allowShadowing: Bool
+        /// On a graceful stop, stop and unload every unit and withdraw the machine at once (taking
+        /// it out of the cluster), instead of leaving everything running for a restart to adopt.
+        public var drainOnStop: Bool
         /// Called once the machine's presence is in the store (fleetd opens its API then).
         public var onRegistered: @Sendable () -> Void
 
         public init(machine: MachineRecord, ttl: Int64 = 30, resyncInterval: Duration = .seconds(30),
                     defaultIsolation: UnitIsolation = .keep, allowShadowing: Bool = false,
-                    onRegistered: @escaping @Sendable () -> Void = {}) {
+                    drainOnStop: Bool = false, onRegistered: @escaping @Sendable () -> Void = {}) {
             self.machine = machine
+            self.drainOnStop = drainOnStop
             self.allowShadowing = allowShadowing
             self.ttl = ttl
             self.resyncInterval = resyncInterval
@@ -145,7 +150,7 @@ public struct Agent: Service {
             logger.error("\(duplicate)", metadata: ["machine.id": "\(machineID)"])
             throw duplicate
         }
-        await purge()
+        if configuration.drainOnStop { await purge() } else { await leaveRunning() }
     }
 
     /// Runs `body` every `interval` until cancelled.
@@ -211,14 +216,28 @@ public struct Agent: Service {
         }
     }
 
-    /// Graceful shutdown: stop and unload every unit here, withdraw states and presence now.
+    /// Graceful shutdown for a restart: touches nothing in systemd and nothing in the store but
+    /// the unit states still queued. Presence, states and discovery records live out their TTL,
+    /// so a fleetd back within it adopts every unit with the same main PID and the engine moves
+    /// nothing; one that does not come back is taken for dead after the TTL, and the fence timer
+    /// (armed at the last refresh) has systemd stop the fenced units just before that.
+    func leaveRunning() async {
+        await states.drain()
+        let running = await local.launched().count
+        logger.notice("leaving \(running) units running for a restart; presence expires after the TTL unless fleetd is back",
+                      metadata: ["machine.id": "\(machineID)", "agent.units_running": "\(running)", "agent.ttl": "\(configuration.ttl)"])
+    }
+
+    /// Graceful shutdown that takes the machine out of the cluster (``Configuration/drainOnStop``):
+    /// stop and unload every unit here, withdraw states and presence now.
     func purge() async {
         let plan = await local.plan(desired: [:])
         await carryOut(plan)
         await states.drain()
         do {
             try await registry.withdrawMachine(configuration.machine)
-            logger.info("machine withdrawn", metadata: ["machine.id": "\(machineID)"])
+            logger.notice("drained: every unit stopped and unloaded, machine withdrawn",
+                          metadata: ["machine.id": "\(machineID)", "agent.units_unloaded": "\(plan.unload.count)"])
         } catch {
             logger.warning("shutdown purge incomplete", metadata: ["error": "\(error)"])
         }

@@ -2,6 +2,7 @@ import Hummingbird
 import HummingbirdCore
 import HummingbirdTLS
 import Logging
+import NIOCore
 import NIOSSL
 
 extension HTTPServerBuilder {
@@ -13,6 +14,19 @@ extension HTTPServerBuilder {
                                tls: TLSConfiguration?) throws -> HTTPServerBuilder {
         let plain = limited(limits, gate: gate, logger: logger)
         guard let tls else { return plain }
-        return try .tls(plain, tlsConfiguration: tls)
+        return try .tls(plain, tlsConfiguration: closingPromptly(tls))
+    }
+
+    /// How long a closing TLS connection waits for the client's close_notify.
+    static let tlsShutdownTimeout: TimeAmount = .milliseconds(500)
+
+    /// `tls` with ``tlsShutdownTimeout`` as its close_notify wait. NIOSSL's default, 5 s, held up
+    /// every graceful stop of a fleetd whose peers keep idle keep-alive connections to it: the
+    /// store holder's restart took 5 s more, a large part of the agent TTL in which the other
+    /// machines' discovery records must be refreshed.
+    static func closingPromptly(_ tls: TLSConfiguration) -> TLSConfiguration {
+        var tls = tls
+        tls.shutdownTimeout = min(tls.shutdownTimeout, tlsShutdownTimeout)
+        return tls
     }
 }

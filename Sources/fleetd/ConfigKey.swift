@@ -74,6 +74,7 @@ extension ConfigKey {
     static let engineLeaseTTL = ConfigKey("engine_lease_ttl")
     static let defaultIsolation = ConfigKey("default_isolation")
     static let allowShadowing = ConfigKey("allow_shadowing")
+    static let drainOnStop = ConfigKey("drain_on_stop")
     static let tokenLimit = ConfigKey("token_limit")
     static let initStore = ConfigKey("init_store", inFile: false)
     static let httpMaxConnections = ConfigKey("http_max_connections")
@@ -96,7 +97,7 @@ extension ConfigKey {
         .maxWatchers, .watchBuffer, .tokenLimit,
         .dnsListen, .dnsZone, .dnsUDPPayload, .dnsRateLimit, .dnsRateLimitExempt, .mdns,
         .systemdUser, .unitDirectory, .publicIP, .metadata, .agentTTL, .engineLeaseTTL, .defaultIsolation,
-        .allowShadowing, .disableEngine, .verbose, .verbosity,
+        .allowShadowing, .drainOnStop, .disableEngine, .verbose, .verbosity,
     ] + fleetOnly
 
     /// fleet's keys that have no counterpart here, each with the reason it is told.

@@ -104,6 +104,7 @@ struct Fleetd {
                                              configuration: .init(machine: machine, ttl: settings.agentTTL,
                                                                   defaultIsolation: settings.defaultIsolation,
                                                                   allowShadowing: settings.allowShadowing,
+                                                                  drainOnStop: settings.drainOnStop,
                                                                   onRegistered: { readiness.markReady() }),
                                              logger: logger)))
         if !settings.disableEngine {

@@ -23,6 +23,7 @@ extension FleetdCommand {
             (.mdns, Self.given(mdns)), (.systemdUser, Self.given(systemdUser)), (.unitDirectory, unitDirectory),
             (.publicIP, publicIP), (.metadata, metadata), (.agentTTL, agentTTL), (.engineLeaseTTL, engineLeaseTTL),
             (.defaultIsolation, defaultIsolation), (.allowShadowing, Self.given(allowShadowing)),
+            (.drainOnStop, Self.given(drainOnStop)),
             (.tokenLimit, tokenLimit.map(String.init)), (.initStore, Self.given(initStore)),
             (.httpMaxConnections, httpMaxConnections.map(String.init)),
             (.httpIdleTimeout, httpIdleTimeout.map(String.init)),

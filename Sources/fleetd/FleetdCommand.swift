@@ -137,6 +137,15 @@ struct FleetdCommand: AsyncParsableCommand {
             """))
     var allowShadowing = false
 
+    @Flag(help: ArgumentHelp(
+        "On SIGTERM/SIGINT stop and unload every unit here and withdraw the machine at once (default off).",
+        discussion: """
+            For taking a machine out of the cluster: the engine moves its units right away. Without \
+            it a stop leaves the units running and the presence in place, so fleetd restarted or \
+            upgraded within agent_ttl adopts them with the same main PIDs and nothing moves.
+            """))
+    var drainOnStop = false
+
     @Option(help: "Page size of the API's list resources (fleet's token_limit, default 100).")
     var tokenLimit: Int?
 

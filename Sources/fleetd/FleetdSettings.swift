@@ -42,6 +42,8 @@ struct FleetdSettings: Sendable {
     var defaultIsolation: UnitIsolation
     /// Units may shadow the host's own units (`--allow-shadowing`).
     var allowShadowing: Bool
+    /// A graceful stop drains the machine instead of leaving its units running (`--drain-on-stop`).
+    var drainOnStop: Bool
     var engineLeaseTTL: Int64
     var initStore: Bool
     var disableEngine: Bool
@@ -156,6 +158,7 @@ struct FleetdSettings: Sendable {
         }
         defaultIsolation = isolation
         allowShadowing = try r.bool(.allowShadowing)
+        drainOnStop = try r.bool(.drainOnStop)
         disableEngine = try r.bool(.disableEngine)
         initStore = try r.bool(.initStore)
         tokenLimit = try r.number(.tokenLimit, in: 1...Int(UInt16.max), default: 100)

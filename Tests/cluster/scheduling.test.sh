@@ -152,10 +152,13 @@ wait_until 30 "roam.service moves off the cut-off machine m$R and runs elsewhere
 "$RIGCMD" mend "$R"
 wait_until 30 "after it reconnects, m$R stops its stale copy of roam.service" bash -c "! '$RIGCMD' exec $R systemctl --user is-active -q roam.service"
 
-# --- clean stop of fleetd: units move at once ---
+# --- a draining stop of fleetd (--drain-on-stop): units move at once ---
 E=$(target_of meta-b.service)   # m3 or m4, so the store (m1) stays up
+"$RIGCMD" exec "$E" systemctl --user stop fleetd   # a plain stop: the units stay for the restart
+"$CLUSTER" start-fleetd "$E" --drain-on-stop
+wait_until 20 "m$E is back, draining on its next stop" bash -c "[ \$('$FLEET_BIN/fleetctl' list-machines --no-legend | wc -l) -eq 4 ]"
 "$RIGCMD" exec "$E" systemctl --user stop fleetd
-check "a clean stop unloads the machine's units (meta-b.service stopped on m$E)" bash -c "! '$RIGCMD' exec $E systemctl --user is-active -q meta-b.service"
+check "a draining stop unloads the machine's units (meta-b.service stopped on m$E)" bash -c "! '$RIGCMD' exec $E systemctl --user is-active -q meta-b.service"
 wait_until 10 "meta-b.service runs on the other region=b machine right away" bash -c "
   t=\$('$FLEET_BIN/fleetctl' list-unit-files --full --no-legend --fields unit,state,target | awk '\$1==\"meta-b.service\" {print \$2, \$3}');
   [[ \"\$t\" == launched* ]] && [[ \"\$t\" != *\$('$RIGCMD' machine-id $E)* ]]"
