@@ -101,6 +101,10 @@ public struct Agent: Service {
                 case .publish:
                     guard let record = await local.stateRecord(unit) else { return }  // unloaded meanwhile
                     try await registry.publishState(record, ttl: ttl)
+                case .refresh:
+                    guard let record = await local.stateRecord(unit) else { return }
+                    if try await registry.refreshState(record, ttl: ttl) { return }
+                    try await registry.publishState(record, ttl: ttl)
                 case .remove:
                     try await registry.removeState(unit, machine)
                 }
@@ -206,12 +210,14 @@ public struct Agent: Service {
         }
     }
 
-    /// Re-publishes every unit state well within its TTL, so live units never drop out.
+    /// Keeps every unit state alive well within its TTL, so live units never drop out: a TTL
+    /// refresh when the stored state is current, a full write when it is not.
     func refreshStates() async {
         while !Task.isCancelled {
             try? await Task.sleep(for: .seconds(Double(configuration.ttl) * 2 / 5))
             if Task.isCancelled { return }
-            for unit in await local.names() { await states.enqueue(unit, .publish) }
+            // Unchanged states cost a TTL refresh, not a rewrite that wakes every watcher.
+            for unit in await local.names() { await states.enqueue(unit, .refresh) }
             await registrar.refreshAll()
         }
     }

@@ -12,6 +12,10 @@ actor StatePublisher {
         case publish
         /// Delete the unit's state (it was unloaded here).
         case remove
+        /// Keep the unit's state alive: extend its TTL if the store holds the current record,
+        /// write it in full otherwise. Never replaces a wish already queued for the unit (that
+        /// one writes the state anyway, or removes it).
+        case refresh
     }
 
     typealias Writer = @Sendable (UnitName, Operation) async -> Void
@@ -29,6 +33,7 @@ actor StatePublisher {
     }
 
     func enqueue(_ unit: UnitName, _ operation: Operation) {
+        if pending[unit] != nil, operation == .refresh { return }
         if pending.updateValue(operation, forKey: unit) == nil { order.append(unit) }
         guard !working else { return }
         working = true

@@ -239,6 +239,22 @@ extension Registry {
         try await store.set(keys.state(record.name, record.machineID), Self.encode(record), ttl: ttl)
     }
 
+    /// Extends a published state's TTL without rewriting it, when the store still holds exactly
+    /// `record`: a refresh changes no value and wakes no watcher, where a full write would be
+    /// a change every follower of the states hears of and every API cache rebuilds for.
+    ///
+    /// - Returns: false when the stored state is gone or differs from `record` (a change whose
+    ///   write failed, or one made meanwhile); the caller then publishes `record` in full.
+    public func refreshState(_ record: UnitStateRecord, ttl: Int64) async throws -> Bool {
+        do {
+            try await store.refresh(keys.state(record.name, record.machineID), ttl: ttl,
+                                    condition: StoreCondition(prevValue: Self.encode(record)))
+            return true
+        } catch let error as StoreError where error.code == .compareFailed || error.code == .keyNotFound {
+            return false
+        }
+    }
+
     public func removeState(_ unit: UnitName, _ machine: MachineID) async throws {
         try await store.deleteIfPresent(keys.state(unit, machine), recursive: false)
     }

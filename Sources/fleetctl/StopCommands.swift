@@ -69,61 +69,62 @@ struct Destroy: AsyncParsableCommand {
 
     func run() async throws {
         let client = try global.client()
-        var destroyed: [String] = []
-        for argument in units {
-            let name = UnitName.mangled(argument)
-            do {
-                if try await client.destroyUnit(name) { destroyed.append(name) }
-                print("Destroyed \(name)")
-            } catch {
-                Terminal.error("Error destroying units: \(error)")
-                throw ExitCode.failure
-            }
+        let names = units.map(UnitName.mangled)
+        // Deletes are independent: send them together (bounded), report in argument order.
+        let outcome = DestroyOutcome(names: names, results: await concurrentResults(names) { name in
+            try await client.destroyUnit(name)
+        })
+        for line in outcome.printed { print(line) }
+        if let failure = outcome.failure {
+            Terminal.error("Error destroying units: \(failure)")
+            throw ExitCode.failure
         }
         guard !block.noBlock else { return }
         // Unlike fleet, wait (without --no-block) until the units' machines have unloaded them.
-        let waiter = StateWaiter(client: client, attempts: block.blockAttempts)
-        for name in destroyed {
-            do {
-                try await waiter.waitForNoStates(name)
-            } catch {
-                Terminal.error("Error waiting for units: \(error)")
-                throw ExitCode.failure
-            }
+        do {
+            try await StateWaiter(client: client, attempts: block.blockAttempts).waitForNoStates(outcome.destroyed)
+        } catch {
+            Terminal.error("Error waiting for units: \(error)")
+            throw ExitCode.failure
         }
     }
 }
 
 extension StateWaiter {
-    /// Waits until no machine publishes a state for `name` any more.
-    /// Says every 10 s which machines still report the unit, so a wait never looks like a hang.
-    func waitForNoStates(_ name: String) async throws {
+    /// Waits until no machine publishes a state for any of `names`: one `GET /state` per round,
+    /// however many units (one wait per unit read the whole state list once per unit).
+    /// Says every 10 s which machines still report the first unit left, so a wait never looks
+    /// like a hang.
+    func waitForNoStates(_ names: [String]) async throws {
         let start = ContinuousClock.now
         var nextProgress = start + .seconds(10)
-        while true {
-            let left = try await client.states().filter { $0.name == name }
-            if left.isEmpty { return }
+        var pending = Set(names)
+        while !pending.isEmpty {
+            let states = try await client.states().filter { pending.contains($0.name) }
+            pending = Set(states.map(\.name))
+            DebugLog.log("\(pending.count) units yet to be unloaded")
+            guard let name = names.first(where: pending.contains) else { return }
             let now = ContinuousClock.now
-            let reporters = left.map { "\($0.machineID ?? "?") (\($0.systemdActiveState ?? "?"))" }.joined(separator: ", ")
+            let reporters = states.filter { $0.name == name }
+                .map { "\($0.machineID ?? "?") (\($0.systemdActiveState ?? "?"))" }.joined(separator: ", ")
             if attempts > 0, now - start >= .seconds(2 * attempts) {
                 throw Timeout(description: "timed out waiting for unit \(name) to be unloaded; still reported by \(reporters)")
             }
             if now >= nextProgress {
-                Terminal.error("Still waiting for \(name) to be unloaded on \(reporters); see 'fleetctl journal \(name)' or that machine's fleetd log. Ctrl-C stops waiting, not the destroy.")
+                let others = pending.count > 1 ? " (and \(pending.count - 1) more)" : ""
+                Terminal.error("Still waiting for \(name)\(others) to be unloaded on \(reporters); see 'fleetctl journal \(name)' or that machine's fleetd log. Ctrl-C stops waiting, not the destroy.")
                 nextProgress = now + .seconds(10)
             }
-            try await Task.sleep(for: .milliseconds(250))
+            try await Task.sleep(for: Self.pollInterval)
         }
     }
 }
 
 /// The registry units among `arguments`, in argument order; names not in the registry are dropped.
 func registryUnits(_ arguments: [String], client: FleetClient) async throws -> [UnitEntity] {
-    var found: [UnitEntity] = []
-    for argument in arguments {
-        if let unit = try await client.unit(UnitName.mangled(argument)) { found.append(unit) }
-    }
-    return found
+    // One lookup per argument, sent together; the first failure in argument order is thrown.
+    let results = await concurrentResults(arguments.map(UnitName.mangled)) { name in try await client.unit(name) }
+    return try results.compactMap { try $0.get() }
 }
 
 struct Cat: AsyncParsableCommand {

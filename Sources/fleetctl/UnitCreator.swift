@@ -58,7 +58,7 @@ struct UnitCreator {
         }
         // Every file was read and parsed before anything is created; creations are independent.
         // Many at once: fleetd commits concurrent writes together.
-        try await forEachConcurrently(toCreate, limit: 48) { unit in try await client.createUnit(unit) }
+        try await forEachConcurrently(toCreate, limit: concurrentRequestLimit) { unit in try await client.createUnit(unit) }
         for unit in toCreate { print("Unit \(unit.name) inactive") }
         let inState = Set(toCreate.filter { $0.desiredState == desiredState }.map(\.name)).union(replaced)
         return Outcome(names: names, createdInState: inState, refused: refused)

@@ -42,6 +42,25 @@ import Testing
         #expect(writes.dropFirst().sorted() == ["publish b.service", "remove a.service"])
     }
 
+    /// The periodic keep-alive must not turn a pending change into a mere TTL refresh.
+    @Test func aRefreshNeverReplacesAWishAlreadyQueued() async throws {
+        let recorder = Recorder(blockFirst: true)
+        let publisher = StatePublisher(concurrency: 4) { await recorder.write($0, $1) }
+        let a = try UnitName("a.service"), b = try UnitName("b.service"), c = try UnitName("c.service")
+        await publisher.enqueue(a, .refresh)  // first batch: blocked in its write
+        for await _ in recorder.firstStarted.stream { break }
+        await publisher.enqueue(b, .publish)
+        await publisher.enqueue(b, .refresh)
+        await publisher.enqueue(c, .remove)
+        await publisher.enqueue(c, .refresh)
+        await publisher.enqueue(a, .refresh)
+        recorder.gate.continuation.yield()
+        await publisher.drain()
+        let writes = recorder.writes.withLock { $0 }
+        #expect(writes.first == "refresh a.service")
+        #expect(writes.dropFirst().sorted() == ["publish b.service", "refresh a.service", "remove c.service"])
+    }
+
     @Test func drainReturnsAtOnceWhenIdle() async {
         let publisher = StatePublisher { _, _ in }
         await publisher.drain()
