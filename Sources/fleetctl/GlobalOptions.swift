@@ -172,8 +172,15 @@ struct BlockOptions: ParsableArguments {
     @Option(help: "Give up waiting after N attempts of 2 s each (0: wait until done, showing progress).")
     var blockAttempts: Int = 0
 
-    func validate() throws {
-        guard blockAttempts >= 0 else { throw ValidationError("--block-attempts must be 0 or more, not \(blockAttempts).") }
+    func validate() throws { try Self.check(blockAttempts) }
+
+    /// At most a year of 2 s attempts: a larger count would overflow the wait's duration.
+    static let maxAttempts = 15_768_000
+
+    static func check(_ attempts: Int) throws {
+        guard (0...maxAttempts).contains(attempts) else {
+            throw ValidationError("--block-attempts must be between 0 and \(maxAttempts), not \(attempts).")
+        }
     }
 }
 

@@ -26,7 +26,7 @@ struct Restart: AsyncParsableCommand {
     @Argument(help: "Unit names.") var units: [String] = []
 
     func validate() throws {
-        guard blockAttempts >= 0 else { throw ValidationError("--block-attempts must be 0 or more, not \(blockAttempts).") }
+        try BlockOptions.check(blockAttempts)
     }
 
     func run() async throws {

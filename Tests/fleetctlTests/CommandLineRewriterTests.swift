@@ -52,6 +52,14 @@ import Testing
         #expect(try FleetctlCommand.parseAsRoot(["verify", "a.service"]) is Verify)
         #expect(throws: (any Error).self) { try FleetctlCommand.parseAsRoot(["stop", "--block-attempts", "-1", "a.service"]) }
     }
+
+    /// A count whose wait (2 s each) would overflow a Duration is refused, never trapped on.
+    @Test(arguments: ["start", "stop", "unload", "destroy", "restart"])
+    func anAbsurdBlockAttemptsCountIsRefused(command: String) {
+        let huge = String(Int.max)
+        #expect(throws: (any Error).self) { try FleetctlCommand.parseAsRoot([command, "--block-attempts", huge, "a.service"]) }
+        #expect(throws: Never.self) { try FleetctlCommand.parseAsRoot([command, "--block-attempts", "100", "a.service"]) }
+    }
 }
 
 @Suite struct GlobalOptionsTests {
