@@ -25,10 +25,11 @@ import Testing
 
     @Test func aSecondLiveMachineWithTheSameIDIsRefusedAndTheFirstLeftAlone() async throws {
         let registry = Registry(store: InMemoryStore())
-        // The live record's TTL is longer than the claimant's, so a refresher starved for a
-        // moment by a busy test run (all suites share two cores in CI) cannot let it expire.
-        try await registry.publishMachine(live, ttl: 6)
-        let refresher = Task { await keepRefreshing(live, registry, ttl: 6) }
+        // The live record's TTL is far longer than the claimant's, so a refresher starved by a
+        // busy test run (all suites share two cores; 6 s was once not enough) cannot let it
+        // expire: the claim is refused because the record outlives the claimant's TTL anyway.
+        try await registry.publishMachine(live, ttl: 30)
+        let refresher = Task { await keepRefreshing(live, registry, ttl: 30) }
         defer { refresher.cancel() }
         let start = ContinuousClock.now
         let error = await #expect(throws: DuplicateMachineError.self) {
