@@ -1,7 +1,7 @@
 import Logging
 
 extension Fleetd {
-    /// The start-up warnings of plain TCP (``FleetdSettings/checkPlaintext(keysListenGiven:)``):
+    /// The start-up warnings of plain TCP (``FleetdSettings/checkPlaintext()``):
     /// the default keys listener left out, and `--insecure-plaintext` in use, loud and naming
     /// what it exposes, so it is never on by accident without a trace in the log.
     func warnAboutPlaintext() {

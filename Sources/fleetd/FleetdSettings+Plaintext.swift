@@ -12,9 +12,8 @@ extension FleetdSettings {
     static let plaintextAdvice = "give --tls-ca, --tls-cert and --tls-key (made by fleetctl cluster init and "
         + "fleetctl cluster issue; see docs/tls.md), or pass --insecure-plaintext to allow plain, unauthenticated HTTP"
 
-    /// Refuses a plain listener or store the user named without `--insecure-plaintext`, and
-    /// drops the default keys listener (``skippedDefaultKeysListener``) when there is no TLS.
-    mutating func checkPlaintext(keysListenGiven: Bool) throws {
+    /// Refuses a plain listener or store the user named without `--insecure-plaintext`.
+    func checkPlaintext() throws {
         if case .remote(let url) = store, url.hasPrefix("http://"), !insecurePlaintext {
             throw ValidationError("--store \(url) is plain HTTP: use https:// with --tls-ca, --tls-cert and --tls-key "
                 + "(see docs/tls.md), or pass --insecure-plaintext to allow plain, unauthenticated HTTP")
@@ -24,13 +23,12 @@ extension FleetdSettings {
             throw ValidationError("--api-listen \(listen.host):\(listen.port) would serve the fleet API as plain HTTP "
                 + "without TLS: \(Self.plaintextAdvice)")
         }
-        guard let keys = keysListen else { return }
-        if keysListenGiven {
+        // Without TLS the default keys listener is already none (FleetdSettings.init), so one
+        // here was asked for.
+        if let keys = keysListen {
             throw ValidationError("--keys-listen \(keys.host):\(keys.port) would serve the keys API as plain HTTP "
                 + "without TLS: \(Self.plaintextAdvice)")
         }
-        keysListen = nil
-        skippedDefaultKeysListener = true
     }
 
     /// What goes over plain HTTP on TCP, for the `--insecure-plaintext` warning; empty with TLS

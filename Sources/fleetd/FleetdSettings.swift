@@ -19,7 +19,7 @@ struct FleetdSettings: Sendable {
     /// The CA, certificate and key of TLS on the TCP listeners and of calls to other fleetds;
     /// nil without them: then there is no TCP listener unless ``insecurePlaintext``.
     var tls: TLSFiles?
-    /// `--insecure-plaintext`: plain HTTP on TCP is allowed (``checkPlaintext(keysListenGiven:)``).
+    /// `--insecure-plaintext`: plain HTTP on TCP is allowed (``checkPlaintext()``).
     var insecurePlaintext: Bool
     /// The default keys API listener was left out for want of TLS (fleetd warns, saying how to get it).
     var skippedDefaultKeysListener = false
@@ -191,7 +191,7 @@ struct FleetdSettings: Sendable {
         let verbosity = try r.number(.verbosity, in: 0...100, default: 0)
         verbose = try r.bool(.verbose, default: verbosity > 0)
         provenance = SettingProvenance(resolving: &r)
-        try checkPlaintext(keysListenGiven: keysGiven)
+        try checkPlaintext()
     }
 
     /// Where other fleetds reach this one's API (`--api-listen`, a wildcard host replaced by
