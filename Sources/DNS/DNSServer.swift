@@ -28,6 +28,11 @@ public final class DNSServer: Service, Sendable {
         /// Receive space per datagram. A query is rarely over 512 bytes; a longer one is cut
         /// and answered FORMERR. (NIO's default allocator is too small for vector reads.)
         public var receiveBytesPerMessage: Int
+        /// The kernel's receive buffer for each UDP socket (SO_RCVBUF, capped by the host's
+        /// `net.core.rmem_max`). The default of about 200 KiB holds only some 280 small
+        /// queries, so a burst arriving while the loop is busy was dropped before the rate
+        /// limiter could answer it TC; 1 MiB holds a few thousand.
+        public var udpReceiveBufferBytes: Int
         public var tcp: Bool
         /// A TCP connection that sends no complete query for this long is closed.
         public var tcpIdleTimeout: TimeAmount
@@ -40,7 +45,8 @@ public final class DNSServer: Service, Sendable {
         public var rateLimit: DNSRateLimiter.Configuration
 
         public init(host: String = "127.0.0.1", port: Int = 53, udpSockets: Int? = nil,
-                    vectorReadMessageCount: Int = 32, receiveBytesPerMessage: Int = 2048, tcp: Bool = true,
+                    vectorReadMessageCount: Int = 32, receiveBytesPerMessage: Int = 2048,
+                    udpReceiveBufferBytes: Int = 1 << 20, tcp: Bool = true,
                     tcpIdleTimeout: TimeAmount = .seconds(10), tcpMaxConnections: Int = 512,
                     tcpMaxConnectionsPerClient: Int = 32, rateLimit: DNSRateLimiter.Configuration = .init()) {
             self.host = host
@@ -48,6 +54,7 @@ public final class DNSServer: Service, Sendable {
             self.udpSockets = udpSockets
             self.vectorReadMessageCount = max(1, vectorReadMessageCount)
             self.receiveBytesPerMessage = max(512, receiveBytesPerMessage)
+            self.udpReceiveBufferBytes = min(max(4096, udpReceiveBufferBytes), 64 << 20)
             self.tcp = tcp
             self.tcpIdleTimeout = tcpIdleTimeout
             self.tcpMaxConnections = max(1, tcpMaxConnections)
@@ -225,6 +232,7 @@ public final class DNSServer: Service, Sendable {
         return DatagramBootstrap(group: loopSlot.eventLoop)
             .channelOption(.socketOption(.so_reuseaddr), value: 1)
             .channelOption(.socketOption(NIOBSDSocket.Option(rawValue: SO_REUSEPORT)), value: 1)
+            .channelOption(.socketOption(.so_rcvbuf), value: SocketOptionValue(configuration.udpReceiveBufferBytes))
             .channelOption(.datagramVectorReadMessageCount, value: configuration.vectorReadMessageCount)
             .channelOption(.recvAllocator, value: FixedSizeRecvByteBufferAllocator(
                 capacity: configuration.vectorReadMessageCount * configuration.receiveBytesPerMessage))

@@ -1,4 +1,5 @@
 @testable import FleetDNS
+import Glibc
 import Logging
 import NIOCore
 import NIOPosix
@@ -57,6 +58,38 @@ import Testing
         try await client.close().get()
         await server.shutdown()
         try await group.shutdownGracefully()
+    }
+
+    /// A burst that arrives while the event loop is busy waits in the socket's receive buffer.
+    /// With the kernel's default (about 280 small datagrams) most of 1,000 were dropped.
+    @Test func aBurstArrivingWhileTheLoopIsBusyIsAllAnswered() async throws {
+        let serverGroup = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        let clientGroup = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        let server = DNSServer(configuration: .init(port: 0, udpSockets: 1, tcp: false),
+                               responder: DNSResponder(), publisher: zone(), group: serverGroup, logger: logger)
+        let port = try await server.start().udp.port!
+        let collector = DatagramCollector()
+        let client = try await DatagramBootstrap(group: clientGroup)
+            .channelOption(.socketOption(.so_rcvbuf), value: 4 << 20)
+            .channelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture { try channel.pipeline.syncOperations.addHandler(collector) }
+            }
+            .bind(host: "127.0.0.1", port: 0).get()
+        let target = try SocketAddress(ipAddress: "127.0.0.1", port: port)
+        let busy = serverGroup.next().submit { usleep(500_000) }   // the server's only loop is busy meanwhile
+        for id in 0..<1000 {
+            let query = ByteBuffer(bytes: DNSMessage.query("web.fleet.", .a, id: UInt16(id)).encoded())
+            let envelope = AddressedEnvelope(remoteAddress: target, data: query)
+            if id % 50 == 49 { try await client.writeAndFlush(envelope).get() } else { client.write(envelope, promise: nil) }
+        }
+        try await busy.get()
+        try await eventually("all 1,000 queries answered (loopback is not rate-limited)") {
+            Set(collector.replies.withLock { $0.map { UInt16($0[0]) << 8 | UInt16($0[1]) } }).count == 1000
+        }
+        try await client.close().get()
+        await server.shutdown()
+        try await clientGroup.shutdownGracefully()
+        try await serverGroup.shutdownGracefully()
     }
 
     @Test(.enabled(if: Dig.isAvailable, "needs dig from dnsutils"))
