@@ -49,29 +49,33 @@ fault_sampler_start() {
   rm -f "$FAULT_DIR/stop-sampler"
   (
     local -a xdg
-    local k t out o next
+    local k t out o next off
     for k in $(seq "$FAULT_N"); do xdg[k]=$("$RIGCMD" dir "$k")/xdg; done
+    # systemd stamps a unit's activation on CLOCK_MONOTONIC (shared by the rig's machines);
+    # this offset turns the stamp into the wall-clock milliseconds the events are logged in
+    off=$(python3 -c 'import time; print(int((time.time() - time.monotonic()) * 1e6))')
     while [ ! -e "$FAULT_DIR/stop-sampler" ]; do
       t=$(fault_now); out=""
       for k in $(seq "$FAULT_N"); do
         if o=$(XDG_RUNTIME_DIR=${xdg[k]} DBUS_SESSION_BUS_ADDRESS=unix:path=${xdg[k]}/bus timeout 2 \
-          systemctl --user show -p Id,ActiveState,MainPID,NRestarts fleetd.service "$FAULT_PREFIX*" 2>/dev/null); then
+          systemctl --user show -p Id,ActiveState,MainPID,NRestarts,ActiveEnterTimestampMonotonic fleetd.service "$FAULT_PREFIX*" 2>/dev/null); then
           out+="#M $k"$'\n'"$o"$'\n\n'
         else
           out+="#X $k"$'\n\n'
         fi
       done
       # Blocks of "Key=Value" lines, one block per unit, in any property order.
-      awk -v t="$t" 'BEGIN { RS = ""; FS = "\n" }
-        /^#X/ { split($1, a, " "); print "S", t, a[2], "-", "error", "-", "-"; next }
+      awk -v t="$t" -v off="$off" 'BEGIN { RS = ""; FS = "\n" }
+        /^#X/ { split($1, a, " "); print "S", t, a[2], "-", "error", "-", "-", "-"; next }
         /^#M/ { split($1, a, " "); k = a[2]; $0 = substr($0, length($1) + 2); if ($0 == "") next }
-        { id = "-"; st = "-"; pid = "-"; nr = "-"
+        { id = "-"; st = "-"; pid = "-"; nr = "-"; en = "-"
           for (i = 1; i <= NF; i++) {
             p = index($i, "="); key = substr($i, 1, p - 1); v = substr($i, p + 1)
             if (key == "Id") id = v; else if (key == "ActiveState") st = v
             else if (key == "MainPID") pid = v; else if (key == "NRestarts") nr = v
+            else if (key == "ActiveEnterTimestampMonotonic" && v + 0 > 0) en = sprintf("%.0f", (v + off) / 1000)
           }
-          if (id != "-") print "S", t, k, id, st, pid, nr }' <<<"$out" >>"$FAULT_DIR/samples.log"
+          if (id != "-") print "S", t, k, id, st, pid, nr, en }' <<<"$out" >>"$FAULT_DIR/samples.log"
       next=$((t + 200 - $(fault_now)))
       [ $next -gt 0 ] && sleep "0.$(printf '%03d' "$next")"
     done
@@ -388,7 +392,7 @@ fault_analyse() {
     function fname(f) { return fkind[f] " " fsecs[f] "s" (ftarget[f] ? " of m" ftarget[f] : "") }
     function at(t) { return "run+" sprintf("%.1f", (t - t0) / 1000) "s" }
     # One sample round (all machines) at time T, in st/pid/sampled.
-    function round(T,    k, u, f, i, c, on, s, ok, p, key) {
+    function round(T,    k, u, f, i, c, on, s, ok, p, key, e) {
       rounds++
       if (firstT == "") firstT = T
       lastT = T
@@ -451,9 +455,15 @@ fault_analyse() {
             if (rdone[f, i]) continue
             u = ru[f, i]
             if (T > fe[f]) { rdone[f, i] = 1; replmissing++; continue }
+            # a unit the workload stopped or started meanwhile moves when the workload says so:
+            # its next copy measures fleetctl, not the re-placement of the units of a lost machine
+            if (!steady(u, fb[f], T)) { rdone[f, i] = 1; repltouched++; continue }
             for (k = 1; k <= n; k++) if (k != ftarget[f] && reach(k, T) && state(k, u) == "active") {
-              rdone[f, i] = 1; nlat++; lat[nlat] = T - fb[f]
-              kl = fkind[f]; nkl[kl]++; klat[kl, nkl[kl]] = T - fb[f]; break
+              # when systemd says the copy became active (exact; a round stamps its start, so this
+              # may lie past T), else when a round first saw it
+              e = ((k, u) in ent) ? ent[k, u] : "-"; e = (e != "-" && e + 0 >= fb[f]) ? e + 0 : T
+              rdone[f, i] = 1; nlat++; lat[nlat] = e - fb[f]
+              kl = fkind[f]; nkl[kl]++; klat[kl, nkl[kl]] = e - fb[f]; break
             }
           }
         }
@@ -519,10 +529,10 @@ fault_analyse() {
       else if ($3 == "violation") { inv = $4; $1 = $2 = $3 = $4 = ""; sub(/^ +/, ""); viol(inv, $0) }
       next
     }
-    # samples: S <round ms> <k> <unit> <state> <pid> <nrestarts>
-    $2 != cur { if (cur != "") round(cur); cur = $2; for (key in st) delete st[key]; for (key in pid) delete pid[key]; for (key in sampled) delete sampled[key] }
+    # samples: S <round ms> <k> <unit> <state> <pid> <nrestarts> <ms it last became active, or ->
+    $2 != cur { if (cur != "") round(cur); cur = $2; for (key in st) delete st[key]; for (key in pid) delete pid[key]; for (key in ent) delete ent[key]; for (key in sampled) delete sampled[key] }
     $5 == "error" { next }
-    { sampled[$3] = 1; st[$3, $4] = $5; pid[$3, $4] = $6; nres[$3, $4] = $7; if ($4 != "fleetd.service") allu[$4] = allu[$4] }
+    { sampled[$3] = 1; st[$3, $4] = $5; pid[$3, $4] = $6; nres[$3, $4] = $7; ent[$3, $4] = $8; if ($4 != "fleetd.service") allu[$4] = allu[$4] }
     END {
       if (cur != "") round(cur)
       for (f = 1; f <= nf; f++) {
@@ -558,6 +568,7 @@ fault_analyse() {
       print "metric duplicates_plain", dupp + 0
       print "metric replaced", nlat + 0
       print "metric replace_missing", replmissing + 0
+      print "metric replace_touched", repltouched + 0
       print "metric replace_p50_ms", pct(lat, nlat, 50)
       print "metric replace_p99_ms", pct(lat, nlat, 99)
       for (kl in nkl) {
