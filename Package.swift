@@ -104,7 +104,7 @@ let package = Package(
         // libsystemd's sd-bus, and systemd's manager spoken over it.
         .systemLibrary(name: "CSystemd", path: "Sources/CSystemd", pkgConfig: "libsystemd",
                        providers: [.apt(["libsystemd-dev"])]),
-        .target(name: "FleetSystemd", dependencies: ["CSystemd"], path: "Sources/Systemd"),
+        .target(name: "FleetSystemd", dependencies: ["CSystemd", "FleetUnit"], path: "Sources/Systemd"),
         // This machine's journal through sd-journal (fleetctl journal and status).
         .target(name: "FleetJournal", dependencies: ["CSystemd"], path: "Sources/Journal"),
         // The per-machine agent: presence, running assigned units, publishing their states.

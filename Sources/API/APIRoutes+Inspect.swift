@@ -114,7 +114,7 @@ extension APIRoutes {
                 ? "Unable to retrieve journal of global unit \(raw)."
                 : "Unit \(raw) is global: name one of its machines with machineID.")
         }
-        if unit.currentState == "inactive" || unit.currentState == nil {
+        if unit.current == nil || unit.current == .inactive {
             throw APIError(.conflict, "Unit \(raw) does not appear to be loaded.")
         }
         guard let id = unit.machineID else { throw APIError(.conflict, "Unit \(raw) does not appear to be running.") }

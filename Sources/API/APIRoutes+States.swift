@@ -27,7 +27,7 @@ extension APIRoutes {
 
     static func entity(_ state: UnitStateRecord) -> UnitStateEntity {
         UnitStateEntity(name: state.name.rawValue, hash: state.hash.hex, machineID: state.machineID.rawValue,
-                        systemdLoadState: state.loadState, systemdActiveState: state.activeState,
+                        systemdLoadState: state.loadState, systemdActiveState: state.activeState.rawValue,
                         systemdSubState: state.subState)
     }
 }

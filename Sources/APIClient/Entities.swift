@@ -105,3 +105,22 @@ public struct UnitStatusEntity: Codable, Sendable, Hashable {
         self.text = text
     }
 }
+
+// The typed values behind the wire's strings: both sides compare these, never the strings.
+extension UnitEntity {
+    /// A unit to create or change with this desired state.
+    public init(name: String, options: [UnitOption]? = nil, desiredState: DesiredState) {
+        self.init(name: name, options: options, desiredState: desiredState.rawValue)
+    }
+
+    /// The desired state; nil when absent or not one fleet knows.
+    public var desired: DesiredState? { desiredState.flatMap(DesiredState.init(rawValue:)) }
+
+    /// How far the unit's agent has taken it; nil when absent or not one fleet knows.
+    public var current: DesiredState? { currentState.flatMap(DesiredState.init(rawValue:)) }
+}
+
+extension UnitStateEntity {
+    /// systemd's active state of the unit on its machine; nil when not reported.
+    public var activeState: ActiveState? { systemdActiveState.map(ActiveState.init(rawValue:)) }
+}

@@ -99,7 +99,7 @@ public struct FleetClient: Sendable {
         try await put(unit)
     }
 
-    public func setDesiredState(_ name: String, _ state: String) async throws {
+    public func setDesiredState(_ name: String, _ state: DesiredState) async throws {
         try await put(UnitEntity(name: name, desiredState: state))
     }
 

@@ -62,7 +62,7 @@ extension Agent {
             found.insert(unit)
             if await local.isKnown(unit) { continue }
             let state = try? await units.state(of: name)
-            let running = state.map { ["active", "activating", "reloading"].contains($0.activeState) } ?? false
+            let running = state?.activeState.isRunning ?? false
             await local.adopt(unit, hash: hash, running: running)
             if let file = try? await unitFile(hash) { await registrar.loaded(unit, file: file) }
             adopted.append(unit)

@@ -170,12 +170,12 @@ public struct Agent: Service {
     func publishStateChanges() async {
         for await change in units.stateChanges {
             if change.unit == FenceUnits.target {
-                if change.state.activeState == "active" { await fenceTimerFired() }
+                if change.state.activeState == .active { await fenceTimerFired() }
                 continue
             }
             guard let unit = try? UnitName(change.unit) else { continue }
             guard await local.systemdStateChanged(unit, change.state) else { continue }
-            await registrar.systemdStateChanged(unit, active: change.state.activeState == "active")
+            await registrar.systemdStateChanged(unit, active: change.state.activeState == .active)
             await states.enqueue(unit, .publish)
         }
     }

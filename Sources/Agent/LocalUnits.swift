@@ -17,7 +17,7 @@ actor LocalUnits {
     }
 
     /// What the agent reports for a unit it refused because the host already has one so named.
-    static let hostUnitState = SystemdUnitState(loadState: "refused", activeState: "inactive", subState: "host-unit")
+    static let hostUnitState = SystemdUnitState(loadState: "refused", activeState: .inactive, subState: "host-unit")
 
     let machine: MachineID
     var units: [UnitName: Local] = [:]
@@ -111,7 +111,7 @@ actor LocalUnits {
 
     func stateRecord(_ unit: UnitName) -> UnitStateRecord? {
         guard let local = units[unit] else { return nil }
-        let systemd = local.systemd ?? SystemdUnitState(loadState: "loaded", activeState: "inactive", subState: "dead")
+        let systemd = local.systemd ?? SystemdUnitState(loadState: "loaded", activeState: .inactive, subState: "dead")
         return UnitStateRecord(name: unit, machineID: machine, hash: local.hash, loadState: systemd.loadState,
                                activeState: systemd.activeState, subState: systemd.subState, jobState: local.jobState)
     }

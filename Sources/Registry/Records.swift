@@ -52,12 +52,12 @@ public struct UnitStateRecord: Sendable, Hashable, Codable {
     public var machineID: MachineID
     public var hash: UnitHash
     public var loadState: String
-    public var activeState: String
+    public var activeState: ActiveState
     public var subState: String
     /// How far the agent has taken the unit: `loaded` or `launched` (fleet's job state).
     public var jobState: DesiredState
 
-    public init(name: UnitName, machineID: MachineID, hash: UnitHash, loadState: String, activeState: String,
+    public init(name: UnitName, machineID: MachineID, hash: UnitHash, loadState: String, activeState: ActiveState,
                 subState: String, jobState: DesiredState) {
         self.name = name
         self.machineID = machineID

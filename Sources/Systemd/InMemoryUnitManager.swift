@@ -1,3 +1,5 @@
+import FleetUnit
+
 /// A complete in-memory ``UnitManager`` for fast tests: no systemd, no files.
 ///
 /// It follows systemd's observable rules closely enough for fleet's agent:
@@ -20,7 +22,7 @@ public actor InMemoryUnitManager: UnitManager {
     public private(set) var unitFiles: [String: String] = [:]
     /// Unit files as of the last ``reload()``.
     private var loadedFiles: [String: String] = [:]
-    private var runtime: [String: (activeState: String, subState: String)] = [:]
+    private var runtime: [String: (activeState: ActiveState, subState: String)] = [:]
     /// Watched units and the state last emitted for each.
     private var watched: [String: SystemdUnitState] = [:]
     /// How many times ``reload()`` ran.
@@ -103,13 +105,13 @@ public actor InMemoryUnitManager: UnitManager {
                 message: "Unit \(name) not found.")
         }
         let active = runtime[name]?.activeState
-        guard active != "active", active != "activating" else { return }
+        guard active != .active, active != .activating else { return }
         starts[name, default: 0] += 1
-        set(name, "activating", "start")
+        set(name, .activating, "start")
         if file.contains("ExecStart=/bin/false") {
-            set(name, "failed", "failed")
+            set(name, .failed, "failed")
         } else {
-            set(name, "active", "running")
+            set(name, .active, "running")
         }
     }
 
@@ -120,27 +122,27 @@ public actor InMemoryUnitManager: UnitManager {
                                busErrorName: "org.freedesktop.systemd1.OperationRefused",
                                message: "Operation refused, unit \(name) may be requested by dependency only.")
         }
-        guard let active = runtime[name]?.activeState, ["active", "activating", "reloading"].contains(active)
+        guard let active = runtime[name]?.activeState, active.isRunning
         else { return }  // unknown, inactive or failed: nothing to stop
         stops[name, default: 0] += 1
-        set(name, "deactivating", "stop-sigterm")
-        set(name, "inactive", "dead")
+        set(name, .deactivating, "stop-sigterm")
+        set(name, .inactive, "dead")
     }
 
     public func restart(_ name: String) throws {
         try throwInjectedFailure()
         restarts[name, default: 0] += 1
-        if let active = runtime[name]?.activeState, ["active", "activating", "reloading"].contains(active) {
-            set(name, "deactivating", "stop-sigterm")
-            set(name, "inactive", "dead")
+        if let active = runtime[name]?.activeState, active.isRunning {
+            set(name, .deactivating, "stop-sigterm")
+            set(name, .inactive, "dead")
         }
         try start(name)
     }
 
     public func resetFailed(_ name: String) throws {
         try throwInjectedFailure()
-        guard runtime[name]?.activeState == "failed" else { return }
-        set(name, "inactive", "dead")
+        guard runtime[name]?.activeState == .failed else { return }
+        set(name, .inactive, "dead")
     }
 
     public func state(of name: String) throws -> SystemdUnitState {
@@ -155,7 +157,7 @@ public actor InMemoryUnitManager: UnitManager {
 
     private func currentState(of name: String) -> SystemdUnitState {
         loadOnDemand(name)
-        let runtime = runtime[name] ?? (activeState: "inactive", subState: "dead")
+        let runtime = runtime[name] ?? (activeState: .inactive, subState: "dead")
         return SystemdUnitState(
             loadState: loadedFiles[name] == nil ? "not-found" : "loaded",
             activeState: runtime.activeState, subState: runtime.subState)
@@ -208,12 +210,12 @@ public actor InMemoryUnitManager: UnitManager {
     public func leaveBehind(_ name: String, contents: String, running: Bool) {
         unitFiles[name] = contents
         loadedFiles[name] = contents
-        if running { runtime[name] = (activeState: "active", subState: "running") }
+        if running { runtime[name] = (activeState: .active, subState: "running") }
     }
 
     /// Sets a unit's active and sub state as if something outside fleet changed it
-    /// (e.g. `setState("web.service", activeState: "failed", subState: "failed")` for a crash).
-    public func setState(_ name: String, activeState: String, subState: String) {
+    /// (e.g. `setState("web.service", activeState: .failed, subState: "failed")` for a crash).
+    public func setState(_ name: String, activeState: ActiveState, subState: String) {
         set(name, activeState, subState)
     }
 
@@ -228,7 +230,7 @@ public actor InMemoryUnitManager: UnitManager {
         throw error
     }
 
-    private func set(_ name: String, _ activeState: String, _ subState: String) {
+    private func set(_ name: String, _ activeState: ActiveState, _ subState: String) {
         runtime[name] = (activeState, subState)
         emitIfChanged(name)
     }

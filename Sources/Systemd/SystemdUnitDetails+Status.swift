@@ -1,11 +1,12 @@
+import FleetUnit
 import Foundation
 
 /// The unit as `systemctl status` prints it (without the journal lines it appends).
 extension SystemdUnitDetails {
     /// systemctl's exit status for `status`: 0 active, 3 not active, 4 no such unit.
     public var statusExitCode: Int32 {
-        if state.loadState == "not-found" && state.activeState == "inactive" { return 4 }
-        return ["active", "reloading"].contains(state.activeState) ? 0 : 3
+        if state.loadState == "not-found" && state.activeState == .inactive { return 4 }
+        return state.activeState.isUp ? 0 : 3
     }
 
     /// - Parameters:
@@ -13,7 +14,7 @@ extension SystemdUnitDetails {
     ///   - processes: the unit's processes (``ControlGroupProcesses/list(_:)``), PID and command line.
     public func statusText(now: UInt64, processes: [(pid: Int32, command: String)] = []) -> String {
         var lines: [String] = []
-        let dot = state.activeState == "failed" ? "×" : ["active", "reloading", "activating"].contains(state.activeState) ? "●" : "○"
+        let dot = state.activeState == .failed ? "×" : state.activeState.isRunning ? "●" : "○"
         lines.append("\(dot) \(name)" + (description.isEmpty ? "" : " - \(description)"))
         lines.append(field("Loaded", loadedText))
         lines.append(field("Active", activeText(now: now)))
@@ -55,12 +56,12 @@ extension SystemdUnitDetails {
 
     func activeText(now: UInt64) -> String {
         var text = "\(state.activeState) (\(state.subState))"
-        if state.activeState == "failed", !result.isEmpty { text = "failed (Result: \(result))" }
+        if state.activeState == .failed, !result.isEmpty { text = "failed (Result: \(result))" }
         let since: UInt64
         switch state.activeState {
-        case "active", "reloading": since = activeEnterTimestamp
-        case "activating": since = inactiveExitTimestamp
-        case "deactivating": since = activeExitTimestamp
+        case .active, .reloading: since = activeEnterTimestamp
+        case .activating: since = inactiveExitTimestamp
+        case .deactivating: since = activeExitTimestamp
         default: since = inactiveEnterTimestamp
         }
         guard since > 0 else { return text }

@@ -1,3 +1,5 @@
+import FleetUnit
+
 /// What systemd knows about one unit, as much as `systemctl status` shows: read with
 /// ``SystemdUnitManager/details(of:)``. Timestamps are microseconds since the epoch, 0 if never.
 public struct SystemdUnitDetails: Sendable, Equatable {
@@ -52,7 +54,7 @@ public struct SystemdUnitDetails: Sendable, Equatable {
             return 0
         }
         self.init(name: name, state: SystemdUnitState(
-            loadState: string("LoadState"), activeState: string("ActiveState"), subState: string("SubState")))
+            loadState: string("LoadState"), activeState: ActiveState(rawValue: string("ActiveState")), subState: string("SubState")))
         description = string("Description")
         fragmentPath = string("FragmentPath")
         unitFileState = string("UnitFileState")

@@ -1,3 +1,5 @@
+import FleetUnit
+
 /// A ``UnitManager`` backed by a real systemd, over sd-bus.
 ///
 /// One D-Bus connection, owned by a dedicated thread (sd-bus is not thread-safe); every
@@ -131,7 +133,7 @@ public final class SystemdUnitManager: UnitManager {
             let states = try connection.unitStates(candidates).states
             return Set(candidates.filter { name in
                 guard let state = states[name] else { return false }
-                return state.loadState != "not-found" || state.activeState != "inactive"
+                return state.loadState != "not-found" || state.activeState != .inactive
             })
         }
     }

@@ -40,17 +40,17 @@ struct Restart: AsyncParsableCommand {
                 try await restartGlobal(unit.name, client: client, block: block)
                 continue
             }
-            switch unit.currentState ?? "inactive" {
-            case "inactive":
+            switch unit.current ?? .inactive {
+            case .inactive:
                 Terminal.error("Unable to restart unit \(unit.name) in state inactive")
                 failed = true
                 continue
-            case "launched":
-                try await setAndWait([unit.name], to: "loaded", client: client, block: block)
+            case .launched:
+                try await setAndWait([unit.name], to: .loaded, client: client, block: block)
             default:
                 break
             }
-            try await setAndWait([unit.name], to: "launched", client: client, block: block)
+            try await setAndWait([unit.name], to: .launched, client: client, block: block)
             do {
                 try await waitForActive([unit.name], client: client, attempts: blockAttempts)
             } catch {
@@ -64,9 +64,9 @@ struct Restart: AsyncParsableCommand {
     /// Stops a global unit everywhere (waiting until no machine reports it active), then starts it.
     func restartGlobal(_ name: String, client: FleetClient, block: BlockOptions) async throws {
         do {
-            try await client.setDesiredState(name, "loaded")
+            try await client.setDesiredState(name, .loaded)
             try await StateWaiter(client: client, attempts: blockAttempts).waitForNoActiveStates(name)
-            try await client.setDesiredState(name, "launched")
+            try await client.setDesiredState(name, .launched)
         } catch {
             Terminal.error("Error restarting global unit \(name): \(error)")
             throw ExitCode.failure
@@ -79,8 +79,8 @@ extension StateWaiter {
     /// Waits until no machine reports `name` active (or activating, reloading, deactivating).
     func waitForNoActiveStates(_ name: String) async throws {
         let start = ContinuousClock.now
-        while try await client.states().contains(where: { $0.name == name && $0.systemdActiveState != "inactive"
-                                                            && $0.systemdActiveState != "failed" }) {
+        while try await client.states().contains(where: { $0.name == name && $0.activeState != .inactive
+                                                            && $0.activeState != .failed }) {
             if attempts > 0, ContinuousClock.now - start >= .seconds(2 * attempts) {
                 throw Timeout(description: "timed out waiting for global unit \(name) to stop")
             }

@@ -34,8 +34,8 @@ struct Load: AsyncParsableCommand {
         try deprecated.refuseIfGiven()
         guard !units.isEmpty else { Terminal.error("No units given"); return }
         let client = try global.client()
-        let created = try await createUnits(units, global: global, replace: replace, desiredState: "loaded")
-        try await setAndWait(created.toSet, to: "loaded", client: client, block: block, alreadySet: created.createdInState)
+        let created = try await createUnits(units, global: global, replace: replace, desiredState: .loaded)
+        try await setAndWait(created.toSet, to: .loaded, client: client, block: block, alreadySet: created.createdInState)
     }
 }
 
@@ -58,9 +58,9 @@ struct Start: AsyncParsableCommand {
         try deprecated.refuseIfGiven()
         guard !units.isEmpty else { Terminal.error("No units given"); return }
         let client = try global.client()
-        let created = try await createUnits(units, global: global, replace: replace, desiredState: "launched")
+        let created = try await createUnits(units, global: global, replace: replace, desiredState: .launched)
         DebugLog.log("\(created.createdInState.count) of \(created.names.count) units created launched")
-        let placed = try await setAndWait(created.toSet, to: "launched", client: client, block: block,
+        let placed = try await setAndWait(created.toSet, to: .launched, client: client, block: block,
                                           alreadySet: created.createdInState)
         DebugLog.log("\(placed.count) units launched; waiting for systemd to report them active")
         guard !block.noBlock else { return }
@@ -96,10 +96,10 @@ func waitForActive(_ names: [String], client: FleetClient, attempts: Int) async 
                 stale = true
                 continue
             }
-            if state.systemdActiveState == "failed" {
+            if state.activeState == .failed {
                 throw StateWaiter.Timeout(description: "unit \(name) failed to start on \(state.machineID ?? "?") (systemd: \(state.systemdActiveState ?? "-")/\(state.systemdSubState ?? "-"))")
             }
-            if state.systemdActiveState == "active" { pending.removeAll { $0 == name } }
+            if state.activeState == .active { pending.removeAll { $0 == name } }
         }
         DebugLog.log("\(pending.count) units not active yet")
         guard !pending.isEmpty else { return }
@@ -111,7 +111,7 @@ func waitForActive(_ names: [String], client: FleetClient, attempts: Int) async 
 }
 
 /// Creates missing units; on a bad file or name prints fleet's error line and exits 1.
-func createUnits(_ arguments: [String], global: GlobalOptions, replace: Bool, desiredState: String = "inactive")
+func createUnits(_ arguments: [String], global: GlobalOptions, replace: Bool, desiredState: DesiredState = .inactive)
     async throws -> UnitCreator.Outcome
 {
     let creator = UnitCreator(client: try global.client(), replace: replace, desiredState: desiredState)
@@ -130,7 +130,7 @@ func createUnits(_ arguments: [String], global: GlobalOptions, replace: Bool, de
 /// instead of waiting forever (fleet's hang on unschedulable units).
 /// - Returns: the units that were waited for (all but the global ones).
 @discardableResult
-func setAndWait(_ names: [String], to state: String, verb: String? = nil, client: FleetClient,
+func setAndWait(_ names: [String], to state: DesiredState, verb: String? = nil, client: FleetClient,
                 block: BlockOptions, alreadySet: Set<String> = []) async throws -> [String] {
     let registered: [String: UnitEntity]
     do {
@@ -153,7 +153,13 @@ func setAndWait(_ names: [String], to state: String, verb: String? = nil, client
         Terminal.error("\(error)")
         throw ExitCode.failure
     }
-    let verb = verb ?? (state == "launched" ? "start" : state == "loaded" ? "load" : "unload")
+    let verb = verb ?? {
+        switch state {
+        case .launched: "start"
+        case .loaded: "load"
+        case .inactive: "unload"
+        }
+    }()
     for name in names where globals.contains(name) { print("Triggered global unit \(name) \(verb)") }
     let waited = names.filter { !globals.contains($0) }
     if block.noBlock {
@@ -163,8 +169,8 @@ func setAndWait(_ names: [String], to state: String, verb: String? = nil, client
     let waiter = StateWaiter(client: client, attempts: block.blockAttempts)
     let legend = MachineLegend((try? await client.machines()) ?? [], full: false)
     do {
-        try await waiter.waitAll(waited, "report state \(state)", reached: { $0.currentState == state }) { unit in
-            print("Unit \(unit.name) \(state)" + (state == "inactive" ? "" : " on \(legend(unit.machineID))"))
+        try await waiter.waitAll(waited, "report state \(state.rawValue)", reached: { $0.current == state }) { unit in
+            print("Unit \(unit.name) \(state.rawValue)" + (state == .inactive ? "" : " on \(legend(unit.machineID))"))
         }
     } catch {
         Terminal.error("Error waiting for units: \(error)")

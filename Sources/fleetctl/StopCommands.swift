@@ -16,16 +16,16 @@ struct Stop: AsyncParsableCommand {
         guard !found.isEmpty else { Terminal.error("Units not found in registry"); return }
         var toStop: [String] = []
         for unit in found {
-            switch unit.currentState {
-            case "inactive":
+            switch unit.current {
+            case .inactive?:
                 Terminal.error("Unable to stop unit \(unit.name) in state inactive")
                 throw ExitCode.failure
-            case "loaded": continue
+            case .loaded?: continue
             default: toStop.append(unit.name)
             }
         }
         do {
-            try await setAndWait(toStop, to: "loaded", verb: "stop", client: client, block: block)
+            try await setAndWait(toStop, to: .loaded, verb: "stop", client: client, block: block)
         } catch {
             Terminal.error("Failed to stop units \(Self.list(toStop)).")
             throw error
@@ -48,9 +48,9 @@ struct Unload: AsyncParsableCommand {
         let client = try global.client()
         let found = try await registryUnits(units, client: client)
         guard !found.isEmpty else { Terminal.error("Units not found in registry"); return }
-        let toUnload = found.filter { $0.currentState != "inactive" }.map(\.name)
+        let toUnload = found.filter { $0.current != .inactive }.map(\.name)
         do {
-            try await setAndWait(toUnload, to: "inactive", client: client, block: block)
+            try await setAndWait(toUnload, to: .inactive, client: client, block: block)
         } catch {
             Terminal.error("Failed to unload units \(Stop.list(toUnload)).")
             throw error

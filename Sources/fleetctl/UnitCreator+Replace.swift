@@ -1,3 +1,5 @@
+import FleetUnit
+
 /// fleet's rule for `--replace`: a command replaces a unit's contents only while the unit's
 /// desired state is not beyond the state the command sets. `submit --replace` replaces only
 /// inactive units, `load --replace` inactive and loaded ones, `start --replace` any. A
@@ -7,20 +9,17 @@ extension UnitCreator {
     enum ReplaceDecision: Equatable {
         /// Replace the contents and give the unit this desired state (the command's own, so
         /// one write does both; the machine's agent restarts a launched unit with them).
-        case replace(desiredState: String)
+        case replace(desiredState: DesiredState)
         /// Leave the unit as it is, contents and state; the message is fleet's warning.
         case refuse(message: String)
     }
 
-    /// Desired states in the order fleet moves units through them.
-    static let stateOrder = ["inactive", "loaded", "launched"]
-
     /// What `--replace` does with registered unit `name`, in desired state `registered`, for a
     /// command that sets `target` (`inactive` for submit, `loaded` for load, `launched` for start).
-    static func replaceDecision(_ name: String, registered: String, target: String) -> ReplaceDecision {
-        let rank = { (state: String) in stateOrder.firstIndex(of: state) ?? stateOrder.count }
-        guard rank(registered) <= rank(target) else {
-            return .refuse(message: "Warning: can not replace Unit(\(name)) in state '\(registered)', use the appropriate command")
+    static func replaceDecision(_ name: String, registered: DesiredState, target: DesiredState) -> ReplaceDecision {
+        // Desired states are ordered as fleet moves units through them.
+        guard registered <= target else {
+            return .refuse(message: "Warning: can not replace Unit(\(name)) in state '\(registered.rawValue)', use the appropriate command")
         }
         return .replace(desiredState: target)
     }

@@ -11,7 +11,7 @@ struct UnitCreator {
     /// The desired state new units are created with: `start` and `load` create them in their
     /// target state at once (one write instead of two, and the engine can place them at once).
     /// Templates are always created `inactive`.
-    var desiredState = "inactive"
+    var desiredState: DesiredState = .inactive
 
     struct Failure: Error, CustomStringConvertible {
         var description: String
@@ -52,7 +52,7 @@ struct UnitCreator {
             } else if !toCreate.contains(where: { $0.name == name.rawValue }) {
                 let options = try await options(for: name, path: path, registered: registered)
                 toCreate.append(UnitEntity(name: name.rawValue, options: options,
-                                           desiredState: name.isTemplate ? "inactive" : desiredState))
+                                           desiredState: name.isTemplate ? .inactive : desiredState))
             }
             names.append(name.rawValue)
         }
@@ -60,7 +60,7 @@ struct UnitCreator {
         // Many at once: fleetd commits concurrent writes together.
         try await forEachConcurrently(toCreate, limit: concurrentRequestLimit) { unit in try await client.createUnit(unit) }
         for unit in toCreate { print("Unit \(unit.name) inactive") }
-        let inState = Set(toCreate.filter { $0.desiredState == desiredState }.map(\.name)).union(replaced)
+        let inState = Set(toCreate.filter { $0.desired == desiredState }.map(\.name)).union(replaced)
         return Outcome(names: names, createdInState: inState, refused: refused)
     }
 
@@ -127,14 +127,14 @@ struct UnitCreator {
             Terminal.error("WARNING: Unit \(name) in registry differs from local \(kind) file \(localPath). Add --replace to override.")
             return .kept
         }
-        let target = name.isTemplate ? "inactive" : desiredState
-        switch Self.replaceDecision(name.rawValue, registered: existing.desiredState ?? "inactive", target: target) {
+        let target: DesiredState = name.isTemplate ? .inactive : desiredState
+        switch Self.replaceDecision(name.rawValue, registered: existing.desired ?? .inactive, target: target) {
         case .refuse(let message):
             Terminal.error(message)
             return .refused
         case .replace(let state):
             try await client.createUnit(UnitEntity(name: name.rawValue, options: local.options, desiredState: state))
-            DebugLog.log("replaced the contents of \(name); desired state \(state)")
+            DebugLog.log("replaced the contents of \(name); desired state \(state.rawValue)")
             return state == desiredState ? .replaced : .kept
         }
     }

@@ -75,7 +75,7 @@ final class FakeInspector: UnitInspector {
         try await registry.createUnit(name, file: file, desiredState: .launched)
         try await registry.setTarget(name, MachineID(machine))
         try await registry.publishState(UnitStateRecord(name: name, machineID: MachineID(machine), hash: file.hash,
-                                                        loadState: "loaded", activeState: "active", subState: "running",
+                                                        loadState: "loaded", activeState: .active, subState: "running",
                                                         jobState: .launched), ttl: 30)
     }
 

@@ -32,7 +32,7 @@ import FleetAPIClient
             try await registry.createUnit(name, file: file, desiredState: .launched)
             for id in machines {
                 try await registry.publishState(UnitStateRecord(name: name, machineID: MachineID(id), hash: file.hash,
-                                                                loadState: "loaded", activeState: "active",
+                                                                loadState: "loaded", activeState: .active,
                                                                 subState: "running", jobState: .launched), ttl: 30)
             }
         }

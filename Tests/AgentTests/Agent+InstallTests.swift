@@ -66,7 +66,7 @@ extension AgentReconcileTests {
             try await eventually("both units run, the one systemd would not enable too") {
                 let bad = try await systemd.state(of: "bad.service").activeState
                 let good = try await systemd.state(of: "good.service").activeState
-                return bad == "active" && good == "active"
+                return bad == .active && good == .active
             }
             #expect(await systemd.runtimeEnabled == ["good.service"])
         }

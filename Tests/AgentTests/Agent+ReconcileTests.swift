@@ -46,7 +46,7 @@ import Testing
         let agent = Agent(registry: registry, units: systemd, configuration: .init(machine: machine, ttl: 30), logger: quiet)
         try await running(agent) {
             try await eventually("web@1 is published active and launched") {
-                try await registry.states().contains { $0.name == name && $0.activeState == "active" && $0.jobState == .launched }
+                try await registry.states().contains { $0.name == name && $0.activeState == .active && $0.jobState == .launched }
             }
             #expect(await systemd.stops[name.rawValue] == nil, "an adopted unit is never stopped")
             #expect(await systemd.starts[name.rawValue] == nil, "an adopted running unit is not started again")
@@ -64,10 +64,10 @@ import Testing
             try await eventually("the orphan is stopped and its file removed") {
                 let gone = await systemd.unitFiles["moved.service"] == nil
                 let state = try await systemd.state(of: "moved.service").activeState
-                return gone && state == "inactive"
+                return gone && state == .inactive
             }
             #expect(await systemd.unitFiles["admin.service"] != nil)
-            #expect(try await systemd.state(of: "admin.service").activeState == "active")
+            #expect(try await systemd.state(of: "admin.service").activeState == .active)
         }
     }
 
@@ -100,7 +100,7 @@ import Testing
             }
             try await eventually("web runs and ssh is reported refused") {
                 let states = try await registry.states()
-                return states.contains { $0.name == web && $0.activeState == "active" }
+                return states.contains { $0.name == web && $0.activeState == .active }
                     && states.contains { $0.name == ssh && $0.loadState == "refused" }
             }
             #expect(await systemd.unitFiles["ssh.service"] == nil, "the host's unit is never shadowed")
@@ -123,7 +123,7 @@ import Testing
             try await registry.createUnit(ssh, file: file, desiredState: .launched)
             try await registry.setAssignment(machine.id, ssh, Assignment(hash: file.hash, desiredState: .launched))
             try await eventually("ssh runs from fleet's file") {
-                try await registry.states().contains { $0.name == ssh && $0.activeState == "active" }
+                try await registry.states().contains { $0.name == ssh && $0.activeState == .active }
             }
             #expect(await systemd.unitFiles["ssh.service"] != nil, "--allow-shadowing writes the unit")
         }
@@ -142,7 +142,7 @@ import Testing
                 try await registry.setAssignment(machine.id, unit, Assignment(hash: file.hash, desiredState: .launched))
             }
             try await eventually("both run") {
-                try await registry.states().filter { $0.activeState == "active" }.count == 2
+                try await registry.states().filter { $0.activeState == .active }.count == 2
             }
             try await registry.removeAssignment(machine.id, stuck)
             try await registry.removeAssignment(machine.id, other)
@@ -151,7 +151,7 @@ import Testing
             try await eventually("the other unit is unloaded and a new one starts despite the stuck one") {
                 let gone = await systemd.unitFiles[other.rawValue] == nil
                 let state = try await systemd.state(of: late.rawValue).activeState
-                return gone && state == "active"
+                return gone && state == .active
             }
         }
     }
@@ -166,12 +166,12 @@ import Testing
         try await registry.setAssignment(machine.id, name, Assignment(hash: file.hash, desiredState: .launched))
         let agent = Agent(registry: registry, units: systemd, configuration: .init(machine: machine, ttl: 2), logger: quiet)
         try await running(agent) {
-            try await eventually("db runs") { try await systemd.state(of: name.rawValue).activeState == "active" }
+            try await eventually("db runs") { try await systemd.state(of: name.rawValue).activeState == .active }
             try await store.apply(.delete(key: "/fleet", directory: true, recursive: true, condition: .none))
             try await eventually("the machine registered again after the wipe") { try await !registry.machines().isEmpty }
             try await Task.sleep(for: .milliseconds(300))  // lets the full pass that follows run
             #expect(await systemd.stops[name.rawValue] == nil, "assignments gone with the cluster key stop nothing")
-            #expect(try await systemd.state(of: name.rawValue).activeState == "active")
+            #expect(try await systemd.state(of: name.rawValue).activeState == .active)
         }
     }
 
@@ -202,22 +202,22 @@ import Testing
             try await eventually("both run") {
                 let kept = try await systemd.state(of: keep.rawValue).activeState
                 let fenced = try await systemd.state(of: stop.rawValue).activeState
-                return kept == "active" && fenced == "active"
+                return kept == .active && fenced == .active
             }
             let cut = ContinuousClock.now
             store.cut(true)
             // fenceAfter for a 4 s TTL is 3 s: the fenced unit must stop after it, before 4 s.
             let deadline = cut + .seconds(4)
-            while try await systemd.state(of: stop.rawValue).activeState == "active", ContinuousClock.now < deadline {
+            while try await systemd.state(of: stop.rawValue).activeState == .active, ContinuousClock.now < deadline {
                 try await Task.sleep(for: .milliseconds(20))
             }
             let stoppedAfter = ContinuousClock.now - cut
             #expect(stoppedAfter < .seconds(4), "the fenced unit stops before the TTL (took \(stoppedAfter))")
             #expect(stoppedAfter > .milliseconds(2500), "and not long before the fence point (took \(stoppedAfter))")
-            #expect(try await systemd.state(of: keep.rawValue).activeState == "active", "an unfenced unit keeps running")
+            #expect(try await systemd.state(of: keep.rawValue).activeState == .active, "an unfenced unit keeps running")
             store.cut(false)
             try await eventually("the fenced unit runs again once the machine is back") {
-                try await systemd.state(of: stop.rawValue).activeState == "active"
+                try await systemd.state(of: stop.rawValue).activeState == .active
             }
             #expect(await systemd.stops[keep.rawValue] == nil)
         }
@@ -233,7 +233,7 @@ import Testing
         try await registry.setAssignment(machine.id, stop, Assignment(hash: fenced.hash, desiredState: .launched))
         let agent = Agent(registry: registry, units: systemd, configuration: .init(machine: machine, ttl: 4), logger: quiet)
         try await running(agent) {
-            try await eventually("it runs") { try await systemd.state(of: stop.rawValue).activeState == "active" }
+            try await eventually("it runs") { try await systemd.state(of: stop.rawValue).activeState == .active }
             store.cut(true)
             try await Task.sleep(for: .seconds(2))  // the outage itself, shorter than the fence point (3 s)
             store.cut(false)

@@ -63,7 +63,7 @@ import Testing
             try await withThrowingTaskGroup(of: Void.self) { group in
                 group.addTask { try await agent.run() }
                 try await eventually("web@1 is published active") {
-                    try await registry.states().contains { $0.name == name && $0.activeState == "active" }
+                    try await registry.states().contains { $0.name == name && $0.activeState == .active }
                 }
                 try await body(store, registry, registry.keys.state(name, machine.id))
                 shutdown.triggerGracefulShutdown()

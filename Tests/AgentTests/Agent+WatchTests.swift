@@ -25,7 +25,7 @@ extension AgentReconcileTests {
             try await registry.createUnit(web, file: file, desiredState: .launched)
             try await registry.setAssignment(machine.id, web, Assignment(hash: file.hash, desiredState: .launched))
             try await eventually("the unit starts through a new watch, within the TTL") {
-                try await systemd.state(of: web.rawValue).activeState == "active"
+                try await systemd.state(of: web.rawValue).activeState == .active
             }
             #expect(store.watchCalls.count >= 2)
         }

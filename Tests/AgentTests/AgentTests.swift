@@ -31,13 +31,13 @@ import Testing
                 try await registry.setTarget(name, machine.id)
                 try await registry.setAssignment(machine.id, name, Assignment(hash: file.hash, desiredState: .launched))
                 try await eventually("web@1 is published active and launched") {
-                    try await registry.states().contains { $0.name == name && $0.activeState == "active" && $0.jobState == .launched }
+                    try await registry.states().contains { $0.name == name && $0.activeState == .active && $0.jobState == .launched }
                 }
-                #expect(try await systemd.state(of: name.rawValue).activeState == "active")
+                #expect(try await systemd.state(of: name.rawValue).activeState == .active)
 
                 try await registry.setAssignment(machine.id, name, Assignment(hash: file.hash, desiredState: .loaded))
                 try await eventually("web@1 is stopped") {
-                    try await registry.states().contains { $0.name == name && $0.activeState == "inactive" && $0.jobState == .loaded }
+                    try await registry.states().contains { $0.name == name && $0.activeState == .inactive && $0.jobState == .loaded }
                 }
 
                 try await registry.removeAssignment(machine.id, name)
@@ -62,13 +62,13 @@ import Testing
             try await withThrowingTaskGroup(of: Void.self) { group in
                 group.addTask { try await agent.run() }
                 try await eventually("db is active") {
-                    try await registry.states().contains { $0.activeState == "active" }
+                    try await registry.states().contains { $0.activeState == .active }
                 }
                 shutdown.triggerGracefulShutdown()
                 try await group.waitForAll()
             }
         }
-        #expect(try await systemd.state(of: "db.service").activeState != "active")
+        #expect(try await systemd.state(of: "db.service").activeState != .active)
         #expect(await systemd.unitFiles["db.service"] == nil, "its file is removed")
         #expect(try await registry.states().isEmpty)
         #expect(try await registry.machines().isEmpty, "the engine may move its units at once")
@@ -91,13 +91,13 @@ import Testing
                 try await withThrowingTaskGroup(of: Void.self) { group in
                     group.addTask { try await agent.run() }
                     try await eventually("db is published active (run \(run))") {
-                        try await registry.states().contains { $0.name == name && $0.activeState == "active" && $0.jobState == .launched }
+                        try await registry.states().contains { $0.name == name && $0.activeState == .active && $0.jobState == .launched }
                     }
                     shutdown.triggerGracefulShutdown()
                     try await group.waitForAll()
                 }
             }
-            #expect(try await systemd.state(of: name.rawValue).activeState == "active", "db keeps running after stop \(run)")
+            #expect(try await systemd.state(of: name.rawValue).activeState == .active, "db keeps running after stop \(run)")
             #expect(try await registry.machines().map(\.id) == [machine.id], "the presence stays until its TTL")
             #expect(try await registry.states().contains { $0.name == name }, "so does db's state")
         }

@@ -91,7 +91,7 @@ import Testing
         try await testGracefulShutdown { shutdown in
             try await withThrowingTaskGroup(of: Void.self) { group in
                 group.addTask { try await agent.run() }
-                try await eventually("kept is active") { try await systemd.state(of: name.rawValue).activeState == "active" }
+                try await eventually("kept is active") { try await systemd.state(of: name.rawValue).activeState == .active }
                 let index = try #require(try await registry.store.getIfPresent(registry.keys.machine(live.id))?.createdIndex)
                 try await registry.removeMachine(live.id)  // its presence ran out
                 try await eventually("the machine registered again") {

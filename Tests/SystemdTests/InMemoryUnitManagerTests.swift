@@ -6,11 +6,11 @@ import Testing
 @Suite struct InMemoryUnitManagerTests {
     typealias State = SystemdUnitState
 
-    static let inactive = State(loadState: "loaded", activeState: "inactive", subState: "dead")
-    static let activating = State(loadState: "loaded", activeState: "activating", subState: "start")
-    static let running = State(loadState: "loaded", activeState: "active", subState: "running")
-    static let deactivating = State(loadState: "loaded", activeState: "deactivating", subState: "stop-sigterm")
-    static let failed = State(loadState: "loaded", activeState: "failed", subState: "failed")
+    static let inactive = State(loadState: "loaded", activeState: .inactive, subState: "dead")
+    static let activating = State(loadState: "loaded", activeState: .activating, subState: "start")
+    static let running = State(loadState: "loaded", activeState: .active, subState: "running")
+    static let deactivating = State(loadState: "loaded", activeState: .deactivating, subState: "stop-sigterm")
+    static let failed = State(loadState: "loaded", activeState: .failed, subState: "failed")
 
     @Test func writeReportsWhetherTheContentChanged() async throws {
         let units = InMemoryUnitManager()
@@ -51,7 +51,7 @@ import Testing
         try await units.stop("a.service")
         try await units.reload()
         try await units.start("a.service")
-        #expect(try await units.state(of: "a.service").activeState == "failed")
+        #expect(try await units.state(of: "a.service").activeState == .failed)
         #expect(await units.reloadCount == 1)
     }
 
@@ -98,7 +98,7 @@ import Testing
         try await units.stop("nothing.service")
         try await units.resetFailed("nothing.service")
         #expect(try await units.state(of: "nothing.service")
-            == State(loadState: "not-found", activeState: "inactive", subState: "dead"))
+            == State(loadState: "not-found", activeState: .inactive, subState: "dead"))
     }
 
     @Test func removingTheFileAndReloadingMakesTheUnitNotFound() async throws {
@@ -110,7 +110,7 @@ import Testing
         _ = await changes.next()
         _ = try await units.removeUnitFile("a.service")
         try await units.reload()
-        #expect(await changes.next()?.state == State(loadState: "not-found", activeState: "inactive", subState: "dead"))
+        #expect(await changes.next()?.state == State(loadState: "not-found", activeState: .inactive, subState: "dead"))
     }
 
     @Test func onlyWatchedUnitsAreReported() async throws {
@@ -143,8 +143,8 @@ import Testing
         try await units.start("a.service")
         await units.watch("a.service")
         #expect(await changes.next()?.state == Self.running)
-        await units.setState("a.service", activeState: "failed", subState: "failed")
-        await units.setState("a.service", activeState: "failed", subState: "failed")  // no change, no emission
+        await units.setState("a.service", activeState: .failed, subState: "failed")
+        await units.setState("a.service", activeState: .failed, subState: "failed")  // no change, no emission
         #expect(await changes.next()?.state == Self.failed)
         await units.unwatch("a.service")
         await units.watch("a.service")
@@ -167,7 +167,7 @@ import Testing
         try await units.reload()
         await units.watch("a.service")
         try await units.start("a.service")
-        let state = try await log.next("a.service", within: .seconds(5)) { $0.activeState == "active" }
+        let state = try await log.next("a.service", within: .seconds(5)) { $0.activeState == .active }
         #expect(state == Self.running)
     }
 }

@@ -16,10 +16,10 @@ struct SystemdStatusAndJournalTests {
             try await units.reload()
             await units.watch(name)
             try await units.start(name)
-            _ = try await log.next(name) { $0.activeState == "active" }
+            _ = try await log.next(name) { $0.activeState == .active }
 
             let details = try await units.details(of: name)
-            #expect(details.state == SystemdUnitState(loadState: "loaded", activeState: "active", subState: "running"))
+            #expect(details.state == SystemdUnitState(loadState: "loaded", activeState: .active, subState: "running"))
             #expect(details.description == "fleet test unit")
             #expect(details.fragmentPath.hasSuffix("/" + name))
             #expect(details.mainPID != 0)

@@ -9,7 +9,7 @@ import Testing
 
     func running() -> SystemdUnitDetails {
         var details = SystemdUnitDetails(
-            name: "web@1.service", state: SystemdUnitState(loadState: "loaded", activeState: "active", subState: "running"))
+            name: "web@1.service", state: SystemdUnitState(loadState: "loaded", activeState: .active, subState: "running"))
         details.description = "Web 1"
         details.fragmentPath = "/run/systemd/system/web@1.service"
         details.unitFileState = "static"
@@ -42,7 +42,7 @@ import Testing
 
     @Test func aFailedServiceShowsTheResultAndHowItsProcessEnded() {
         var details = running()
-        details.state = SystemdUnitState(loadState: "loaded", activeState: "failed", subState: "failed")
+        details.state = SystemdUnitState(loadState: "loaded", activeState: .failed, subState: "failed")
         details.result = "exit-code"
         details.mainPID = 0
         details.execMainPID = 42
@@ -61,7 +61,7 @@ import Testing
 
     @Test func anUnknownUnitIsNotFoundWithSystemctlsExitStatus() {
         let details = SystemdUnitDetails(
-            name: "nope.service", state: SystemdUnitState(loadState: "not-found", activeState: "inactive", subState: "dead"))
+            name: "nope.service", state: SystemdUnitState(loadState: "not-found", activeState: .inactive, subState: "dead"))
         #expect(details.statusText(now: Self.now) == """
             ○ nope.service
                  Loaded: not-found (Reason: Unit nope.service not found.)

@@ -32,9 +32,9 @@ struct SystemdUnitManagerInstallTests {
             await units.watch([app, sidekick])
 
             try await units.start(app)
-            _ = try await log.next(sidekick) { $0.activeState == "active" }
+            _ = try await log.next(sidekick) { $0.activeState == .active }
             try await units.stop(app)
-            _ = try await log.next(sidekick) { $0.activeState == "inactive" }
+            _ = try await log.next(sidekick) { $0.activeState == .inactive }
 
             await units.unwatch(sidekick)
             await units.unwatch(app)

@@ -41,7 +41,7 @@ enum RealSystemd {
     .enabled(if: RealSystemd.isEnabled, "needs FLEET_TEST_SYSTEMD_USER=1 and a systemd --user (run on a rig host)"))
 struct SystemdUnitManagerTests {
     typealias State = SystemdUnitState
-    static let running = State(loadState: "loaded", activeState: "active", subState: "running")
+    static let running = State(loadState: "loaded", activeState: .active, subState: "running")
 
     @Test func startStopAndRemoveAUnit() async throws {
         try await RealSystemd.withManager { units, log in
@@ -52,15 +52,15 @@ struct SystemdUnitManagerTests {
 
             await units.watch(name)
             let initial = try await log.next(name) { _ in true }
-            #expect(initial == State(loadState: "loaded", activeState: "inactive", subState: "dead"))
+            #expect(initial == State(loadState: "loaded", activeState: .inactive, subState: "dead"))
 
             try await units.start(name)
-            let started = try await log.next(name) { $0.activeState == "active" }
+            let started = try await log.next(name) { $0.activeState == .active }
             #expect(started.subState == "running")
             #expect(try await units.state(of: name) == Self.running)
 
             try await units.stop(name)
-            let stopped = try await log.next(name) { $0.activeState == "inactive" }
+            let stopped = try await log.next(name) { $0.activeState == .inactive }
             #expect(stopped.subState == "dead")
 
             #expect(try await units.removeUnitFile(name))
@@ -84,12 +84,12 @@ struct SystemdUnitManagerTests {
             try await units.reload()
             await units.watch(name)
             try await units.start(name)
-            let failed = try await log.next(name) { $0.activeState == "failed" }
-            #expect(failed == State(loadState: "loaded", activeState: "failed", subState: "failed"))
-            #expect(try await units.state(of: name).activeState == "failed")
+            let failed = try await log.next(name) { $0.activeState == .failed }
+            #expect(failed == State(loadState: "loaded", activeState: .failed, subState: "failed"))
+            #expect(try await units.state(of: name).activeState == .failed)
 
             try await units.resetFailed(name)
-            _ = try await log.next(name) { $0.activeState == "inactive" }
+            _ = try await log.next(name) { $0.activeState == .inactive }
             try await units.resetFailed(name)  // not failed any more: still fine
             try await RealSystemd.cleanUp(name, units)
         }
@@ -100,7 +100,7 @@ struct SystemdUnitManagerTests {
             let name = TestUnits.uniqueName("missing")
             try await units.stop(name)
             try await units.resetFailed(name)
-            let unknown = State(loadState: "not-found", activeState: "inactive", subState: "dead")
+            let unknown = State(loadState: "not-found", activeState: .inactive, subState: "dead")
             #expect(try await units.state(of: name) == unknown)
 
             let error = await #expect(throws: SystemdError.self) { try await units.start(name) }
@@ -118,7 +118,7 @@ struct SystemdUnitManagerTests {
             try await first.reload()
             await first.watch(name)
             try await first.start(name)
-            _ = try await firstLog.next(name) { $0.activeState == "active" }
+            _ = try await firstLog.next(name) { $0.activeState == .active }
 
             try await RealSystemd.withManager { second, secondLog in
                 await second.watch(name)
@@ -127,8 +127,8 @@ struct SystemdUnitManagerTests {
                 await second.unwatch(name)
                 try await second.stop(name)  // the first manager sees it
             }
-            _ = try await firstLog.next(name) { $0.activeState == "inactive" }
-            #expect(await firstLog.states(of: name).last?.activeState == "inactive")
+            _ = try await firstLog.next(name) { $0.activeState == .inactive }
+            #expect(await firstLog.states(of: name).last?.activeState == .inactive)
             try await RealSystemd.cleanUp(name, first)
         }
     }
@@ -144,7 +144,7 @@ struct SystemdUnitManagerTests {
         try await units.reload()
         await units.watch(name)
         try await units.start(name)
-        _ = try await log.next(name) { $0.activeState == "active" }
+        _ = try await log.next(name) { $0.activeState == .active }
         try await RealSystemd.cleanUp(name, units)
         await units.close()
     }
@@ -207,7 +207,7 @@ struct SystemdNewUnitFileTests {
                 let initial = try await log.next(name) { _ in true }
                 #expect(initial.loadState == "loaded", "\(name) after watch: \(initial)")
                 try await units.start(name)
-                _ = try await log.next(name) { $0.activeState == "active" }
+                _ = try await log.next(name) { $0.activeState == .active }
             }
             for name in names { try await RealSystemd.cleanUp(name, units) }
         }
@@ -222,7 +222,7 @@ struct SystemdNewUnitFileTests {
             let failures = try await units.start(names + [missing])
             #expect(Array(failures.keys) == [missing])
             #expect((failures[missing] as? SystemdError)?.code == .noSuchUnit)
-            for name in names { _ = try await log.next(name) { $0.activeState == "active" } }
+            for name in names { _ = try await log.next(name) { $0.activeState == .active } }
             for name in names { try await RealSystemd.cleanUp(name, units) }
         }
     }

@@ -1,3 +1,4 @@
+import FleetUnit
 import Testing
 @testable import fleetctl
 
@@ -5,17 +6,17 @@ import Testing
 /// Before, every command replaced any unit and reset it to `inactive` (stopping it).
 @Suite struct UnitCreatorReplaceTests {
     @Test(arguments: [
-        ("inactive", "inactive", true), ("loaded", "inactive", false), ("launched", "inactive", false),
-        ("inactive", "loaded", true), ("loaded", "loaded", true), ("launched", "loaded", false),
-        ("inactive", "launched", true), ("loaded", "launched", true), ("launched", "launched", true),
+        (DesiredState.inactive, DesiredState.inactive, true), (.loaded, .inactive, false), (.launched, .inactive, false),
+        (.inactive, .loaded, true), (.loaded, .loaded, true), (.launched, .loaded, false),
+        (.inactive, .launched, true), (.loaded, .launched, true), (.launched, .launched, true),
     ])
-    func aUnitIsReplacedOnlyUpToTheCommandsState(registered: String, target: String, replaced: Bool) {
+    func aUnitIsReplacedOnlyUpToTheCommandsState(registered: DesiredState, target: DesiredState, replaced: Bool) {
         let decision = UnitCreator.replaceDecision("web.service", registered: registered, target: target)
         if replaced {
             // The command's own state, so a launched unit stays launched (restarted by its agent).
             #expect(decision == .replace(desiredState: target))
         } else {
-            #expect(decision == .refuse(message: "Warning: can not replace Unit(web.service) in state '\(registered)', use the appropriate command"))
+            #expect(decision == .refuse(message: "Warning: can not replace Unit(web.service) in state '\(registered.rawValue)', use the appropriate command"))
         }
     }
 

@@ -1,4 +1,5 @@
 import CSystemd
+import FleetUnit
 import Glibc
 
 typealias UnitStateChange = (unit: String, state: SystemdUnitState)
@@ -322,7 +323,7 @@ final class BusConnection {
                 if fetched[signal.unit] == nil { fetched[signal.unit] = try? unitState(signal.unit).state }
                 guard let known = fetched[signal.unit] else { continue }
                 properties = properties.filling(from: UnitStateProperties(
-                    loadState: known.loadState, activeState: known.activeState, subState: known.subState))
+                    loadState: known.loadState, activeState: known.activeState.rawValue, subState: known.subState))
             }
             guard let state = properties.complete else { continue }
             emit(signal.unit, state, asOf: signal.order)

@@ -1,4 +1,5 @@
 import CSystemd
+import FleetUnit
 import Glibc
 
 /// sd-bus type codes are C `char`s.
@@ -56,7 +57,7 @@ final class BusMessage {
             guard let name = readString(), readString() != nil, let load = readString(), let active = readString(),
                 let sub = readString(), skip("souso"), exit()
             else { return nil }
-            states[name] = SystemdUnitState(loadState: load, activeState: active, subState: sub)
+            states[name] = SystemdUnitState(loadState: load, activeState: ActiveState(rawValue: active), subState: sub)
         }
         guard exit() else { return nil }
         return states
@@ -127,7 +128,7 @@ struct UnitStateProperties: Equatable {
     /// The full triple, if the message carried all three.
     var complete: SystemdUnitState? {
         guard let loadState, let activeState, let subState else { return nil }
-        return SystemdUnitState(loadState: loadState, activeState: activeState, subState: subState)
+        return SystemdUnitState(loadState: loadState, activeState: ActiveState(rawValue: activeState), subState: subState)
     }
 
     /// The names of the properties this value lacks.

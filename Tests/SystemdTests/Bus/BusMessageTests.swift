@@ -33,7 +33,7 @@ import Testing
         let read = UnitStateProperties(loadState: "loaded", activeState: "inactive", subState: "dead")
         #expect(
             signal.filling(from: read).complete
-                == SystemdUnitState(loadState: "loaded", activeState: "active", subState: "running"))
+                == SystemdUnitState(loadState: "loaded", activeState: .active, subState: "running"))
     }
 
     @Test func subscriptByPropertyName() {
