@@ -26,11 +26,27 @@ package_unpack() {
   [ -z "$saved" ] || { cp "$saved" "$conf"; rm -f "$saved"; }
 }
 
+# package_tls K: the cluster CA (made once, beside the machines' state) and machine K's
+# certificate, made with the packaged fleetctl as docs/deploy.md has it; prints the directory.
+package_tls() {
+  local k=$1 tls fleetctl_bin
+  tls=$(dirname "$("$RIGCMD" dir 1)")/pkg-tls
+  fleetctl_bin=$(prefix "$k")/usr/bin/fleetctl
+  [ -f "$tls/ca.pem" ] || "$fleetctl_bin" cluster init --dir "$tls" >/dev/null || return 1
+  [ -f "$tls/m$k.pem" ] || "$fleetctl_bin" cluster issue --dir "$tls" --role machine \
+    --machine-id "$("$RIGCMD" machine-id "$k")" --ip "$("$RIGCMD" addr "$k")" --ip 127.0.0.1 --out "m$k" >/dev/null \
+    || return 1
+  echo "$tls"
+}
+
 # package_configure K STORE_ADDR KEYS_PORT: what machine K must change: lines appended to the
-# packaged fleet.conf (its paths, addresses and store), and a drop-in for the packaged unit.
+# packaged fleet.conf (its paths, addresses, certificate and store), and a drop-in for the
+# packaged unit. TLS as on a real host: fleetd opens no plain TCP listener without
+# insecure_plaintext.
 package_configure() {
-  local k=$1 store_addr=$2 keys_port=$3 dir addr root units
+  local k=$1 store_addr=$2 keys_port=$3 dir addr root units tls
   dir=$("$RIGCMD" dir "$k") addr=$("$RIGCMD" addr "$k") root=$(prefix "$k")
+  tls=$(package_tls "$k") || return 1
   {
     echo
     echo "# --- a simulated machine (Tests/cluster/package-lib.sh) ---"
@@ -39,8 +55,11 @@ package_configure() {
     echo "api_socket=$dir/fleet.sock"
     echo "api_listen=$addr:4002"
     echo "dns_listen=$addr:53"
+    echo "tls_ca=$tls/ca.pem"
+    echo "tls_cert=$tls/m$k.pem"
+    echo "tls_key=$tls/m$k-key.pem"
     if [ "$k" = 1 ]; then echo "keys_listen=$addr:$keys_port"
-    else echo "store=http://$store_addr:$keys_port"; echo "keys_listen=none"; fi
+    else echo "store=https://$store_addr:$keys_port"; echo "keys_listen=none"; fi
   } >>"$root/etc/fleet/fleet.conf"
   # The sandbox hides paths by bind-mounting PID 1's /run/systemd/inaccessible/* over them
   # (ProtectKernelTunables, ProtectKernelLogs); a simulated machine's /run is its own, so it

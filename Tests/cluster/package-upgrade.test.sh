@@ -7,9 +7,9 @@
 # back in list-machines, running the new binary, and every unit still runs with the same main
 # PID; and throughout, every unit's DNS name answers from at least one machine.
 #
-# Needs two packages, so two release builds, which scripts/test never makes: without
-# FLEET_PACKAGE_OLD it skips. FLEET_PACKAGE_OLD=$FLEET_PACKAGE (one package) checks the
-# restart alone. fleetd's stop leaves its units running for the new fleetd to adopt;
+# Needs two packages, so two release builds: scripts/test makes them with scripts/build-packages
+# (this commit's, and the upgrade base's, an older fleet); run alone without FLEET_PACKAGE_OLD it
+# skips. FLEET_PACKAGE_OLD=$FLEET_PACKAGE (one package) checks the restart alone. fleetd's stop leaves its units running for the new fleetd to adopt;
 # restart.test.sh checks the same restarts with the debug build on every run.
 set -uo pipefail
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
