@@ -18,25 +18,38 @@ struct RestoreCommand: ParsableCommand {
         and the replaced store's, so the other machines read it afresh instead of waiting for \
         indexes they saw before. Then start fleetd.
 
+        The store is the one fleetd's own options name: --config FILE, --data-dir DIR (or \
+        FLEET_DATA_DIR, or data_dir in the file; default /var/lib/fleet).
+
         Examples:
           systemctl stop fleetd && fleetd restore /var/backups/fleet/store.db && systemctl start fleetd
           fleetd restore --config /etc/fleet/fleet.conf --data-dir /srv/fleet store.db
         """)
 
-    @Option(help: ArgumentHelp("The configuration file, as for fleetd (default /etc/fleet/fleet.conf, which may be absent).",
-                               valueName: "file"))
-    var config: String?
-
-    @Option(help: "The data directory of the store to replace (default: as fleetd resolves it, /var/lib/fleet).")
-    var dataDir: String?
+    /// fleetd's own options: `--config`, `--data-dir` (and any other) are fleetd's, given
+    /// before or after `restore`, and resolved exactly as fleetd resolves them.
+    @ParentCommand var fleetd: FleetdCommand
 
     @Argument(help: "The backup to install.")
     var file: String
 
     func run() throws {
-        let environment = ProcessInfo.processInfo.environment
-        let flags = dataDir.map { [ConfigKey.dataDir.name: $0] } ?? [:]
-        var resolver = SettingResolver(try FleetdCommand.sources(config: config, flags: flags, environment: environment))
+        let directory = try dataDirectory(environment: ProcessInfo.processInfo.environment)
+        _ = try StoreFileModes.secureDirectory(at: directory)
+        let outcome = try StoreRestore.restore(from: file, to: directory + "/store.db")
+        print("Restored \(file) as \(outcome.installed.path): \(outcome.installed.keys) keys, \(outcome.installed.bytes) bytes, "
+              + "backup index \(outcome.backupIndex) (the store continues at \(outcome.installed.index)).")
+        if let aside = outcome.movedAside {
+            print("The store it replaced is kept as \(aside).")
+        }
+        print("Start fleetd to use it.")
+    }
+
+    /// The data directory fleetd would open its store in, with these options and `environment`.
+    /// - Throws: when fleetd is configured for another store (etcd, or another fleetd's).
+    func dataDirectory(environment: [String: String]) throws -> String {
+        var resolver = SettingResolver(try FleetdCommand.sources(config: fleetd.config, flags: fleetd.givenOptions,
+                                                                 environment: environment))
         if let servers = resolver.text(.etcdServers) {
             throw ValidationError("this fleetd uses etcd (etcd_servers, \(servers.origin)), not the embedded store: "
                                   + "restore etcd with etcd's own tools (etcdutl snapshot restore)")
@@ -46,14 +59,6 @@ struct RestoreCommand: ParsableCommand {
             throw ValidationError("this fleetd uses the store at \(store.text) (\(store.origin)): restore on the machine "
                                   + "that holds the store")
         }
-        let directory = resolver.text(.dataDir, default: "/var/lib/fleet").text
-        _ = try StoreFileModes.secureDirectory(at: directory)
-        let outcome = try StoreRestore.restore(from: file, to: directory + "/store.db")
-        print("Restored \(file) as \(outcome.installed.path): \(outcome.installed.keys) keys, \(outcome.installed.bytes) bytes, "
-              + "backup index \(outcome.backupIndex) (the store continues at \(outcome.installed.index)).")
-        if let aside = outcome.movedAside {
-            print("The store it replaced is kept as \(aside).")
-        }
-        print("Start fleetd to use it.")
+        return resolver.text(.dataDir, default: "/var/lib/fleet").text
     }
 }
