@@ -20,11 +20,15 @@ public struct APIRoutes: Sendable {
         /// The client that passes status and journal requests on to other fleetds: with TLS,
         /// it presents this machine's certificate and trusts only the cluster CA.
         public var peerHTTPClient: HTTPClient
+        /// Where `GET /fleet/v1/store/backup` takes its copy (only the embedded store's fleetd can).
+        public var storeBackup: StoreBackupSource
 
-        public init(tokenLimit: Int = 100, localMachine: MachineID? = nil, peerHTTPClient: HTTPClient = .shared) {
+        public init(tokenLimit: Int = 100, localMachine: MachineID? = nil, peerHTTPClient: HTTPClient = .shared,
+                    storeBackup: StoreBackupSource = .unavailable("this fleetd keeps no store to back up")) {
             self.tokenLimit = tokenLimit
             self.localMachine = localMachine
             self.peerHTTPClient = peerHTTPClient
+            self.storeBackup = storeBackup
         }
     }
 
@@ -74,6 +78,8 @@ public struct APIRoutes: Sendable {
             router.patch("\(base)/machines") { request, _ in try await patchMachines(request) }
             router.get("\(base)/discovery") { request, _ in discovery(request) }
         }
+        // Ours, not fleet's: only under /fleet/v1, where fleet has no "store" resource.
+        router.get("/fleet/v1/store/backup") { _, _ in try await storeBackup() }
         router.get("/metrics") { _, _ in try await metricsResponse() }
     }
 
@@ -81,12 +87,14 @@ public struct APIRoutes: Sendable {
     enum Resource: String, CaseIterable {
         case root = "/", units, unit = "units/:name", unitStatus = "units/:name/status", unitJournal = "units/:name/journal"
         case states = "state", state = "state/:name", machines, discovery, metrics
+        case storeBackup = "store/backup"
 
         /// The resource `path` names under `/fleet/v1` or `/v1-alpha` (or `/`, `/metrics`), if any.
         init?(path: String) {
             let parts = path.split(separator: "/")
             if parts.isEmpty { self = .root; return }
             if parts == ["metrics"] { self = .metrics; return }
+            if parts == ["fleet", "v1", "store", "backup"] { self = .storeBackup; return }
             let rest: ArraySlice<Substring>
             if parts.starts(with: ["fleet", "v1"]) {
                 rest = parts.dropFirst(2)

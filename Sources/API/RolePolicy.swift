@@ -18,7 +18,8 @@ import HTTPTypes
 ///     holding the writer's own ID): that is how a machine that does not lead tries to
 ///     acquire or renew the lease, and it must see the store's answer, not a 403.
 ///
-///   The fleet API is read-only for a machine (status and journal are passed on with GET).
+///   The fleet API is read-only for a machine (status and journal are passed on with GET),
+///   and a copy of the whole store (`GET /fleet/v1/store/backup`) is for an admin only.
 /// * `discovery-reader`: read and watch `/discovery` through the keys API, read the API's
 ///   discovery document; nothing else.
 ///
@@ -46,6 +47,7 @@ public struct RolePolicy: Sendable {
         case .admin:
             return nil
         case .machine:
+            if Self.isBackupPath(path) { return "only an admin may take a backup of the store" }
             if !isKeys { return Self.isRead(method) ? nil : "a machine may only read the fleet API" }
             if Self.isRead(method) { return nil }
             guard let key = Self.storeKey(path) else { return "the key is not valid" }
@@ -148,6 +150,11 @@ public struct RolePolicy: Sendable {
     }
 
     static func isRead(_ method: HTTPRequest.Method) -> Bool { method == .get || method == .head }
+
+    /// `GET /fleet/v1/store/backup`: every key of the store in one file, secrets included.
+    static func isBackupPath(_ path: String) -> Bool {
+        APIRoutes.Resource(path: path) == .storeBackup
+    }
 
     static func isKeysPath(_ path: String) -> Bool { path == "/v2/keys" || path.hasPrefix("/v2/keys/") }
 

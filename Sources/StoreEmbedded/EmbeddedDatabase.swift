@@ -19,7 +19,7 @@ final class EmbeddedDatabase {
 
     let path: String
     let historyLimit: Int
-    private let connection: SQLiteConnection
+    let connection: SQLiteConnection
     /// Rows in `events`, kept here so trimming needs no COUNT(*) per commit.
     private var storedEvents = 0
 

@@ -31,6 +31,9 @@ struct EmbeddedCommit: Sendable {
 final class EmbeddedWriter: Sendable {
     private struct Queue {
         var commits: [EmbeddedCommit] = []
+        /// Work on the database between two batches (a backup), run after the commits queued
+        /// before it.
+        var jobs: [@Sendable (EmbeddedDatabase) -> Void] = []
         /// The thread is (about to be) parked on `wakeUp`; the next submitter must signal it.
         var sleeping = false
         var closing: StorePromise<Void>?
@@ -84,6 +87,25 @@ final class EmbeddedWriter: Sendable {
         if wake { wakeUp.signal() }
     }
 
+    /// Runs `job` on the writer thread with the database between two batches, after every
+    /// commit queued before it (and any that joined the same batch): the database is then
+    /// exactly the store as of its last commit. Writes wait while it runs. The promise fails if the store is closing.
+    func perform<Value: Sendable>(_ job: @escaping @Sendable (EmbeddedDatabase) throws -> Value) -> StorePromise<Value> {
+        let promise = StorePromise<Value>()
+        let wake: Bool? = queue.withLock { queue in
+            if queue.closing != nil { return nil }
+            queue.jobs.append { database in promise.complete(Result { try job(database) }) }
+            defer { queue.sleeping = false }
+            return queue.sleeping
+        }
+        guard let wake else {
+            promise.fail(StoreError(.unavailable, "embedded store '\(path)' is closed"))
+            return promise
+        }
+        if wake { wakeUp.signal() }
+        return promise
+    }
+
     /// Finishes what is queued, closes the database and ends the thread; the promise completes then.
     @discardableResult
     func close() -> StorePromise<Void> {
@@ -133,12 +155,13 @@ final class EmbeddedWriter: Sendable {
             return
         }
         while true {
-            let next: (commits: [EmbeddedCommit], closing: StorePromise<Void>?)? = queue.withLock { queue in
-                if !queue.commits.isEmpty {
-                    defer { queue.commits = [] }
-                    return (queue.commits, nil)
+            let next: (commits: [EmbeddedCommit], jobs: [@Sendable (EmbeddedDatabase) -> Void],
+                       closing: StorePromise<Void>?)? = queue.withLock { queue in
+                if !queue.commits.isEmpty || !queue.jobs.isEmpty {
+                    defer { queue.commits = []; queue.jobs = [] }
+                    return (queue.commits, queue.jobs, nil)
                 }
-                if let closing = queue.closing { return ([], closing) }
+                if let closing = queue.closing { return ([], [], closing) }
                 queue.sleeping = true
                 return nil
             }
@@ -151,7 +174,9 @@ final class EmbeddedWriter: Sendable {
                 closing.succeed(())
                 return
             }
+            // Commits first: a job was queued after every commit it might hold.
             write(next.commits, to: database)
+            for job in next.jobs { job(database) }
         }
     }
 

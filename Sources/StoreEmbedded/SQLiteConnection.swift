@@ -51,10 +51,12 @@ final class SQLiteConnection {
     private var handle: OpaquePointer?
     private var statements: [String: OpaquePointer] = [:]
 
-    init(path: String) throws(SQLiteError) {
+    /// - Parameter create: create the file if it is missing (the store does; a restore's
+    ///   checks never do, so a mistyped name is not taken for an empty database).
+    init(path: String, create: Bool = true) throws(SQLiteError) {
         self.path = path
         var db: OpaquePointer?
-        let flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_EXRESCODE
+        let flags = SQLITE_OPEN_READWRITE | (create ? SQLITE_OPEN_CREATE : 0) | SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_EXRESCODE
         let rc = sqlite3_open_v2(path, &db, flags, nil)
         guard rc == SQLITE_OK, let db else {
             let message = db.map { String(cString: sqlite3_errmsg($0)) } ?? String(cString: sqlite3_errstr(rc))
@@ -113,6 +115,24 @@ final class SQLiteConnection {
         var result: [String] = []
         try query(sql) { row in result.append(row.text(0) ?? "") }
         return result
+    }
+
+    /// Copies this whole database into `destination` with SQLite's online backup API, in one
+    /// step: the copy is this connection's view between two transactions, and nothing else
+    /// uses the connection meanwhile (both run on the caller's thread).
+    func backup(into destination: SQLiteConnection) throws(SQLiteError) {
+        guard let handle, let target = destination.handle else {
+            throw SQLiteError(call: "sqlite3_backup_init", code: SQLITE_MISUSE, message: "the database is closed", path: path)
+        }
+        guard let backup = sqlite3_backup_init(target, "main", handle, "main") else {
+            throw destination.error(sqlite3_errcode(target), "sqlite3_backup_init")
+        }
+        let step = sqlite3_backup_step(backup, -1)
+        // finish reports the step's error too, and must run whatever the step did.
+        let finish = sqlite3_backup_finish(backup)
+        guard step == SQLITE_DONE, finish == SQLITE_OK else {
+            throw destination.error(finish == SQLITE_OK ? step : finish, "sqlite3_backup_step")
+        }
     }
 
     private func prepared(_ sql: String) throws(SQLiteError) -> OpaquePointer {

@@ -22,7 +22,7 @@ struct FleetctlCommand: AsyncParsableCommand {
         subcommands: [
             Submit.self, Load.self, Start.self, Stop.self, Restart.self, Unload.self, Destroy.self, Cat.self,
             Status.self, Journal.self, SSH.self, FDForward.self, ListUnits.self, ListUnitFiles.self, ListMachines.self, ListServices.self, Discover.self, Announce.self,
-            Cluster.self, Verify.self, Version.self,
+            Cluster.self, Backup.self, Verify.self, Version.self,
         ])
 
     static var commandNames: [String] { configuration.subcommands.map { $0._commandName } }

@@ -40,6 +40,7 @@ struct Fleetd {
         var services: [ServiceGroupConfiguration.ServiceConfiguration] = [.init(service: reloader)]
         let store: any KeyValueStore
         var etcdStore: EtcdStore?
+        let backup: StoreBackupSource
         switch settings.store {
         case .embedded:
             let path = settings.dataDirectory + "/store.db"
@@ -56,8 +57,11 @@ struct Fleetd {
             }
             services.append(.init(service: embedded))
             store = embedded
+            backup = Self.backupSource(embedded, directory: settings.dataDirectory)
         case .remote(let url):
             store = RemoteStore(url: url, client: PeerHTTPClient.client(tls), watchLimits: settings.watchLimits)
+            backup = .unavailable("this fleetd does not hold the store, it uses the store at \(url): "
+                                  + "run fleetctl backup against the fleetd that holds it (on that machine, or --endpoint to its API)")
         case let .etcd(endpoints, prefix, caFile, certFile, keyFile):
             let tls = (caFile ?? certFile ?? keyFile) == nil ? nil
                 : EtcdStore.TLS(caFile: caFile, certificateFile: certFile, keyFile: keyFile)
@@ -66,6 +70,7 @@ struct Fleetd {
             services.append(.init(service: etcd))
             store = etcd
             etcdStore = etcd
+            backup = .unavailable("this cluster's store is etcd: back it up with etcd's own tools (etcdctl snapshot save FILE)")
         }
         // fleet's engine and registry metrics, served with the API's own at /metrics.
         let prometheus = PrometheusCollectorRegistry()
@@ -115,7 +120,7 @@ struct Fleetd {
         }
         let api = APIRoutes(registry: registry,
                            configuration: .init(tokenLimit: settings.tokenLimit, localMachine: machine.id,
-                                                peerHTTPClient: PeerHTTPClient.client(tls)),
+                                                peerHTTPClient: PeerHTTPClient.client(tls), storeBackup: backup),
                            readiness: readiness, metrics: apiMetrics, inspector: LocalUnitInspector(units: units))
         let apiRouter = Router(context: FleetRequestContext.self)
         api.addRoutes(to: apiRouter)
@@ -175,6 +180,11 @@ struct Fleetd {
     /// A router for a TCP listener: with TLS, every request first learns its client's identity,
     /// and what that identity's role may not do is refused (``RolePolicy``); a machine's write
     /// of a schedule is checked against the engine lease as `store` holds it then.
+    /// `GET /fleet/v1/store/backup` on this fleetd: snapshots of `store` written into `directory`.
+    static func backupSource(_ store: EmbeddedStore, directory: String) -> StoreBackupSource {
+        .embedded(directory: directory) { path in try await store.backup(to: path) }
+    }
+
     func tcpRouter(_ tls: NodeTLS?, store: any KeyValueStore, metrics: APIMetrics) -> Router<FleetRequestContext> {
         let router = Router(context: FleetRequestContext.self)
         if tls != nil {

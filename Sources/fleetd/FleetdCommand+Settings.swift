@@ -4,11 +4,16 @@ extension FleetdCommand {
     ///
     /// Called at start and again on each SIGHUP, so an edited file is read afresh.
     func settings(environment: [String: String]) throws -> FleetdSettings {
+        try FleetdSettings(sources: Self.sources(config: config, flags: givenOptions, environment: environment))
+    }
+
+    /// `flags` with the environment and the configuration file (`config`, else `FLEET_CONFIG`,
+    /// else ``ConfigFile/defaultPath``, which may be absent); `fleetd restore` resolves its own.
+    static func sources(config: String?, flags: [String: String], environment: [String: String]) throws -> SettingSources {
         let named = config ?? environment["FLEET_CONFIG"].flatMap { $0.isEmpty ? nil : $0 }
         let path = named ?? ConfigFile.defaultPath
         let file = try ConfigFile.load(path: path, required: named != nil)
-        return try FleetdSettings(sources: SettingSources(flags: givenOptions, environment: environment, file: file,
-                                                          filePath: path))
+        return try SettingSources(flags: flags, environment: environment, file: file, filePath: path)
     }
 
     /// The options given on the command line, by ``ConfigKey`` name; a switch given is `true`.

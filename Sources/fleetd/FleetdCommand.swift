@@ -24,8 +24,11 @@ struct FleetdCommand: AsyncParsableCommand {
 
         SIGHUP reloads the configuration (logged as "Reloading configuration") and re-reads \
         the file; fleetd keeps serving. SIGTERM and SIGINT stop it gracefully.
+
+        fleetd restore FILE puts a backup (fleetctl backup) in place of a stopped fleetd's store.
         """,
-        version: FleetdVersion.text)
+        version: FleetdVersion.text,
+        subcommands: [RestoreCommand.self])
 
     @Option(help: ArgumentHelp("The configuration file (fleet.conf syntax; default /etc/fleet/fleet.conf, which may be absent).",
                                valueName: "file"))
