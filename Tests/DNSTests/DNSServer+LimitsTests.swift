@@ -82,7 +82,7 @@ import Testing
             let envelope = AddressedEnvelope(remoteAddress: target, data: query)
             if id % 50 == 49 { try await client.writeAndFlush(envelope).get() } else { client.write(envelope, promise: nil) }
         }
-        try await busy.get()
+        _ = try await busy.get()
         try await eventually("all 1,000 queries answered (loopback is not rate-limited)") {
             Set(collector.replies.withLock { $0.map { UInt16($0[0]) << 8 | UInt16($0[1]) } }).count == 1000
         }
