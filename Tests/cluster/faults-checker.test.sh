@@ -86,5 +86,24 @@ check "6: fleetd failing is reported once" test "$(violations 6)" -eq 1
 clean_logs; edit samples.log '{ if ($4 == "fleetd.service" && $3 == 1 && $2 >= 29200) $6 = 101; print }'
 printf 'E 29000 fleetd-down 1\nE 29500 fleetd-up 1\n' >>"$FAULT_DIR/events.log"
 check "6: a new fleetd PID after the scenario restarted it is fine" test "$(violations 6)" -eq 0
+# A round is stamped when it starts; the one stamped 200 ms before the kill already saw it.
+clean_logs; edit samples.log '{ if ($4 == "fleetd.service" && $3 == 1 && $2 >= 28800 && $2 < 29600) { $5 = "inactive"; $6 = 0 }
+  else if ($4 == "fleetd.service" && $3 == 1 && $2 >= 29600) $6 = 101; print }'
+printf 'E 29000 fleetd-down 1\nE 29500 fleetd-up 1\n' >>"$FAULT_DIR/events.log"
+check "6: a round stamped just before a scenario kill that sees fleetd gone is fine" test "$(violations 6)" -eq 0
+clean_logs; edit samples.log '{ if ($4 == "fleetd.service" && $3 == 1 && $2 >= 26000 && $2 < 26400) { $5 = "inactive"; $6 = 0 }; print }'
+printf 'E 29000 fleetd-down 1\nE 29500 fleetd-up 1\n' >>"$FAULT_DIR/events.log"
+check "6: ... but fleetd gone three seconds before one is reported" test "$(violations 6)" -eq 1
+# Re-placement is timed by the activation stamp systemd reports (8th field), when there is one.
+clean_logs; edit samples.log '{ if ($3 == 2 && $4 == "s2") $8 = 13620; print }'
+fault_analyse >"$FAULT_DIR/out"
+check "re-placement is timed by systemd's activation stamp (3620 ms), not the round that saw it" \
+  grep -qx "metric replace.cut-loss_p50_ms 3620" "$FAULT_DIR/out"
+# A unit the workload stops during the fault moves when fleetctl says, not because of the loss.
+clean_logs; printf 'E 12000 begin stop s2 1\nE 12100 end stop s2 1 0\n' >>"$FAULT_DIR/events.log"
+edit events.log '$3 != "stable" || $4 != "s2"'; printf 'E 1000 workload s2\nE 1500 begin start s2 1\nE 1600 end start s2 1 0\n' >>"$FAULT_DIR/events.log"
+fault_analyse >"$FAULT_DIR/out"
+check "a unit the workload touched during the fault is left out of the re-placement times" \
+  grep -qx "metric replace_touched 1" "$FAULT_DIR/out"
 
 finish faults-checker
