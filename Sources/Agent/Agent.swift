@@ -94,24 +94,9 @@ public struct Agent: Service {
         self.logger = logger
         let local = LocalUnits(machine: configuration.machine.id)
         self.local = local
-        let machine = configuration.machine.id, ttl = configuration.ttl
-        self.states = StatePublisher { [registry, logger] unit, operation in
-            do {
-                switch operation {
-                case .publish:
-                    guard let record = await local.stateRecord(unit) else { return }  // unloaded meanwhile
-                    try await registry.publishState(record, ttl: ttl)
-                case .refresh:
-                    guard let record = await local.stateRecord(unit) else { return }
-                    if try await registry.refreshState(record, ttl: ttl) { return }
-                    try await registry.publishState(record, ttl: ttl)
-                case .remove:
-                    try await registry.removeState(unit, machine)
-                }
-            } catch {
-                logger.warning("writing unit state failed", metadata: ["unit.name": "\(unit)", "error": "\(error)"])
-            }
-        }
+        let writer = UnitStateWriter(registry: registry, local: local, machine: configuration.machine.id,
+                                     ttl: configuration.ttl, logger: logger)
+        self.states = StatePublisher { await writer.write($0, $1) }
         self.registrar = Registrar(store: registry.store, machineID: configuration.machine.id.rawValue,
                                    address: configuration.machine.publicIP, ttl: configuration.ttl,
                                    keys: discoveryKeys, logger: logger)

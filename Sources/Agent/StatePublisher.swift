@@ -8,7 +8,8 @@ import FleetUnit
 /// what is done for one unit stays in order (a removal is never overtaken by an older publish).
 actor StatePublisher {
     enum Operation: Sendable {
-        /// Write the unit's current state record (read when the write happens).
+        /// Write the unit's current state record (read when the write happens; a unit no longer
+        /// loaded here has none, so its state is deleted: see ``UnitStateWriter``).
         case publish
         /// Delete the unit's state (it was unloaded here).
         case remove

@@ -1,0 +1,33 @@
+import FleetRegistry
+import FleetUnit
+import Logging
+
+/// What one of the ``StatePublisher``'s wishes writes to the store for a unit of this machine.
+///
+/// The state written is the one this machine has *when the write happens*, and a unit that is no
+/// longer loaded here has none: whatever the wish, its state is deleted. That matters because a
+/// newer wish replaces a queued one: systemd's signal for a unit being stopped is handled while
+/// the unload forgets the unit, so a `publish` can take the place of the `remove` queued just
+/// before it. Skipping the write of an unknown unit, as before, lost that removal, and the unit's
+/// last state ("active") stayed in the store until its TTL (issue 16: up to 7 of 200 destroyed
+/// units still listed active for seconds after systemd had stopped them).
+struct UnitStateWriter: Sendable {
+    let registry: Registry
+    let local: LocalUnits
+    let machine: MachineID
+    let ttl: Int64
+    let logger: Logger
+
+    func write(_ unit: UnitName, _ operation: StatePublisher.Operation) async {
+        do {
+            guard operation != .remove, let record = await local.stateRecord(unit) else {
+                try await registry.removeState(unit, machine)
+                return
+            }
+            if operation == .refresh, try await registry.refreshState(record, ttl: ttl) { return }
+            try await registry.publishState(record, ttl: ttl)
+        } catch {
+            logger.warning("writing unit state failed", metadata: ["unit.name": "\(unit)", "error": "\(error)"])
+        }
+    }
+}
