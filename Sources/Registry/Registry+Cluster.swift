@@ -19,6 +19,10 @@ extension Registry {
     struct ClusterRecord: Codable {
         var created: String
         var by: String
+        /// The key layout (``RegistryLayout``); absent in clusters made before it was recorded,
+        /// which are layout 1. Older fleetds only check that the key exists, so the field is
+        /// safe to add under them.
+        var layout: Int?
     }
 
     /// Makes sure the store holds this cluster, so that a store that went missing (a data
@@ -36,7 +40,8 @@ extension Registry {
             hasState = try await store.getIfPresent(key) != nil
         }
         guard create || hasState else { throw NoClusterError(missing: "key \(keys.cluster)") }
-        let record = ClusterRecord(created: ISO8601DateFormatter().string(from: Date()), by: machine.rawValue)
+        let record = ClusterRecord(created: ISO8601DateFormatter().string(from: Date()), by: machine.rawValue,
+                                   layout: RegistryLayout.current)
         do {
             try await store.create(keys.cluster, try Self.encode(record))
         } catch let error as StoreError where error.code == .nodeExists {

@@ -90,6 +90,12 @@ struct Fleetd {
         do {
             try await waitForStore(registry)
             try await registry.ensureCluster(create: settings.initStore, by: MachineID(settings.machineID))
+            let layout = try await registry.upgradeLayout()
+            if layout.from != layout.to {
+                logger.notice("store key layout upgraded", metadata: [
+                    "store.layout_from": "\(layout.from)", "store.layout_to": "\(layout.to)",
+                    "store.migrations": "\(layout.ran.joined(separator: "; "))"])
+            }
             machine = MachineRecord(id: MachineID(settings.machineID), publicIP: settings.publicIP,
                                     metadata: settings.metadata, apiURL: settings.advertisedAPIURL,
                                     session: MachineSession.token(dataDirectory: settings.dataDirectory, logger: logger))
