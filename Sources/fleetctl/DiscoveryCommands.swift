@@ -106,11 +106,18 @@ struct Discover: AsyncParsableCommand {
     }
 
     static func printRemoval(_ action: String, _ key: String) {
-        print("\(action) \(StoreKey.basename(of: key))")
+        printLine("\(action) \(StoreKey.basename(of: key))")
+    }
+
+    /// One change per line, flushed at once: `--watch` feeds pipes and files (block-buffered
+    /// by default), where a change would otherwise show up only kilobytes later.
+    static func printLine(_ line: String) {
+        print(line)
+        fflush(nil)  // all output streams: naming stdout is not concurrency-safe in Swift 6
     }
 
     static func printChange(_ action: String, _ key: String, _ record: DiscoveryRecord) {
-        print("\(action) \(StoreKey.basename(of: key)) \(record.address) \(record.healthy ? "healthy" : "unhealthy")")
+        printLine("\(action) \(StoreKey.basename(of: key)) \(record.address) \(record.healthy ? "healthy" : "unhealthy")")
     }
 }
 

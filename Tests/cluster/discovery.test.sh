@@ -183,14 +183,21 @@ rm "$WORK/site/healthz"
 wait_until 15 "api drops out again when the check fails" bash -c "'$FLEET_BIN/fleetctl' discover api | grep -q 'unhealthy\$'"
 wait_until 5 "... and leaves the DNS answers" bash -c "! '$RIGCMD' exec 2 dig +short @$D1 api.fleet A | grep -q ."
 
-# Sidekick announcements: registered while fleetctl announce runs, gone when it stops.
+# Sidekick announcements: registered while fleetctl announce runs, gone when it stops; and
+# `discover --watch` into a file (block-buffered) shows each change at once.
+"$FLEET_BIN/fleetctl" discover cache --watch >"$WORK/watch.out" 2>/dev/null &
+WATCHER=$!
+wait_until 10 "fleetctl discover --watch shows the (empty) table first" grep -q '^INSTANCE' "$WORK/watch.out"
 "$FLEET_BIN/fleetctl" announce cache --port 11211 --address 10.77.0.99 --ttl 5 2>/dev/null &
 ANNOUNCE=$!
 wait_until 10 "fleetctl announce registers cache" bash -c "'$FLEET_BIN/fleetctl' discover cache | grep -q 10.77.0.99"
+wait_until 5 "fleetctl discover --watch writes the change to a file at once" grep -q '^set .* 10\.77\.0\.99 ' "$WORK/watch.out"
 kill -INT $ANNOUNCE
 wait_until 10 "fleetctl announce exits on SIGINT" bash -c "! ps -o stat= -p $ANNOUNCE | grep -qv Z"
 kill -9 $ANNOUNCE 2>/dev/null; wait $ANNOUNCE 2>/dev/null
 wait_until 5 "stopping announce withdraws it at once" bash -c "! '$FLEET_BIN/fleetctl' discover cache | grep -q 10.77.0.99"
+wait_until 5 "... and discover --watch writes the removal" grep -qE '^(delete|expire) ' "$WORK/watch.out"
+kill $WATCHER 2>/dev/null; wait $WATCHER 2>/dev/null
 
 "$CLUSTER" down >/dev/null 2>&1
 trap 'rm -rf "$WORK"' EXIT
