@@ -33,15 +33,24 @@ enum MachineSession {
 
     /// The kernel's ID of this boot (empty where there is none).
     static func bootID() -> String {
-        guard let data = FileManager.default.contents(atPath: "/proc/sys/kernel/random/boot_id"), data.count <= 64 else { return "" }
+        guard let data = prefix(of: "/proc/sys/kernel/random/boot_id", limit: 64) else { return "" }
         return String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
     }
 
     /// The boot ID and token in `path`, if it holds exactly those (two short hex words).
     static func read(_ path: String) -> (boot: String, token: String)? {
-        guard let data = FileManager.default.contents(atPath: path), data.count <= maxFileBytes else { return nil }
+        guard let data = prefix(of: path, limit: maxFileBytes) else { return nil }
         let words = String(decoding: data, as: UTF8.self).split(whereSeparator: \.isWhitespace).map(String.init)
         guard words.count == 2, let token = words.last, token.count == 32, token.allSatisfy(\.isHexDigit) else { return nil }
         return (words[0], token)
+    }
+
+    /// The file's contents if it holds at most `limit` bytes; nil when longer or unreadable.
+    /// Reads at most one byte past the limit, so a huge file put in its place costs nothing.
+    static func prefix(of path: String, limit: Int) -> Data? {
+        guard let handle = FileHandle(forReadingAtPath: path) else { return nil }
+        defer { try? handle.close() }
+        guard let data = try? handle.read(upToCount: limit + 1) ?? Data(), data.count <= limit else { return nil }
+        return data
     }
 }
