@@ -228,7 +228,7 @@ let package = Package(
         .testTarget(name: "FleetMDNSTests", dependencies: ["FleetMDNS", "FleetDiscovery"], path: "Tests/MDNSTests"),
         .testTarget(name: "FleetStoreEtcdTests", dependencies: ["FleetStoreEtcd", "FleetStore", "FleetStoreTesting"], path: "Tests/StoreEtcdTests"),
         .testTarget(name: "FleetStoreTests", dependencies: [
-            "FleetStore", "FleetStoreEmbedded", "FleetRemoteStore", "FleetStoreHTTP", "FleetTestSupport", "FleetStoreTesting",
+            "FleetStore", "FleetStoreEmbedded", "FleetRemoteStore", "FleetStoreHTTP", "FleetTestSupport", "FleetStoreTesting", "CSQLite",
             .product(name: "HummingbirdTesting", package: "hummingbird"),
         ], path: "Tests/StoreTests"),
         .testTarget(name: "FleetHTTPServerTests", dependencies: [

@@ -40,6 +40,7 @@ extension Agent {
             await armFence()
             if !refreshed {
                 logger.warning("presence had expired; machine registered again", metadata: ["machine.id": "\(machineID)"])
+                await republishRecords()
             }
             if recovered || !refreshed {
                 logger.info("contact with the store is back; taking stock", metadata: ["machine.id": "\(machineID)"])

@@ -65,6 +65,9 @@ extension Agent {
             let running = state?.activeState.isRunning ?? false
             await local.adopt(unit, hash: hash, running: running)
             if let file = try? await unitFile(hash) { await registrar.loaded(unit, file: file) }
+            // Its state may be attached to a presence of the fleetd before this one (on etcd, a
+            // lease that is no longer kept alive): write it anew.
+            await states.enqueue(unit, .publish)
             adopted.append(unit)
             logger.info("adopted a unit found in systemd",
                         metadata: ["unit.name": "\(unit)", "unit.running": "\(running)"])

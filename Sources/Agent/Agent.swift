@@ -82,6 +82,7 @@ public struct Agent: Service {
     let states: StatePublisher
     let requests = ReconcileRequests()
     let presence = PresenceClock()
+    let lifetime: RecordLifetime
     /// Fired when contact with the store comes back, so the assignment watch is re-made (a
     /// stream that lived through a network cut may be dead without knowing it).
     let rewatch = Trigger()
@@ -94,8 +95,10 @@ public struct Agent: Service {
         self.logger = logger
         let local = LocalUnits(machine: configuration.machine.id)
         self.local = local
+        let lifetime = RecordLifetime(ttl: configuration.ttl)
+        self.lifetime = lifetime
         let writer = UnitStateWriter(registry: registry, local: local, machine: configuration.machine.id,
-                                     ttl: configuration.ttl, logger: logger)
+                                     lifetime: lifetime, logger: logger)
         self.states = StatePublisher { await writer.write($0, $1) }
         self.registrar = Registrar(store: registry.store, machineID: configuration.machine.id.rawValue,
                                    address: configuration.machine.publicIP, ttl: configuration.ttl,
@@ -108,6 +111,7 @@ public struct Agent: Service {
         let sent = ContinuousClock.now
         try await PresenceClaim(registry: registry, record: configuration.machine, ttl: configuration.ttl, logger: logger).claim()
         presence.confirmed(sentAt: sent)
+        await chooseRecordLifetime()
         await installFence()
         logger.info("machine registered", metadata: ["machine.id": "\(machineID)"])
         configuration.onRegistered()
@@ -195,16 +199,40 @@ public struct Agent: Service {
         }
     }
 
-    /// Keeps every unit state alive well within its TTL, so live units never drop out: a TTL
-    /// refresh when the stored state is current, a full write when it is not.
+    /// Keeps every unit state alive well within its TTL where states have one, so live units
+    /// never drop out: a TTL refresh when the stored state is current, a full write when it is
+    /// not. States attached to the presence need nothing (``RecordLifetime``).
     func refreshStates() async {
         while !Task.isCancelled {
             try? await Task.sleep(for: .seconds(Double(configuration.ttl) * 2 / 5))
             if Task.isCancelled { return }
+            guard lifetime.current.needsRefresh else { continue }
             // Unchanged states cost a TTL refresh, not a rewrite that wakes every watcher.
             for unit in await local.names() { await states.enqueue(unit, .refresh) }
             await registrar.refreshAll()
         }
+    }
+
+    /// Asks the store how this machine's states and discovery records can live (attached to the
+    /// presence, or with their own TTL), at every registration: the fleetd holding the store may
+    /// have been upgraded meanwhile.
+    func chooseRecordLifetime() async {
+        let chosen = await registry.recordLifetime(for: machineID, ttl: configuration.ttl)
+        if chosen != lifetime.current {
+            logger.info(chosen.needsRefresh ? "unit states and discovery records have their own TTL (the store cannot attach them)"
+                            : "unit states and discovery records live as long as the machine's presence",
+                        metadata: ["machine.id": "\(machineID)"])
+        }
+        lifetime.current = chosen
+        await registrar.use(chosen)
+    }
+
+    /// Writes every unit state and discovery record again, after the machine registered anew:
+    /// those attached to the presence that expired went with it.
+    func republishRecords() async {
+        await chooseRecordLifetime()
+        for unit in await local.names() { await states.enqueue(unit, .publish) }
+        await registrar.republishAll()
     }
 
     /// Graceful shutdown for a restart: touches nothing in systemd and nothing in the store but

@@ -15,7 +15,7 @@ struct UnitStateWriter: Sendable {
     let registry: Registry
     let local: LocalUnits
     let machine: MachineID
-    let ttl: Int64
+    let lifetime: RecordLifetime
     let logger: Logger
 
     func write(_ unit: UnitName, _ operation: StatePublisher.Operation) async {
@@ -24,8 +24,12 @@ struct UnitStateWriter: Sendable {
                 try await registry.removeState(unit, machine)
                 return
             }
-            if operation == .refresh, try await registry.refreshState(record, ttl: ttl) { return }
-            try await registry.publishState(record, ttl: ttl)
+            let lifetime = lifetime.current
+            if operation == .refresh, case let .ttl(ttl) = lifetime,
+               try await registry.refreshState(record, ttl: ttl) { return }
+            // An attached state needs no refresh: it lives as long as the machine's presence.
+            if operation == .refresh, !lifetime.needsRefresh { return }
+            try await registry.publishState(record, lifetime: lifetime)
         } catch {
             logger.warning("writing unit state failed", metadata: ["unit.name": "\(unit)", "error": "\(error)"])
         }

@@ -4,8 +4,8 @@ import Foundation
 import Logging
 
 /// Keeps `/discovery/<service>/<instance>` true for the units running on this machine: a unit
-/// that systemd reports active is registered (with the agent's TTL, refreshed without waking
-/// watchers), one that stops is removed at once, and a failing health check takes an instance
+/// that systemd reports active is registered (attached to the machine's presence, or with the
+/// agent's TTL, refreshed without waking watchers, where the store cannot attach), one that stops is removed at once, and a failing health check takes an instance
 /// out of answers (the record stays, marked unhealthy) until it passes again.
 ///
 /// It lives with the records rather than in the agent so that discovery's writer and its
@@ -26,7 +26,9 @@ public actor Registrar {
     let machineID: String
     let machineName: String
     let address: String
-    let ttl: Int64
+    /// How records live; the agent switches to ``KeyLifetime/attached(to:)`` once it knows the
+    /// store can attach (``use(_:)``).
+    private(set) var lifetime: KeyLifetime
     let keys: DiscoveryKeys
     let logger: Logger
     var entries: [UnitName: Entry] = [:]
@@ -40,7 +42,7 @@ public actor Registrar {
         self.machineID = machineID
         self.machineName = String(machineID.prefix(8))
         self.address = address
-        self.ttl = ttl
+        self.lifetime = .ttl(ttl)
         self.keys = keys
         self.logger = logger
     }
@@ -92,8 +94,21 @@ public actor Registrar {
         for unit in entries.keys { await forget(unit) }
     }
 
-    /// Keeps every record alive; re-creates any that expired (for example after a long store outage).
+    /// Writes records with `lifetime` from now on.
+    public func use(_ lifetime: KeyLifetime) {
+        self.lifetime = lifetime
+    }
+
+    /// Writes every record again: after the machine registered anew, records attached to its
+    /// old presence went with it.
+    public func republishAll() async {
+        for (unit, entry) in entries where entry.active { await write(unit) }
+    }
+
+    /// Keeps every record alive; re-creates any that expired (for example after a long store
+    /// outage). Attached records need nothing: they live as long as the machine's presence.
     public func refreshAll() async {
+        guard case let .ttl(ttl) = lifetime else { return }
         for (unit, entry) in entries where entry.registered {
             do {
                 try await store.refresh(keys.record(entry.instance), ttl: ttl)
@@ -115,7 +130,7 @@ public actor Registrar {
     func write(_ unit: UnitName) async {
         guard let entry = entries[unit], entry.active else { return }
         do {
-            try await store.set(keys.record(entry.instance), record(unit, entry).encoded(), ttl: ttl)
+            try await store.set(keys.record(entry.instance), record(unit, entry).encoded(), lifetime: lifetime)
             entries[unit]?.registered = true
             logger.debug("registered", metadata: ["unit.name": "\(unit)", "discovery.instance": "\(entry.instance)"])
         } catch {

@@ -47,6 +47,8 @@ public struct MeteredStore: KeyValueStore {
 
     public func currentIndex() async throws -> UInt64 { try await base.currentIndex() }
 
+    public func supportsAttachedKeys() async -> Bool { await base.supportsAttachedKeys() }
+
     func measure<T>(_ type: String, _ operation: () async throws -> T) async throws -> T {
         let metrics = self.metrics[type]!
         metrics.count.increment()

@@ -236,7 +236,18 @@ extension Registry {
     }
 
     public func publishState(_ record: UnitStateRecord, ttl: Int64) async throws {
-        try await store.set(keys.state(record.name, record.machineID), Self.encode(record), ttl: ttl)
+        try await publishState(record, lifetime: .ttl(ttl))
+    }
+
+    public func publishState(_ record: UnitStateRecord, lifetime: KeyLifetime) async throws {
+        try await store.set(keys.state(record.name, record.machineID), Self.encode(record), lifetime: lifetime)
+    }
+
+    /// How this machine's unit states and discovery records should live on this store: attached
+    /// to its presence key where the store can, so staying alive costs one refresh per machine,
+    /// not one per record; with their own TTL otherwise (an older fleetd holding the store).
+    public func recordLifetime(for machine: MachineID, ttl: Int64) async -> KeyLifetime {
+        await store.supportsAttachedKeys() ? .attached(to: keys.machine(machine)) : .ttl(ttl)
     }
 
     /// Extends a published state's TTL without rewriting it, when the store still holds exactly

@@ -66,6 +66,10 @@ public struct RemoteStore: KeyValueStore {
             if query["prevExist"] == nil { query["prevExist"] = "true" }
             return try await send(.PUT, key, query: query, form: ["ttl": String(ttl)],
                                   guarded: condition.guardedBy != nil).event
+        case let .attach(key, value, owner, condition):
+            var query = Self.query(for: condition)
+            query["owner"] = owner
+            return try await sendAttached(key, query: query, value: value)
         case let .createInOrder(key, value, ttl):
             var form = ["value": value]
             if let ttl { form["ttl"] = String(ttl) }
@@ -76,6 +80,33 @@ public struct RemoteStore: KeyValueStore {
             if recursive { query["recursive"] = "true" }
             return try await send(.DELETE, key, query: query, guarded: condition.guardedBy != nil).event
         }
+    }
+
+    /// Asks the server (one read of the index key) whether it attaches keys; an error counts as no.
+    public func supportsAttachedKeys() async -> Bool {
+        guard let response = try? await client.execute(makeRequest(.GET, indexKey, query: [:], form: nil),
+                                                      timeout: requestTimeout) else { return false }
+        _ = try? await response.body.collect(upTo: 256 << 20)
+        let features = response.headers.first(name: "X-Fleet-Store-Features") ?? ""
+        return features.split(separator: ",").contains("attach")
+    }
+
+    /// An attach must come back confirmed: a server without the extension stored a value that
+    /// never goes, so it is taken back (compare-and-delete on its index) and the write refused.
+    func sendAttached(_ key: String, query: [String: String], value: String) async throws -> StoreEvent {
+        let response = try await client.execute(makeRequest(.PUT, key, query: query, form: ["value": value]),
+                                                timeout: requestTimeout)
+        guard (200..<300).contains(response.status.code) else { throw try await Self.error(from: response) }
+        let body = try await response.body.collect(upTo: 256 << 20)
+        guard let event = try JSONDecoder().decode(V2Event.self, from: body).storeEvent else {
+            throw StoreError(.unavailable, "PUT \(key): the server's reply names an unknown action")
+        }
+        if response.headers.first(name: "X-Fleet-Owner-Checked") != "true" {
+            _ = try? await send(.DELETE, key, query: ["prevIndex": String(event.node.modifiedIndex)])
+            throw StoreError(.unavailable, "PUT \(key): \(baseURL) does not attach keys to an owner "
+                             + "(an older fleetd?); the value was taken back")
+        }
+        return event
     }
 
     public func currentIndex() async throws -> UInt64 {

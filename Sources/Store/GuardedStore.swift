@@ -28,6 +28,9 @@ public struct GuardedStore: KeyValueStore {
         case .delete(let key, let directory, let recursive, var condition):
             condition.guardedBy = storeGuard
             return try await base.apply(.delete(key: key, directory: directory, recursive: recursive, condition: condition))
+        case .attach(let key, let value, let owner, var condition):
+            condition.guardedBy = storeGuard
+            return try await base.apply(.attach(key: key, value: value, owner: owner, condition: condition))
         case let .createInOrder(key, _, _):
             throw StoreError(.invalidField, "in-order keys cannot be guarded (\(key))")
         }
@@ -40,4 +43,6 @@ public struct GuardedStore: KeyValueStore {
     }
 
     public func currentIndex() async throws -> UInt64 { try await base.currentIndex() }
+
+    public func supportsAttachedKeys() async -> Bool { await base.supportsAttachedKeys() }
 }

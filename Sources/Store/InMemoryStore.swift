@@ -28,6 +28,8 @@ public actor InMemoryStore: KeyValueStore, Service {
 
     public func currentIndex() -> UInt64 { tree.index }
 
+    public func supportsAttachedKeys() -> Bool { true }
+
     public func get(_ rawKey: String, recursive: Bool) throws -> StoreNode {
         expireDueKeys()
         let key = try StoreKey.normalize(rawKey)
@@ -40,11 +42,12 @@ public actor InMemoryStore: KeyValueStore, Service {
     public func apply(_ write: StoreWrite) throws -> StoreEvent {
         try write.validate()
         expireDueKeys()
-        let event = try tree.apply(write, now: now())
+        let outcome = try tree.apply(write, now: now())
         // A refresh is deliberately not published: it must not wake watchers.
-        if case .refresh = write { return event }
-        publish(event)
-        return event
+        if case .refresh = write { return outcome.event }
+        publish(outcome.event)
+        for released in outcome.released { publish(released) }
+        return outcome.event
     }
 
     public func run() async throws {

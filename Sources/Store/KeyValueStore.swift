@@ -25,9 +25,24 @@ public protocol KeyValueStore: Sendable {
 
     /// The index of the latest change.
     func currentIndex() async throws -> UInt64
+
+    /// Whether ``StoreWrite/attach(key:value:owner:condition:)`` is understood here. The local
+    /// backends and etcd always do; a remote store asks its server, since an older fleetd would
+    /// store the key without its owner, for ever. A wrapper must pass the question on.
+    func supportsAttachedKeys() async -> Bool
 }
 
 extension KeyValueStore {
+    /// Stores that do not say otherwise (test doubles) do not attach: callers fall back to TTLs.
+    public func supportsAttachedKeys() async -> Bool { false }
+
+    /// Sets `key` to `value` for as long as `owner` lives (``StoreWrite/attach(key:value:owner:condition:)``).
+    @discardableResult
+    public func attach(_ key: String, _ value: String, to owner: String,
+                       condition: StoreCondition = .none) async throws -> StoreEvent {
+        try await apply(.attach(key: key, value: value, owner: owner, condition: condition))
+    }
+
     /// The node at `key`, or nil when there is none.
     public func getIfPresent(_ key: String, recursive: Bool = false) async throws -> StoreNode? {
         do {

@@ -53,7 +53,8 @@ extension StoreWrite {
     /// The write's guard, if any (in-order creation has no condition, so it cannot carry one).
     public var storeGuard: StoreGuard? {
         switch self {
-        case let .set(_, _, _, condition), let .refresh(_, _, condition), let .delete(_, _, _, condition):
+        case let .set(_, _, _, condition), let .refresh(_, _, condition), let .delete(_, _, _, condition),
+             let .attach(_, _, _, condition):
             return condition.guardedBy
         case .createInOrder:
             return nil

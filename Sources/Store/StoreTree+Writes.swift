@@ -4,11 +4,23 @@ import Foundation
 extension StoreTree {
     // MARK: Writes
 
+    /// What one write did: its own event, and the `expire` events of keys attached to an owner
+    /// it removed, which a backend publishes after it.
+    package struct Outcome: Sendable {
+        package var event: StoreEvent
+        package var released: [StoreEvent]
+    }
+
     /// Applies `write` (already validated, due keys already expired); `now` stamps TTL deadlines.
     ///
     /// Every check happens before the first change, so a write that throws leaves the tree and
     /// the journal exactly as they were.
-    package mutating func apply(_ write: StoreWrite, now: Date) throws(StoreError) -> StoreEvent {
+    package mutating func apply(_ write: StoreWrite, now: Date) throws(StoreError) -> Outcome {
+        let event = try applyRules(write, now: now)
+        return Outcome(event: event, released: releaseOrphans())
+    }
+
+    private mutating func applyRules(_ write: StoreWrite, now: Date) throws(StoreError) -> StoreEvent {
         if let storeGuard = write.storeGuard {
             let entry = entries[try StoreKey.normalize(storeGuard.key)]
             let file = entry?.isDirectory == false ? entry : nil
@@ -24,6 +36,10 @@ extension StoreTree {
             let name = String(repeating: "0", count: max(0, 20 - String(index + 1).count)) + String(index + 1)
             return try set(key: dir == "/" ? "/" + name : dir + "/" + name, value: value, ttl: ttl,
                            condition: .mustNotExist, now: now)
+        case let .attach(key, value, owner, condition):
+            let key = try StoreKey.normalize(key), owner = try StoreKey.normalize(owner)
+            try checkCanAttach(key, to: owner)
+            return try set(key: key, value: value, ttl: nil, condition: condition, now: now, owner: owner)
         case let .delete(key, directory, recursive, condition):
             return try delete(key: StoreKey.normalize(key), directory: directory, recursive: recursive,
                               condition: condition)
@@ -32,8 +48,25 @@ extension StoreTree {
 
     // MARK: The write rules, over put/removeSubtree
 
+    /// An owner is a value with a TTL that is not attached itself, and a key that owns others
+    /// cannot be attached: lifetimes form one level, so an owner's end never cascades further.
+    private func checkCanAttach(_ key: String, to owner: String) throws(StoreError) {
+        guard let found = entries[owner] else { throw StoreError(.keyNotFound, owner, index: index) }
+        if found.isDirectory { throw StoreError(.notAFile, owner, index: index) }
+        if found.expiration == nil {
+            throw StoreError(.invalidField, "\(owner) has no TTL, so it cannot own \(key)", index: index)
+        }
+        if found.owner != nil {
+            throw StoreError(.invalidField, "\(owner) is attached to \(found.owner ?? ""), so it cannot own \(key)",
+                             index: index)
+        }
+        if attachedCount(key) > 0 {
+            throw StoreError(.invalidField, "\(key) owns other keys, so it cannot be attached to \(owner)", index: index)
+        }
+    }
+
     private mutating func set(key: String, value: String?, ttl: Int64?, condition: StoreCondition,
-                              now: Date) throws(StoreError) -> StoreEvent {
+                              now: Date, owner: String? = nil) throws(StoreError) -> StoreEvent {
         guard key != "/" else { throw StoreError(.rootReadOnly, "/", index: index) }
         try checkAncestorsAreDirectories(key)
         let existing = entries[key]
@@ -57,7 +90,7 @@ extension StoreTree {
             put(key, directory)
         } else {
             put(key, Entry(value: value, createdIndex: existing?.createdIndex ?? index,
-                           modifiedIndex: index, expiration: expiration))
+                           modifiedIndex: index, expiration: expiration, owner: owner))
         }
         return StoreEvent(action: existing == nil && action == .set ? .set : action,
                           node: node(key, depth: 0), prevNode: prev)

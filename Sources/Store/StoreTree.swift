@@ -14,13 +14,17 @@ package struct StoreTree: Sendable {
         package var createdIndex: UInt64
         package var modifiedIndex: UInt64
         package var expiration: Date?
+        /// The key whose lifetime this one shares (``StoreWrite/attach(key:value:owner:condition:)``).
+        package var owner: String?
         package var isDirectory: Bool { value == nil }
 
-        package init(value: String?, createdIndex: UInt64, modifiedIndex: UInt64, expiration: Date? = nil) {
+        package init(value: String?, createdIndex: UInt64, modifiedIndex: UInt64, expiration: Date? = nil,
+                     owner: String? = nil) {
             self.value = value
             self.createdIndex = createdIndex
             self.modifiedIndex = modifiedIndex
             self.expiration = expiration
+            self.owner = owner
         }
     }
 
@@ -42,6 +46,11 @@ package struct StoreTree: Sendable {
     /// not raise it). It makes the check "is anything due?", run before every read and write,
     /// O(1); the exact minimum is recomputed only when the bound has passed.
     package private(set) var earliestExpiration: Date?
+    /// Owner → the keys attached to it, so an owner's end finds them without a scan.
+    private var attachments: [String: Set<String>] = [:]
+    /// Owners removed (or turned into directories) whose attached keys are still to go; the
+    /// write rules release them (``releaseOrphans(now:)``) before the write or expiry returns.
+    private var orphanedOwners: Set<String> = []
     /// Changes since the last ``takeChanges()``.
     private var journal: [Change] = []
     /// Whether changes are journaled at all: an in-memory store has no disk to hand them to.
@@ -76,11 +85,17 @@ package struct StoreTree: Sendable {
             children[parent, default: []].insert(key)
             if entry.isDirectory, children[key] == nil { children[key] = [] }
             if let expiration = entry.expiration { noteExpiration(key, expiration) }
+            if let owner = entry.owner { attachments[owner, default: []].insert(key) }
             highest = max(highest, entry.modifiedIndex, entry.createdIndex)
         }
         // The stored index is authoritative (it also counts deletes and expiries); taking the
         // maximum only guards against a file edited by hand, so the index never goes backwards.
         self.index = max(index, highest)
+        // An attached key whose owner is gone (a file edited by hand, rows left out above)
+        // goes at the first write or expiry, as it would have with its owner.
+        for owner in attachments.keys where entries[owner].map({ $0.isDirectory }) ?? true {
+            orphanedOwners.insert(owner)
+        }
     }
 
     /// True when `key` is no deeper and no longer than ``StoreKey/normalize(_:)`` accepts.
@@ -132,15 +147,41 @@ package struct StoreTree: Sendable {
         }.sorted { ($0.deadline, $0.key) < ($1.deadline, $1.key) }
         var events: [StoreEvent] = []
         for (key, _) in due where entries[key] != nil {  // an expired directory took its children along
-            let prev = node(key, depth: 0)
-            removeSubtree(key)
-            index += 1
-            events.append(StoreEvent(action: .expire,
-                                     node: StoreNode(key: key, isDirectory: prev.isDirectory,
-                                                     createdIndex: prev.createdIndex, modifiedIndex: index),
-                                     prevNode: prev))
+            events.append(end(key))
+            events += releaseOrphans()
         }
         recomputeEarliestExpiration()
+        return events
+    }
+
+    /// Removes `key` (and its subtree) as an expiry does, and returns its `expire` event.
+    private mutating func end(_ key: String) -> StoreEvent {
+        let prev = node(key, depth: 0)
+        removeSubtree(key)
+        index += 1
+        return StoreEvent(action: .expire,
+                          node: StoreNode(key: key, isDirectory: prev.isDirectory,
+                                          createdIndex: prev.createdIndex, modifiedIndex: index),
+                          prevNode: prev)
+    }
+
+    // MARK: Attached keys
+
+    /// The number of keys attached to `owner`.
+    package func attachedCount(_ owner: String) -> Int { attachments[owner]?.count ?? 0 }
+
+    /// Ends every key attached to an owner that is gone, each with an `expire` event at its own
+    /// index (in key order, so every copy of the tree does the same). Journaled like any removal.
+    package mutating func releaseOrphans() -> [StoreEvent] {
+        guard !orphanedOwners.isEmpty else { return [] }
+        var events: [StoreEvent] = []
+        for owner in orphanedOwners.sorted() {
+            orphanedOwners.remove(owner)
+            for key in (attachments[owner] ?? []).sorted() where entries[key]?.owner == owner {
+                events.append(end(key))
+            }
+            attachments[owner] = nil
+        }
         return events
     }
 
@@ -159,6 +200,8 @@ package struct StoreTree: Sendable {
             }
         }
         journal = []
+        // The journal holds the releases the other copy made; nothing is left to release here.
+        orphanedOwners = []
         self.index = index
     }
 
@@ -166,7 +209,13 @@ package struct StoreTree: Sendable {
 
     package mutating func put(_ key: String, _ entry: Entry) {
         if journaling { journal.append(.put(key: key, entry: entry)) }
+        let previousOwner = entries[key]?.owner
         entries[key] = entry
+        if previousOwner != entry.owner {
+            if let previousOwner { detach(key, from: previousOwner) }
+            if let owner = entry.owner { attachments[owner, default: []].insert(key) }
+        }
+        if entry.isDirectory, attachments[key]?.isEmpty == false { orphanedOwners.insert(key) }
         children[StoreKey.parent(of: key), default: []].insert(key)
         if entry.isDirectory, children[key] == nil { children[key] = [] }
         if let expiration = entry.expiration {
@@ -185,8 +234,15 @@ package struct StoreTree: Sendable {
     private mutating func removeWithoutJournal(_ key: String) {
         for child in children[key] ?? [] { removeWithoutJournal(child) }
         children[key] = nil
+        if let owner = entries[key]?.owner { detach(key, from: owner) }
+        if attachments[key]?.isEmpty == false { orphanedOwners.insert(key) }
         entries[key] = nil
         expiring.remove(key)
+    }
+
+    private mutating func detach(_ key: String, from owner: String) {
+        attachments[owner]?.remove(key)
+        if attachments[owner]?.isEmpty == true { attachments[owner] = nil }
     }
 
     private mutating func noteExpiration(_ key: String, _ expiration: Date) {

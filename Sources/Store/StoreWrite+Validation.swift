@@ -21,6 +21,11 @@ extension StoreWrite {
             try Self.check(ttl: ttl)
         case let .delete(key, _, _, _):
             _ = try StoreKey.normalize(key)
+        case let .attach(key, _, owner, _):
+            let normalized = try StoreKey.normalize(key), ownerKey = try StoreKey.normalize(owner)
+            guard normalized != ownerKey else {
+                throw StoreError(.invalidField, "\(normalized) cannot be attached to itself")
+            }
         }
     }
 

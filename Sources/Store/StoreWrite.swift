@@ -32,6 +32,12 @@ public enum StoreWrite: Sendable, Hashable {
     case set(key: String, value: String?, ttl: Int64?, condition: StoreCondition)
     /// Reset the TTL of an existing key without changing its value and without waking watchers.
     case refresh(key: String, ttl: Int64, condition: StoreCondition)
+    /// Set `key` to `value` for as long as the key `owner` lives: when `owner` expires or is deleted,
+    /// `key` goes with it (an `expire` event), and keeping `owner` alive keeps `key` alive at no
+    /// cost per key. `owner` must be a value with a TTL and not attached itself. Not part of etcd
+    /// v2; on etcd v3 `key` shares `owner`'s lease. Ask ``KeyValueStore/supportsAttachedKeys()``
+    /// first: a server that does not know it would keep `key` forever.
+    case attach(key: String, value: String, owner: String, condition: StoreCondition)
     /// Create a child of directory `key` named by the new index (etcd's POST, in-order keys).
     case createInOrder(key: String, value: String, ttl: Int64?)
     /// Remove `key`; a directory needs `directory` (empty) or `recursive` (any).

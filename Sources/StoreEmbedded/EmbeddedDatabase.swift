@@ -15,7 +15,8 @@ import Foundation
 final class EmbeddedDatabase {
     /// `PRAGMA application_id` of a fleet store ("flst"), so a different SQLite file is refused.
     static let applicationID: Int64 = 0x666C_7374
-    static let schemaVersion: Int64 = 1
+    /// 1: the first; 2: `nodes.owner` (attached keys). An older file is brought forward when opened.
+    static let schemaVersion: Int64 = 2
 
     let path: String
     let historyLimit: Int
@@ -109,9 +110,13 @@ final class EmbeddedDatabase {
         try connection.execute("""
             CREATE TABLE IF NOT EXISTS nodes (
                 key TEXT PRIMARY KEY, value TEXT,
-                created_index INTEGER NOT NULL, modified_index INTEGER NOT NULL, expiration REAL
+                created_index INTEGER NOT NULL, modified_index INTEGER NOT NULL, expiration REAL, owner TEXT
             ) WITHOUT ROWID
             """)
+        // Schema 1 had no owner column; adding one is a change to the schema alone, no row rewritten.
+        if try !connection.texts("SELECT name FROM pragma_table_info('nodes')").contains("owner") {
+            try connection.execute("ALTER TABLE nodes ADD COLUMN owner TEXT")
+        }
         try connection.execute("""
             CREATE TABLE IF NOT EXISTS events (
                 idx INTEGER PRIMARY KEY, action TEXT NOT NULL, key TEXT NOT NULL, is_dir INTEGER NOT NULL,
@@ -136,9 +141,10 @@ final class EmbeddedDatabase {
             let cleared = UInt64(bitPattern: try connection.integer(
                 "SELECT value FROM meta WHERE name = 'history_cleared_through'") ?? 0)
             var rows: [(key: String, entry: StoreTree.Entry)] = []
-            try connection.query("SELECT key, value, created_index, modified_index, expiration FROM nodes") { row in
+            try connection.query("SELECT key, value, created_index, modified_index, expiration, owner FROM nodes") { row in
                 rows.append((row.text(0) ?? "", StoreTree.Entry(value: row.text(1), createdIndex: row.index(2),
-                                                                    modifiedIndex: row.index(3), expiration: row.date(4))))
+                                                                    modifiedIndex: row.index(3), expiration: row.date(4),
+                                                                    owner: row.text(5))))
             }
             var events: [StoreEvent] = []
             try connection.query("""
@@ -191,10 +197,10 @@ final class EmbeddedDatabase {
                     switch change {
                     case let .put(key, entry):
                         try connection.execute("""
-                            INSERT OR REPLACE INTO nodes (key, value, created_index, modified_index, expiration)
-                            VALUES (?1, ?2, ?3, ?4, ?5)
+                            INSERT OR REPLACE INTO nodes (key, value, created_index, modified_index, expiration, owner)
+                            VALUES (?1, ?2, ?3, ?4, ?5, ?6)
                             """, [.text(key), .optionalText(entry.value), .index(entry.createdIndex),
-                                  .index(entry.modifiedIndex), .date(entry.expiration)])
+                                  .index(entry.modifiedIndex), .date(entry.expiration), .optionalText(entry.owner)])
                     case let .removeSubtree(key):
                         // Everything below `key` sorts in ["key/", "key0"): '0' follows '/' in ASCII,
                         // and keys compare bytewise (BINARY), so this is one index range scan.

@@ -86,6 +86,8 @@ public actor EmbeddedStore: KeyValueStore, Service {
         return committed.index
     }
 
+    public func supportsAttachedKeys() -> Bool { true }
+
     public func get(_ rawKey: String, recursive: Bool) async throws -> StoreNode {
         let key = try StoreKey.normalize(rawKey)
         try await expireDueKeys()
@@ -104,9 +106,9 @@ public actor EmbeddedStore: KeyValueStore, Service {
         try checkWritable()
         let time = now()
         submitExpiries(at: time)
-        let event: StoreEvent
+        let outcome: StoreTree.Outcome
         do throws(StoreError) {
-            event = try working.apply(write, now: time)
+            outcome = try working.apply(write, now: time)
         } catch {
             // A refusal decided against writes still on their way to disk must not be reported
             // before they are durable: the caller would re-read, not see them, and retry blindly.
@@ -118,9 +120,9 @@ public actor EmbeddedStore: KeyValueStore, Service {
         }
         let isRefresh = if case .refresh = write { true } else { false }
         // A refresh is on disk like any write but is never published: it must not wake watchers.
-        let ticket = submit(events: isRefresh ? [] : [event])
+        let ticket = submit(events: isRefresh ? [] : [outcome.event] + outcome.released)
         try await settle(ticket)
-        return event
+        return outcome.event
     }
 
     /// Removes every key whose TTL has run out, each with an `expire` event, and returns once

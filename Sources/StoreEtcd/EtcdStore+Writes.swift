@@ -34,21 +34,30 @@ extension EtcdCompare {
 extension EtcdStore {
     // MARK: set, create, update, compare-and-swap
 
-    func setValue(_ key: String, _ value: String, ttl: Int64?, condition: StoreCondition) async throws -> StoreEvent {
+    /// Sets a value; with `ttl` on a lease of its own, or `attachedTo` an owner, on the owner's
+    /// lease (the txn also checks that the owner is still the version that lease was read from).
+    func setValue(_ key: String, _ value: String, ttl: Int64?, condition: StoreCondition,
+                  attachedTo owner: EtcdOwner? = nil) async throws -> StoreEvent {
         let ancestors = EtcdKeyspace.ancestors(of: key)
-        let lease: Lease? = if let ttl { try await grantLease(ttl: ttl) } else { nil }
+        let lease: Lease? = if let owner { Lease(id: owner.lease, ttl: 0) }
+            else if let ttl { try await grantLease(ttl: ttl) } else { nil }
         var compares = ancestors.map { EtcdCompare.version(keyspace.valueKey($0), "EQUAL", 0) }
         compares.append(.version(keyspace.directoryKey(key), rangeEnd: keyspace.subtreeEnd(key), "EQUAL", 0))
         compares += conditionCompares(key, condition, prevExist: condition.prevExist)
+        let probe = EtcdProbe.ops(key, ancestors: ancestors, in: keyspace)
+        if let owner {
+            compares.append(.modRevision(keyspace.valueKey(owner.key), equals: owner.modRevision))
+        }
         let put = EtcdPutRequest(key: keyspace.valueKey(key), value: Data(value.utf8),
                                  lease: lease.map { String($0.id) }, prevKV: true)
         let request = EtcdTxnRequest(compare: compares, success: [.put(put)],
-                                     failure: EtcdProbe.ops(key, ancestors: ancestors, in: keyspace)
+                                     failure: probe + (owner.map { [.range(EtcdRangeRequest(key: keyspace.valueKey($0.key)))] } ?? [])
                                          + guardProbe(condition))
         let bound = gateway.lastRevision
         let (response, mayHaveRunBefore) = try await gateway.call("/v3/kv/txn", request, as: EtcdTxnResponse.self)
         let action = Self.action(for: condition)
-        let expiration = lease.map { Date().addingTimeInterval(TimeInterval($0.ttl)) }
+        // An attached key has no deadline of its own: it goes with its owner.
+        let expiration = owner == nil ? lease.map { Date().addingTimeInterval(TimeInterval($0.ttl)) } : nil
         if response.didSucceed {
             let prev = response.responses?.first?.put?.prevKV
             let revision = UInt64(max(0, response.revision))
@@ -56,8 +65,8 @@ extension EtcdStore {
                                  modifiedIndex: revision, expiration: expiration)
             return StoreEvent(action: action, node: node, prevNode: prev.map { EtcdTree.fileNode($0, key: key) })
         }
-        let probe = EtcdProbe(response, ancestors: ancestors)
-        if mayHaveRunBefore, let file = probe.file, file.valueString == value, file.lease.value == (lease?.id ?? 0),
+        let found = EtcdProbe(response, ancestors: ancestors)
+        if mayHaveRunBefore, let file = found.file, file.valueString == value, file.lease.value == (lease?.id ?? 0),
            file.modRevision.value > bound
         {
             // Our earlier attempt did it (see the top of this file).
@@ -66,8 +75,12 @@ extension EtcdStore {
             let prev = await valueBefore(key, revision: file.modRevision.value)
             return StoreEvent(action: action, node: node, prevNode: prev.map { EtcdTree.fileNode($0, key: key) })
         }
-        if let lease { await revokeLease(lease.id) }
-        throw guardFailure(condition, response) ?? Self.setFailure(probe, key: key, isValue: true, condition: condition)
+        if let lease, owner == nil { await revokeLease(lease.id) }
+        if let failure = guardFailure(condition, response) { throw failure }
+        if let owner, response.range(probe.count)?.kvs?.first?.modRevision.value != owner.modRevision {
+            throw EtcdOwner.Moved()
+        }
+        throw Self.setFailure(found, key: key, isValue: true, condition: condition)
     }
 
     // MARK: mkdir

@@ -172,6 +172,10 @@ public final class EtcdStore: KeyValueStore, Service {
             let key = try StoreKey.normalize(key)
             guard key != "/" else { throw StoreError(.rootReadOnly, "/", index: knownIndex) }
             return try await refresh(key, ttl: ttl, condition: condition)
+        case let .attach(key, value, owner, condition):
+            let key = try StoreKey.normalize(key)
+            guard key != "/" else { throw StoreError(.rootReadOnly, "/", index: knownIndex) }
+            return try await attachValue(key, value, owner: StoreKey.normalize(owner), condition: condition)
         case let .createInOrder(key, value, ttl):
             return try await createInOrder(below: StoreKey.normalize(key), value, ttl: ttl)
         case let .delete(key, directory, recursive, condition):
@@ -180,6 +184,8 @@ public final class EtcdStore: KeyValueStore, Service {
             return try await delete(key, directory: directory, recursive: recursive, condition: condition)
         }
     }
+
+    public func supportsAttachedKeys() -> Bool { true }
 
     /// The newest revision this store has seen; for errors raised without asking etcd.
     var knownIndex: UInt64 { UInt64(max(0, gateway.lastRevision)) }

@@ -111,6 +111,9 @@ public struct KeysAPI: Sendable {
         let condition = try params.condition()
         let ttl = try params.ttl()
         let isDirectory = try params.bool("dir") ?? false
+        if let owner = params.string("owner") {
+            return try await attach(key, to: owner, params, condition: condition)
+        }
         if try params.bool("refresh") == true {
             guard let seconds = ttl ?? nil else { throw StoreError(.refreshTTLRequired, "No TTL value set") }
             guard (params.string("value") ?? "").isEmpty else { throw StoreError(.refreshValue, "A value was provided on a refresh") }
@@ -126,6 +129,27 @@ public struct KeysAPI: Sendable {
         }
         return try respond(V2Event(event, now: Date()), status: created ? .created : .ok, index: event.index)
     }
+
+    /// Our extension, not etcd's: `owner=<key>` attaches the value to that key's lifetime
+    /// (``StoreWrite/attach(key:value:owner:condition:)``). The reply says so in
+    /// ``ownerCheckedHeader``: a server without the extension stores the value for ever, and
+    /// `RemoteStore` must not take that for an attached key.
+    func attach(_ key: String, to owner: String, _ params: V2Parameters,
+                condition: StoreCondition) async throws -> Response {
+        guard try params.ttl() == nil, try params.bool("dir") == nil, try params.bool("refresh") == nil else {
+            throw StoreError(.invalidField, "\"owner\" cannot be used with \"ttl\", \"dir\" or \"refresh\"")
+        }
+        let event = try await store.apply(.attach(key: key, value: params.string("value") ?? "", owner: owner,
+                                                  condition: condition))
+        let created = event.action == .create || (event.action == .set && event.prevNode == nil)
+        var response = try respond(V2Event(event, now: Date()), status: created ? .created : .ok, index: event.index)
+        response.headers[HTTPField.Name(Self.ownerCheckedHeader)!] = "true"
+        return response
+    }
+
+    static let ownerCheckedHeader = "X-Fleet-Owner-Checked"
+    /// On every reply: what this keys API does beyond etcd v2's, so a client can ask first.
+    static let featuresHeader = "X-Fleet-Store-Features"
 
     /// A long-poll (`wait=true`) or streaming (`stream=true`) watch. Headers go out at once with
     /// the index the watch started at; events follow as they happen.
@@ -194,6 +218,7 @@ public struct KeysAPI: Sendable {
         var headers = HTTPFields()
         headers[HTTPField.Name("X-Etcd-Cluster-Id")!] = clusterID
         headers[HTTPField.Name("X-Etcd-Index")!] = String(index)
+        headers[HTTPField.Name(featuresHeader)!] = "guard,attach"
         return headers
     }
 

@@ -26,5 +26,9 @@ public enum StoreConformance {
         StoreConformanceCheck("guardedWritesLandWhileTheGuardKeyIsTheSameTermAcrossRenewals", guardedWritesLandWhileTheGuardKeyIsTheSameTermAcrossRenewals),
         StoreConformanceCheck("guardedWritesFailOnceTheLeaseLapsedAndWasTakenAgain", guardedWritesFailOnceTheLeaseLapsedAndWasTakenAgain),
         StoreConformanceCheck("aGuardFailsOnAMissingKeyAnOverwrittenValueOrAnotherIndex", aGuardFailsOnAMissingKeyAnOverwrittenValueOrAnotherIndex),
+        StoreConformanceCheck("attachedKeysLiveWithTheirOwnerAndExpireWithIt", attachedKeysLiveWithTheirOwnerAndExpireWithIt),
+        StoreConformanceCheck("attachRefusesAMissingOwnerAndOneWithoutTTL", attachRefusesAMissingOwnerAndOneWithoutTTL),
+        StoreConformanceCheck("anAttachedKeyOverwrittenWithoutOwnerOutlivesIt", anAttachedKeyOverwrittenWithoutOwnerOutlivesIt),
+        StoreConformanceCheck("deletingAnOwnerTakesItsAttachedKeys", deletingAnOwnerTakesItsAttachedKeys),
     ]
 }

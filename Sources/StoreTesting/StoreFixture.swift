@@ -11,14 +11,20 @@ public struct StoreFixture: Sendable {
     /// it; an etcd-v2 tree reports the directory itself.
     public let reportsEachKeyOfADeletedDirectory: Bool
 
+    /// etcd deletes an attached key when the lease it shares with its owner runs out, not when
+    /// the owner is deleted: until the owner's TTL has passed, the key is still there.
+    public let keepsAttachedKeysOfADeletedOwnerUntilItsTTL: Bool
+
     /// - Parameters:
     ///   - advance: lets time pass for TTLs (a manual clock plus expiring due keys, or real time).
     ///   - forgetHistory: makes every index up to now too old to watch from (etcd compacts); the
     ///     other backends' 50-event history is already exceeded by the check's own writes.
     public init(reportsEachKeyOfADeletedDirectory: Bool = false,
+                keepsAttachedKeysOfADeletedOwnerUntilItsTTL: Bool = false,
                 advance: @escaping @Sendable (TimeInterval) async throws -> Void,
                 forgetHistory: @escaping @Sendable () async throws -> Void = {}) {
         self.reportsEachKeyOfADeletedDirectory = reportsEachKeyOfADeletedDirectory
+        self.keepsAttachedKeysOfADeletedOwnerUntilItsTTL = keepsAttachedKeysOfADeletedOwnerUntilItsTTL
         self.advanceBy = advance
         self.forget = forgetHistory
     }

@@ -25,7 +25,7 @@ import Testing
         let unit = try UnitName("web@1.service")
         try await publishedState(registry, unit)
         let writer = UnitStateWriter(registry: registry, local: LocalUnits(machine: machine), machine: machine,
-                                     ttl: 30, logger: quiet)
+                                     lifetime: RecordLifetime(ttl: 30), logger: quiet)
         await writer.write(unit, operation)
         #expect(try await registry.states().isEmpty, "the state of a unit this machine no longer has is gone")
     }
@@ -35,7 +35,7 @@ import Testing
         let unit = try UnitName("web@1.service")
         try await publishedState(registry, unit)
         let writer = UnitStateWriter(registry: registry, local: LocalUnits(machine: machine), machine: machine,
-                                     ttl: 30, logger: quiet)
+                                     lifetime: RecordLifetime(ttl: 30), logger: quiet)
         let publisher = StatePublisher { await writer.write($0, $1) }
         // Both queued before the batch runs, as when the stop's signal arrives during the unload.
         await publisher.enqueue(unit, .remove)
@@ -50,7 +50,7 @@ import Testing
         let local = LocalUnits(machine: machine)
         let file = try UnitFile(parsing: "[Service]\nExecStart=/bin/sleep 1000\n")
         await local.loaded(unit, hash: file.hash)
-        let writer = UnitStateWriter(registry: registry, local: local, machine: machine, ttl: 30, logger: quiet)
+        let writer = UnitStateWriter(registry: registry, local: local, machine: machine, lifetime: RecordLifetime(ttl: 30), logger: quiet)
         await writer.write(unit, .publish)
         #expect(try await registry.states().map(\.name) == [unit])
     }

@@ -303,7 +303,8 @@ struct HookedStore: KeyValueStore {
 
     func apply(_ write: StoreWrite) async throws -> StoreEvent {
         let key: String = switch write {
-        case let .set(key, _, _, _), let .refresh(key, _, _), let .createInOrder(key, _, _), let .delete(key, _, _, _): key
+        case let .set(key, _, _, _), let .refresh(key, _, _), let .createInOrder(key, _, _), let .delete(key, _, _, _),
+             let .attach(key, _, _, _): key
         }
         hook.saw(write)
         if key == RegistryKeys().engineLease && hook.leaseWritesFailing {

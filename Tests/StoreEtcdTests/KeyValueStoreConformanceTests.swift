@@ -12,7 +12,7 @@ extension EtcdClusterSuites {
         @Test(arguments: StoreConformance.checks)
         func conformance(_ check: StoreConformanceCheck) async throws {
             try await EtcdTestEnvironment.withStore { store in
-                let fixture = StoreFixture(reportsEachKeyOfADeletedDirectory: true,
+                let fixture = StoreFixture(reportsEachKeyOfADeletedDirectory: true, keepsAttachedKeysOfADeletedOwnerUntilItsTTL: true,
                                            advance: { seconds in try await Task.sleep(for: .seconds(seconds)) },
                                            forgetHistory: { try await store.compact(at: Int64(clamping: store.currentIndex())) })
                 try await check.run(on: store, fixture)

@@ -4,6 +4,7 @@ import FleetStoreEmbedded
 import FleetStoreHTTP
 import FleetStoreTesting
 import Foundation
+import HTTPTypes
 import Hummingbird
 import Logging
 import NIOCore
@@ -73,9 +74,10 @@ func withTemporaryDirectory<T>(_ body: (String) async throws -> T) async throws 
 }
 
 /// Serves `store` on a loopback port (`port`, or one chosen by the kernel) for the duration of `body`.
-func withKeysServer(_ store: any KeyValueStore, port: Int = 0,
+func withKeysServer(_ store: any KeyValueStore, port: Int = 0, asOlderServer: Bool = false,
                     _ body: @Sendable (String) async throws -> Void) async throws {
     let router = Router()
+    if asOlderServer { router.add(middleware: OlderKeysAPI()) }
     KeysAPI(store: store, clientURLs: []).addRoutes(to: router)
     let (ports, portSink) = AsyncStream<Int>.makeStream()
     var quiet = Logger(label: "keys-api-test")
@@ -91,5 +93,19 @@ func withKeysServer(_ store: any KeyValueStore, port: Int = 0,
         let port = try #require(await iterator.next())
         try await body("http://127.0.0.1:\(port)")
         group.cancelAll()
+    }
+}
+
+/// A keys API as fleetd served it before attached keys: `owner` is not a parameter it knows (so
+/// the value is stored for ever), and no reply says what it can do beyond etcd v2.
+struct OlderKeysAPI<Context: RequestContext>: RouterMiddleware {
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        let query = (request.uri.query ?? "").split(separator: "&").filter { !$0.hasPrefix("owner=") }.joined(separator: "&")
+        var head = request.head
+        head.path = request.uri.path + (query.isEmpty ? "" : "?" + query)
+        var response = try await next(Request(head: head, body: request.body), context)
+        response.headers[HTTPField.Name("X-Fleet-Store-Features")!] = nil
+        response.headers[HTTPField.Name("X-Fleet-Owner-Checked")!] = nil
+        return response
     }
 }

@@ -1,0 +1,51 @@
+import FleetAgent
+import FleetRegistry
+import FleetStore
+import FleetSystemd
+import FleetUnit
+import Logging
+import ServiceLifecycle
+import ServiceLifecycleTestKit
+import Synchronization
+import Testing
+
+/// Issue 16, item 1: on a store that attaches keys, a machine's unit states live as long as its
+/// presence. An idle machine then writes its presence and nothing else, and a lost presence
+/// takes the states with it at once; the agent writes them again when it registers anew.
+@Suite struct AgentAttachedStateTests {
+    let machine = MachineID("m1")
+
+    func withRunningUnit(_ body: @Sendable (RecordingStore, Registry, String) async throws -> Void) async throws {
+        try await withRunningWebUnit(on: RecordingStore(attaches: true), body)
+    }
+
+    @Test func anIdleMachineRefreshesItsPresenceAndWritesNoState() async throws {
+        try await withRunningUnit { store, registry, key in
+            let presence = registry.keys.machine(machine)
+            // Counted from two refreshes on: by then the start's own state writes (more than one
+            // under a busy test run) are done.
+            let settled = store.writeCount(presence)
+            try await eventually("the presence is refreshed twice") { store.writeCount(presence) >= settled + 2 }
+            let statesBefore = store.writeCount(key), presenceBefore = store.writeCount(presence)
+            // Six presence refreshes: 3 s, one and a half TTLs, in which a state with a TTL of
+            // its own would have been refreshed (or rewritten) three or four times.
+            try await eventually("the presence is refreshed six times") { store.writeCount(presence) >= presenceBefore + 6 }
+            #expect(store.writeCount(key) == statesBefore, "an idle machine writes no unit state")
+            #expect(try await store.value(key) != nil, "the state lives on with the presence")
+        }
+    }
+
+    @Test func aLostPresenceTakesTheStatesAndTheAgentWritesThemAgain() async throws {
+        try await withRunningUnit { store, registry, key in
+            let presence = registry.keys.machine(machine)
+            // As if the presence had expired during an outage.
+            try await store.delete(presence)
+            #expect(try await store.value(key) == nil, "the state goes with the presence, at once")
+            try await eventually("the machine registers again and republishes its state") {
+                let registered = try await store.value(presence) != nil
+                let republished = try await store.value(key) != nil
+                return registered && republished
+            }
+        }
+    }
+}
