@@ -40,7 +40,10 @@ extension Registry {
             hasState = try await store.getIfPresent(key) != nil
         }
         guard create || hasState else { throw NoClusterError(missing: "key \(keys.cluster)") }
-        let record = ClusterRecord(created: ISO8601DateFormatter().string(from: Date()), by: machine.rawValue,
+        // FoundationEssentials' format style, not ISO8601DateFormatter: that one loads ICU's
+        // calendar data, about 3 MB of resident pages kept for the life of the fleetd that
+        // made the cluster (issue 16, memory).
+        let record = ClusterRecord(created: Date().formatted(.iso8601), by: machine.rawValue,
                                    layout: RegistryLayout.current)
         do {
             try await store.create(keys.cluster, try Self.encode(record))

@@ -23,13 +23,20 @@ extension EtcdStore {
     func attachValue(_ key: String, _ value: String, owner ownerKey: String,
                      condition: StoreCondition) async throws -> StoreEvent {
         for _ in 0..<4 {
-            let owner = try await readOwner(ownerKey, for: key)
+            let owner: EtcdOwner
+            if let cached = owners.withLock({ $0[ownerKey] }) {
+                owner = cached
+            } else {
+                owner = try await readOwner(ownerKey, for: key)
+            }
             do {
                 return try await setValue(key, value, ttl: nil, condition: condition, attachedTo: owner)
             } catch is EtcdOwner.Moved {
+                forget(ownerKey)
                 continue
             } catch let error as StoreError where error.code == .keyNotFound {
                 // Also what etcd says for a put on a lease that ran out: tell which key is gone.
+                forget(ownerKey)
                 let now = try await readOwner(ownerKey, for: key)
                 if now.lease != owner.lease || now.modRevision != owner.modRevision { continue }
                 throw error
@@ -50,6 +57,16 @@ extension EtcdStore {
         guard kv.lease.value != 0 else {
             throw StoreError(.invalidField, "\(ownerKey) has no TTL, so it cannot own \(key)", index: index)
         }
-        return EtcdOwner(key: ownerKey, lease: kv.lease.value, modRevision: kv.modRevision.value)
+        let owner = EtcdOwner(key: ownerKey, lease: kv.lease.value, modRevision: kv.modRevision.value)
+        owners.withLock { owners in
+            // One entry per machine in practice; the bound only keeps a misuse from growing it.
+            if owners.count >= 4096 { owners.removeAll() }
+            owners[ownerKey] = owner
+        }
+        return owner
+    }
+
+    private func forget(_ ownerKey: String) {
+        _ = owners.withLock { $0.removeValue(forKey: ownerKey) }
     }
 }

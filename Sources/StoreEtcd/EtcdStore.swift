@@ -36,6 +36,10 @@ public final class EtcdStore: KeyValueStore, Service {
     /// The smallest lease TTL the cluster grants, learned from grants it rounded up; a refresh
     /// asking for less than it is satisfied by a keep-alive (see `EtcdStore+Lease`).
     let leaseTTLFloor = Mutex<Int64>(0)
+    /// The owners of attached keys as last read (`EtcdStore+Attach`), so attaching a machine's
+    /// states costs one txn, not a read and a txn; a stale entry fails the txn's compare and is
+    /// read again.
+    let owners = Mutex<[String: EtcdOwner]>([:])
     /// Range results are read in pages of this many keys, all at the first page's revision, so
     /// a big directory neither exceeds etcd's message limits nor tears.
     let pageSize: Int

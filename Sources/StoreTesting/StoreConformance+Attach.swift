@@ -69,4 +69,17 @@ extension StoreConformance {
         #expect(events.map(\.node.key) == ["/att/a"])
         #expect(try await store.getIfPresent("/att/a") == nil)
     }
+
+    static func anAttachFollowsAnOwnerMadeAgain(_ store: any KeyValueStore, _ fixture: StoreFixture) async throws {
+        try await store.set("/own/m1", "up", ttl: 2)
+        try await store.attach("/att/a", "1", to: "/own/m1")
+        // The owner is made again with a longer life (on etcd: a new lease); what is attached
+        // now must follow the new owner, not the one a backend may remember.
+        try await store.delete("/own/m1")
+        try await store.create("/own/m1", "up again", ttl: 30)
+        try await store.attach("/att/b", "1", to: "/own/m1")
+        try await fixture.advance(seconds: 3)
+        #expect(try await store.getIfPresent("/att/a") == nil)
+        #expect(try await store.value("/att/b") == "1", "attached to the owner made again")
+    }
 }

@@ -30,5 +30,6 @@ public enum StoreConformance {
         StoreConformanceCheck("attachRefusesAMissingOwnerAndOneWithoutTTL", attachRefusesAMissingOwnerAndOneWithoutTTL),
         StoreConformanceCheck("anAttachedKeyOverwrittenWithoutOwnerOutlivesIt", anAttachedKeyOverwrittenWithoutOwnerOutlivesIt),
         StoreConformanceCheck("deletingAnOwnerTakesItsAttachedKeys", deletingAnOwnerTakesItsAttachedKeys),
+        StoreConformanceCheck("anAttachFollowsAnOwnerMadeAgain", anAttachFollowsAnOwnerMadeAgain),
     ]
 }

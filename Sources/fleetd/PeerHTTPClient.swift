@@ -2,6 +2,7 @@ import AsyncHTTPClient
 import FleetIdentity
 import FleetRemoteStore
 import FleetStoreHTTP
+import Synchronization
 
 /// The HTTP client fleetd calls other fleetds with (a remote store, status and journal
 /// forwarding). With TLS it presents this machine's certificate and trusts only the cluster
@@ -9,14 +10,17 @@ import FleetStoreHTTP
 /// no hidden reconnect back-off, room for the watches). Made once and kept for the life of the
 /// process, so it is never shut down while a request may still use it.
 enum PeerHTTPClient {
-    nonisolated(unsafe) private static var made: HTTPClient?
+    /// Made under the lock, so two first callers at once cannot make two (one never shut down).
+    private static let made = Mutex<HTTPClient?>(nil)
 
     static func client(_ tls: NodeTLS?) -> HTTPClient {
         guard let tls else { return RemoteStore.defaultClient }
-        if let made { return made }
-        let configuration = RemoteStore.clientConfiguration(tls: tls.clientConfiguration)
-        let client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
-        made = client
-        return client
+        return made.withLock { made in
+            if let made { return made }
+            let configuration = RemoteStore.clientConfiguration(tls: tls.clientConfiguration)
+            let client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
+            made = client
+            return client
+        }
     }
 }
