@@ -31,7 +31,7 @@ extension ScaleBenchmark {
             }
             delivered.append(clock.now - start)
         }
-        print("scale: watch fan-out proxy (\(delivered.count) samples, \(machines.count) agent watches open):"
+        report("watch fan-out proxy (\(delivered.count) samples, \(machines.count) agent watches open):"
             + " write sent → acknowledged p50 \(milliseconds(acknowledged, 0.5)) / p99 \(milliseconds(acknowledged, 0.99)),"
             + " → event at a watcher of that machine's schedule/ p50 \(milliseconds(delivered, 0.5)) / p99 \(milliseconds(delivered, 0.99))")
     }

@@ -61,13 +61,13 @@ enum ScaleBenchmark {
     static func measure(_ options: ScaleOptions, registry: Registry, running: inout Running,
                         deadline: ContinuousClock.Instant, logger: Logger) async throws {
         let store = registry.store
-        print("scale: \(options.machines) machines, \(options.units) units, agent TTL \(options.ttl) s, store: \(running.store.name)")
-        print("scale: systemd stand-in: each agent drives its own InMemoryUnitManager (no systemd, no processes;"
+        report("\(options.machines) machines, \(options.units) units, agent TTL \(options.ttl) s, store: \(running.store.name)")
+        report("systemd stand-in: each agent drives its own InMemoryUnitManager (no systemd, no processes;"
             + " a unit is active the moment it is started)")
         let cluster = try EngineBenchmark.makeCluster(machines: options.machines, units: options.units)
         let files = try (0..<options.units).map(EngineBenchmark.unitFile)
         try await registry.ensureCluster(create: true, by: cluster.machines[0].id)
-        print("scale: before the agents: \(ProcessUsage.now().summary)")
+        report("before the agents: \(ProcessUsage.now().summary)")
 
         // The agents and the engine, as fleetd runs them (the engine on the first machine).
         let startAgents = clock.now
@@ -82,7 +82,7 @@ enum ScaleBenchmark {
             let count = try await registry.machines().count
             return (count == options.machines, "\(count) of \(options.machines) machines present")
         }
-        print("scale: \(options.machines) agents registered in \(seconds(registered - startAgents)); \(ProcessUsage.now().summary)")
+        report("\(options.machines) agents registered in \(seconds(registered - startAgents)); \(ProcessUsage.now().summary)")
 
         // Create every unit as the API does (48 at a time), then wait until all are active.
         let indexBefore = try await store.currentIndex()
@@ -91,7 +91,7 @@ enum ScaleBenchmark {
         try await createUnits(cluster.units.map(\.name), files: files, registry: registry,
                               concurrency: options.concurrency, deadline: deadline)
         let createdAt = clock.now
-        print("scale: \(options.units) units created (desired state launched) in \(seconds(createdAt - requested))")
+        report("\(options.units) units created (desired state launched) in \(seconds(createdAt - requested))")
         var readCost = Duration.zero
         let allActive = try await waitUntil("all units active", deadline: deadline) {
             let start = clock.now
@@ -102,22 +102,13 @@ enum ScaleBenchmark {
         let indexActive = try await store.currentIndex()
         let usageActive = ProcessUsage.now()
         let runTime = allActive - requested
-        print("scale: all \(options.units) units active \(seconds(runTime)) after the first create request"
+        report("all \(options.units) units active \(seconds(runTime)) after the first create request"
             + " (store read every \(seconds(poll)) + its cost, last read \(seconds(readCost)))")
-        print("scale: store writes during the run: \(indexActive - indexBefore) index advance,"
+        report("store writes during the run: \(indexActive - indexBefore) index advance,"
             + " \(rate(indexActive - indexBefore, runTime))/s; CPU \(cpuShare(usageBefore, usageActive, runTime)); \(usageActive.summary)")
 
-        // Idle: nothing asked of the cluster; what staying alive costs.
         if options.idleSeconds > 0 {
-            let idleStart = clock.now
-            try await Task.sleep(for: .seconds(options.idleSeconds))  // the measured window itself
-            let indexIdle = try await store.currentIndex()
-            let usageIdle = ProcessUsage.now()
-            let idleTime = clock.now - idleStart
-            let writes = indexIdle - indexActive
-            print("scale: idle \(seconds(idleTime)): \(writes) index advance, \(rate(writes, idleTime))/s"
-                + " (\(String(format: "%.2f", Double(writes) / max(idleTime.seconds, 0.001) / Double(options.machines))) per machine per s);"
-                + " CPU \(cpuShare(usageActive, usageIdle, idleTime)); \(usageIdle.summary)")
+            try await idle(registry: registry, seconds: options.idleSeconds, machines: options.machines)
         }
 
         if options.samples > 0 {
@@ -143,9 +134,9 @@ enum ScaleBenchmark {
                     "\(elsewhere.count) of the lost machine's \(lostUnits.count) units active on other machines")
         }
         let gone = presenceGone.map { seconds($0 - lostAt) } ?? "not seen (re-placed first)"
-        print("scale: machine \(lost.short) lost with \(lostUnits.count) units: presence gone after \(gone);"
+        report("machine \(lost.short) lost with \(lostUnits.count) units: presence gone after \(gone);"
             + " all its units active elsewhere \(seconds(replaced - lostAt)) after the loss (target: TTL + 1 s = \(options.ttl + 1) s)")
-        print("scale: at the end: \(ProcessUsage.now().summary)")
+        report("at the end: \(ProcessUsage.now().summary)")
     }
 
     /// Creates `names` through the registry with at most `concurrency` creations in flight.
@@ -157,7 +148,13 @@ enum ScaleBenchmark {
                 guard next < names.count else { return }
                 let (name, file) = (names[next], files[next])
                 next += 1
-                group.addTask { try await registry.createUnit(name, file: file, desiredState: .launched) }
+                group.addTask {
+                    do {
+                        try await registry.createUnit(name, file: file, desiredState: .launched)
+                    } catch {
+                        throw ScaleBenchmarkError(.storeFailed, "creating unit \(name): \(error)")
+                    }
+                }
             }
             for _ in 0..<concurrency { add() }
             while try await group.next() != nil {
@@ -191,6 +188,12 @@ enum ScaleBenchmark {
             }
             try await Task.sleep(for: poll)
         }
+    }
+
+    /// One line of the report, written at once (not held in stdout's buffer when that is a file),
+    /// so a run cut short still shows what it measured.
+    static func report(_ line: String) {
+        FileHandle.standardOutput.write(Data(("scale: " + line + "\n").utf8))
     }
 
     static func seconds(_ duration: Duration) -> String { String(format: "%.2f s", duration.seconds) }

@@ -59,7 +59,7 @@ struct ScaleOptions: Sendable {
 
 /// Why the scale benchmark stopped without a result.
 struct ScaleBenchmarkError: Error, CustomStringConvertible {
-    enum Code: Sendable { case usage, timedOut, setup }
+    enum Code: Sendable { case usage, timedOut, setup, storeFailed }
     var code: Code
     var message: String
 
@@ -73,6 +73,7 @@ struct ScaleBenchmarkError: Error, CustomStringConvertible {
         case .usage: "\(message)\n\(ScaleOptions.usage)"
         case .timedOut: "scale benchmark FAILED (timed out): \(message)"
         case .setup: "scale benchmark could not start: \(message)"
+        case .storeFailed: "scale benchmark FAILED (the store refused or did not answer): \(message)"
         }
     }
 }
