@@ -44,7 +44,8 @@ struct ScaleOptions: Sendable {
         guard positional.count <= 2 else { throw ScaleBenchmarkError(.usage, "at most two numbers: MACHINES and UNITS") }
         if let machines = positional.first { self.machines = machines }
         if positional.count == 2 { units = positional[1] }
-        guard machines >= 2 else { throw ScaleBenchmarkError(.usage, "MACHINES must be at least 2 (one is lost)") }
+        // The unit mix asks for 4 regions and ssd (machine 0 of every 4): fewer machines leave units unplaceable.
+        guard machines >= 8 else { throw ScaleBenchmarkError(.usage, "MACHINES must be at least 8 (the units need 4 regions, and one machine is lost)") }
         guard units >= 1 else { throw ScaleBenchmarkError(.usage, "UNITS must be at least 1") }
         if let etcd, etcd.isEmpty { throw ScaleBenchmarkError(.usage, "--etcd needs at least one URL") }
     }
