@@ -183,7 +183,8 @@ let package = Package(
         // Not the product: benchmarks (Benchmarks/, docs/benchmarks.md), the DNS fuzzer and the
         // test tools (Tools/). None of fleetd, fleetctl or fleet-dns depends on them.
         .executableTarget(name: "fleet-bench", dependencies: [
-            "FleetEngine", .product(name: "Logging", package: "swift-log"),
+            "FleetEngine", "FleetAgent", "FleetRegistry", "FleetStore", "FleetStoreEmbedded", "FleetStoreEtcd",
+            "FleetSystemd", "FleetUnit", .product(name: "Logging", package: "swift-log"),
         ], path: "Benchmarks/fleet-bench"),
         .executableTarget(name: "store-bench", dependencies: ["FleetStore", "FleetStoreEmbedded"], path: "Benchmarks/store-bench"),
         .executableTarget(name: "etcd-bench", dependencies: ["FleetStoreEtcd"], path: "Benchmarks/etcd-bench"),
