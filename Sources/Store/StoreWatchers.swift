@@ -27,6 +27,11 @@ package struct StoreWatchers {
 
     package let limits: WatchLimits
     private var watchers: [UInt64: Watcher] = [:]
+    /// Watch IDs by the key they watch, so an event is offered only to the watches on its key
+    /// and its ancestors (at most ``StoreLimits/maximumKeyDepth`` lookups), not to every watch:
+    /// with a thousand agents each watching its own `schedule/<machine>`, checking each event
+    /// against all of them was a quarter of the store's CPU (issue 16, 1,000 machines).
+    private var byKey: [String: Set<UInt64>] = [:]
     private var nextID: UInt64 = 0
 
     package init(limits: WatchLimits = WatchLimits()) {
@@ -71,22 +76,39 @@ package struct StoreWatchers {
         nextID += 1
         let id = nextID
         watchers[id] = watcher
+        byKey[key, default: []].insert(id)
         continuation.onTermination = { _ in onEnd(id) }
         return stream
     }
 
     package mutating func remove(_ id: UInt64) {
-        watchers[id] = nil
+        guard let watcher = watchers.removeValue(forKey: id) else { return }
+        byKey[watcher.key]?.remove(id)
+        if byKey[watcher.key]?.isEmpty == true { byKey[watcher.key] = nil }
     }
 
     /// Hands `event` to every watcher it concerns; a watcher whose buffer is full is ended and
     /// dropped.
     package mutating func deliver(_ event: StoreEvent) {
         var ended: [UInt64] = []
-        for (id, watcher) in watchers where watcher.matches(event) {
+        for id in candidates(for: event) {
+            guard let watcher = watchers[id], watcher.matches(event) else { continue }
             if !offer(event, to: watcher) { ended.append(id) }
         }
-        for id in ended { watchers[id] = nil }
+        for id in ended { remove(id) }
+    }
+
+    /// The watches `event` may concern: those on its key or an ancestor; for a directory's
+    /// removal, which concerns the watches below it too, all of them.
+    private func candidates(for event: StoreEvent) -> [UInt64] {
+        if event.isRemoval && event.node.isDirectory { return Array(watchers.keys) }
+        var ids: [UInt64] = []
+        var key = event.node.key
+        while true {
+            if let found = byKey[key] { ids.append(contentsOf: found) }
+            if key == "/" { return ids }
+            key = StoreKey.parent(of: key)
+        }
     }
 
     /// Yields `event`; false (and the watch ended) when the consumer is gone or too far behind.
@@ -108,5 +130,6 @@ package struct StoreWatchers {
     package mutating func finishAll() {
         for watcher in watchers.values { watcher.continuation.finish() }
         watchers = [:]
+        byKey = [:]
     }
 }
