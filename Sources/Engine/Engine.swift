@@ -61,10 +61,17 @@ public struct Engine: Service {
                 group.addTask { await tick(every: .seconds(Double(configuration.leaseTTL) / 3), wake: wake) }
                 wake.signal()
                 var lease: EngineLease?
+                var lastPass: ContinuousClock.Instant?
                 for await _ in wake.stream {
-                    try? await Task.sleep(for: configuration.settle)
+                    // A change after a quiet spell is placed at once (one `fleetctl start` waits
+                    // for nobody); a wake-up close behind a pass waits `settle` for more, so a
+                    // burst costs a few passes, not one per unit.
+                    if let lastPass, ContinuousClock.now - lastPass < configuration.settle * 4 {
+                        try? await Task.sleep(for: configuration.settle)
+                    }
                     guard wake.take() else { continue }  // already covered by the last pass
                     lease = await leadAndReconcile(holding: lease)
+                    lastPass = .now
                 }
                 if let lease { try? await registry.releaseLease(lease.term) }
                 group.cancelAll()

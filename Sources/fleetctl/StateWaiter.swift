@@ -23,6 +23,10 @@ struct StateWaiter {
     /// Between two reads of the cluster while waiting. Each read is one request however many
     /// units are waited for.
     static let pollInterval: Duration = .milliseconds(50)
+    /// Closer reads at the start of a wait, while ``quickPhase`` lasts: one unit is usually active
+    /// within 30–80 ms, and a 50 ms poll added half its interval to every short wait.
+    static let quickPollInterval: Duration = .milliseconds(10)
+    static let quickPhase: Duration = .milliseconds(300)
 
     /// How long the engine's reason must stand before we believe it: a unit may wait one pass
     /// for a peer or for machines that are still registering.
@@ -61,7 +65,7 @@ struct StateWaiter {
                 lastProgress = now
                 Terminal.error("still waiting for \(pending.count) unit(s) to \(what), e.g. \(pending[0])")
             }
-            try await Task.sleep(for: Self.pollInterval)
+            try await Task.sleep(for: now - start < Self.quickPhase ? Self.quickPollInterval : Self.pollInterval)
         }
     }
 }
