@@ -28,6 +28,11 @@ struct StateWaiter {
     static let quickPollInterval: Duration = .milliseconds(10)
     static let quickPhase: Duration = .milliseconds(300)
 
+    /// How long to wait before the next read of a wait that began at `start`.
+    static func pause(since start: ContinuousClock.Instant) -> Duration {
+        ContinuousClock.now - start < quickPhase ? quickPollInterval : pollInterval
+    }
+
     /// How long the engine's reason must stand before we believe it: a unit may wait one pass
     /// for a peer or for machines that are still registering.
     static let unplaceableGrace: Duration = .seconds(1)
@@ -65,7 +70,7 @@ struct StateWaiter {
                 lastProgress = now
                 Terminal.error("still waiting for \(pending.count) unit(s) to \(what), e.g. \(pending[0])")
             }
-            try await Task.sleep(for: now - start < Self.quickPhase ? Self.quickPollInterval : Self.pollInterval)
+            try await Task.sleep(for: Self.pause(since: start))
         }
     }
 }
