@@ -106,7 +106,7 @@ func waitForActive(_ names: [String], client: FleetClient, attempts: Int) async 
         if attempts > 0, ContinuousClock.now - start >= .seconds(2 * attempts) {
             throw StateWaiter.Timeout(description: "Failed to find an active unit \(pending[0]) within \(2 * attempts)s")
         }
-        try await Task.sleep(for: StateWaiter.pause(since: start))
+        try await Task.sleep(for: StateWaiter.pause(since: start, units: names.count))
     }
 }
 

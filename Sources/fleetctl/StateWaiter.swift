@@ -23,14 +23,17 @@ struct StateWaiter {
     /// Between two reads of the cluster while waiting. Each read is one request however many
     /// units are waited for.
     static let pollInterval: Duration = .milliseconds(50)
-    /// Closer reads at the start of a wait, while ``quickPhase`` lasts: one unit is usually active
-    /// within 30–80 ms, and a 50 ms poll added half its interval to every short wait.
+    /// Closer reads at the start of a wait for a few units, while ``quickPhase`` lasts: one unit
+    /// is usually active within 30–80 ms, and a 50 ms poll added half its interval to every short
+    /// wait. A wait for many units keeps the 50 ms: each read lists the whole cluster, and the
+    /// fleetd answering it is the one placing and starting them.
     static let quickPollInterval: Duration = .milliseconds(10)
     static let quickPhase: Duration = .milliseconds(300)
+    static let quickPollMaxUnits = 16
 
-    /// How long to wait before the next read of a wait that began at `start`.
-    static func pause(since start: ContinuousClock.Instant) -> Duration {
-        ContinuousClock.now - start < quickPhase ? quickPollInterval : pollInterval
+    /// How long to wait before the next read of a wait for `units` units that began at `start`.
+    static func pause(since start: ContinuousClock.Instant, units: Int) -> Duration {
+        units <= quickPollMaxUnits && ContinuousClock.now - start < quickPhase ? quickPollInterval : pollInterval
     }
 
     /// How long the engine's reason must stand before we believe it: a unit may wait one pass
@@ -70,7 +73,7 @@ struct StateWaiter {
                 lastProgress = now
                 Terminal.error("still waiting for \(pending.count) unit(s) to \(what), e.g. \(pending[0])")
             }
-            try await Task.sleep(for: Self.pause(since: start))
+            try await Task.sleep(for: Self.pause(since: start, units: names.count))
         }
     }
 }

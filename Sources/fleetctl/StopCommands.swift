@@ -115,7 +115,7 @@ extension StateWaiter {
                 Terminal.error("Still waiting for \(name)\(others) to be unloaded on \(reporters); see 'fleetctl journal \(name)' or that machine's fleetd log. Ctrl-C stops waiting, not the destroy.")
                 nextProgress = now + .seconds(10)
             }
-            try await Task.sleep(for: Self.pause(since: start))
+            try await Task.sleep(for: Self.pause(since: start, units: names.count))
         }
     }
 }
