@@ -86,22 +86,32 @@ extension Agent {
         // removed one needs a daemon-reload (one per batch), which costs more the more units
         // the manager has.
         var needsReload = false
+        var unloading: [UnitName] = []
         for unit in plan.unload {
             if await local.isRefusedHostUnit(unit) {
                 await forget(unit)  // the host's own unit: never stopped or removed by fleet
                 continue
             }
+            unloading.append(unit)
+        }
+        // Stops and failed-state resets go out pipelined, one bus round trip per batch: a
+        // destroy of 200 units no longer waits 200 round trips on each step.
+        var filesRemoved: [UnitName] = []
+        for unit in await stopAll(unloading, "unit unload failed; retrying on the next pass") {
             do {
-                try await units.stop(unit.rawValue)
                 await units.unwatch(unit.rawValue)
                 needsReload = await disableInstallSection(unit) || needsReload
                 needsReload = try await units.removeUnitFile(unit.rawValue) || needsReload
-                try await units.resetFailed(unit.rawValue)
             } catch {
                 logger.warning("unit unload failed; retrying on the next pass",
                                metadata: ["unit.name": "\(unit)", "error": "\(error)"])
                 continue
             }
+            filesRemoved.append(unit)
+        }
+        for unit in await eachSucceeded(filesRemoved, "unit unload failed; retrying on the next pass", {
+            try await units.resetFailed($0)
+        }) {
             await forget(unit)
             logger.info("unit unloaded", metadata: ["unit.name": "\(unit)"])
         }
@@ -117,12 +127,9 @@ extension Agent {
             await registrar.loaded(unit, file: file)
         }
         await units.watch(plan.load.map(\.0).filter { files[$0] != nil }.map(\.rawValue))
-        for unit in plan.stop {
-            if await local.isRefusedHostUnit(unit) { continue }
-            do { try await units.stop(unit.rawValue) } catch {
-                logger.warning("unit stop failed; retrying on the next pass", metadata: ["unit.name": "\(unit)", "error": "\(error)"])
-                continue
-            }
+        var stopping: [UnitName] = []
+        for unit in plan.stop where await !local.isRefusedHostUnit(unit) { stopping.append(unit) }
+        for unit in await stopAll(stopping, "unit stop failed; retrying on the next pass") {
             await local.setJobState(unit, .loaded)
             await states.enqueue(unit, .publish)
         }
@@ -149,6 +156,32 @@ extension Agent {
             await states.enqueue(unit, .publish)
         }
         logger.info("units started", metadata: ["agent.started": "\(starts.count - failures.count)"])
+    }
+
+    /// Queues a stop job for each unit (pipelined) and returns those whose stop was queued, in
+    /// order; the others are logged with `failure` and left for the next pass.
+    private func stopAll(_ list: [UnitName], _ failure: String) async -> [UnitName] {
+        await eachSucceeded(list, failure) { try await units.stop($0) }
+    }
+
+    /// Runs a batch call of the unit manager over `list` and returns the units it succeeded for,
+    /// in order; failures are logged with `failure`. When the manager cannot be reached at all,
+    /// none succeeded.
+    private func eachSucceeded(_ list: [UnitName], _ failure: String,
+                               _ call: ([String]) async throws -> [String: any Error]) async -> [UnitName] {
+        guard !list.isEmpty else { return [] }
+        let failures: [String: any Error]
+        do {
+            failures = try await call(list.map(\.rawValue))
+        } catch {
+            logger.warning("\(failure)", metadata: ["agent.units": "\(list.count)", "error": "\(error)"])
+            return []
+        }
+        return list.filter { unit in
+            guard let error = failures[unit.rawValue] else { return true }
+            logger.warning("\(failure)", metadata: ["unit.name": "\(unit)", "error": "\(error)"])
+            return false
+        }
     }
 
     /// Writes the files of units to load (each marked with its hash), after refusing names the

@@ -86,6 +86,20 @@ public final class SystemdUnitManager: UnitManager {
         try await loop.perform { connection throws(SystemdError) in try connection.stopUnit(name) }
     }
 
+    /// Stops many units with the calls pipelined (one bus round trip for the batch).
+    public func stop(_ names: [String]) async throws -> [String: any Error] {
+        try await loop.perform { connection throws(SystemdError) in
+            try connection.stopUnits(names).mapValues { $0 as any Error }
+        }
+    }
+
+    /// Resets many units' failed state with the calls pipelined.
+    public func resetFailed(_ names: [String]) async throws -> [String: any Error] {
+        try await loop.perform { connection throws(SystemdError) in
+            try connection.resetFailedUnits(names).mapValues { $0 as any Error }
+        }
+    }
+
     public func restart(_ name: String) async throws {
         try await loop.perform { connection throws(SystemdError) in try connection.restartUnit(name) }
     }

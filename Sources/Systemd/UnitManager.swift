@@ -59,12 +59,21 @@ public protocol UnitManager: Sendable {
     /// Queues a stop job (`StopUnit(name, "replace")`). A unit systemd does not know is not an error.
     func stop(_ name: String) async throws
 
+    /// ``stop(_:)`` for many units at once (pipelined where the manager can).
+    ///
+    /// - Returns: the units whose stop failed, with the error; empty when all were queued.
+    /// - Throws: only when the manager cannot be reached at all.
+    func stop(_ names: [String]) async throws -> [String: any Error]
+
     /// Queues a restart job (`RestartUnit(name, "replace")`): starts the unit if it is not
     /// running. Restarting a timer re-arms its `OnActiveSec=` from now.
     func restart(_ name: String) async throws
 
     /// Clears a unit's failed state (`ResetFailedUnit`). Unknown or non-failed units are not an error.
     func resetFailed(_ name: String) async throws
+
+    /// ``resetFailed(_:)`` for many units at once (pipelined where the manager can).
+    func resetFailed(_ names: [String]) async throws -> [String: any Error]
 
     /// The unit's current load, active and sub state, read from the manager.
     func state(of name: String) async throws -> SystemdUnitState
@@ -100,6 +109,22 @@ extension UnitManager {
         var failures: [String: any Error] = [:]
         for name in names {
             do { try await start(name) } catch { failures[name] = error }
+        }
+        return failures
+    }
+
+    public func stop(_ names: [String]) async throws -> [String: any Error] {
+        var failures: [String: any Error] = [:]
+        for name in names {
+            do { try await stop(name) } catch { failures[name] = error }
+        }
+        return failures
+    }
+
+    public func resetFailed(_ names: [String]) async throws -> [String: any Error] {
+        var failures: [String: any Error] = [:]
+        for name in names {
+            do { try await resetFailed(name) } catch { failures[name] = error }
         }
         return failures
     }

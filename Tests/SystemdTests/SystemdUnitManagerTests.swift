@@ -226,4 +226,19 @@ struct SystemdNewUnitFileTests {
             for name in names { try await RealSystemd.cleanUp(name, units) }
         }
     }
+
+    @Test func batchesOfStopsAndResetsArePipelinedAndAnUnknownUnitIsNoFailure() async throws {
+        try await RealSystemd.withManager { units, log in
+            let names = (0..<20).map { TestUnits.uniqueName("stop-batch-\($0)") }
+            for name in names { _ = try await units.writeUnitFile(name, contents: TestUnits.sleeping) }
+            await units.watch(names)
+            #expect(try await units.start(names).isEmpty)
+            for name in names { _ = try await log.next(name) { $0.activeState == .active } }
+            let unknown = TestUnits.uniqueName("never-loaded")
+            #expect(try await units.stop(names + [unknown]).isEmpty, "an unknown unit is already stopped")
+            for name in names { _ = try await log.next(name) { $0.activeState == .inactive } }
+            #expect(try await units.resetFailed(names + [unknown]).isEmpty)
+            for name in names { try await RealSystemd.cleanUp(name, units) }
+        }
+    }
 }
