@@ -207,6 +207,12 @@ public struct Agent: Service {
             try? await Task.sleep(for: .seconds(Double(configuration.ttl) * 2 / 5))
             if Task.isCancelled { return }
             guard lifetime.current.needsRefresh else { continue }
+            // The store may have learnt to attach meanwhile (the fleetd holding it was upgraded):
+            // then every state and record is written anew, attached, and refreshes end here.
+            if await registry.store.supportsAttachedKeys() {
+                await republishRecords()
+                continue
+            }
             // Unchanged states cost a TTL refresh, not a rewrite that wakes every watcher.
             for unit in await local.names() { await states.enqueue(unit, .refresh) }
             await registrar.refreshAll()

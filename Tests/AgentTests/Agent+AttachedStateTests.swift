@@ -48,4 +48,21 @@ import Testing
             }
         }
     }
+
+    @Test func anAgentOnAStoreThatLearnsToAttachSwitchesToAttachedStates() async throws {
+        try await withRunningWebUnit(on: RecordingStore(attaches: false)) { store, registry, key in
+            try await eventually("the state is kept alive by TTL refreshes") { store.counts(key).refreshes >= 1 }
+            #expect(!store.lastWriteAttached(key))
+            // The fleetd holding the store was upgraded.
+            store.attaches.withLock { $0 = true }
+            try await eventually("the state is written again, attached to the presence") { store.lastWriteAttached(key) }
+            let refreshes = store.counts(key).refreshes
+            let presence = registry.keys.machine(machine)
+            let presenceBefore = store.writeCount(presence)
+            try await eventually("the presence is refreshed six times") { store.writeCount(presence) >= presenceBefore + 6 }
+            #expect(store.counts(key).refreshes == refreshes, "an attached state is not refreshed")
+            try await store.delete(presence)
+            #expect(try await store.value(key) == nil, "the state now goes with the presence")
+        }
+    }
 }

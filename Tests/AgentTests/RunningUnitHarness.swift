@@ -13,10 +13,11 @@ import Testing
 /// store in front of an older fleetd would, does not.
 final class RecordingStore: KeyValueStore {
     let base = InMemoryStore()
-    let attaches: Bool
+    /// Whether it says it attaches; a test may change it (the store's fleetd was upgraded).
+    let attaches: Mutex<Bool>
     let writes = Mutex<[StoreWrite]>([])
 
-    init(attaches: Bool) { self.attaches = attaches }
+    init(attaches: Bool) { self.attaches = Mutex(attaches) }
 
     func get(_ key: String, recursive: Bool) async throws -> StoreNode { try await base.get(key, recursive: recursive) }
     func apply(_ write: StoreWrite) async throws -> StoreEvent {
@@ -29,7 +30,21 @@ final class RecordingStore: KeyValueStore {
         try await base.watch(key, recursive: recursive, fromIndex: fromIndex)
     }
     func currentIndex() async throws -> UInt64 { try await base.currentIndex() }
-    func supportsAttachedKeys() async -> Bool { attaches }
+    func supportsAttachedKeys() async -> Bool { attaches.withLock { $0 } }
+
+    /// Whether the last write of `key` attached it.
+    func lastWriteAttached(_ key: String) -> Bool {
+        writes.withLock { writes in
+            for write in writes.reversed() {
+                switch write {
+                case .attach(key, _, _, _): return true
+                case .set(key, _, _, _), .refresh(key, _, _), .delete(key, _, _, _): return false
+                default: continue
+                }
+            }
+            return false
+        }
+    }
 
     /// Full writes and TTL refreshes of `key` so far.
     func counts(_ key: String) -> (sets: Int, refreshes: Int) {
