@@ -10,7 +10,7 @@ import FleetStore
 /// job/<unit>/unplaceable     why it cannot be placed      (engine, while that is so)
 /// unit/<sha1>                normalized unit file text    content-addressed, shared
 /// schedule/<machine>/<unit>  {"hash","desiredState"}      what each agent runs (engine)
-/// states/<unit>/<machine>    systemd state + job state    published by agents, TTL
+/// states/<unit>/<machine>    systemd state + job state    published by agents, attached to the machine's presence (TTL on an older store)
 /// machines/<id>/object       {"ID","PublicIP","Metadata","APIURL","Session"} presence, TTL (the last two ours)
 /// machines/<id>/metadata/<k> value ("" = tombstone)       dynamic metadata (API PATCH), no TTL
 /// lease/engine-leader        <machine id>                 engine leadership, TTL
