@@ -25,10 +25,11 @@ struct UnitStateWriter: Sendable {
                 return
             }
             let lifetime = lifetime.current
-            if operation == .refresh, case let .ttl(ttl) = lifetime,
-               try await registry.refreshState(record, ttl: ttl) { return }
-            // An attached state needs no refresh: it lives as long as the machine's presence.
-            if operation == .refresh, !lifetime.needsRefresh { return }
+            if operation == .refresh {
+                // An attached state needs no refresh: it lives as long as the machine's presence.
+                guard case let .ttl(ttl) = lifetime else { return }
+                if try await registry.refreshState(record, ttl: ttl) { return }
+            }
             try await registry.publishState(record, lifetime: lifetime)
         } catch {
             logger.warning("writing unit state failed", metadata: ["unit.name": "\(unit)", "error": "\(error)"])

@@ -4,9 +4,10 @@ import Foundation
 import Logging
 
 /// Keeps `/discovery/<service>/<instance>` true for the units running on this machine: a unit
-/// that systemd reports active is registered (attached to the machine's presence, or with the
-/// agent's TTL, refreshed without waking watchers, where the store cannot attach), one that stops is removed at once, and a failing health check takes an instance
-/// out of answers (the record stays, marked unhealthy) until it passes again.
+/// that systemd reports active is registered (attached to the machine's presence; where the
+/// store cannot attach, with the agent's TTL, refreshed without waking watchers), one that stops
+/// is removed at once, and a failing health check takes an instance out of answers (the record
+/// stays, marked unhealthy) until it passes again.
 ///
 /// It lives with the records rather than in the agent so that discovery's writer and its
 /// readers share one module; the agent only tells it what systemd reports, as a plain

@@ -235,10 +235,6 @@ extension Registry {
             .sorted { ($0.name, $0.machineID) < ($1.name, $1.machineID) }
     }
 
-    public func publishState(_ record: UnitStateRecord, ttl: Int64) async throws {
-        try await publishState(record, lifetime: .ttl(ttl))
-    }
-
     public func publishState(_ record: UnitStateRecord, lifetime: KeyLifetime) async throws {
         try await store.set(keys.state(record.name, record.machineID), Self.encode(record), lifetime: lifetime)
     }

@@ -69,7 +69,8 @@ public struct RemoteStore: KeyValueStore {
         case let .attach(key, value, owner, condition):
             var query = Self.query(for: condition)
             query["owner"] = owner
-            return try await sendAttached(key, query: query, value: value)
+            return try await send(.PUT, key, query: query, form: ["value": value],
+                                  guarded: condition.guardedBy != nil, attached: true).event
         case let .createInOrder(key, value, ttl):
             var form = ["value": value]
             if let ttl { form["ttl"] = String(ttl) }
@@ -82,31 +83,13 @@ public struct RemoteStore: KeyValueStore {
         }
     }
 
-    /// Asks the server (one read of the index key) whether it attaches keys; an error counts as no.
+    /// Asks the server whether it attaches keys: one `HEAD` of the index key, whose reply names
+    /// the keys API's extensions (and has no body to read); an error counts as no.
     public func supportsAttachedKeys() async -> Bool {
-        guard let response = try? await client.execute(makeRequest(.GET, indexKey, query: [:], form: nil),
+        guard let response = try? await client.execute(makeRequest(.HEAD, indexKey, query: [:], form: nil),
                                                       timeout: requestTimeout) else { return false }
-        _ = try? await response.body.collect(upTo: 256 << 20)
         let features = response.headers.first(name: "X-Fleet-Store-Features") ?? ""
         return features.split(separator: ",").contains("attach")
-    }
-
-    /// An attach must come back confirmed: a server without the extension stored a value that
-    /// never goes, so it is taken back (compare-and-delete on its index) and the write refused.
-    func sendAttached(_ key: String, query: [String: String], value: String) async throws -> StoreEvent {
-        let response = try await client.execute(makeRequest(.PUT, key, query: query, form: ["value": value]),
-                                                timeout: requestTimeout)
-        guard (200..<300).contains(response.status.code) else { throw try await Self.error(from: response) }
-        let body = try await response.body.collect(upTo: 256 << 20)
-        guard let event = try JSONDecoder().decode(V2Event.self, from: body).storeEvent else {
-            throw StoreError(.unavailable, "PUT \(key): the server's reply names an unknown action")
-        }
-        if response.headers.first(name: "X-Fleet-Owner-Checked") != "true" {
-            _ = try? await send(.DELETE, key, query: ["prevIndex": String(event.node.modifiedIndex)])
-            throw StoreError(.unavailable, "PUT \(key): \(baseURL) does not attach keys to an owner "
-                             + "(an older fleetd?); the value was taken back")
-        }
-        return event
     }
 
     public func currentIndex() async throws -> UInt64 {
@@ -144,9 +127,10 @@ public struct RemoteStore: KeyValueStore {
         return request
     }
 
-    /// One request; `guarded` writes must come back confirmed by `X-Fleet-Guard-Checked`.
+    /// One request; `guarded` writes must come back confirmed by `X-Fleet-Guard-Checked`, and
+    /// `attached` ones by `X-Fleet-Owner-Checked`.
     func send(_ method: HTTPMethod, _ key: String, query: [String: String] = [:], form: [String: String]? = nil,
-              guarded: Bool = false) async throws -> (event: StoreEvent, index: UInt64)
+              guarded: Bool = false, attached: Bool = false) async throws -> (event: StoreEvent, index: UInt64)
     {
         let response = try await client.execute(makeRequest(method, key, query: query, form: form),
                                                 timeout: requestTimeout)
@@ -161,6 +145,13 @@ public struct RemoteStore: KeyValueStore {
         let body = try await response.body.collect(upTo: 256 << 20)
         guard let event = try JSONDecoder().decode(V2Event.self, from: body).storeEvent else {
             throw StoreError(.unavailable, "\(method) \(key): the server's reply names an unknown action")
+        }
+        if attached && response.headers.first(name: "X-Fleet-Owner-Checked") != "true" {
+            // A server without the extension stored a value that never goes: take it back
+            // (compare-and-delete on its index) and refuse the write.
+            _ = try? await send(.DELETE, key, query: ["prevIndex": String(event.node.modifiedIndex)])
+            throw StoreError(.unavailable, "\(method) \(key): \(baseURL) does not attach keys to an owner "
+                             + "(an older fleetd?); the value was taken back")
         }
         let index = response.headers.first(name: "X-Etcd-Index").flatMap(UInt64.init) ?? event.index
         return (event, index)

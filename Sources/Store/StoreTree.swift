@@ -49,7 +49,7 @@ package struct StoreTree: Sendable {
     /// Owner → the keys attached to it, so an owner's end finds them without a scan.
     private var attachments: [String: Set<String>] = [:]
     /// Owners removed (or turned into directories) whose attached keys are still to go; the
-    /// write rules release them (``releaseOrphans(now:)``) before the write or expiry returns.
+    /// write rules release them (``releaseOrphans()``) before the write or expiry returns.
     private var orphanedOwners: Set<String> = []
     /// Changes since the last ``takeChanges()``.
     private var journal: [Change] = []

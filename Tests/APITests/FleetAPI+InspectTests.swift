@@ -76,7 +76,7 @@ final class FakeInspector: UnitInspector {
         try await registry.setTarget(name, MachineID(machine))
         try await registry.publishState(UnitStateRecord(name: name, machineID: MachineID(machine), hash: file.hash,
                                                         loadState: "loaded", activeState: .active, subState: "running",
-                                                        jobState: .launched), ttl: 30)
+                                                        jobState: .launched), lifetime: .ttl(30))
     }
 
     func message(_ response: TestResponse) -> String {

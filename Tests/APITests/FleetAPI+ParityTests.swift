@@ -33,7 +33,7 @@ import FleetAPIClient
             for id in machines {
                 try await registry.publishState(UnitStateRecord(name: name, machineID: MachineID(id), hash: file.hash,
                                                                 loadState: "loaded", activeState: .active,
-                                                                subState: "running", jobState: .launched), ttl: 30)
+                                                                subState: "running", jobState: .launched), lifetime: .ttl(30))
             }
         }
     }

@@ -16,7 +16,7 @@ import Testing
         let file = try UnitFile(parsing: "[Service]\nExecStart=/bin/sleep 1000\n")
         try await registry.publishState(UnitStateRecord(name: unit, machineID: machine, hash: file.hash, loadState: "loaded",
                                                         activeState: .active, subState: "running", jobState: .launched),
-                                        ttl: 30)
+                                        lifetime: .ttl(30))
     }
 
     @Test(arguments: [StatePublisher.Operation.publish, .refresh, .remove])
