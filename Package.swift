@@ -24,6 +24,8 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
         .package(url: "https://github.com/apple/swift-certificates.git", from: "1.21.1"),
         .package(url: "https://github.com/apple/swift-asn1.git", from: "1.1.0"),
+        // Counts heap allocations for the DNS allocation check (Benchmarks/dns-allocations only).
+        .package(url: "https://github.com/ordo-one/malloc-interposer.git", from: "1.6.1"),
     ],
     targets: [
         // Unit files: parsing, normalisation, hashing, names, [X-Fleet] requirements.
@@ -120,10 +122,12 @@ let package = Package(
             .product(name: "AsyncHTTPClient", package: "async-http-client"),
             .product(name: "Logging", package: "swift-log"),
         ], path: "Sources/Discovery"),
+        // Linux's recvmmsg/sendmmsg and eventfd, which Swift's Glibc module does not declare.
+        .target(name: "CBatchedSockets", path: "Sources/CBatchedSockets"),
         // The discovery DNS server: wire format, zone view fed from the store, responder,
         // forwarder and UDP/TCP listeners. Only fleetd and fleet-dns link it.
         .target(name: "FleetDNS", dependencies: [
-            "FleetDiscovery", "FleetStore",
+            "FleetDiscovery", "FleetStore", "CBatchedSockets",
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "Logging", package: "swift-log"),
@@ -195,8 +199,16 @@ let package = Package(
             .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "Logging", package: "swift-log"),
         ], path: "Benchmarks/DNSPropagationBench"),
+        // Heap allocations per UDP query through a real socket, per UDP engine (a scripts/test stage).
+        .executableTarget(name: "dns-allocations", dependencies: [
+            "FleetDNS", "FleetDiscovery",
+            .product(name: "MallocInterposerSwift", package: "malloc-interposer"),
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOPosix", package: "swift-nio"),
+            .product(name: "Logging", package: "swift-log"),
+        ], path: "Benchmarks/dns-allocations"),
         // Fuzzing the DNS parser and responder (scripts/fuzz-dns).
-        .executableTarget(name: "DNSFuzz", dependencies: ["FleetDNS", "FleetDiscovery", "FleetTestSupport"], path: "Tools/DNSFuzz"),
+        .executableTarget(name: "DNSFuzz", dependencies: ["FleetDNS", "FleetDiscovery", "FleetTestSupport", .product(name: "NIOCore", package: "swift-nio")], path: "Tools/DNSFuzz"),
         // The kill -9 durability test's writer (scripts/store-durability-test).
         .executableTarget(name: "store-crash-writer", dependencies: ["FleetStore", "FleetStoreEmbedded"], path: "Tools/store-crash-writer"),
         // The mDNS bridge fed from a directory of records, for Tests/cluster/mdns.test.sh.

@@ -31,6 +31,10 @@ public final class DNSForwarder: Sendable {
         allowedClients.contains { $0.contains(client) }
     }
 
+    func allows(_ client: PackedIPAddress) -> Bool {
+        allowedClients.contains { $0.contains(client) }
+    }
+
     /// The first upstream's answer to `query`, on `eventLoop`.
     public func forward(_ query: ByteBuffer, on eventLoop: any EventLoop) -> EventLoopFuture<ByteBuffer> {
         var future: EventLoopFuture<ByteBuffer> = eventLoop.makeFailedFuture(DNSForwardingError.noUpstreams)

@@ -73,9 +73,15 @@ public final class DNSRateLimiter: Sendable {
 
     /// What to do with a query from `source` at `now` (nanoseconds on a monotonic clock).
     public func admit(_ source: SocketAddress, now: UInt64) -> Verdict {
-        guard isEnabled, let key = Self.prefixKey(source),
-              !configuration.exempt.contains(where: { $0.contains(source) })
-        else { return .answer }
+        guard let address = PackedIPAddress(source) else { return .answer }
+        return admit(address, now: now)
+    }
+
+    /// ``admit(_:now:)`` for an address read from a datagram; allocates nothing unless the
+    /// prefix is new to the table.
+    func admit(_ source: PackedIPAddress, now: UInt64) -> Verdict {
+        guard isEnabled, !configuration.exempt.contains(where: { $0.contains(source) }) else { return .answer }
+        let key = Self.prefixKey(source)
         return table.withLock { table in
             if table.entries[key] == nil, table.entries.count >= configuration.maxPrefixes {
                 sweep(&table, now: now)
@@ -109,13 +115,7 @@ public final class DNSRateLimiter: Sendable {
 
     /// The source's prefix as one number: the top 24 bits of an IPv4 address, or the top 56
     /// bits of an IPv6 address with the high bit set, so the two never collide.
-    static func prefixKey(_ source: SocketAddress) -> UInt64? {
-        guard let bytes = IPNetwork.addressBytes(source) else { return nil }
-        if bytes.count == 4 {
-            return UInt64(bytes[0]) << 16 | UInt64(bytes[1]) << 8 | UInt64(bytes[2])
-        }
-        var key: UInt64 = 1 << 63
-        for index in 0..<7 { key |= UInt64(bytes[index]) << (8 * (6 - index)) }
-        return key
+    static func prefixKey(_ source: PackedIPAddress) -> UInt64 {
+        source.length == 4 ? source.high >> 40 : 1 << 63 | source.high >> 8
     }
 }

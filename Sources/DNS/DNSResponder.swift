@@ -39,6 +39,21 @@ public struct DNSResponder: Sendable {
         case forward
     }
 
+    /// ``Outcome`` for a reply written into the caller's memory: its length there.
+    public enum WrittenOutcome: Sendable, Equatable {
+        /// Nothing to send (also when the reply would not fit the room given).
+        case drop
+        case reply(length: Int)
+        case forward
+    }
+
+    /// What the responder decided, the reply already written through a ``DNSReplySink``.
+    enum Decision<Written> {
+        case drop
+        case reply(Written)
+        case forward
+    }
+
     public let configuration: Configuration
 
     public init(configuration: Configuration = Configuration()) {
@@ -51,11 +66,32 @@ public struct DNSResponder: Sendable {
     ///   changes per query so successive answers rotate.
     public func respond(to query: UnsafeRawBufferPointer, zone: ZoneView, transport: Transport, variant: Int,
                         allocator: ByteBufferAllocator) -> Outcome {
+        switch respond(to: query, zone: zone, transport: transport, variant: variant,
+                       sink: ByteBufferReplySink(allocator: allocator)) {
+        case .drop: return .drop
+        case let .reply(buffer): return .reply(buffer)
+        case .forward: return .forward
+        }
+    }
+
+    /// Answers `query` from `zone` into `room`, allocating nothing (the batched UDP path).
+    /// A reply longer than `room` is not sent: give at least the UDP limit's bytes.
+    public func respond(to query: UnsafeRawBufferPointer, zone: ZoneView, transport: Transport, variant: Int,
+                        into room: UnsafeMutableRawBufferPointer) -> WrittenOutcome {
+        switch respond(to: query, zone: zone, transport: transport, variant: variant, sink: RawReplySink(room: room)) {
+        case .drop: return .drop
+        case let .reply(length): return .reply(length: length)
+        case .forward: return .forward
+        }
+    }
+
+    func respond<Sink: DNSReplySink>(to query: UnsafeRawBufferPointer, zone: ZoneView, transport: Transport,
+                                     variant: Int, sink: Sink) -> Decision<Sink.Written> {
         switch DNSQueryFacts.read(query) {
         case .drop:
             return .drop
         case let .malformed(id, flags):
-            return .reply(headerOnly(id: id, flags: flags, rcode: .formatError, transport: transport, allocator: allocator))
+            return reply(headerOnly(id: id, flags: flags, rcode: .formatError, transport: transport, sink: sink))
         case let .query(facts):
             if facts.nameIsCompressed {
                 // Rare (stub resolvers never compress the question): flatten it, then answer as usual.
@@ -67,40 +103,53 @@ public struct DNSResponder: Sendable {
                 }
                 flat.append(0)
                 return flat.withUnsafeBytes {
-                    answer(facts, name: $0, zone: zone, transport: transport, variant: variant, allocator: allocator)
+                    answer(facts, name: $0, zone: zone, transport: transport, variant: variant, sink: sink)
                 }
             }
             let name = UnsafeRawBufferPointer(rebasing: query[DNSHeaderBits.headerLength..<facts.nameEnd])
-            return answer(facts, name: name, zone: zone, transport: transport, variant: variant, allocator: allocator)
+            return answer(facts, name: name, zone: zone, transport: transport, variant: variant, sink: sink)
         }
     }
 
     /// Convenience for tests and tools: bytes in, bytes out (nil for drop; forward gives nil too).
+    /// Written through the allocation-free path, with room for any reply.
     public func respond(to query: [UInt8], zone: ZoneView, transport: Transport = .udp, variant: Int = 0) -> [UInt8]? {
-        let outcome = query.withUnsafeBytes {
-            respond(to: $0, zone: zone, transport: transport, variant: variant, allocator: ByteBufferAllocator())
+        var room = [UInt8](repeating: 0, count: 65535 + 2)
+        let outcome = query.withUnsafeBytes { query in
+            room.withUnsafeMutableBytes { respond(to: query, zone: zone, transport: transport, variant: variant, into: $0) }
         }
-        guard case var .reply(buffer) = outcome else { return nil }
-        return buffer.readBytes(length: buffer.readableBytes)
+        guard case let .reply(length) = outcome else { return nil }
+        return Array(room[0..<length])
     }
 
     /// A reply to `query` carrying only `rcode` (SERVFAIL when forwarding fails, say), with the
     /// question echoed; nil when `query` is not one to answer.
     public func errorReply(to query: UnsafeRawBufferPointer, rcode: DNSResponseCode, transport: Transport,
                            allocator: ByteBufferAllocator) -> ByteBuffer? {
+        errorReply(to: query, rcode: rcode, transport: transport, sink: ByteBufferReplySink(allocator: allocator))
+    }
+
+    /// ``errorReply(to:rcode:transport:allocator:)`` written into `room`: the reply's length.
+    public func errorReply(to query: UnsafeRawBufferPointer, rcode: DNSResponseCode, transport: Transport,
+                           into room: UnsafeMutableRawBufferPointer) -> Int? {
+        errorReply(to: query, rcode: rcode, transport: transport, sink: RawReplySink(room: room))
+    }
+
+    private func errorReply<Sink: DNSReplySink>(to query: UnsafeRawBufferPointer, rcode: DNSResponseCode,
+                                               transport: Transport, sink: Sink) -> Sink.Written? {
         switch DNSQueryFacts.read(query) {
         case .drop:
             return nil
         case let .malformed(id, flags):
-            return headerOnly(id: id, flags: flags, rcode: .formatError, transport: transport, allocator: allocator)
+            return headerOnly(id: id, flags: flags, rcode: .formatError, transport: transport, sink: sink)
         case let .query(facts):
             guard !facts.nameIsCompressed else {
-                return headerOnly(id: facts.id, flags: facts.flags, rcode: rcode, transport: transport, allocator: allocator)
+                return headerOnly(id: facts.id, flags: facts.flags, rcode: rcode, transport: transport, sink: sink)
             }
             var reply = Reply(facts: facts, name: UnsafeRawBufferPointer(
                 rebasing: query[DNSHeaderBits.headerLength..<facts.nameEnd]), transport: transport)
             reply.rcode = rcode
-            return write(reply, allocator: allocator)
+            return write(reply, sink: sink)
         }
     }
 
@@ -108,35 +157,48 @@ public struct DNSResponder: Sendable {
     /// question echoed, no records, TC set, so a real client retries over TCP. nil when
     /// `query` is not one to answer.
     public func slipReply(to query: UnsafeRawBufferPointer, allocator: ByteBufferAllocator) -> ByteBuffer? {
+        slipReply(to: query, sink: ByteBufferReplySink(allocator: allocator))
+    }
+
+    /// ``slipReply(to:allocator:)`` written into `room`: the reply's length.
+    public func slipReply(to query: UnsafeRawBufferPointer, into room: UnsafeMutableRawBufferPointer) -> Int? {
+        slipReply(to: query, sink: RawReplySink(room: room))
+    }
+
+    private func slipReply<Sink: DNSReplySink>(to query: UnsafeRawBufferPointer, sink: Sink) -> Sink.Written? {
         guard case let .query(facts) = DNSQueryFacts.read(query), !facts.nameIsCompressed else { return nil }
         var reply = Reply(facts: facts, name: UnsafeRawBufferPointer(
             rebasing: query[DNSHeaderBits.headerLength..<facts.nameEnd]), transport: .udp)
         reply.truncated = true
-        return write(reply, allocator: allocator)
+        return write(reply, sink: sink)
     }
 
-    private func answer(_ q: DNSQueryFacts, name: UnsafeRawBufferPointer, zone: ZoneView, transport: Transport,
-                        variant: Int, allocator: ByteBufferAllocator) -> Outcome {
+    private func reply<Written>(_ written: Written?) -> Decision<Written> {
+        written.map { .reply($0) } ?? .drop
+    }
+
+    private func answer<Sink: DNSReplySink>(_ q: DNSQueryFacts, name: UnsafeRawBufferPointer, zone: ZoneView,
+                                            transport: Transport, variant: Int, sink: Sink) -> Decision<Sink.Written> {
         var reply = Reply(facts: q, name: name, transport: transport)
         guard q.opcode == DNSOpcode.query.rawValue else {
             reply.rcode = .notImplemented
-            return .reply(write(reply, allocator: allocator))
+            return self.reply(write(reply, sink: sink))
         }
         if q.hasEDNS && q.ednsVersion != 0 {
             // RFC 6891 §6.1.3: we speak version 0 only; say so and answer nothing else.
             reply.rcode = .badVersion
-            return .reply(write(reply, allocator: allocator))
+            return self.reply(write(reply, sink: sink))
         }
         guard zone.isReady else {
             reply.rcode = .serverFailure
-            return .reply(write(reply, allocator: allocator))
+            return self.reply(write(reply, sink: sink))
         }
         guard q.recordClass == DNSClass.internet.rawValue || q.recordClass == DNSClass.any.rawValue,
               q.type != DNSRecordType.axfr.rawValue, q.type != DNSRecordType.ixfr.rawValue
         else {
             // Other classes (CHAOS `version.bind`) and zone transfers are not offered.
             reply.rcode = .refused
-            return .reply(write(reply, allocator: allocator))
+            return self.reply(write(reply, sink: sink))
         }
 
         if let node = zone.table.lookup(name, hash: q.nameHash) {
@@ -148,20 +210,20 @@ public struct DNSResponder: Sendable {
             } else {
                 reply.prepared = node.noData
             }
-            return .reply(write(reply, allocator: allocator))
+            return self.reply(write(reply, sink: sink))
         }
         if let apexOffset = Self.apexOffset(in: name, apex: zone.apexKey) {
             // NXDOMAIN with the apex SOA in authority, its owner a pointer into the question.
             reply.rcode = .nameError
             reply.authoritative = true
             reply.negative = (ownerOffset: DNSHeaderBits.headerLength + apexOffset, tail: zone.negativeSOATail)
-            return .reply(write(reply, allocator: allocator))
+            return self.reply(write(reply, sink: sink))
         }
         if configuration.forwarding && q.recursionDesired {
             return .forward
         }
         reply.rcode = .refused
-        return .reply(write(reply, allocator: allocator))
+        return self.reply(write(reply, sink: sink))
     }
 
     /// Where the apex starts in `name` (lower-cased wire bytes compared), when `name` is the apex
@@ -174,110 +236,5 @@ public struct DNSResponder: Sendable {
         guard position == start else { return nil }
         for i in 0..<apex.count where DNSName.asciiLower(name[start + i]) != apex[i] { return nil }
         return start
-    }
-
-    // MARK: Writing
-
-    private struct Reply {
-        var facts: DNSQueryFacts
-        var name: UnsafeRawBufferPointer
-        var transport: Transport
-        var rcode: DNSResponseCode = .noError
-        var authoritative = false
-        var prepared: PreparedAnswer?
-        var negative: (ownerOffset: Int, tail: [UInt8])?
-        /// Set TC whatever the answer's size (a rate-limited asker's slip reply).
-        var truncated = false
-    }
-
-    private func write(_ reply: Reply, allocator: ByteBufferAllocator) -> ByteBuffer {
-        let q = reply.facts
-        let head = DNSHeaderBits.headerLength + reply.name.count + 4
-        let optLength = q.hasEDNS ? 11 : 0
-        let limit = reply.transport == .tcp ? 65535 : Self.udpLimit(offered: q.hasEDNS ? q.ednsPayloadSize : nil,
-                                                                       cap: configuration.ednsPayloadSize)
-
-        var bodyLength = 0
-        var counts: (an: UInt16, ns: UInt16, ar: UInt16) = (0, 0, 0)
-        var truncated = reply.truncated
-        if let prepared = reply.prepared {
-            bodyLength = prepared.body.count
-            counts = (prepared.answerCount, prepared.authorityCount, prepared.additionalCount)
-            truncated = truncated || prepared.isCapped
-            if head + bodyLength + optLength > limit {
-                // Keep the answers that fit; drop authority and additional. TC only when answers
-                // were dropped: missing additional data alone does not call for TCP (RFC 2181 §9).
-                let room = limit - head - optLength
-                let kept = Self.answersFitting(prepared.answerEnds, room: room)
-                bodyLength = kept == 0 ? 0 : prepared.answerEnds[kept - 1]
-                truncated = truncated || kept < prepared.answerEnds.count
-                counts = (UInt16(kept), 0, 0)
-            }
-        } else if let negative = reply.negative {
-            bodyLength = 2 + negative.tail.count
-            counts = (0, 1, 0)
-        }
-
-        let messageLength = head + bodyLength + optLength
-        var buffer = allocator.buffer(capacity: messageLength + (reply.transport == .tcp ? 2 : 0))
-        if reply.transport == .tcp { buffer.writeInteger(UInt16(messageLength)) }
-        buffer.writeInteger(q.id)
-        var flags = DNSHeaderBits.response | (q.flags & (0x7800 | DNSHeaderBits.recursionDesired | DNSHeaderBits.checkingDisabled))
-        if reply.authoritative { flags |= DNSHeaderBits.authoritative }
-        if truncated { flags |= DNSHeaderBits.truncated }
-        if configuration.forwarding { flags |= DNSHeaderBits.recursionAvailable }
-        flags |= reply.rcode.rawValue & 0x0F
-        buffer.writeInteger(flags)
-        buffer.writeInteger(UInt16(1))
-        buffer.writeInteger(counts.an)
-        buffer.writeInteger(counts.ns)
-        buffer.writeInteger(counts.ar + (q.hasEDNS ? 1 : 0))
-        buffer.writeBytes(reply.name)
-        buffer.writeInteger(q.type)
-        buffer.writeInteger(q.recordClass)
-        if let prepared = reply.prepared, bodyLength > 0 {
-            prepared.body.withUnsafeBytes { _ = buffer.writeBytes(UnsafeRawBufferPointer(rebasing: $0[0..<bodyLength])) }
-        } else if let negative = reply.negative {
-            buffer.writeInteger(UInt16(0xC000 | negative.ownerOffset))
-            buffer.writeBytes(negative.tail)
-        }
-        if q.hasEDNS { writeOPT(into: &buffer, rcode: reply.rcode, dnssecOK: q.dnssecOK) }
-        return buffer
-    }
-
-    /// The largest UDP reply for an asker offering `offered` bytes in EDNS (nil: no EDNS): 512
-    /// without EDNS (RFC 1035), else what it offers but at least 512 and at most `cap`.
-    static func udpLimit(offered: UInt16?, cap: UInt16) -> Int {
-        guard let offered else { return 512 }
-        return max(512, min(Int(offered), Int(cap)))
-    }
-
-    /// How many leading answers fit in `room` bytes (binary search over their end offsets).
-    static func answersFitting(_ ends: [Int], room: Int) -> Int {
-        var low = 0, high = ends.count
-        while low < high {
-            let mid = (low + high + 1) / 2
-            if ends[mid - 1] <= room { low = mid } else { high = mid - 1 }
-        }
-        return low
-    }
-
-    private func writeOPT(into buffer: inout ByteBuffer, rcode: DNSResponseCode, dnssecOK: Bool) {
-        buffer.writeInteger(UInt8(0))
-        buffer.writeInteger(DNSRecordType.opt.rawValue)
-        buffer.writeInteger(configuration.ednsPayloadSize)
-        buffer.writeInteger(UInt32(rcode.rawValue >> 4) << 24 | (dnssecOK ? 0x8000 : 0))
-        buffer.writeInteger(UInt16(0))
-    }
-
-    /// FORMERR and the like when the question cannot be echoed: the header alone.
-    private func headerOnly(id: UInt16, flags: UInt16, rcode: DNSResponseCode, transport: Transport,
-                            allocator: ByteBufferAllocator) -> ByteBuffer {
-        var buffer = allocator.buffer(capacity: DNSHeaderBits.headerLength + 2)
-        if transport == .tcp { buffer.writeInteger(UInt16(DNSHeaderBits.headerLength)) }
-        buffer.writeInteger(id)
-        buffer.writeInteger(DNSHeaderBits.response | (flags & (0x7800 | DNSHeaderBits.recursionDesired)) | rcode.rawValue)
-        buffer.writeInteger(UInt64(0))  // four zero counts
-        return buffer
     }
 }

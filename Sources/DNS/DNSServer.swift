@@ -13,17 +13,28 @@ import Darwin
 /// fleet-dns's sockets: UDP and TCP on one port, answering from the views a ``ZonePublisher``
 /// hands out.
 ///
-/// UDP uses one socket per event loop, all bound to the same port with SO_REUSEPORT, so the
-/// kernel spreads askers over the cores; each reads up to `vectorReadMessageCount` datagrams
-/// per system call. Handlers are classic NIO channel handlers running on the event loop: no
-/// hop to the concurrency pool per packet (which measured at about half the throughput).
+/// UDP uses several sockets bound to the same port with SO_REUSEPORT, so the kernel spreads
+/// askers over the cores. By default (``UDPEngine/batched``) each socket has a thread of its own
+/// reading and answering up to `vectorReadMessageCount` datagrams per `recvmmsg`, allocating
+/// nothing per query (``DNSBatchedUDPListener``). ``UDPEngine/eventLoop`` serves them with classic
+/// NIO channel handlers on the event loops instead (no hop to the concurrency pool per packet,
+/// which measured at about half the throughput). TCP is always NIO.
 public final class DNSServer: Service, Sendable {
+    /// How UDP queries are read and answered.
+    public enum UDPEngine: String, Sendable, CaseIterable {
+        /// One thread per socket over `recvmmsg`/`sendmmsg`, nothing allocated per query.
+        case batched
+        /// SwiftNIO datagram channels with vector reads, on the event loops.
+        case eventLoop = "event-loop"
+    }
+
     public struct Configuration: Sendable {
         public var host: String
         /// 0 picks a free port (the same one for UDP and TCP).
         public var port: Int
-        /// UDP sockets; by default one per event loop in the group.
+        /// UDP sockets; by default one per event loop in the group (one per core).
         public var udpSockets: Int?
+        public var udpEngine: UDPEngine
         public var vectorReadMessageCount: Int
         /// Receive space per datagram. A query is rarely over 512 bytes; a longer one is cut
         /// and answered FORMERR. (NIO's default allocator is too small for vector reads.)
@@ -48,12 +59,14 @@ public final class DNSServer: Service, Sendable {
                     vectorReadMessageCount: Int = 32, receiveBytesPerMessage: Int = 2048,
                     udpReceiveBufferBytes: Int = 1 << 20, tcp: Bool = true,
                     tcpIdleTimeout: TimeAmount = .seconds(10), tcpMaxConnections: Int = 512,
-                    tcpMaxConnectionsPerClient: Int = 32, rateLimit: DNSRateLimiter.Configuration = .init()) {
+                    tcpMaxConnectionsPerClient: Int = 32, rateLimit: DNSRateLimiter.Configuration = .init(),
+                    udpEngine: UDPEngine = .batched) {
             self.host = host
             self.port = port
-            self.udpSockets = udpSockets
-            self.vectorReadMessageCount = max(1, vectorReadMessageCount)
-            self.receiveBytesPerMessage = max(512, receiveBytesPerMessage)
+            self.udpSockets = udpSockets.map { min(max(1, $0), 256) }
+            self.udpEngine = udpEngine
+            self.vectorReadMessageCount = min(max(1, vectorReadMessageCount), 1024)
+            self.receiveBytesPerMessage = min(max(512, receiveBytesPerMessage), 65535)
             self.udpReceiveBufferBytes = min(max(4096, udpReceiveBufferBytes), 64 << 20)
             self.tcp = tcp
             self.tcpIdleTimeout = tcpIdleTimeout
@@ -76,6 +89,7 @@ public final class DNSServer: Service, Sendable {
 
     private struct State {
         var channels: [any Channel] = []
+        var udpListener: DNSBatchedUDPListener?
         var connections: [ObjectIdentifier: any Channel] = [:]
         /// Open TCP connections per client address.
         var perClient: [[UInt8]: Int] = [:]
@@ -140,10 +154,10 @@ public final class DNSServer: Service, Sendable {
     /// Serves until graceful shutdown or cancellation, then closes every socket.
     public func run() async throws {
         try await start()
-        let channels = state.withLock { $0.channels }
+        let closed = state.withLock { $0.channels.map(\.closeFuture) + ($0.udpListener.map { [$0.closeFuture] } ?? []) }
         await withGracefulShutdownHandler {
             await withTaskCancellationHandler {
-                await close(channels.map(\.closeFuture))
+                await close(closed)
             } onCancel: {
                 self.stop()
             }
@@ -168,9 +182,10 @@ public final class DNSServer: Service, Sendable {
     }
 
     private func closeAll(unsubscribe: Bool) -> [EventLoopFuture<Void>] {
-        let (channels, tokens) = state.withLock { state in
+        let (channels, listener, tokens) = state.withLock { state in
             defer {
                 state.channels = []
+                state.udpListener = nil
                 state.connections = [:]
                 state.perClient = [:]
                 if unsubscribe {
@@ -178,12 +193,14 @@ public final class DNSServer: Service, Sendable {
                     state.stopped = true
                 }
             }
-            return (state.channels + Array(state.connections.values), unsubscribe ? state.subscriptions : [])
+            return (state.channels + Array(state.connections.values), state.udpListener,
+                    unsubscribe ? state.subscriptions : [])
         }
         for token in tokens { publisher.unsubscribe(token) }
+        listener?.stop()
         return channels.map { channel in
             channel.close().flatMapErrorThrowing { _ in }  // already closed is fine
-        }
+        } + (listener.map { [$0.closeFuture] } ?? [])
     }
 
     /// One ``ZoneSlot`` per event loop, each subscribed to the publisher: a new view is handed
@@ -207,7 +224,18 @@ public final class DNSServer: Service, Sendable {
         let sockets = configuration.udpSockets ?? slots.count
         var port = configuration.port
         var udpAddress: SocketAddress?
-        for index in 0..<max(1, sockets) {
+        if configuration.udpEngine == .batched {
+            let listener = DNSBatchedUDPListener(
+                settings: .init(sockets: sockets, depth: configuration.vectorReadMessageCount,
+                                receiveBytes: configuration.receiveBytesPerMessage,
+                                receiveBufferBytes: configuration.udpReceiveBufferBytes),
+                responder: responder, publisher: publisher, forwarder: forwarder, limiter: limiter, group: group)
+            state.withLock { $0.udpListener = listener }
+            let address = try listener.start(host: configuration.host, port: port)
+            udpAddress = address
+            port = address.port ?? port
+        }
+        for index in 0..<(configuration.udpEngine == .eventLoop ? max(1, sockets) : 0) {
             let loopSlot = slots[index % slots.count]
             let channel = try await udpBootstrap(loopSlot).bind(host: configuration.host, port: port).get()
             state.withLock { $0.channels.append(channel) }

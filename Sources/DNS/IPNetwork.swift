@@ -33,8 +33,20 @@ public struct IPNetwork: Hashable, Sendable, CustomStringConvertible {
 
     /// True when `address` lies in this network (an IPv4-mapped IPv6 address as its IPv4 address).
     public func contains(_ address: SocketAddress) -> Bool {
-        guard let other = Self.addressBytes(address), other.count == bytes.count else { return false }
-        return Self.masked(other, to: prefixLength) == bytes
+        PackedIPAddress(address).map(contains) ?? false
+    }
+
+    /// The same test on an address read from a datagram's source; allocates nothing.
+    func contains(_ address: PackedIPAddress) -> Bool {
+        guard address.length == bytes.count else { return false }
+        var index = 0
+        for network in bytes {
+            let keep = min(8, max(0, prefixLength - index * 8))
+            let mask: UInt8 = keep == 0 ? 0 : UInt8(truncatingIfNeeded: 0xFF << (8 - keep))
+            if address.byte(index) & mask != network { return false }
+            index += 1
+        }
+        return true
     }
 
     public var description: String {

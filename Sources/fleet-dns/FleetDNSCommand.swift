@@ -48,6 +48,11 @@ struct FleetDNSCommand: AsyncParsableCommand {
     @Option(help: "UDP sockets sharing the port with SO_REUSEPORT (default: one per thread).")
     var udpSockets: Int?
 
+    @Option(help: ArgumentHelp(
+        "How UDP queries are served: batched (a thread per socket over recvmmsg/sendmmsg, nothing allocated per query) or event-loop (SwiftNIO channels).",
+        valueName: "batched|event-loop"))
+    var udpEngine: DNSServer.UDPEngine = .batched
+
     @Flag(help: "Do not listen on TCP (truncated UDP answers then cannot be retried).")
     var noTCP = false
 
@@ -193,7 +198,8 @@ struct FleetDNSCommand: AsyncParsableCommand {
             tcpIdleTimeout: .seconds(Int64(tcpIdleTimeout)), tcpMaxConnections: tcpMaxConnections,
             tcpMaxConnectionsPerClient: tcpMaxPerClient,
             rateLimit: .init(responsesPerSecond: rateLimit, burst: rateLimitBurst, slip: rateLimitSlip,
-                             exempt: IPNetwork.loopback + rateLimitExempt.compactMap(IPNetwork.init)))
+                             exempt: IPNetwork.loopback + rateLimitExempt.compactMap(IPNetwork.init)),
+            udpEngine: udpEngine)
         return DNSConfiguration(zone: settings, keys: DiscoveryKeys(root: discoveryPrefix), server: server,
                                 ednsPayloadSize: ednsBufferSize, forwarding: forwarding)
     }
@@ -216,3 +222,4 @@ struct FleetDNSCommand: AsyncParsableCommand {
 }
 
 extension Logger.Level: @retroactive ExpressibleByArgument {}
+extension DNSServer.UDPEngine: ExpressibleByArgument {}

@@ -27,11 +27,13 @@ import Testing
         return ZonePublisher(initial: builder.view())
     }
 
-    @Test func aUDPFloodFromOnePrefixGetsItsBurstThenTCRepliesOrNothing() async throws {
+    @Test(arguments: DNSServer.UDPEngine.allCases)
+    func aUDPFloodFromOnePrefixGetsItsBurstThenTCRepliesOrNothing(engine: DNSServer.UDPEngine) async throws {
         let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
         // Loopback is exempt by default; here it is the flooding prefix.
         let server = DNSServer(configuration: .init(port: 0, tcp: false,
-                                                    rateLimit: .init(responsesPerSecond: 1, burst: 5, slip: 2, exempt: [])),
+                                                    rateLimit: .init(responsesPerSecond: 1, burst: 5, slip: 2, exempt: []),
+                                                    udpEngine: engine),
                                responder: DNSResponder(), publisher: zone(), group: group, logger: logger)
         let port = try await server.start().udp.port!
         let collector = DatagramCollector()
@@ -65,7 +67,7 @@ import Testing
     @Test func aBurstArrivingWhileTheLoopIsBusyIsAllAnswered() async throws {
         let serverGroup = MultiThreadedEventLoopGroup(numberOfThreads: 1)
         let clientGroup = MultiThreadedEventLoopGroup(numberOfThreads: 1)
-        let server = DNSServer(configuration: .init(port: 0, udpSockets: 1, tcp: false),
+        let server = DNSServer(configuration: .init(port: 0, udpSockets: 1, tcp: false, udpEngine: .eventLoop),
                                responder: DNSResponder(), publisher: zone(), group: serverGroup, logger: logger)
         let port = try await server.start().udp.port!
         let collector = DatagramCollector()
@@ -92,8 +94,8 @@ import Testing
         try await serverGroup.shutdownGracefully()
     }
 
-    @Test(.enabled(if: Dig.isAvailable, "needs dig from dnsutils"))
-    func outsideNamesAreRefusedToAskersOutsideTheAllowedNetworks() async throws {
+    @Test(.enabled(if: Dig.isAvailable, "needs dig from dnsutils"), arguments: DNSServer.UDPEngine.allCases)
+    func outsideNamesAreRefusedToAskersOutsideTheAllowedNetworks(engine: DNSServer.UDPEngine) async throws {
         let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
         // The upstream would answer; the asker (127.0.0.1) is simply not allowed to use it.
         let upstream = try await DatagramBootstrap(group: group).bind(host: "127.0.0.1", port: 0).get()
@@ -102,7 +104,8 @@ import Testing
         #expect(!forwarder.allows(try SocketAddress(ipAddress: "127.0.0.1", port: 1)))
         #expect(forwarder.allows(try SocketAddress(ipAddress: "10.77.0.12", port: 1)))
         #expect(DNSForwarder(upstreams: []).allows(try SocketAddress(ipAddress: "::1", port: 1)), "loopback by default")
-        let server = DNSServer(configuration: .init(port: 0), responder: DNSResponder(configuration: .init(forwarding: true)),
+        let server = DNSServer(configuration: .init(port: 0, udpEngine: engine),
+                               responder: DNSResponder(configuration: .init(forwarding: true)),
                                publisher: zone(), forwarder: forwarder, group: group, logger: logger)
         let dig = Dig(port: try await server.start().udp.port!)
         #expect(try await dig("example.com", "A").status == "REFUSED")

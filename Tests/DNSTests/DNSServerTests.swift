@@ -23,13 +23,13 @@ import Testing
         Issue.record("not within \(deadline): \(what)")
     }
 
-    @Test(.enabled(if: Dig.isAvailable, "needs dig from dnsutils"))
-    func digAgainstAServerFedByTheStore() async throws {
+    @Test(.enabled(if: Dig.isAvailable, "needs dig from dnsutils"), arguments: DNSServer.UDPEngine.allCases)
+    func digAgainstAServerFedByTheStore(engine: DNSServer.UDPEngine) async throws {
         let store = InMemoryStore()
         let publisher = ZonePublisher(apex: "fleet.")
         let feed = ZoneFeed(store: store, settings: ZoneSettings(), publisher: publisher, logger: logger)
         let group = MultiThreadedEventLoopGroup(numberOfThreads: 2)
-        let server = DNSServer(configuration: .init(host: "127.0.0.1", port: 0), responder: DNSResponder(),
+        let server = DNSServer(configuration: .init(host: "127.0.0.1", port: 0, udpEngine: engine), responder: DNSResponder(),
                                publisher: publisher, group: group, logger: logger)
         try await withThrowingTaskGroup(of: Void.self) { tasks in
             tasks.addTask { try await feed.run() }
@@ -80,8 +80,8 @@ import Testing
         try await group.shutdownGracefully()
     }
 
-    @Test(.enabled(if: Dig.isAvailable, "needs dig from dnsutils"))
-    func outsideNamesAreRelayedToTheFirstUpstreamThatAnswers() async throws {
+    @Test(.enabled(if: Dig.isAvailable, "needs dig from dnsutils"), arguments: DNSServer.UDPEngine.allCases)
+    func outsideNamesAreRelayedToTheFirstUpstreamThatAnswers(engine: DNSServer.UDPEngine) async throws {
         let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
         // The "upstream": another fleet-dns serving zone upstream.
         var upstreamZone = ZoneBuilder(settings: ZoneSettings(apex: "upstream."))
@@ -96,7 +96,8 @@ import Testing
         local.upsert(Fixture.record("web", "1"), key: "/discovery/web/1")
         let forwarder = DNSForwarder(upstreams: [silent.localAddress!, try SocketAddress(ipAddress: "127.0.0.1", port: upstreamPort)],
                                      timeout: .milliseconds(200))
-        let server = DNSServer(configuration: .init(port: 0), responder: DNSResponder(configuration: .init(forwarding: true)),
+        let server = DNSServer(configuration: .init(port: 0, udpEngine: engine),
+                               responder: DNSResponder(configuration: .init(forwarding: true)),
                                publisher: ZonePublisher(initial: local.view()), forwarder: forwarder, group: group,
                                logger: logger)
         let dig = Dig(port: try await server.start().udp.port!)

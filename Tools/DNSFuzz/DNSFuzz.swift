@@ -2,6 +2,7 @@ import FleetTestSupport
 import FleetDNS
 import FleetDiscovery
 import Foundation
+import NIOCore
 
 // Fuzzing the message parser and the responder.
 //
@@ -48,6 +49,16 @@ enum DNSFuzzCheck {
             let responder = index == 0 ? responder : forwardingResponder
             guard var reply = responder.respond(to: bytes, zone: zone, transport: transport, variant: bytes.count) else {
                 continue
+            }
+            // The same answer whether written into a ByteBuffer (the event loops) or into memory
+            // prepared once (the batched UDP listener).
+            let buffered = bytes.withUnsafeBytes {
+                responder.respond(to: $0, zone: zone, transport: transport, variant: bytes.count, allocator: ByteBufferAllocator())
+            }
+            if case var .reply(buffer) = buffered {
+                check(buffer.readBytes(length: buffer.readableBytes) == reply, "ByteBuffer and raw replies differ", bytes)
+            } else {
+                check(false, "a raw reply but no ByteBuffer reply", bytes)
             }
             if transport == .tcp {
                 check(reply.count >= 2 && Int(reply[0]) << 8 | Int(reply[1]) == reply.count - 2, "bad TCP length", bytes)
