@@ -44,6 +44,25 @@ extension Agent {
         }
     }
 
+    /// Asks for a fence pass once the last confirmed presence refresh is ``Configuration/fenceAfter``
+    /// old. It sleeps until that moment, which each refresh moves on, instead of checking four
+    /// times a second: an idle machine wakes for this about once per `fenceAfter`. While cut
+    /// off it checks every ``isolatedCheck``, so units launched meanwhile are fenced too.
+    func watchForIsolation() async {
+        while !Task.isCancelled {
+            let untilFence = configuration.fenceAfter - presence.sinceConfirmed()
+            if untilFence < .zero {
+                requests.request(.fence)
+                try? await Task.sleep(for: Self.isolatedCheck)
+            } else {
+                // Just past the point, so the pass it asks for finds the machine isolated.
+                try? await Task.sleep(for: untilFence + .milliseconds(1))
+            }
+        }
+    }
+
+    static let isolatedCheck: Duration = .milliseconds(250)
+
     /// The fence: once the last confirmed presence refresh lies ``Configuration/fenceAfter``
     /// back, the engine may soon take this machine for dead and start its units elsewhere, so
     /// units whose isolation policy is `stop` are stopped now, before that can happen. They are

@@ -123,7 +123,7 @@ public struct Agent: Service {
                 group.addTask { await publishStateChanges() }
                 group.addTask { await refreshStates() }
                 group.addTask { await every(configuration.resyncInterval) { requests.request(.full) } }
-                group.addTask { await every(.milliseconds(250)) { requests.request(.fence) } }
+                group.addTask { await watchForIsolation() }
                 for await _ in requests.stream {
                     let pending = requests.take()
                     if pending.contains(.fence) { await fenceIfIsolated() }

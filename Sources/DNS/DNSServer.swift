@@ -56,7 +56,7 @@ public final class DNSServer: Service, Sendable {
         public var rateLimit: DNSRateLimiter.Configuration
 
         public init(host: String = "127.0.0.1", port: Int = 53, udpSockets: Int? = nil,
-                    vectorReadMessageCount: Int = 32, receiveBytesPerMessage: Int = 2048,
+                    vectorReadMessageCount: Int = 64, receiveBytesPerMessage: Int = 2048,
                     udpReceiveBufferBytes: Int = 1 << 20, tcp: Bool = true,
                     tcpIdleTimeout: TimeAmount = .seconds(10), tcpMaxConnections: Int = 512,
                     tcpMaxConnectionsPerClient: Int = 32, rateLimit: DNSRateLimiter.Configuration = .init(),

@@ -1,6 +1,7 @@
 import FleetStore
 import Foundation
 import ServiceLifecycle
+import Synchronization
 
 /// The durable store `fleetd` carries: ``InMemoryStore``'s semantics, with every acknowledged
 /// write on disk first (SQLite, WAL mode, `synchronous=FULL`).
@@ -41,6 +42,10 @@ public actor EmbeddedStore: KeyValueStore, Service {
     var generation: UInt64 = 0
     var isClosed = false
     var watchers = StoreWatchers()
+    /// When ``run()`` wakes next to expire keys (nil while it is not asleep); a write that adds
+    /// an earlier deadline wakes it sooner (``expirySleep``).
+    var scheduledExpiryWake: Date?
+    nonisolated let expirySleep = Mutex(ExpirySleep())
 
     /// Opens the store at `path`, creating the file if needed.
     ///
@@ -118,6 +123,7 @@ public actor EmbeddedStore: KeyValueStore, Service {
             refusal.index = committed.index
             throw refusal
         }
+        wakeExpiryIfSooner()
         let isRefresh = if case .refresh = write { true } else { false }
         // A refresh is on disk like any write but is never published: it must not wake watchers.
         let ticket = submit(events: isRefresh ? [] : [outcome.event] + outcome.released)
@@ -140,29 +146,10 @@ public actor EmbeddedStore: KeyValueStore, Service {
         }
     }
 
-    /// Expires keys on time until a graceful shutdown or cancellation, then closes the store.
-    ///
-    /// - Throws: the store's error once the disk failed in a way that stops all writing, so the
-    ///   service group (and fleetd) stop instead of running on without a durable store.
-    public func run() async throws {
-        while !Task.isCancelled && !Task.isShuttingDownGracefully && !isClosed {
-            if let fatal = writer.fatalError {
-                await close()
-                throw fatal
-            }
-            // A failure that is not fatal (a full disk) stored nothing; the next tick tries again.
-            try? await expireDueKeys()
-            // Wake at the next deadline, but at least every 200 ms: writes may add earlier ones.
-            let next = working.earliestExpiration.map { $0.timeIntervalSince(now()) } ?? 0.2
-            let wait = min(max(next, 0.005), 0.2)
-            try? await Task.sleep(for: .milliseconds(Int(wait * 1000)))
-        }
-        await close()
-    }
-
     /// Finishes every watch, waits for accepted writes to reach disk and closes the file, so the
     /// same path can be opened again. Later calls throw ``StoreError/Code/unavailable``.
     public func close() async {
+        stopExpirySleep()
         guard !isClosed else {
             _ = await writer.close().result()
             return

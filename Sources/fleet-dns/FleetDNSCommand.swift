@@ -53,6 +53,9 @@ struct FleetDNSCommand: AsyncParsableCommand {
         valueName: "batched|event-loop"))
     var udpEngine: DNSServer.UDPEngine = .batched
 
+    @Option(help: "UDP datagrams read per system call (1…1024).")
+    var udpBatch: Int = 64
+
     @Flag(help: "Do not listen on TCP (truncated UDP answers then cannot be retried).")
     var noTCP = false
 
@@ -119,6 +122,9 @@ struct FleetDNSCommand: AsyncParsableCommand {
         }
         guard (0...65535).contains(port) else { throw ValidationError("--port must be 0…65535, not \(port).") }
         guard (1...256).contains(threads) else { throw ValidationError("--threads must be 1…256, not \(threads).") }
+        if !(1...1024).contains(udpBatch) {
+            throw ValidationError("--udp-batch must be 1…1024, not \(udpBatch).")
+        }
         if let udpSockets, !(1...256).contains(udpSockets) {
             throw ValidationError("--udp-sockets must be 1…256, not \(udpSockets).")
         }
@@ -194,7 +200,7 @@ struct FleetDNSCommand: AsyncParsableCommand {
             upstreams: try upstreams.map(Self.upstreamAddress), timeout: .milliseconds(forwardTimeoutMs),
             allowedClients: IPNetwork.loopback + forwardAllow.compactMap(IPNetwork.init))
         let server = DNSServer.Configuration(
-            host: host, port: port, udpSockets: udpSockets, tcp: !noTCP,
+            host: host, port: port, udpSockets: udpSockets, vectorReadMessageCount: udpBatch, tcp: !noTCP,
             tcpIdleTimeout: .seconds(Int64(tcpIdleTimeout)), tcpMaxConnections: tcpMaxConnections,
             tcpMaxConnectionsPerClient: tcpMaxPerClient,
             rateLimit: .init(responsesPerSecond: rateLimit, burst: rateLimitBurst, slip: rateLimitSlip,

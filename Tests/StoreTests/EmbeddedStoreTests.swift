@@ -187,19 +187,24 @@ import Testing
         }
     }
 
+    /// run() sleeps until the earliest deadline (10 s with none); a write with an earlier one
+    /// must wake it, or the key below would outlive its TTL by seconds. On the wall clock.
     @Test func runExpiresKeysOnTimeAndClosesTheStoreWhenItEnds() async throws {
         try await withTemporaryDirectory { directory in
-            let time = ManualTime()
-            let store = try EmbeddedStore(path: directory + "/store.db", now: { time.now })
-            try await store.set("/svc/web/1", "10.0.0.1", ttl: 5)
+            let store = try EmbeddedStore(path: directory + "/store.db")
             let watch = try await store.watch("/svc", recursive: true, fromIndex: nil)
             try await withThrowingTaskGroup(of: Void.self) { group in
                 group.addTask { try await store.run() }
-                time.advance(seconds: 6)
-                let events = try await firstEvents(watch, count: 1)
-                #expect(events.first?.action == .expire)
+                try await store.set("/other", "x")  // a write without TTL while run() sleeps
+                let written = ContinuousClock.now
+                try await store.set("/svc/web/1", "10.0.0.1", ttl: 1)
+                let events = try await firstEvents(watch, count: 2, within: 4)
+                #expect(events.last?.action == .expire)
+                #expect(ContinuousClock.now - written < .seconds(3), "expired within its TTL and a margin")
+                let cancelled = ContinuousClock.now
                 group.cancelAll()
                 try await group.waitForAll()
+                #expect(ContinuousClock.now - cancelled < .seconds(2), "run() returns at once, not at its next wake-up")
             }
             let error = await #expect(throws: StoreError.self) { try await store.currentIndex() }
             #expect(error?.code == .unavailable)
