@@ -35,8 +35,9 @@ final class DNSDatagramSocket: Sendable {
             try Self.set(descriptor, SOL_SOCKET, SO_REUSEPORT, 1)
             try Self.set(descriptor, SOL_SOCKET, SO_RCVBUF, Int32(clamping: receiveBufferBytes))
             // A safety net for stopping: a blocked receive returns after this at the latest,
-            // even on a kernel where shutting the receiving side would not wake it.
-            var timeout = timeval(tv_sec: 2, tv_usec: 0)
+            // even on a kernel where shutting the receiving side would not wake it. Long, so an
+            // idle listener wakes only this often (Linux's shutdown wakes it at once).
+            var timeout = timeval(tv_sec: 30, tv_usec: 0)
             guard setsockopt(descriptor, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size)) == 0 else {
                 throw IOError(errnoCode: errno, reason: "setsockopt")
             }

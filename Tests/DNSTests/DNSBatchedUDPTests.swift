@@ -117,7 +117,7 @@ import Testing
         #expect(try Self.ask(port: port, DNSMessage.query("api.fleet.", .a)).answers.count == 1)
         let started = ContinuousClock.now
         await server.shutdown()
-        #expect(ContinuousClock.now - started < .seconds(1), "stopped at once, not at the 2 s receive timeout")
+        #expect(ContinuousClock.now - started < .seconds(1), "stopped at once, not at the 30 s receive timeout")
         let probe = socket(AF_INET, Int32(SOCK_DGRAM.rawValue), 0)
         defer { close(probe) }
         let bound = try SocketAddress(ipAddress: "127.0.0.1", port: port).withSockAddr { bind(probe, $0, socklen_t($1)) }
