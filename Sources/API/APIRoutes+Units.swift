@@ -20,15 +20,13 @@ extension APIRoutes {
         async let units = registry.units()
         async let states = registry.states()
         let all = try await units, published = try await states
-        var entities: [UnitEntity] = []
-        for unit in all {
-            entities.append(try await entity(unit, states: published))
-        }
-        return entities
+        // Every unit's contents at once, each distinct hash read once and then cached: one read
+        // per unit per listing was a store round trip each on etcd (fleetctl polls this).
+        let files = try await unitFiles.files(all.map(\.hash), from: registry)
+        return all.map { entity($0, file: files[$0.hash], states: published) }
     }
 
-    func entity(_ unit: UnitRecord, states: [UnitStateRecord]) async throws -> UnitEntity {
-        let file = try await registry.unitFile(unit.hash)
+    func entity(_ unit: UnitRecord, file: UnitFile?, states: [UnitStateRecord]) -> UnitEntity {
         let isGlobal = file.map { XFleetRequirements(unit: unit.name, file: $0).isGlobal } ?? false
         return UnitEntity(name: unit.name.rawValue, options: file?.options ?? [],
                           desiredState: unit.desiredState.rawValue,
@@ -40,7 +38,9 @@ extension APIRoutes {
         guard let name = try? UnitName(raw), let unit = try await registry.unit(name) else {
             throw APIError(.notFound, "unit does not exist")
         }
-        return try await entity(unit, states: try await registry.states())
+        async let file = unitFiles.file(unit.hash, from: registry)
+        async let states = registry.states()
+        return entity(unit, file: try await file, states: try await states)
     }
 
     func deleteUnit(_ raw: String) async throws -> Response {
