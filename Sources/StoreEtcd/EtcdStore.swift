@@ -31,6 +31,8 @@ public final class EtcdStore: KeyValueStore, Service {
     public let configuration: Configuration
     let keyspace: EtcdKeyspace
     let gateway: EtcdGateway
+    /// Sends value writes, batching those that come in while others are on their way.
+    let batcher: EtcdTxnBatcher
     let logger: Logger
     let watches = Mutex(WatchRegistry())
     /// The smallest lease TTL the cluster grants, learned from grants it rounded up; a refresh
@@ -63,7 +65,9 @@ public final class EtcdStore: KeyValueStore, Service {
         self.keyspace = EtcdKeyspace(prefix: configuration.keyPrefix)
         self.logger = logger
         self.pageSize = pageSize
-        self.gateway = try EtcdGateway(configuration: configuration, logger: logger)
+        let gateway = try EtcdGateway(configuration: configuration, logger: logger)
+        self.gateway = gateway
+        self.batcher = EtcdTxnBatcher(gateway: gateway)
     }
 
     public static let disabledLogger = Logger(label: "fleet.store.etcd", factory: { _ in SwiftLogNoOpLogHandler() })
