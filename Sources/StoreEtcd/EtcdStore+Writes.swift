@@ -57,7 +57,7 @@ extension EtcdStore {
                                      failure: probe + (owner.map { [.range(EtcdRangeRequest(key: keyspace.valueKey($0.key)))] } ?? [])
                                          + guardProbe(condition))
         let bound = gateway.lastRevision
-        let (response, mayHaveRunBefore) = try await batcher.write(request)
+        let (response, mayHaveRunBefore) = try await writeBatcher.submit(request)
         let action = Self.action(for: condition)
         // An attached key has no deadline of its own: it goes with its owner.
         let expiration = owner == nil ? lease.map { Date().addingTimeInterval(TimeInterval($0.ttl)) } : nil
@@ -93,7 +93,7 @@ extension EtcdStore {
     private func checkCreate(_ key: String, compares: [EtcdCompare], probe: [EtcdRequestOp], ancestors: [String],
                              condition: StoreCondition) async throws {
         let check = EtcdTxnRequest(compare: compares, success: [], failure: probe + guardProbe(condition))
-        let (response, _) = try await gateway.call("/v3/kv/txn", check, as: EtcdTxnResponse.self)
+        let (response, _) = try await readBatcher.submit(check)
         guard !response.didSucceed else { return }
         if let failure = guardFailure(condition, response) { throw failure }
         throw Self.setFailure(EtcdProbe(response, ancestors: ancestors), key: key, isValue: true, condition: condition)
@@ -161,7 +161,7 @@ extension EtcdStore {
                 success: [.deleteRange(EtcdDeleteRangeRequest(key: keyspace.valueKey(key), prevKV: true))],
                 failure: EtcdProbe.ops(key, ancestors: [], in: keyspace) + guardProbe(condition))
             let bound = gateway.lastRevision
-            let (response, mayHaveRunBefore) = try await batcher.write(request)
+            let (response, mayHaveRunBefore) = try await writeBatcher.submit(request)
             let action: StoreAction = condition.isCompare ? .compareAndDelete : .delete
             if response.didSucceed, let prev = response.responses?.first?.deleteRange?.prevKVs?.first {
                 return StoreEvent(action: action,

@@ -32,7 +32,9 @@ public final class EtcdStore: KeyValueStore, Service {
     let keyspace: EtcdKeyspace
     let gateway: EtcdGateway
     /// Sends value writes, batching those that come in while others are on their way.
-    let batcher: EtcdTxnBatcher
+    let writeBatcher: EtcdTxnBatcher
+    /// Sends single-key reads (`get`), batched the same way, never with writes.
+    let readBatcher: EtcdTxnBatcher
     let logger: Logger
     let watches = Mutex(WatchRegistry())
     /// The smallest lease TTL the cluster grants, learned from grants it rounded up; a refresh
@@ -67,7 +69,8 @@ public final class EtcdStore: KeyValueStore, Service {
         self.pageSize = pageSize
         let gateway = try EtcdGateway(configuration: configuration, logger: logger)
         self.gateway = gateway
-        self.batcher = EtcdTxnBatcher(gateway: gateway)
+        self.writeBatcher = EtcdTxnBatcher(gateway: gateway)
+        self.readBatcher = EtcdTxnBatcher(gateway: gateway)
     }
 
     public static let disabledLogger = Logger(label: "fleet.store.etcd", factory: { _ in SwiftLogNoOpLogHandler() })
@@ -116,7 +119,7 @@ public final class EtcdStore: KeyValueStore, Service {
             .range(EtcdRangeRequest(key: keyspace.directoryKey(key), rangeEnd: keyspace.subtreeEnd(key),
                                     limit: String(pageSize))),
         ] + ancestors.map { .range(EtcdRangeRequest(key: keyspace.valueKey($0), countOnly: true)) }, failure: [])
-        let (response, _) = try await gateway.call("/v3/kv/txn", request, as: EtcdTxnResponse.self)
+        let (response, _) = try await readBatcher.submit(request)
         if let kv = response.range(0)?.kvs?.first {
             var node = EtcdTree.fileNode(kv, key: key)
             if kv.lease.value != 0 { node.expiration = try await expiration(ofLease: kv.lease.value) }

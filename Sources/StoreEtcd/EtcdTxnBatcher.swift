@@ -15,6 +15,10 @@ import Synchronization
 /// writes share a batch only when none writes a key that another one's compares or reads look
 /// at (its ancestors, its subtree, a guard or owner key) or writes too: the batch then means
 /// exactly what sending them one after another would.
+///
+/// Reads go through a batcher of their own (``EtcdStore/readBatcher``): a batch of read-only
+/// txns is read-only, served by one linearizable read without a raft entry, while one write
+/// among them would put every read of the batch through raft.
 final class EtcdTxnBatcher: Sendable {
     typealias Answer = (response: EtcdTxnResponse, mayHaveRunBefore: Bool)
 
@@ -115,7 +119,7 @@ final class EtcdTxnBatcher: Sendable {
     }
 
     /// Sends `request` (alone, or batched with others), as ``EtcdGateway/call(_:_:as:)`` would.
-    func write(_ request: EtcdTxnRequest) async throws -> Answer {
+    func submit(_ request: EtcdTxnRequest) async throws -> Answer {
         guard let footprint = Footprint(request) else {
             return try await gateway.call("/v3/kv/txn", request, as: EtcdTxnResponse.self)
         }

@@ -59,6 +59,27 @@ extension EtcdClusterSuites {
             }
         }
 
+        /// Reads batch too (a read-only txn of read-only txns), each with its own answer.
+        @Test func concurrentReadsShareTxns() async throws {
+            try await EtcdTestEnvironment.withStore { store in
+                for i in 0..<8 { try await store.set("/r/\(i)", "v\(i)") }
+                let txns = store.gateway.calls(to: "/v3/kv/txn")
+                let values = try await withThrowingTaskGroup(of: (Int, String?).self) { group in
+                    for i in 0..<96 { group.addTask { (i, try await store.getIfPresent("/r/\(i % 12)")?.value) } }
+                    var values: [Int: String?] = [:]
+                    for try await (i, value) in group { values[i] = value }
+                    return values
+                }
+                let sent = store.gateway.calls(to: "/v3/kv/txn") - txns
+                #expect(sent < 48, "96 reads in \(sent) txns")
+                for i in 0..<96 {
+                    #expect(values[i] == .some(i % 12 < 8 ? "v\(i % 12)" : nil), "read \(i)")
+                }
+                let below = await #expect(throws: StoreError.self) { try await store.get("/r/1/x", recursive: false) }
+                #expect(below?.code == .notADirectory)
+            }
+        }
+
         /// A value and a value below it, written at once, over and over: exactly one of each
         /// pair may succeed (the other is `notADirectory` or `notAFile`), batched or not.
         @Test func batchedWritesKeepTheTreeRules() async throws {
@@ -90,7 +111,7 @@ extension EtcdClusterSuites {
                         .put(EtcdPutRequest(key: store.keyspace.valueKey(key), value: Data("v".utf8), lease: lease)),
                     ], failure: [])
                 }
-                let results = await store.batcher.send([put("/b/1", nil), put("/b/2", "424242424242"), put("/b/3", nil)])
+                let results = await store.writeBatcher.send([put("/b/1", nil), put("/b/2", "424242424242"), put("/b/3", nil)])
                 #expect(results.count == 3)
                 #expect((try? results[0].get())?.response.didSucceed == true)
                 #expect((try? results[2].get())?.response.didSucceed == true)
