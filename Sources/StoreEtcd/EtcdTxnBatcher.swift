@@ -36,28 +36,29 @@ final class EtcdTxnBatcher: Sendable {
         case send([Waiter])
     }
 
-    /// The keys a txn writes and the keys and ranges it reads (compares and range ops).
+    /// The keys a txn writes and the keys and ranges it reads (compares and range ops), as byte
+    /// arrays (compared often: every pair of writes considered for a batch).
     struct Footprint: Sendable {
-        var writes: [Data] = []
-        var reads: [(key: Data, end: Data?)] = []
+        var writes: [[UInt8]] = []
+        var reads: [(key: [UInt8], end: [UInt8]?)] = []
         /// Bytes of keys and values, roughly the txn's size on the wire.
         var bytes = 0
 
         /// nil when the txn writes a range (a directory delete): those are sent alone.
         init?(_ request: EtcdTxnRequest) {
             for compare in request.compare {
-                reads.append((compare.key, compare.rangeEnd))
+                reads.append((Array(compare.key), compare.rangeEnd.map(Array.init)))
                 bytes += compare.key.count + (compare.value?.count ?? 0)
             }
             for op in request.success + request.failure {
                 if let put = op.put {
-                    writes.append(put.key)
+                    writes.append(Array(put.key))
                     bytes += put.key.count + (put.value?.count ?? 0)
                 } else if let delete = op.deleteRange {
                     guard delete.rangeEnd == nil else { return nil }
-                    writes.append(delete.key)
+                    writes.append(Array(delete.key))
                 } else if let range = op.range {
-                    reads.append((range.key, range.rangeEnd))
+                    reads.append((Array(range.key), range.rangeEnd.map(Array.init)))
                 } else {
                     return nil
                 }
@@ -70,11 +71,11 @@ final class EtcdTxnBatcher: Sendable {
         }
 
         /// Whether this txn writes or reads `key`.
-        func touches(_ key: Data) -> Bool {
+        func touches(_ key: [UInt8]) -> Bool {
             writes.contains(key) || reads.contains { read in
                 guard let end = read.end else { return read.key == key }
                 // etcd's "\0" range end means every key from `key` on.
-                return !key.lexicographicallyPrecedes(read.key) && (end == Data([0]) || key.lexicographicallyPrecedes(end))
+                return !key.lexicographicallyPrecedes(read.key) && (end == [0] || key.lexicographicallyPrecedes(end))
             }
         }
     }
@@ -84,11 +85,15 @@ final class EtcdTxnBatcher: Sendable {
         var queue: [Waiter] = []
 
         /// The oldest waiters that fit together in one batch, taken off the queue (the oldest
-        /// always, however big).
+        /// always, however big), stopping at `limit`.
         mutating func takeBatch(limit: Int, bytes: Int) -> [Waiter] {
             var batch: [Waiter] = [], rest: [Waiter] = [], size = 0
-            for waiter in queue {
-                if batch.isEmpty || (batch.count < limit && size + waiter.footprint.bytes <= bytes
+            for (index, waiter) in queue.enumerated() {
+                if batch.count == limit {
+                    rest += queue[index...]
+                    break
+                }
+                if batch.isEmpty || (size + waiter.footprint.bytes <= bytes
                     && !batch.contains(where: { $0.footprint.overlaps(waiter.footprint) }))
                 {
                     batch.append(waiter)
