@@ -40,6 +40,8 @@ public struct APIRoutes: Sendable {
     let readiness: APIReadiness
     let metrics: APIMetrics
     let inspector: (any UnitInspector)?
+    /// Unit contents by hash (content-addressed, so never stale), shared by every copy of the routes.
+    let unitFiles = UnitFileCache()
 
     /// - Parameters:
     ///   - readiness: until it is ready every API request is answered 503; fleetd marks it

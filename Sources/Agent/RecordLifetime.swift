@@ -8,14 +8,19 @@ import Synchronization
 /// refresh per machine, and a lost machine's states go with its presence at once); with the
 /// agent TTL and refreshed every 0.4 × TTL where it cannot (an older fleetd holds the store).
 final class RecordLifetime: Sendable {
-    private let value: Mutex<KeyLifetime>
+    private let value: Mutex<(lifetime: KeyLifetime, registration: UInt64)>
 
     init(ttl: Int64) {
-        value = Mutex(.ttl(ttl))
+        value = Mutex((.ttl(ttl), 0))
     }
 
+    /// Setting it counts a registration (see ``registration``), even when the lifetime is the same.
     var current: KeyLifetime {
-        get { value.withLock { $0 } }
-        set { value.withLock { $0 = newValue } }
+        get { value.withLock { $0.lifetime } }
+        set { value.withLock { $0 = (newValue, $0.registration &+ 1) } }
     }
+
+    /// The lifetime and which registration chose it: a state written under an earlier
+    /// registration may have gone with that registration's presence.
+    var currentWithRegistration: (lifetime: KeyLifetime, registration: UInt64) { value.withLock { $0 } }
 }

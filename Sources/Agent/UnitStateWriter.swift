@@ -17,20 +17,28 @@ struct UnitStateWriter: Sendable {
     let machine: MachineID
     let lifetime: RecordLifetime
     let logger: Logger
+    /// What was last written per unit: a publish of the same record is skipped.
+    let published = PublishedStates()
 
     func write(_ unit: UnitName, _ operation: StatePublisher.Operation) async {
         do {
             guard operation != .remove, let record = await local.stateRecord(unit) else {
+                published.forget(unit)
                 try await registry.removeState(unit, machine)
                 return
             }
-            let lifetime = lifetime.current
+            let (lifetime, registration) = lifetime.currentWithRegistration
+            let state = PublishedStates.Written(record: record, lifetime: lifetime, registration: registration)
             if operation == .refresh {
                 // An attached state needs no refresh: it lives as long as the machine's presence.
                 guard case let .ttl(ttl) = lifetime else { return }
                 if try await registry.refreshState(record, ttl: ttl) { return }
+            } else if published.isStored(unit, state) {
+                return
             }
+            published.forget(unit)
             try await registry.publishState(record, lifetime: lifetime)
+            published.note(unit, state)
         } catch {
             logger.warning("writing unit state failed", metadata: ["unit.name": "\(unit)", "error": "\(error)"])
         }

@@ -42,6 +42,8 @@ public struct Engine: Service {
     let configuration: Configuration
     let logger: Logger
     let cache = RequirementsCache()
+    /// Contents by hash, so a unit's requirements parse without a read per unit.
+    let unitFiles = UnitFileCache()
     /// The cluster as the watch reports it, so a pass needs no reads (see ``ClusterModel``).
     let feed = ModelFeed()
     let away: AwayMachines
@@ -286,12 +288,19 @@ public struct Engine: Service {
     /// requirements are cached by hash for the life of the engine.
     func requirements(of units: [UnitRecord]) async throws -> [UnitName: XFleetRequirements] {
         var result: [UnitName: XFleetRequirements] = [:]
+        var uncached: [UnitRecord] = []
         for unit in units {
             if let cached = await cache.requirements(unit.name, unit.hash) {
                 result[unit.name] = cached
-                continue
+            } else {
+                uncached.append(unit)
             }
-            guard let file = try await registry.unitFile(unit.hash) else { continue }
+        }
+        // New units' contents read together, each distinct hash once (200 instances of one
+        // template are one read, not 200 round trips one after another).
+        let files = uncached.isEmpty ? [:] : try await unitFiles.files(uncached.map(\.hash), from: registry)
+        for unit in uncached {
+            guard let file = files[unit.hash] else { continue }
             let requirements = XFleetRequirements(unit: unit.name, file: file)
             await cache.store(unit.name, unit.hash, requirements)
             result[unit.name] = requirements

@@ -38,10 +38,17 @@ extension Registry {
     ///
     /// - Throws: ``StoreError/Code/nodeExists`` when a unit of that name is already there.
     public func createUnit(_ name: UnitName, file: UnitFile, desiredState: DesiredState) async throws {
+        try await createUnit(name, file: file, desiredState: desiredState, contentsStored: nil)
+    }
+
+    /// ``createUnit(_:file:desiredState:)`` for a caller that read whether the contents are
+    /// stored itself (``hasUnitFile(_:)``, concurrently with its own reads); nil reads it here.
+    public func createUnit(_ name: UnitName, file: UnitFile, desiredState: DesiredState,
+                           contentsStored: Bool?) async throws {
         let hash = file.hash
         // Contents and desired state are independent writes: sent together, they share one
         // commit. The job object, which makes the unit exist for everyone, goes last.
-        async let contents: Void = storeContents(file, hash: hash)
+        async let contents: Void = storeContents(file, hash: hash, stored: contentsStored)
         async let desired = store.set(keys.targetState(name), desiredState.rawValue)
         _ = try await (contents, desired)
         try await store.create(keys.jobObject(name), Self.encode(JobObject(name: name, hash: hash)))
@@ -49,8 +56,8 @@ extension Registry {
 
     /// Stores unit contents under their hash unless they are there already (instances of one
     /// template share them): a read is cheaper than a create the store has to refuse.
-    private func storeContents(_ file: UnitFile, hash: UnitHash) async throws {
-        if try await store.getIfPresent(keys.unitFile(hash)) != nil { return }
+    private func storeContents(_ file: UnitFile, hash: UnitHash, stored: Bool? = nil) async throws {
+        if let stored { if stored { return } } else if try await hasUnitFile(hash) { return }
         do {
             try await store.create(keys.unitFile(hash), file.normalizedText)
         } catch let error as StoreError where error.code == .nodeExists {
@@ -104,6 +111,11 @@ extension Registry {
         return UnitRecord(name: object.name, hash: object.hash, desiredState: state,
                           target: job.child("target")?.value.map(MachineID.init),
                           unplaceableReason: job.child("unplaceable")?.value)
+    }
+
+    /// Whether the contents named `hash` are in the store.
+    public func hasUnitFile(_ hash: UnitHash) async throws -> Bool {
+        try await store.getIfPresent(keys.unitFile(hash)) != nil
     }
 
     public func unitFile(_ hash: UnitHash) async throws -> UnitFile? {

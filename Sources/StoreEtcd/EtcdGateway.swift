@@ -54,6 +54,8 @@ final class EtcdGateway: Sendable {
         var watchReconnects = 0
         /// Calls answered after an earlier attempt that may have been applied.
         var ambiguousCalls = 0
+        /// Calls made, by path (requests per operation, for tests and measurements).
+        var calls: [String: Int] = [:]
     }
 
     /// The most a retry waits at one member (see `call`).
@@ -110,6 +112,8 @@ final class EtcdGateway: Sendable {
     var failovers: Int { state.withLock { $0.failovers } }
     var watchReconnects: Int { state.withLock { $0.watchReconnects } }
     var ambiguousCalls: Int { state.withLock { $0.ambiguousCalls } }
+    /// How many calls were made to `path` (each counted once, however many attempts it took).
+    func calls(to path: String) -> Int { state.withLock { $0.calls[path, default: 0] } }
 
     /// A watch left member `failed` for `next`; later requests leave it too.
     func noteWatchReconnect(from failed: Int, to next: Int) {
@@ -140,6 +144,7 @@ final class EtcdGateway: Sendable {
         _ path: String, _ request: Request, as: Response.Type = Response.self
     ) async throws -> (response: Response, mayHaveRunBefore: Bool) {
         let body = try JSONEncoder().encode(request)
+        state.withLock { $0.calls[path, default: 0] += 1 }
         let deadline = ContinuousClock.now + requestTimeout
         var index = preferredEndpoint
         var mayHaveRunBefore = false

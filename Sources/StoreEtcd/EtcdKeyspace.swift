@@ -44,7 +44,47 @@ struct EtcdKeyspace: Sendable, Hashable {
 
     /// The fleet key an etcd key stands for, and whether it is a directory marker; nil for keys
     /// outside the prefix or not in normalised form (written by something other than fleet).
+    ///
+    /// Every key of every read and watch event comes through here, so an ASCII key (all of
+    /// fleet's) is checked byte by byte; anything else goes the long way, through
+    /// ``StoreKey/normalize(_:)`` on its decoded text.
     func fleetKey(_ etcdKey: Data) -> (key: String, isMarker: Bool)? {
+        etcdKey.withUnsafeBytes { raw -> (key: String, isMarker: Bool)? in
+            guard raw.count > prefix.count, raw.prefix(prefix.count).elementsEqual(prefix) else { return nil }
+            var rest = UnsafeRawBufferPointer(rebasing: raw[prefix.count...])
+            if rest.contains(where: { $0 >= 0x80 }) { return decodedFleetKey(etcdKey) }
+            let isMarker = rest.last == UInt8(ascii: "/")
+            if isMarker { rest = UnsafeRawBufferPointer(rebasing: rest.dropLast()) }
+            guard Self.isNormalized(rest) else { return nil }
+            return (String(decoding: rest, as: UTF8.self), isMarker)
+        }
+    }
+
+    /// Whether the ASCII key `bytes` is what ``StoreKey/normalize(_:)`` makes of it (and not the
+    /// root): a leading slash, no empty, `.` or `..` component, within the depth and length limits.
+    static func isNormalized(_ bytes: UnsafeRawBufferPointer) -> Bool {
+        guard bytes.count > 1, bytes.count <= StoreLimits.maximumKeyBytes, bytes.first == UInt8(ascii: "/") else {
+            return false
+        }
+        var depth = 0, length = 0, dots = 0
+        for byte in bytes.dropFirst() {
+            if byte == UInt8(ascii: "/") {
+                guard length > 0, dots != length || length > 2 else { return false }
+                depth += 1
+                length = 0
+                dots = 0
+            } else {
+                length += 1
+                if byte == UInt8(ascii: ".") { dots += 1 }
+            }
+        }
+        guard length > 0, dots != length || length > 2 else { return false }
+        return depth + 1 <= StoreLimits.maximumKeyDepth
+    }
+
+    /// ``fleetKey(_:)`` through the key's decoded text: the reference, and the way for keys that
+    /// are not ASCII.
+    func decodedFleetKey(_ etcdKey: Data) -> (key: String, isMarker: Bool)? {
         guard etcdKey.count > prefix.count, etcdKey.starts(with: prefix) else { return nil }
         var rest = String(decoding: etcdKey.dropFirst(prefix.count), as: UTF8.self)
         var isMarker = false

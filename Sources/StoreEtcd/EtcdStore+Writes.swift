@@ -39,12 +39,15 @@ extension EtcdStore {
     func setValue(_ key: String, _ value: String, ttl: Int64?, condition: StoreCondition,
                   attachedTo owner: EtcdOwner? = nil) async throws -> StoreEvent {
         let ancestors = EtcdKeyspace.ancestors(of: key)
-        let lease: Lease? = if let owner { Lease(id: owner.lease, ttl: 0) }
-            else if let ttl { try await grantLease(ttl: ttl) } else { nil }
         var compares = ancestors.map { EtcdCompare.version(keyspace.valueKey($0), "EQUAL", 0) }
         compares.append(.version(keyspace.directoryKey(key), rangeEnd: keyspace.subtreeEnd(key), "EQUAL", 0))
         compares += conditionCompares(key, condition, prevExist: condition.prevExist)
         let probe = EtcdProbe.ops(key, ancestors: ancestors, in: keyspace)
+        if ttl != nil, owner == nil, condition.prevExist == false {
+            try await checkCreate(key, compares: compares, probe: probe, ancestors: ancestors, condition: condition)
+        }
+        let lease: Lease? = if let owner { Lease(id: owner.lease, ttl: 0) }
+            else if let ttl { try await grantLease(ttl: ttl) } else { nil }
         if let owner {
             compares.append(.modRevision(keyspace.valueKey(owner.key), equals: owner.modRevision))
         }
@@ -54,7 +57,7 @@ extension EtcdStore {
                                      failure: probe + (owner.map { [.range(EtcdRangeRequest(key: keyspace.valueKey($0.key)))] } ?? [])
                                          + guardProbe(condition))
         let bound = gateway.lastRevision
-        let (response, mayHaveRunBefore) = try await gateway.call("/v3/kv/txn", request, as: EtcdTxnResponse.self)
+        let (response, mayHaveRunBefore) = try await writeBatcher.submit(request)
         let action = Self.action(for: condition)
         // An attached key has no deadline of its own: it goes with its owner.
         let expiration = owner == nil ? lease.map { Date().addingTimeInterval(TimeInterval($0.ttl)) } : nil
@@ -81,6 +84,19 @@ extension EtcdStore {
             throw EtcdOwner.Moved()
         }
         throw Self.setFailure(found, key: key, isValue: true, condition: condition)
+    }
+
+    /// Checks a create with a TTL before its lease is granted, with a read-only txn of the same
+    /// compares: such creates mostly fail (every engine's wake-up tries to take the engine lease
+    /// that one of them holds), and a failed one cost a lease grant, a txn and a revoke, three raft
+    /// writes; the check is a read. Throws the create's own failure when the key is there.
+    private func checkCreate(_ key: String, compares: [EtcdCompare], probe: [EtcdRequestOp], ancestors: [String],
+                             condition: StoreCondition) async throws {
+        let check = EtcdTxnRequest(compare: compares, success: [], failure: probe + guardProbe(condition))
+        let (response, _) = try await readBatcher.submit(check)
+        guard !response.didSucceed else { return }
+        if let failure = guardFailure(condition, response) { throw failure }
+        throw Self.setFailure(EtcdProbe(response, ancestors: ancestors), key: key, isValue: true, condition: condition)
     }
 
     // MARK: mkdir
@@ -145,7 +161,7 @@ extension EtcdStore {
                 success: [.deleteRange(EtcdDeleteRangeRequest(key: keyspace.valueKey(key), prevKV: true))],
                 failure: EtcdProbe.ops(key, ancestors: [], in: keyspace) + guardProbe(condition))
             let bound = gateway.lastRevision
-            let (response, mayHaveRunBefore) = try await gateway.call("/v3/kv/txn", request, as: EtcdTxnResponse.self)
+            let (response, mayHaveRunBefore) = try await writeBatcher.submit(request)
             let action: StoreAction = condition.isCompare ? .compareAndDelete : .delete
             if response.didSucceed, let prev = response.responses?.first?.deleteRange?.prevKVs?.first {
                 return StoreEvent(action: action,

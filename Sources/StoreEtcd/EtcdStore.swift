@@ -31,6 +31,10 @@ public final class EtcdStore: KeyValueStore, Service {
     public let configuration: Configuration
     let keyspace: EtcdKeyspace
     let gateway: EtcdGateway
+    /// Sends value writes, batching those that come in while others are on their way.
+    let writeBatcher: EtcdTxnBatcher
+    /// Sends single-key reads (`get`), batched the same way, never with writes.
+    let readBatcher: EtcdTxnBatcher
     let logger: Logger
     let watches = Mutex(WatchRegistry())
     /// The smallest lease TTL the cluster grants, learned from grants it rounded up; a refresh
@@ -63,7 +67,10 @@ public final class EtcdStore: KeyValueStore, Service {
         self.keyspace = EtcdKeyspace(prefix: configuration.keyPrefix)
         self.logger = logger
         self.pageSize = pageSize
-        self.gateway = try EtcdGateway(configuration: configuration, logger: logger)
+        let gateway = try EtcdGateway(configuration: configuration, logger: logger)
+        self.gateway = gateway
+        self.writeBatcher = EtcdTxnBatcher(gateway: gateway)
+        self.readBatcher = EtcdTxnBatcher(gateway: gateway)
     }
 
     public static let disabledLogger = Logger(label: "fleet.store.etcd", factory: { _ in SwiftLogNoOpLogHandler() })
@@ -112,7 +119,7 @@ public final class EtcdStore: KeyValueStore, Service {
             .range(EtcdRangeRequest(key: keyspace.directoryKey(key), rangeEnd: keyspace.subtreeEnd(key),
                                     limit: String(pageSize))),
         ] + ancestors.map { .range(EtcdRangeRequest(key: keyspace.valueKey($0), countOnly: true)) }, failure: [])
-        let (response, _) = try await gateway.call("/v3/kv/txn", request, as: EtcdTxnResponse.self)
+        let (response, _) = try await readBatcher.submit(request)
         if let kv = response.range(0)?.kvs?.first {
             var node = EtcdTree.fileNode(kv, key: key)
             if kv.lease.value != 0 { node.expiration = try await expiration(ofLease: kv.lease.value) }

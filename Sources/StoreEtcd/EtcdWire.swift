@@ -90,10 +90,13 @@ struct EtcdResponseOp: Decodable, Sendable {
     var range: EtcdRangeResponse?
     var put: EtcdPutResponse?
     var deleteRange: EtcdDeleteRangeResponse?
+    /// A nested txn's answer (its header is empty: the outer txn's revision is its revision).
+    var txn: EtcdTxnResponse?
     enum CodingKeys: String, CodingKey {
         case range = "response_range"
         case put = "response_put"
         case deleteRange = "response_delete_range"
+        case txn = "response_txn"
     }
 }
 
@@ -259,15 +262,19 @@ struct EtcdRequestOp: Encodable, Sendable {
     var range: EtcdRangeRequest?
     var put: EtcdPutRequest?
     var deleteRange: EtcdDeleteRangeRequest?
+    /// A nested txn (etcd 3.3+): several writes' txns in one, each with its own compares.
+    var txn: EtcdTxnRequest?
     enum CodingKeys: String, CodingKey {
         case range = "request_range"
         case put = "request_put"
         case deleteRange = "request_delete_range"
+        case txn = "request_txn"
     }
 
     static func range(_ request: EtcdRangeRequest) -> Self { Self(range: request) }
     static func put(_ request: EtcdPutRequest) -> Self { Self(put: request) }
     static func deleteRange(_ request: EtcdDeleteRangeRequest) -> Self { Self(deleteRange: request) }
+    static func txn(_ request: EtcdTxnRequest) -> Self { Self(txn: request) }
 }
 
 struct EtcdTxnRequest: Encodable, Sendable {

@@ -1,6 +1,7 @@
 import FleetEngine
 import FleetRegistry
 import FleetStore
+import FleetTestSupport
 import FleetUnit
 import Logging
 import Testing
@@ -23,6 +24,25 @@ import Testing
         let before = await store.currentIndex()
         try await engine.reconcile()
         #expect(await store.currentIndex() == before)
+    }
+
+    /// A pass over many new instances of one template reads their contents once (issue 16
+    /// item 2): one read per unit, one after another, was 200 round trips on etcd.
+    @Test func aPassReadsSharedContentsOnce() async throws {
+        let store = ReadCountingStore(counting: RegistryKeys().unitFiles)
+        let registry = Registry(store: store)
+        try await registry.publishMachine(machine("m1"), ttl: 30)
+        for i in 1...40 { try await registry.createUnit(try UnitName("web@\(i).service"), file: file, desiredState: .launched) }
+        store.resetReads()
+        let engine = Engine(registry: registry, configuration: .init(machine: MachineID("m1")), logger: Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() }))
+        try await engine.reconcile()
+        #expect(try await registry.assignments(MachineID("m1")).count == 40)
+        #expect(store.readCount == 1)
+        try await registry.createUnit(try UnitName("web@41.service"), file: file, desiredState: .launched)
+        store.resetReads()
+        try await engine.reconcile()
+        #expect(try await registry.assignments(MachineID("m1")).count == 41)
+        #expect(store.readCount == 0, "contents already read are not read again")
     }
 
     @Test func onlyOneMachineHoldsTheLease() async throws {

@@ -24,6 +24,29 @@ import Testing
         #expect(text(keyspace.subtreeEnd("/")) == "0")
     }
 
+    /// The byte-level check every read and event goes through agrees with the reference (the
+    /// decoded text through `StoreKey.normalize`) on edge cases and on random keys.
+    @Test func theQuickKeyCheckAgreesWithNormalize() {
+        let keyspace = EtcdKeyspace(prefix: "/fleet")
+        func same(_ rest: [UInt8]) -> Bool {
+            let key = Data("/fleet".utf8) + rest
+            let quick = keyspace.fleetKey(key), reference = keyspace.decodedFleetKey(key)
+            return quick?.key == reference?.key && quick?.isMarker == reference?.isMarker
+        }
+        var edges: [String] = ["", "/", "//", "/a", "/a/", "/a//", "//a", "/a/b", "/.", "/..", "/...", "/a/./b",
+                               "/a/../b", "/.a", "/a.", "/a/..b", "/a/b/", "/a/b//", "/./", "/../"]
+        let long = String(repeating: "x", count: 4095), deep = String(repeating: "/a", count: 64)
+        edges += ["/" + long, "/x" + long, deep, deep + "/a", deep + "/"]
+        for edge in edges { #expect(same(Array(edge.utf8)), "\(edge.prefix(40))") }
+        #expect(same([0x2F, 0xC3, 0xA9]) && same([0x2F, 0xFF, 0x2F, 0x2E]) && same([0x2F, 0x61, 0x00]))
+        var random = SystemRandomNumberGenerator()
+        let alphabet: [UInt8] = [0x2F, 0x2F, 0x2E, 0x2E, 0x61, 0x62]
+        for _ in 0..<5000 {
+            let rest = (0..<Int.random(in: 0...9, using: &random)).map { _ in alphabet.randomElement(using: &random)! }
+            #expect(same(rest), "\(rest)")
+        }
+    }
+
     @Test func etcdKeysMapBackToFleetKeysAndMarkers() {
         let keyspace = EtcdKeyspace(prefix: "/fleet")
         #expect(keyspace.fleetKey(Data("/fleet/a/b".utf8))! == ("/a/b", false))
