@@ -34,7 +34,9 @@ public final class DNSServer: Service, Sendable {
         public var port: Int
         /// UDP sockets; by default one per event loop in the group (one per core).
         public var udpSockets: Int?
+        /// How UDP is served (``UDPEngine``): batched by default.
         public var udpEngine: UDPEngine
+        /// Datagrams read per system call (1…1024).
         public var vectorReadMessageCount: Int
         /// Receive space per datagram. A query is rarely over 512 bytes; a longer one is cut
         /// and answered FORMERR. (NIO's default allocator is too small for vector reads.)
