@@ -20,6 +20,9 @@ final class AwayMachines: Sendable {
         self.grace = grace
     }
 
+    /// True when no machine is being timed: a pass then depends on nothing but the registry.
+    var isEmpty: Bool { since.withLock { $0.isEmpty } }
+
     /// The machines away at `now`, given the live ones and those the registry still names
     /// (assignment directories, unit targets).
     func update(live: Set<MachineID>, named: Set<MachineID>, now: ContinuousClock.Instant) -> Set<MachineID> {

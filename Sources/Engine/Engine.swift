@@ -47,6 +47,8 @@ public struct Engine: Service {
     /// The cluster as the watch reports it, so a pass needs no reads (see ``ClusterModel``).
     let feed = ModelFeed()
     let away: AwayMachines
+    /// The model generation and lease term of the last pass that completed (``reconcileFromModel(lease:)``).
+    let lastPlanned = LastPlanned()
 
     public init(registry: Registry, configuration: Configuration, logger: Logger) {
         self.registry = registry
@@ -172,11 +174,15 @@ public struct Engine: Service {
             try await reloadModel()
         }
         guard let snapshot = feed.snapshot() else { return try await reconcile(lease: lease) }
+        // The same model under the same term, with no machine's absence being timed, plans the
+        // same nothing again: the safety-net tick of an idle cluster then only renews the lease.
+        if lastPlanned.matches(snapshot.generation, lease?.term), away.isEmpty { return }
         try await measured {
             let written = try await pass(units: snapshot.units, machines: snapshot.machines,
                                          assignments: snapshot.assignments, lease: lease)
             if let written { feed.noteOwnWrite(written) }
         }
+        lastPlanned.record(snapshot.generation, lease?.term)
     }
 
     /// Loads the model from the registry; for benchmarks, which then feed it with ``apply(_:)``.

@@ -12,6 +12,8 @@ final class ModelFeed: Sendable {
     private struct State {
         var model: ClusterModel?
         var applied: UInt64 = 0
+        /// Bumped by every load and every event: equal generations mean the same model.
+        var generation: UInt64 = 0
         var waiters: [(index: UInt64, continuation: CheckedContinuation<Bool, Never>)] = []
 
         /// Takes the waiters whose index has been reached.
@@ -29,6 +31,7 @@ final class ModelFeed: Sendable {
     func reset(_ model: ClusterModel, asOf index: UInt64) {
         let resumed = state.withLock { state -> [CheckedContinuation<Bool, Never>] in
             state.model = model
+            state.generation &+= 1
             state.applied = max(state.applied, index)
             return state.release()
         }
@@ -38,17 +41,19 @@ final class ModelFeed: Sendable {
     func apply(_ event: StoreEvent) {
         let resumed = state.withLock { state -> [CheckedContinuation<Bool, Never>] in
             state.model?.apply(event)
+            state.generation &+= 1
             state.applied = max(state.applied, event.index)
             return state.release()
         }
         for continuation in resumed { continuation.resume(returning: true) }
     }
 
-    /// What a pass plans from; nil until the first load.
-    func snapshot() -> (units: [UnitRecord], machines: [MachineRecord], assignments: [MachineID: [UnitName: Assignment]])? {
+    /// What a pass plans from, and the model's generation; nil until the first load.
+    func snapshot() -> (units: [UnitRecord], machines: [MachineRecord], assignments: [MachineID: [UnitName: Assignment]],
+                        generation: UInt64)? {
         state.withLock { state in
             guard let model = state.model else { return nil }
-            return (model.units, model.machines, model.assignments)
+            return (model.units, model.machines, model.assignments, state.generation)
         }
     }
 
