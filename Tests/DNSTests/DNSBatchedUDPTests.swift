@@ -117,7 +117,8 @@ import Testing
         #expect(try Self.ask(port: port, DNSMessage.query("api.fleet.", .a)).answers.count == 1)
         let started = ContinuousClock.now
         await server.shutdown()
-        #expect(ContinuousClock.now - started < .seconds(1), "stopped at once, not at the 30 s receive timeout")
+        // Well under the 30 s receive timeout (a busy test run can take a second or two to stop the threads).
+        #expect(ContinuousClock.now - started < .seconds(10), "stopped when asked, not at the 30 s receive timeout")
         let probe = socket(AF_INET, Int32(SOCK_DGRAM.rawValue), 0)
         defer { close(probe) }
         let bound = try SocketAddress(ipAddress: "127.0.0.1", port: port).withSockAddr { bind(probe, $0, socklen_t($1)) }
