@@ -15,7 +15,7 @@ import Darwin
 /// Why not SwiftNIO here, when TCP and everything else use it: per query, NIO's datagram path
 /// runs some 20k instructions and 4–5 allocations; a loop over `recvmmsg`/`sendmmsg` with
 /// buffers made once runs a few thousand and none (`../shared/reference/dns-speed.md`,
-/// `docs/benchmarks.md`). An idle thread sleeps in `poll`, so the listener costs nothing idle.
+/// `docs/benchmarks.md`). An idle thread sleeps in `recvmmsg`, so the listener costs nothing idle.
 final class DNSBatchedUDPListener: Sendable {
     struct Settings: Sendable {
         var sockets: Int

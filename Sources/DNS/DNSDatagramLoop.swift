@@ -38,7 +38,6 @@ final class DNSDatagramLoop: @unchecked Sendable {
     private let replyVectors: UnsafeMutablePointer<iovec>
     private let receiveHeaders: UnsafeMutablePointer<fleet_mmsghdr>
     private let replyHeaders: UnsafeMutablePointer<fleet_mmsghdr>
-    private let waits: UnsafeMutablePointer<pollfd>
     /// Picks the shuffled answer variant; advancing per query rotates the orders.
     private var variant = 0
 
@@ -58,7 +57,6 @@ final class DNSDatagramLoop: @unchecked Sendable {
         replyVectors = .allocate(capacity: depth)
         receiveHeaders = .allocate(capacity: depth)
         replyHeaders = .allocate(capacity: depth)
-        waits = .allocate(capacity: 1)
         sources.initialize(repeating: sockaddr_storage(), count: depth)
         replyVectors.initialize(repeating: iovec(), count: depth)
         replyHeaders.initialize(repeating: fleet_mmsghdr(), count: depth)
@@ -71,7 +69,6 @@ final class DNSDatagramLoop: @unchecked Sendable {
             header.msg_hdr.msg_iovlen = 1
             receiveHeaders[index] = header
         }
-        waits.initialize(to: pollfd())
     }
 
     deinit {
@@ -82,7 +79,6 @@ final class DNSDatagramLoop: @unchecked Sendable {
         replyVectors.deallocate()
         receiveHeaders.deallocate()
         replyHeaders.deallocate()
-        waits.deallocate()
     }
 
     /// Answers until `stop` is set (the listener then shuts the socket's receiving side, which
@@ -179,6 +175,7 @@ final class DNSDatagramLoop: @unchecked Sendable {
                 sent += Int(result)
                 continue
             }
+            guard result < 0 else { return }  // nothing sent and no error: errno would be stale
             switch errno {
             case EINTR:
                 continue
@@ -194,8 +191,8 @@ final class DNSDatagramLoop: @unchecked Sendable {
 
     /// Waits until the socket's send buffer has room, or `milliseconds` pass.
     private func waitForRoom(milliseconds: Int32) {
-        waits.pointee = pollfd(fd: socket.descriptor, events: Int16(POLLOUT), revents: 0)
-        _ = poll(waits, 1, milliseconds)
+        var entry = pollfd(fd: socket.descriptor, events: Int16(POLLOUT), revents: 0)
+        _ = poll(&entry, 1, milliseconds)
     }
 }
 

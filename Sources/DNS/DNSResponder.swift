@@ -91,7 +91,7 @@ public struct DNSResponder: Sendable {
         case .drop:
             return .drop
         case let .malformed(id, flags):
-            return reply(headerOnly(id: id, flags: flags, rcode: .formatError, transport: transport, sink: sink))
+            return decision(headerOnly(id: id, flags: flags, rcode: .formatError, transport: transport, sink: sink))
         case let .query(facts):
             if facts.nameIsCompressed {
                 // Rare (stub resolvers never compress the question): flatten it, then answer as usual.
@@ -173,7 +173,8 @@ public struct DNSResponder: Sendable {
         return write(reply, sink: sink)
     }
 
-    private func reply<Written>(_ written: Written?) -> Decision<Written> {
+    /// A written reply, or nothing to send when it did not fit.
+    private func decision<Written>(_ written: Written?) -> Decision<Written> {
         written.map { .reply($0) } ?? .drop
     }
 
@@ -182,23 +183,23 @@ public struct DNSResponder: Sendable {
         var reply = Reply(facts: q, name: name, transport: transport)
         guard q.opcode == DNSOpcode.query.rawValue else {
             reply.rcode = .notImplemented
-            return self.reply(write(reply, sink: sink))
+            return decision(write(reply, sink: sink))
         }
         if q.hasEDNS && q.ednsVersion != 0 {
             // RFC 6891 §6.1.3: we speak version 0 only; say so and answer nothing else.
             reply.rcode = .badVersion
-            return self.reply(write(reply, sink: sink))
+            return decision(write(reply, sink: sink))
         }
         guard zone.isReady else {
             reply.rcode = .serverFailure
-            return self.reply(write(reply, sink: sink))
+            return decision(write(reply, sink: sink))
         }
         guard q.recordClass == DNSClass.internet.rawValue || q.recordClass == DNSClass.any.rawValue,
               q.type != DNSRecordType.axfr.rawValue, q.type != DNSRecordType.ixfr.rawValue
         else {
             // Other classes (CHAOS `version.bind`) and zone transfers are not offered.
             reply.rcode = .refused
-            return self.reply(write(reply, sink: sink))
+            return decision(write(reply, sink: sink))
         }
 
         if let node = zone.table.lookup(name, hash: q.nameHash) {
@@ -210,20 +211,20 @@ public struct DNSResponder: Sendable {
             } else {
                 reply.prepared = node.noData
             }
-            return self.reply(write(reply, sink: sink))
+            return decision(write(reply, sink: sink))
         }
         if let apexOffset = Self.apexOffset(in: name, apex: zone.apexKey) {
             // NXDOMAIN with the apex SOA in authority, its owner a pointer into the question.
             reply.rcode = .nameError
             reply.authoritative = true
             reply.negative = (ownerOffset: DNSHeaderBits.headerLength + apexOffset, tail: zone.negativeSOATail)
-            return self.reply(write(reply, sink: sink))
+            return decision(write(reply, sink: sink))
         }
         if configuration.forwarding && q.recursionDesired {
             return .forward
         }
         reply.rcode = .refused
-        return self.reply(write(reply, sink: sink))
+        return decision(write(reply, sink: sink))
     }
 
     /// Where the apex starts in `name` (lower-cased wire bytes compared), when `name` is the apex

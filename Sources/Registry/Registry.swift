@@ -57,7 +57,8 @@ extension Registry {
     /// Stores unit contents under their hash unless they are there already (instances of one
     /// template share them): a read is cheaper than a create the store has to refuse.
     private func storeContents(_ file: UnitFile, hash: UnitHash, stored: Bool? = nil) async throws {
-        if let stored { if stored { return } } else if try await hasUnitFile(hash) { return }
+        let present = if let stored { stored } else { try await hasUnitFile(hash) }
+        if present { return }
         do {
             try await store.create(keys.unitFile(hash), file.normalizedText)
         } catch let error as StoreError where error.code == .nodeExists {
