@@ -15,6 +15,14 @@ import Synchronization
 // received, answers the new name (or NXDOMAIN after a delete). Timing starts before the write.
 //
 // usage: DNSPropagationBench [writes] [background-records]
+//        DNSPropagationBench build [instances] [rounds]   (ZoneBuildBench: one service's burst)
+
+if CommandLine.arguments.count > 1, CommandLine.arguments[1] == "build" {
+    let arguments = CommandLine.arguments
+    ZoneBuildBench.run(instances: arguments.count > 2 ? Int(arguments[2]) ?? 200 : 200,
+                       rounds: arguments.count > 3 ? Int(arguments[3]) ?? 3 : 3)
+    exit(0)
+}
 
 let writes = CommandLine.arguments.count > 1 ? Int(CommandLine.arguments[1]) ?? 500 : 500
 let background = CommandLine.arguments.count > 2 ? Int(CommandLine.arguments[2]) ?? 200 : 200

@@ -23,10 +23,19 @@ actor LocalUnits {
     var units: [UnitName: Local] = [:]
     /// Contents of the units this machine runs, by hash; dropped with the last unit using it.
     var files: [UnitHash: UnitFile] = [:]
+    /// Units whose file was removed since the last daemon-reload. Removing a stopped unit's file
+    /// needs no reload (systemd drops the unit once it is inactive and nothing refers to it),
+    /// but systemd may still hold one of these with its old contents: a new file of that name
+    /// needs a reload before its start.
+    private(set) var removedSinceReload: Set<UnitName> = []
 
     init(machine: MachineID) {
         self.machine = machine
     }
+
+    func fileRemoved(_ unit: UnitName) { removedSinceReload.insert(unit) }
+
+    func reloaded() { removedSinceReload = [] }
 
     /// The tasks that take this machine from what it runs to `desired`.
     func plan(desired: [UnitName: Assignment]) -> AgentPlan {

@@ -108,6 +108,33 @@ public enum DNSRecordData: Hashable, Sendable {
     case srv(priority: UInt16, weight: UInt16, port: UInt16, target: DNSName)
     case unknown(type: DNSRecordType, bytes: [UInt8])
 
+    /// Byte strings go to the hasher whole: the synthesised hash fed a TXT record byte by byte,
+    /// and the zone builder hashes every record of a service on each change to one instance.
+    /// Equality stays the synthesised one (names compare case-insensitively, as they hash).
+    public func hash(into hasher: inout Hasher) {
+        hasher.combine(type.rawValue)  // equal data have equal types; unequal ones may share one
+        switch self {
+        case let .a(address): hasher.combine(address)
+        case let .aaaa(address): address.array.withUnsafeBytes { hasher.combine(bytes: $0) }
+        case let .ns(name), let .cname(name), let .ptr(name): hasher.combine(name)
+        case let .soa(soa): hasher.combine(soa)
+        case let .txt(strings):
+            hasher.combine(strings.count)
+            for string in strings {
+                hasher.combine(string.count)
+                string.withUnsafeBytes { hasher.combine(bytes: $0) }
+            }
+        case let .srv(priority, weight, port, target):
+            hasher.combine(priority)
+            hasher.combine(weight)
+            hasher.combine(port)
+            hasher.combine(target)
+        case let .unknown(_, bytes):
+            hasher.combine(bytes.count)
+            bytes.withUnsafeBytes { hasher.combine(bytes: $0) }
+        }
+    }
+
     public var type: DNSRecordType {
         switch self {
         case .a: .a
@@ -131,8 +158,13 @@ public struct IPv4Bytes: Hashable, Sendable, CustomStringConvertible {
     public var array: [UInt8] { [bytes.0, bytes.1, bytes.2, bytes.3] }
     public var description: String { "\(bytes.0).\(bytes.1).\(bytes.2).\(bytes.3)" }
 
-    public static func == (l: IPv4Bytes, r: IPv4Bytes) -> Bool { l.array == r.array }
-    public func hash(into h: inout Hasher) { h.combine(array) }
+    /// The four bytes as one number, in network order: compared and hashed without an array.
+    var packed: UInt32 {
+        UInt32(bytes.0) << 24 | UInt32(bytes.1) << 16 | UInt32(bytes.2) << 8 | UInt32(bytes.3)
+    }
+
+    public static func == (l: IPv4Bytes, r: IPv4Bytes) -> Bool { l.packed == r.packed }
+    public func hash(into h: inout Hasher) { h.combine(packed) }
 }
 
 public struct IPv6Bytes: Hashable, Sendable, CustomStringConvertible {

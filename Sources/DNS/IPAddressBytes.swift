@@ -65,6 +65,7 @@ enum IPAddressBytes: Hashable, Sendable, Comparable {
     }
 
     static func < (lhs: IPAddressBytes, rhs: IPAddressBytes) -> Bool {
-        lhs.bytes.lexicographicallyPrecedes(rhs.bytes)
+        if case let .v4(l) = lhs, case let .v4(r) = rhs { return l.packed < r.packed }  // no arrays: sorts call this a lot
+        return lhs.bytes.lexicographicallyPrecedes(rhs.bytes)
     }
 }

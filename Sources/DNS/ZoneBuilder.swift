@@ -127,7 +127,7 @@ public struct ZoneBuilder: Sendable {
 
         var toEncode: Set<DNSName> = []
         for name in changed {
-            let merged = (fragments[name] ?? [:]).sorted { $0.key < $1.key }.flatMap(\.value)
+            let merged = Self.merge(fragments[name] ?? [:])
             if merged.isEmpty {
                 if contents.removeValue(forKey: name) != nil {
                     toEncode.insert(name)
@@ -148,6 +148,17 @@ public struct ZoneBuilder: Sendable {
         }
         for name in toEncode { encode(name) }
         for name in additionalOnly { encode(name, reusing: table.lookup(name)) }
+    }
+
+    /// One name's records from all its sources, in source order, one per data with the smallest
+    /// TTL (as each fragment already is: most names have a single source).
+    static func merge(_ bySource: [ZoneSource: [DNSRecord]]) -> [DNSRecord] {
+        guard bySource.count > 1 else { return bySource.first?.value ?? [] }
+        let ordered = bySource.sorted { $0.key < $1.key }.flatMap(\.value)
+        guard let name = ordered.first?.name else { return [] }
+        var unique = Fragment(name)
+        for record in ordered { unique.add(record.ttl, record.data) }
+        return unique.records
     }
 
     /// Keeps the empty non-terminals between `name` and the apex (`machine.fleet.`,

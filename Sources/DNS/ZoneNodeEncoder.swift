@@ -5,7 +5,7 @@ enum ZoneNodeEncoder {
     /// Types whose order is shuffled (clients tend to take the first address or target).
     static let shuffledTypes: Set<DNSRecordType> = [.a, .aaaa, .srv]
 
-    /// - Parameter records: the records of `name`, merged from every source, possibly repeating.
+    /// - Parameter records: the records of `name`, merged from every source, one per data.
     /// - Parameter existing: when only additional sections changed (a target's addresses), the
     ///   current node: its answers without additional data are reused instead of re-encoded.
     /// - Parameter recordsOf: the records of another name, for SRV targets and NS glue.
@@ -15,8 +15,8 @@ enum ZoneNodeEncoder {
         var targets: Set<DNSName> = []
         var answers: [(type: UInt16, variants: [PreparedAnswer])] = []
         var all: [DNSRecord] = []
-        for type in typeOrder {
-            let rrset = normalized(records.filter { $0.type == type })
+        for (type, records) in zip(typeOrder, rrsets(records)) {
+            let rrset = normalized(records)
             guard !rrset.isEmpty else { continue }
             all += rrset
             if let existing, type != .srv, type != .ns, let variants = existing.variants(for: type.rawValue) {
@@ -60,13 +60,24 @@ enum ZoneNodeEncoder {
                          data: .unknown(type: .hinfo, bytes: [UInt8(cpu.count)] + cpu + [0]))
     }
 
-    /// One RRset: duplicates dropped (RFC 2181 §5) and one TTL for all, the smallest (§5.2).
+    /// `records` split by type, in ``typeOrder`` (other types left out), in one pass.
+    static func rrsets(_ records: [DNSRecord]) -> [[DNSRecord]] {
+        var sets = [[DNSRecord]](repeating: [], count: typeOrder.count)
+        for record in records {
+            guard let index = typeOrder.firstIndex(of: record.type) else { continue }
+            sets[index].append(record)
+        }
+        return sets
+    }
+
+    /// One RRset (its records already one per data, RFC 2181 §5: the builder's fragments are)
+    /// with one TTL for all, the smallest (§5.2).
     static func normalized(_ records: [DNSRecord]) -> [DNSRecord] {
-        var seen: Set<DNSRecordData> = []
-        var unique = records.filter { seen.insert($0.data).inserted }
-        let ttl = records.map(\.ttl).min() ?? 0
-        for index in unique.indices { unique[index].ttl = ttl }
-        return unique
+        guard let ttl = records.lazy.map(\.ttl).min() else { return [] }
+        if records.allSatisfy({ $0.ttl == ttl }) { return records }
+        var same = records
+        for index in same.indices { same[index].ttl = ttl }
+        return same
     }
 
     /// Up to `count` orders of `records`. Small sets get every permutation; larger ones get

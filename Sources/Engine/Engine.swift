@@ -59,9 +59,10 @@ public struct Engine: Service {
 
     public func run() async throws {
         let wake = Wakeups()
+        let role = EngineRole()
         try await withGracefulShutdownHandler {
             try await withThrowingDiscardingTaskGroup { group in
-                group.addTask { await watchForChanges(wake: wake) }
+                group.addTask { await watchForChanges(wake: wake, role: role) }
                 group.addTask { await tick(every: .seconds(Double(configuration.leaseTTL) / 3), wake: wake) }
                 wake.signal()
                 var lease: EngineLease?
@@ -75,8 +76,10 @@ public struct Engine: Service {
                     }
                     guard wake.take() else { continue }  // already covered by the last pass
                     lease = await leadAndReconcile(holding: lease)
+                    role.set(leading: lease != nil)
                     lastPass = .now
                 }
+                role.finish()
                 if let lease { try? await registry.releaseLease(lease.term) }
                 group.cancelAll()
             }
@@ -152,14 +155,18 @@ public struct Engine: Service {
     package func reconcile() async throws { try await reconcile(lease: nil) }
 
     /// ``reconcile()``, with every write fenced by `lease` when one is given.
-    func reconcile(lease: EngineLease?) async throws {
+    /// - Returns: the store index of the last placement written, if any.
+    @discardableResult
+    func reconcile(lease: EngineLease?) async throws -> UInt64? {
+        var written: UInt64?
         try await measured {
             async let units = registry.units()
             async let machines = registry.machines()
             async let assignments = registry.allAssignments()
-            _ = try await pass(units: try await units, machines: try await machines, assignments: try await assignments,
-                               lease: lease)
+            written = try await pass(units: try await units, machines: try await machines, assignments: try await assignments,
+                                     lease: lease)
         }
+        return written
     }
 
     /// A pass planned from the model the watch keeps. It first waits until the model shows the
@@ -173,7 +180,12 @@ public struct Engine: Service {
             logger.debug("engine model behind its own writes; reading the registry", metadata: ["store.index": "\(written)"])
             try await reloadModel()
         }
-        guard let snapshot = feed.snapshot() else { return try await reconcile(lease: lease) }
+        guard let snapshot = feed.snapshot() else {
+            // No model yet (this term's follow is still loading): the next pass, from the model,
+            // must see these placements before it plans.
+            if let written = try await reconcile(lease: lease) { feed.noteOwnWrite(written) }
+            return
+        }
         // The same model under the same term, with no machine's absence being timed, plans the
         // same nothing again: the safety-net tick of an idle cluster then only renews the lease.
         if lastPlanned.matches(snapshot.generation, lease?.term), away.isEmpty { return }
@@ -315,13 +327,30 @@ public struct Engine: Service {
         return result
     }
 
+    /// Follows what this engine needs, switching when its role does: the whole registry while
+    /// it leads (``followRegistry(wake:)``), only the lease key otherwise (``followLease(wake:)``).
+    /// Leaving the lead forgets the model, so a later term starts from a fresh load, never from
+    /// a model that stopped being fed.
+    func watchForChanges(wake: Wakeups, role: EngineRole) async {
+        while !Task.isCancelled {
+            let leading = role.isLeading
+            await withTaskGroup(of: Void.self) { group in
+                group.addTask { leading ? await followRegistry(wake: wake) : await followLease(wake: wake) }
+                group.addTask { await role.changed(from: leading) }
+                await group.next()
+                group.cancelAll()
+            }
+            if leading { feed.clear() }
+        }
+    }
+
     /// Feeds the model from a recursive follow of the registry (``KeyValueStore/follow(_:recursive:options:load:)``:
     /// a fresh model on every snapshot, then event by event), and wakes the loop on every
     /// snapshot and when a unit's desired state or contents change, a machine comes or goes, or
-    /// the lease key goes (so a successor takes over as soon as a lease expires, not at its next
-    /// tick). The engine's own writes (targets, schedules) and agents' states update the model
-    /// but do not wake it. A follow silent for the lease TTL is made anew.
-    func watchForChanges(wake: Wakeups) async {
+    /// the lease key goes (so leadership lost to an expiry is noticed at once). The engine's own
+    /// writes (targets, schedules) and agents' states update the model but do not wake it. A
+    /// follow silent for the lease TTL is made anew.
+    func followRegistry(wake: Wakeups) async {
         let keys = registry.keys
         let options = StoreFollowOptions(maxSilence: .seconds(max(configuration.leaseTTL, 1)),
                                          counters: StoreFollowCounters(follower: "engine", factory: configuration.metrics.factory))
@@ -341,7 +370,7 @@ public struct Engine: Service {
                 // Its own outputs (targets, reasons) must not wake the engine again.
                 if StoreKey.isWithin(key, keys.machines)
                     || (StoreKey.isWithin(key, keys.jobs) && !key.hasSuffix("/target") && !key.hasSuffix("/unplaceable"))
-                    || (key == keys.engineLease && [.expire, .delete, .compareAndDelete].contains(event.action)) {
+                    || Self.leaseWent(event, keys: keys) {
                     wake.signal()
                 }
             case let .lost(error):
@@ -350,6 +379,30 @@ public struct Engine: Service {
                 logger.info("engine watch restored")
             }
         }
+    }
+
+    /// While another machine leads: follows the lease key alone and wakes the loop when it goes
+    /// (expired, deleted, released), so this machine takes over at once, not at its next tick.
+    func followLease(wake: Wakeups) async {
+        let keys = registry.keys
+        let options = StoreFollowOptions(maxSilence: .seconds(max(configuration.leaseTTL, 1)),
+                                         counters: StoreFollowCounters(follower: "engine_lease", factory: configuration.metrics.factory))
+        for await change in registry.store.follow(keys.engineLease, recursive: false, options: options, load: {}) {
+            switch change {
+            case .snapshot:
+                wake.signal()  // the lease may have gone while nothing was followed
+            case let .event(event):
+                if Self.leaseWent(event, keys: keys) { wake.signal() }
+            case let .lost(error):
+                logger.debug("engine lease watch lost; retrying", metadata: ["error": "\(error)"])
+            case .restored:
+                logger.debug("engine lease watch restored")
+            }
+        }
+    }
+
+    static func leaseWent(_ event: StoreEvent, keys: RegistryKeys) -> Bool {
+        event.node.key == keys.engineLease && [.expire, .delete, .compareAndDelete].contains(event.action)
     }
 
     /// The safety net: a pass every `interval` whatever the watch says, and now and then (every

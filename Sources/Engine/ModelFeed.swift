@@ -38,6 +38,15 @@ final class ModelFeed: Sendable {
         for continuation in resumed { continuation.resume(returning: true) }
     }
 
+    /// Forgets the model (the engine stopped leading and stops following the registry): the
+    /// next pass reads the registry until a fresh load comes.
+    func clear() {
+        state.withLock { state in
+            state.model = nil
+            state.generation &+= 1
+        }
+    }
+
     func apply(_ event: StoreEvent) {
         let resumed = state.withLock { state -> [CheckedContinuation<Bool, Never>] in
             state.model?.apply(event)

@@ -4,7 +4,9 @@ import FleetUnit
 ///
 /// It follows systemd's observable rules closely enough for fleet's agent:
 /// * a new unit file is picked up when the unit is started (systemd re-scans its directories
-///   for a name it has not loaded); a changed or removed one only takes effect on ``reload()``;
+///   for a name it has not loaded); a changed one only takes effect on ``reload()``, and so does
+///   a removed one, except that a unit not running (or failed) is dropped when its file goes,
+///   as systemd drops an inactive unit nothing refers to;
 ///   a unit with no file is `not-found`, ``start(_:)`` throws ``SystemdError/Code/noSuchUnit``;
 /// * start goes `activating/start` → `active/running`, or → `failed/failed` when the file
 ///   contains `ExecStart=/bin/false`; stop goes `deactivating/stop-sigterm` → `inactive/dead`
@@ -54,7 +56,17 @@ public actor InMemoryUnitManager: UnitManager {
     public func removeUnitFile(_ name: String) throws -> Bool {
         try throwInjectedFailure()
         try UnitDirectory.validate(name, call: "removeUnitFile")
-        return unitFiles.removeValue(forKey: name) != nil
+        let removed = unitFiles.removeValue(forKey: name) != nil
+        dropIfUnused(name)
+        return removed
+    }
+
+    /// systemd's garbage collection: a loaded unit whose file is gone and that is neither
+    /// running nor failed is dropped (systemd keeps one that another refers to; here none is).
+    private func dropIfUnused(_ name: String) {
+        guard unitFiles[name] == nil, !(runtime[name]?.activeState.isRunning ?? false),
+              runtime[name]?.activeState != .failed else { return }
+        loadedFiles[name] = nil
     }
 
     public func reload() throws {
@@ -143,6 +155,7 @@ public actor InMemoryUnitManager: UnitManager {
         try throwInjectedFailure()
         guard runtime[name]?.activeState == .failed else { return }
         set(name, .inactive, "dead")
+        dropIfUnused(name)
     }
 
     public func state(of name: String) throws -> SystemdUnitState {

@@ -15,16 +15,31 @@ public final class FaultyStore: KeyValueStore {
     }
 
     public let base: InMemoryStore
-    private let state = Mutex<(faults: [Fault], calls: [UInt64?], silent: [AsyncThrowingStream<StoreEvent, any Error>.Continuation])>(([], [], []))
+    private struct State {
+        /// Faults in the order they are taken, each for watches of one key or (nil) of any.
+        var faults: [(key: String?, fault: Fault)] = []
+        var calls: [(key: String, fromIndex: UInt64?)] = []
+        var silent: [AsyncThrowingStream<StoreEvent, any Error>.Continuation] = []
+    }
+
+    private let state = Mutex(State())
 
     public init(_ base: InMemoryStore = InMemoryStore()) {
         self.base = base
     }
 
-    public func inject(_ faults: Fault...) { state.withLock { $0.faults += faults } }
+    public func inject(_ faults: Fault...) { state.withLock { $0.faults += faults.map { (nil, $0) } } }
+
+    /// Faults taken only by watches of exactly `key`; watches of other keys pass them by.
+    public func inject(_ faults: Fault..., onWatchesOf key: String) {
+        state.withLock { $0.faults += faults.map { (key, $0) } }
+    }
 
     /// The `fromIndex` of every watch opened so far.
-    public var watchCalls: [UInt64?] { state.withLock { $0.calls } }
+    public var watchCalls: [UInt64?] { state.withLock { $0.calls.map(\.fromIndex) } }
+
+    /// The key of every watch opened so far.
+    public var watchedKeys: [String] { state.withLock { $0.calls.map(\.key) } }
 
     public func get(_ key: String, recursive: Bool) async throws -> StoreNode { try await base.get(key, recursive: recursive) }
     public func apply(_ write: StoreWrite) async throws -> StoreEvent { try await base.apply(write) }
@@ -32,8 +47,9 @@ public final class FaultyStore: KeyValueStore {
 
     public func watch(_ key: String, recursive: Bool, fromIndex: UInt64?) async throws -> AsyncThrowingStream<StoreEvent, any Error> {
         let fault = state.withLock { state -> Fault? in
-            state.calls.append(fromIndex)
-            return state.faults.isEmpty ? nil : state.faults.removeFirst()
+            state.calls.append((key, fromIndex))
+            guard let next = state.faults.firstIndex(where: { $0.key == nil || $0.key == key }) else { return nil }
+            return state.faults.remove(at: next).fault
         }
         switch fault {
         case nil:

@@ -61,6 +61,23 @@ import Testing
         #expect(before === after)
     }
 
+    @Test func aNewInstanceLeavesItsSiblingsNamesAlone() throws {
+        var builder = ZoneBuilder()
+        builder.upsert(Fixture.record("web", "1"), key: "/discovery/web/1")
+        builder.upsert(Fixture.record("web", "2", machine: "node2", address: "10.0.0.2"), key: "/discovery/web/2")
+        let first = builder.view()
+        builder.upsert(Fixture.record("web", "3", machine: "node3", address: "10.0.0.3"), key: "/discovery/web/3")
+        let second = builder.view()
+        for name: DNSName in ["1.web.fleet.", "2.web.fleet.", "node1.machine.fleet."] {
+            let before = try #require(first.table.lookup(name)), after = try #require(second.table.lookup(name))
+            #expect(before === after, "\(name)")
+        }
+        let before = try #require(first.table.lookup("web.fleet.")), after = try #require(second.table.lookup("web.fleet."))
+        #expect(before !== after)
+        let txt = try ask(second, "web.fleet.", .txt).answers.map { "\($0.data)" }
+        #expect(txt.count == 3 && txt == txt.sorted(), "one TXT per instance, in instance order: \(txt)")
+    }
+
     @Test func removingTheLastInstanceRemovesItsNames() throws {
         var builder = ZoneBuilder()
         builder.upsert(Fixture.record("web", "1"), key: "/discovery/web/1")

@@ -1,0 +1,42 @@
+import FleetAgent
+import FleetRegistry
+import FleetStore
+import FleetSystemd
+import FleetUnit
+import Testing
+
+/// When the agent asks systemd to reload (issue 16: a reload stops the manager for about 0.1 s
+/// with a few hundred units, and every destroy cost one on every machine). Part of
+/// ``AgentReconcileTests``, whose harness it shares; Tests/cluster/ checks real systemd.
+extension AgentReconcileTests {
+    @Test func unloadingNeedsNoReloadButANewFileUnderAnUnloadedNameDoes() async throws {
+        let registry = Registry(store: InMemoryStore())
+        try await registry.ensureCluster(create: true, by: machine.id)
+        let systemd = InMemoryUnitManager()
+        let web = try UnitName("web.service")
+        let first = try UnitFile(parsing: "[Service]\nExecStart=/bin/sleep 1000\n")
+        let second = try UnitFile(parsing: "[Service]\nExecStart=/bin/sleep 2000\n")
+        try await registry.createUnit(web, file: first, desiredState: .launched)
+        try await registry.setAssignment(machine.id, web, Assignment(hash: first.hash, desiredState: .launched))
+        let agent = Agent(registry: registry, units: systemd, configuration: .init(machine: machine, ttl: 30), logger: quiet)
+        try await running(agent) {
+            try await eventually("web is started") { try await systemd.state(of: web.rawValue).activeState == .active }
+            let afterStart = await systemd.reloadCount
+            #expect(afterStart == 0, "a new file needs no reload")
+
+            try await registry.removeAssignment(machine.id, web)
+            try await eventually("web is unloaded") { await systemd.unitFiles[web.rawValue] == nil }
+            #expect(await systemd.reloadCount == afterStart, "a removed file needs no reload")
+
+            // The same name with other contents: systemd may still hold the old ones.
+            try await registry.replaceUnit(web, file: second, desiredState: .launched)
+            try await registry.setAssignment(machine.id, web, Assignment(hash: second.hash, desiredState: .launched))
+            try await eventually("web runs its new contents") {
+                let file = await systemd.unitFiles[web.rawValue] ?? ""
+                let state = try await systemd.state(of: web.rawValue)
+                return file.contains("sleep 2000") && state.activeState == .active
+            }
+            #expect(await systemd.reloadCount == afterStart + 1, "a new file under a removed name is reloaded first")
+        }
+    }
+}
