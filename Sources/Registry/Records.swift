@@ -84,7 +84,7 @@ public struct Assignment: Sendable, Hashable, Codable {
 }
 
 /// The body of `job/<unit>/object`.
-struct JobObject: Codable {
+struct JobObject: Codable, Sendable {
     var name: UnitName
     var hash: UnitHash
 }

@@ -4,11 +4,14 @@ import Foundation
 
 /// fleet's typed schema over a ``KeyValueStore``: units, placements, machines, states.
 ///
-/// Every method is one or two store operations; nothing is cached here, so any number of
-/// `Registry` values over the same store agree.
+/// Every method is one or two store operations; nothing read is cached here (only what
+/// decoding a text gave, ``DecodeMemo``), so any number of `Registry` values over the same store
+/// agree.
 public struct Registry: Sendable {
     public let store: any KeyValueStore
     public let keys: RegistryKeys
+    private let decodedStates = DecodeMemo<UnitStateRecord>()
+    private let decodedJobs = DecodeMemo<JobObject>()
 
     public init(store: any KeyValueStore, keys: RegistryKeys = RegistryKeys()) {
         self.store = store
@@ -102,11 +105,20 @@ extension Registry {
     /// Every unit, sorted by name. Units whose records are incomplete (mid-write) are skipped.
     public func units() async throws -> [UnitRecord] {
         guard let root = try await store.getIfPresent(keys.jobs, recursive: true) else { return [] }
-        return (root.nodes ?? []).compactMap(Self.unitRecord(from:)).sorted { $0.name < $1.name }
+        let jobs = root.nodes ?? []
+        let objects = decodedJobs.decodeAll(jobs.map { ($0.key, $0.child("object")?.value ?? "") }) {
+            Self.decode(JobObject.self, $0)
+        }
+        return zip(jobs, objects).compactMap { Self.unitRecord(from: $0, object: $1) }.sorted { $0.name < $1.name }
     }
 
     static func unitRecord(from job: StoreNode) -> UnitRecord? {
-        guard let object = decode(JobObject.self, job.child("object")?.value),
+        unitRecord(from: job, object: decode(JobObject.self, job.child("object")?.value))
+    }
+
+    /// The unit `job` holds, its object already decoded.
+    static func unitRecord(from job: StoreNode, object: JobObject?) -> UnitRecord? {
+        guard let object,
               let state = job.child("target-state")?.value.flatMap(DesiredState.init(rawValue:))
         else { return nil }
         return UnitRecord(name: object.name, hash: object.hash, desiredState: state,
@@ -244,7 +256,8 @@ extension Registry {
     /// Every published unit state, sorted by unit name then machine.
     public func states() async throws -> [UnitStateRecord] {
         guard let root = try await store.getIfPresent(keys.states, recursive: true) else { return [] }
-        return root.leaves.compactMap { Self.decode(UnitStateRecord.self, $0.value) }
+        let texts = root.leaves.compactMap { leaf in leaf.value.map { (leaf.key, $0) } }
+        return decodedStates.decodeAll(texts) { Self.decode(UnitStateRecord.self, $0) }.compactMap { $0 }
             .sorted { ($0.name, $0.machineID) < ($1.name, $1.machineID) }
     }
 

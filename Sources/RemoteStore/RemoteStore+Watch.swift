@@ -88,22 +88,27 @@ extension RemoteStore {
                               into continuation: AsyncThrowingStream<StoreEvent, any Error>.Continuation,
                               _ progress: WatchProgress) async throws {
         var pending: [UInt8] = []
+        let decoder = JSONDecoder()
         for try await chunk in response.body {
             progress.heard()
             pending.append(contentsOf: chunk.readableBytesView)
-            while let newline = pending.firstIndex(of: UInt8(ascii: "\n")) {
-                let line = Data(pending[..<newline])
-                pending.removeSubrange(...newline)
-                if let event = try? JSONDecoder().decode(V2Event.self, from: line).storeEvent {
+            // A chunk may hold many lines (the store writes the events of a commit together):
+            // take them all, then drop what was read once, not line by line.
+            var start = pending.startIndex
+            while let newline = pending[start...].firstIndex(of: UInt8(ascii: "\n")) {
+                let line = Data(pending[start..<newline])
+                start = newline + 1
+                if let event = try? decoder.decode(V2Event.self, from: line).storeEvent {
                     switch continuation.yield(event) {
                     case .terminated: return
                     case .dropped: throw StoreError.watchFellBehind(at: event.index, limit: maxPendingEvents)
                     default: progress.delivered(event.index)
                     }
-                } else if let error = try? JSONDecoder().decode(V2Error.self, from: line) {
+                } else if let error = try? decoder.decode(V2Error.self, from: line) {
                     throw error.storeError
                 }
             }
+            pending.removeSubrange(..<start)
             guard pending.count <= Self.maxWatchLineBytes else {
                 throw StoreError(.unavailable, "the store sent a watch line over \(Self.maxWatchLineBytes) bytes")
             }

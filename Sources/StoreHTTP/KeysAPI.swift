@@ -161,24 +161,35 @@ public struct KeysAPI: Sendable {
         let recursive = try params.bool("recursive") ?? false
         let streaming = try params.bool("stream") ?? false
         let startIndex = try await store.currentIndex()
-        let events = untilDisconnected(
-            try await store.watch(key, recursive: recursive, fromIndex: try params.index("waitIndex")), channel: channel)
+        // A watch never ends by itself; end it when the server shuts down gracefully, or the
+        // shutdown would wait for every open watch forever.
+        let watch = try await store.watch(key, recursive: recursive, fromIndex: try params.index("waitIndex"))
+        let limit = WatchLimits.defaultMaxPendingEvents
+        let batches = batchesUntilDisconnected(watch.cancelOnGracefulShutdown(), channel: channel, limit: limit) {
+            StoreError.watchFellBehind(at: $0.index, limit: limit)
+        }
         var headers = Self.headers(index: startIndex)
         headers[.contentType] = "application/json"
         let body = ResponseBody { writer in
+            defer { batches.finish() }
+            // The events of one commit arrive together: they go out as one write (one TLS
+            // record, one flush), each still its own line.
+            var lines = ByteBuffer()
             do {
-                // A watch never ends by itself; end it when the server shuts down gracefully,
-                // or the shutdown would wait for every open watch forever.
-                for try await event in events.cancelOnGracefulShutdown() {
-                    var line = try V2JSON.encoder.encode(V2Event(event, now: Date()))
-                    line.append(UInt8(ascii: "\n"))
-                    try await writer.write(ByteBuffer(bytes: line))
+                for try await batch in batches {
+                    let now = Date()
+                    for event in streaming ? batch[...] : batch.prefix(1) {
+                        lines.writeBytes(try V2JSON.encoder.encode(V2Event(event, now: now)))
+                        lines.writeInteger(UInt8(ascii: "\n"))
+                    }
+                    try await writer.write(lines)
+                    lines.clear()
                     if !streaming { break }
                 }
             } catch let error as StoreError {
-                var line = try V2JSON.encoder.encode(V2Error(error))
-                line.append(UInt8(ascii: "\n"))
-                try await writer.write(ByteBuffer(bytes: line))
+                lines.writeBytes(try V2JSON.encoder.encode(V2Error(error)))
+                lines.writeInteger(UInt8(ascii: "\n"))
+                try await writer.write(lines)
             }
             try await writer.finish(nil)
         }

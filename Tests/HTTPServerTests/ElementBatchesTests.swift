@@ -1,0 +1,82 @@
+import FleetHTTPServer
+import Synchronization
+import Testing
+
+/// A streaming response takes whatever arrived at once (issue 16: one TLS record and flush per
+/// watch event was the store machine's largest cost after the zone).
+@Suite struct ElementBatchesTests {
+    struct Overflow: Error, Equatable { var at: Int }
+    struct Broken: Error {}
+
+    @Test func whatArrivedMeanwhileComesAsOneBatchAndNothingIsLost() async throws {
+        let (source, feed) = AsyncThrowingStream<Int, any Error>.makeStream()
+        let batches = batchesUntilDisconnected(source, channel: nil, limit: 1000) { Overflow(at: $0) }
+        defer { batches.finish() }
+        var iterator = batches.makeAsyncIterator()
+        feed.yield(0)
+        #expect(try await iterator.next() == [0])
+        for i in 1...100 { feed.yield(i) }
+        var taken: [Int] = [0]
+        var calls = 1
+        while taken.count < 101, let batch = try await iterator.next() {
+            #expect(!batch.isEmpty)
+            taken += batch
+            calls += 1
+        }
+        #expect(taken == Array(0...100))
+        #expect(calls < 101, "a burst is taken in fewer batches than elements (\(calls))")
+        feed.finish(throwing: Broken())
+        await #expect(throws: Broken.self) { _ = try await iterator.next() }
+    }
+
+    @Test func aConsumerTooFarBehindEndsTheSequenceAndStopsTheSource() async throws {
+        let stopped = Mutex(false)
+        let (source, feed) = AsyncThrowingStream<Int, any Error>.makeStream()
+        feed.onTermination = { _ in stopped.withLock { $0 = true } }
+        let batches = batchesUntilDisconnected(source, channel: nil, limit: 10) { Overflow(at: $0) }
+        defer { batches.finish() }
+        for i in 0..<50 { feed.yield(i) }
+        var iterator = batches.makeAsyncIterator()
+        var taken: [Int] = []
+        do {
+            while let batch = try await iterator.next() { taken += batch }
+            Issue.record("ended without the overflow")
+        } catch let error as Overflow {
+            #expect(error == Overflow(at: 10))
+        }
+        #expect(taken == Array(0..<10), "what was queued before the overflow is still handed over")
+        try await eventually("the source is no longer iterated") { stopped.withLock { $0 } }
+    }
+
+    @Test func finishingEarlyStopsTheSource() async throws {
+        let stopped = Mutex(false)
+        let (source, feed) = AsyncThrowingStream<Int, any Error>.makeStream()
+        feed.onTermination = { _ in stopped.withLock { $0 = true } }
+        let batches = batchesUntilDisconnected(source, channel: nil, limit: 10) { Overflow(at: $0) }
+        feed.yield(1)
+        var iterator = batches.makeAsyncIterator()
+        #expect(try await iterator.next() == [1])
+        batches.finish()  // a one-event watch leaves after its event
+        try await eventually("the source is no longer iterated") { stopped.withLock { $0 } }
+        #expect(try await iterator.next() == nil)
+    }
+
+    @Test func aCancelledConsumerStopsWaitingAndTheSource() async throws {
+        let stopped = Mutex(false)
+        let (source, feed) = AsyncThrowingStream<Int, any Error>.makeStream()
+        feed.onTermination = { _ in stopped.withLock { $0 = true } }
+        let batches = batchesUntilDisconnected(source, channel: nil, limit: 10) { Overflow(at: $0) }
+        let tookFirst = Mutex(false)
+        feed.yield(1)
+        let consumer = Task {
+            var iterator = batches.makeAsyncIterator()
+            _ = try await iterator.next()
+            tookFirst.withLock { $0 = true }
+            return try await iterator.next()  // waits: nothing more comes
+        }
+        try await eventually("the consumer took the first batch") { tookFirst.withLock { $0 } }
+        consumer.cancel()
+        await #expect(throws: CancellationError.self) { _ = try await consumer.value }
+        try await eventually("the source is no longer iterated") { stopped.withLock { $0 } }
+    }
+}
