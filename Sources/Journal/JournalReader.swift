@@ -46,6 +46,9 @@ public enum JournalReader {
     /// Following returns only once `stop` is set.
     static func read(_ query: JournalQuery, stop: StopFlag, emit: (JournalEntry) -> Void) throws(JournalError) {
         let journal = try Journal.open()
+        // sd_journal_wait sets up its inotify watches on first use; an entry written between
+        // the open and then would never wake it (a unit's first lines, missed now and then).
+        if query.follow { try journal.watchForChanges() }
         try journal.matchUnit(query.unit)
         try journal.seekTail()
         // Step back over the newest `lines` entries, then play them forward.
@@ -122,6 +125,9 @@ final class Journal {
         try check(r, "sd_journal_next")
         return r > 0
     }
+
+    /// Sets up the watches ``wait(_:)`` relies on (`sd_journal_get_fd`), from this moment on.
+    func watchForChanges() throws(JournalError) { try check(sd_journal_get_fd(handle), "sd_journal_get_fd") }
 
     /// Blocks until the journal changes or `timeout` passes.
     func wait(_ timeout: Duration) throws(JournalError) {
