@@ -118,6 +118,7 @@ extension Agent {
             logger.info("unit unloaded", metadata: ["unit.name": "\(unit)"])
         }
         let files = await writeUnitFiles(plan.load, needsReload: &needsReload)
+        if await local.removedSinceReload.count > LocalUnits.maxRemovedBeforeReload { needsReload = true }
         if needsReload {
             do {
                 try await units.reload()

@@ -28,6 +28,10 @@ actor LocalUnits {
     /// but systemd may still hold one of these with its old contents: a new file of that name
     /// needs a reload before its start.
     private(set) var removedSinceReload: Set<UnitName> = []
+    /// Past this many names the agent reloads anyway: the set stays bounded on a machine that
+    /// only ever sees new unit names come and go (`job@<uuid>` services), and one reload per
+    /// that many removals costs nothing that matters.
+    static let maxRemovedBeforeReload = 1024
 
     init(machine: MachineID) {
         self.machine = machine

@@ -1,4 +1,4 @@
-import FleetAgent
+@testable import FleetAgent
 import FleetRegistry
 import FleetStore
 import FleetSystemd
@@ -37,6 +37,31 @@ extension AgentReconcileTests {
                 return file.contains("sleep 2000") && state.activeState == .active
             }
             #expect(await systemd.reloadCount == afterStart + 1, "a new file under a removed name is reloaded first")
+        }
+    }
+
+    /// The names removed without a reload stay bounded: past ``LocalUnits/maxRemovedBeforeReload``
+    /// the batch reloads and the list starts again.
+    @Test func manyRemovalsEndInOneReload() async throws {
+        let registry = Registry(store: InMemoryStore())
+        try await registry.ensureCluster(create: true, by: machine.id)
+        let systemd = InMemoryUnitManager()
+        let file = try UnitFile(parsing: "[Service]\nExecStart=/bin/sleep 1000\n")
+        let count = LocalUnits.maxRemovedBeforeReload + 10
+        let names = try (0..<count).map { try UnitName("job@\($0).service") }
+        try await registry.createUnit(names[0], file: file, desiredState: .loaded)
+        for name in names {
+            try await registry.setAssignment(machine.id, name, Assignment(hash: file.hash, desiredState: .loaded))
+        }
+        let agent = Agent(registry: registry, units: systemd, configuration: .init(machine: machine, ttl: 30), logger: quiet)
+        try await running(agent) {
+            // (the agent's own fence timer has files too)
+            try await eventually("all are loaded") { await systemd.unitFiles.keys.count { $0.hasPrefix("job@") } == count }
+            #expect(await systemd.reloadCount == 0)
+            for name in names { try await registry.removeAssignment(machine.id, name) }
+            try await eventually("all are unloaded") { await !systemd.unitFiles.keys.contains { $0.hasPrefix("job@") } }
+            try await eventually("one reload once past the bound") { await systemd.reloadCount >= 1 }
+            #expect(await systemd.reloadCount <= 2, "not one per pass")
         }
     }
 }
