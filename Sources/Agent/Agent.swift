@@ -242,12 +242,13 @@ public struct Agent: Service {
     }
 
     /// Graceful shutdown for a restart: touches nothing in systemd and nothing in the store but
-    /// the unit states still queued. Presence, states and discovery records live out their TTL,
+    /// the unit states and discovery records still queued. Presence, states and discovery records live out their TTL,
     /// so a fleetd back within it adopts every unit with the same main PID and the engine moves
     /// nothing; one that does not come back is taken for dead after the TTL, and the fence timer
     /// (armed at the last refresh) has systemd stop the fenced units just before that.
     func leaveRunning() async {
         await states.drain()
+        await registrar.drain()
         let running = await local.launched().count
         logger.notice("leaving \(running) units running for a restart; presence expires after the TTL unless fleetd is back",
                       metadata: ["machine.id": "\(machineID)", "agent.units_running": "\(running)", "agent.ttl": "\(configuration.ttl)"])
@@ -259,6 +260,7 @@ public struct Agent: Service {
         let plan = await local.plan(desired: [:])
         await carryOut(plan)
         await states.drain()
+        await registrar.drain()
         do {
             try await registry.withdrawMachine(configuration.machine)
             logger.notice("drained: every unit stopped and unloaded, machine withdrawn",

@@ -33,6 +33,15 @@ public actor Registrar {
     let keys: DiscoveryKeys
     let logger: Logger
     var entries: [UnitName: Entry] = [:]
+    /// Record writes and withdrawals, by store key, off the caller's path: the agent tells of
+    /// a unit's state change from its systemd signal loop, which must not wait a store round
+    /// trip per unit. ``drain()`` waits for them.
+    let writes: KeyedWriteQueue<String, RecordWrite>
+
+    enum RecordWrite: Sendable {
+        case set(String, KeyLifetime)
+        case delete
+    }
 
     /// - Parameters:
     ///   - address: the address this machine's instances are reached at (and health-checked on).
@@ -46,7 +55,20 @@ public actor Registrar {
         self.lifetime = .ttl(ttl)
         self.keys = keys
         self.logger = logger
+        writes = KeyedWriteQueue { [store, logger] key, write in
+            do {
+                switch write {
+                case let .set(value, lifetime): try await store.set(key, value, lifetime: lifetime)
+                case .delete: try await store.deleteIfPresent(key, recursive: false)
+                }
+            } catch {
+                logger.warning("discovery write failed", metadata: ["store.key": "\(key)", "error": "\(error)"])
+            }
+        }
     }
+
+    /// Returns once every record write and withdrawal asked for so far has been made.
+    public func drain() async { await writes.drain() }
 
     /// A unit was loaded here with these contents.
     public func loaded(_ unit: UnitName, file: UnitFile) async {
@@ -82,13 +104,11 @@ public actor Registrar {
         }
     }
 
-    /// The unit left this machine: withdraw its record now.
+    /// The unit left this machine: withdraw its record (queued, like every write: ``drain()``).
     public func forget(_ unit: UnitName) async {
         guard let entry = entries.removeValue(forKey: unit) else { return }
         entry.checker?.cancel()
-        if entry.registered {
-            try? await store.deleteIfPresent(keys.record(entry.instance), recursive: false)
-        }
+        if entry.registered { await writes.enqueue(keys.record(entry.instance), .delete) }
     }
 
     public func forgetAll() async {
@@ -128,25 +148,20 @@ public actor Registrar {
                         answerTTL: entry.spec.answerTTL, since: entry.since)
     }
 
+    /// Queues the unit's record (``writes``). `registered` means a write was asked for, so a
+    /// later withdrawal is queued even if that write has not been made yet (or failed: the
+    /// delete of a missing key changes nothing).
     func write(_ unit: UnitName) async {
         guard let entry = entries[unit], entry.active else { return }
-        do {
-            try await store.set(keys.record(entry.instance), record(unit, entry).encoded(), lifetime: lifetime)
-            entries[unit]?.registered = true
-            logger.debug("registered", metadata: ["unit.name": "\(unit)", "discovery.instance": "\(entry.instance)"])
-        } catch {
-            logger.warning("discovery registration failed", metadata: ["unit.name": "\(unit)", "error": "\(error)"])
-        }
+        entries[unit]?.registered = true
+        await writes.enqueue(keys.record(entry.instance), .set(record(unit, entry).encoded(), lifetime))
+        logger.debug("registered", metadata: ["unit.name": "\(unit)", "discovery.instance": "\(entry.instance)"])
     }
 
     func remove(_ unit: UnitName) async {
         guard let entry = entries[unit], entry.registered else { return }
-        do {
-            try await store.deleteIfPresent(keys.record(entry.instance), recursive: false)
-            entries[unit]?.registered = false
-        } catch {
-            logger.warning("discovery withdrawal failed", metadata: ["unit.name": "\(unit)", "error": "\(error)"])
-        }
+        entries[unit]?.registered = false
+        await writes.enqueue(keys.record(entry.instance), .delete)
     }
 
     // MARK: Health
