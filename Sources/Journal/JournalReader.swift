@@ -47,9 +47,10 @@ public enum JournalReader {
     static func read(_ query: JournalQuery, stop: StopFlag, emit: (JournalEntry) -> Void) throws(JournalError) {
         let journal = try Journal.open()
         // sd_journal_wait sets up its inotify watches on first use; an entry written between
-        // the open and then would never wake it (a unit's first lines, missed now and then).
+        // the open and then would never wake it.
         if query.follow { try journal.watchForChanges() }
         try journal.matchUnit(query.unit)
+        let opened = Journal.realtimeNow()
         try journal.seekTail()
         // Step back over the newest `lines` entries, then play them forward.
         var back = 0
@@ -57,9 +58,12 @@ public enum JournalReader {
         if back > 0 {
             emit(try journal.entry())
         } else {
-            // Stand on the newest entry without showing it: right after seek_tail, next()
-            // would start from an older position rather than wait for new entries.
-            _ = try journal.previous()
+            // Nothing of the unit yet (a unit just created, whose first lines a follower waits
+            // for). A tail position with no entry of the unit never settles on one: each next()
+            // would look after the journal's newest entry of the moment, and the unit's lines
+            // as they come were all missed. A time does settle: every entry of the unit from a
+            // second before the open on is new to this reader, as none was there to step back to.
+            try journal.seek(realtime: opened > 1_000_000 ? opened - 1_000_000 : 0)
         }
         while !stop.isSet {
             while !stop.isSet, try journal.next() { emit(try journal.entry()) }
@@ -111,6 +115,18 @@ final class Journal {
     }
 
     func seekTail() throws(JournalError) { try check(sd_journal_seek_tail(handle), "sd_journal_seek_tail") }
+
+    /// Positions before the first entry at or after `usec` (microseconds since the epoch).
+    func seek(realtime usec: UInt64) throws(JournalError) {
+        try check(sd_journal_seek_realtime_usec(handle, usec), "sd_journal_seek_realtime_usec")
+    }
+
+    /// The wall clock in microseconds since the epoch, as journal entries are stamped.
+    static func realtimeNow() -> UInt64 {
+        var now = timespec()
+        clock_gettime(CLOCK_REALTIME, &now)
+        return UInt64(max(0, now.tv_sec)) * 1_000_000 + UInt64(max(0, now.tv_nsec)) / 1000
+    }
 
     /// Moves to the previous matching entry; false at the start.
     func previous() throws(JournalError) -> Bool {
