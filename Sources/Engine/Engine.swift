@@ -63,7 +63,7 @@ public struct Engine: Service {
         try await withGracefulShutdownHandler {
             try await withThrowingDiscardingTaskGroup { group in
                 group.addTask { await watchForChanges(wake: wake, role: role) }
-                group.addTask { await tick(every: .seconds(Double(configuration.leaseTTL) / 3), wake: wake) }
+                group.addTask { await tick(every: .seconds(Double(configuration.leaseTTL) / 3), wake: wake, role: role) }
                 wake.signal()
                 var lease: EngineLease?
                 var lastPass: ContinuousClock.Instant?
@@ -406,13 +406,15 @@ public struct Engine: Service {
     }
 
     /// The safety net: a pass every `interval` whatever the watch says, and now and then (every
-    /// 100 ticks, about 5 minutes by default) a model read afresh from the registry.
-    func tick(every interval: Duration, wake: Wakeups) async {
+    /// 100 ticks, about 5 minutes by default) a model read afresh from the registry, while this
+    /// engine leads: another's model must stay empty, or its first pass after taking over would
+    /// plan from a model nothing had fed since.
+    func tick(every interval: Duration, wake: Wakeups, role: EngineRole) async {
         var ticks = 0
         while !Task.isCancelled {
             try? await Task.sleep(for: interval)
             ticks += 1
-            if ticks % 100 == 0 { try? await reloadModel() }
+            if ticks % 100 == 0, role.isLeading { try? await reloadModel() }
             wake.signal()
         }
     }
