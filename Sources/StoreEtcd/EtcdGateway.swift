@@ -70,7 +70,22 @@ final class EtcdGateway: Sendable {
     /// their own and can never starve the short requests of connections.
     let streamClient: HTTPClient
     let logger: Logger
+    /// etcd's gRPC API for unary calls, when the configuration asks for it and every endpoint
+    /// is plain http (nil: everything goes through the gateway).
+    let grpc: EtcdGRPC?
     private let state = Mutex(State())
+
+    /// The gRPC method of each gateway path the store calls.
+    static let grpcMethods: [String: String] = [
+        "/v3/kv/range": "/etcdserverpb.KV/Range",
+        "/v3/kv/txn": "/etcdserverpb.KV/Txn",
+        "/v3/kv/compaction": "/etcdserverpb.KV/Compact",
+        "/v3/lease/grant": "/etcdserverpb.Lease/LeaseGrant",
+        "/v3/lease/revoke": "/etcdserverpb.Lease/LeaseRevoke",
+        "/v3/lease/timetolive": "/etcdserverpb.Lease/LeaseTimeToLive",
+        // A bidirectional stream in gRPC; one request and its answer read like a unary call.
+        "/v3/lease/keepalive": "/etcdserverpb.Lease/LeaseKeepAlive",
+    ]
 
     init(configuration: EtcdStore.Configuration, logger: Logger) throws {
         guard !configuration.endpoints.isEmpty else {
@@ -98,6 +113,8 @@ final class EtcdGateway: Sendable {
         streaming.connectionPool.concurrentHTTP1ConnectionsPerHostSoftLimit = 1024
         streamClient = HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: streaming,
                                   backgroundActivityLogger: logger)
+        grpc = configuration.transport == .grpc && EtcdGRPC.serves(endpoints)
+            ? EtcdGRPC(group: HTTPClient.defaultEventLoopGroup, connectTimeout: configuration.connectTimeout) : nil
     }
 
     func shutdown() async {
@@ -105,6 +122,7 @@ final class EtcdGateway: Sendable {
         // request was still running, which shutting down cancels anyway.
         try? await streamClient.shutdown()
         try? await client.shutdown()
+        grpc?.shutdown()
     }
 
     var lastRevision: Int64 { state.withLock { $0.lastRevision } }
@@ -140,10 +158,12 @@ final class EtcdGateway: Sendable {
     /// - Returns: the decoded answer, and whether an earlier attempt may have been applied too.
     /// - Throws: ``StoreError`` for definite etcd errors, and `.unavailable` when no member
     ///   answered within the request timeout.
-    func call<Request: Encodable & Sendable, Response: EtcdResponse>(
+    func call<Request: Encodable & EtcdProtobufRequest, Response: EtcdResponse & EtcdProtobufResponse>(
         _ path: String, _ request: Request, as: Response.Type = Response.self
     ) async throws -> (response: Response, mayHaveRunBefore: Bool) {
-        let body = try JSONEncoder().encode(request)
+        let method = grpc == nil ? nil : Self.grpcMethods[path]
+        let body = method == nil ? try JSONEncoder().encode(request) : Data()
+        let message = method == nil ? ByteBuffer() : request.protobuf
         state.withLock { $0.calls[path, default: 0] += 1 }
         let deadline = ContinuousClock.now + requestTimeout
         var index = preferredEndpoint
@@ -163,8 +183,14 @@ final class EtcdGateway: Sendable {
                 // a proposal made after the election commits in milliseconds. So retries give up
                 // sooner than first attempts.
                 let limit = failures == 0 ? attemptTimeout : min(attemptTimeout, Self.retryAttemptTimeout)
-                let data = try await attempt(endpoints[index], path, body, timeout: min(limit, remaining))
-                let response = try Self.decode(Response.self, from: data, path: path)
+                let response: Response
+                if let grpc, let method {
+                    let answer = try await unary(grpc, endpoints[index], method, message, timeout: min(limit, remaining))
+                    response = try Self.decode(Response.self, fromProtobuf: answer, path: path)
+                } else {
+                    let data = try await attempt(endpoints[index], path, body, timeout: min(limit, remaining))
+                    response = try Self.decode(Response.self, from: data, path: path)
+                }
                 state.withLock {
                     $0.lastRevision = max($0.lastRevision, response.revision)
                     if mayHaveRunBefore { $0.ambiguousCalls += 1 }
@@ -216,6 +242,32 @@ final class EtcdGateway: Sendable {
             throw Self.classify(status: response.status, body: data, path: path)
         }
         return data
+    }
+
+    /// One gRPC call to one member; its answer, or the failure classified as ``attempt`` does.
+    private func unary(_ grpc: EtcdGRPC, _ endpoint: String, _ method: String, _ message: ByteBuffer,
+                       timeout: Duration) async throws -> ByteBuffer {
+        do {
+            return try await grpc.unary(endpoint, method: method, message: message, timeout: timeout)
+        } catch let failure as EtcdGRPC.Failure {
+            switch failure {
+            case .notSent(let why): throw AttemptFailure.notSent(why)
+            case .broken(let why): throw AttemptFailure.ambiguous(why)
+            case .timedOut: throw AttemptFailure.ambiguous("attempt timed out")
+            case .status(let code, let text): throw Self.classify(grpcCode: code, message: text, path: method)
+            }
+        } catch {
+            throw Self.classify(transportError: error)
+        }
+    }
+
+    static func decode<Response: EtcdProtobufResponse>(_ type: Response.Type, fromProtobuf message: ByteBuffer,
+                                                       path: String) throws -> Response {
+        do {
+            return try Response(protobuf: ProtobufReader(message))
+        } catch {
+            throw StoreError(.unavailable, "etcd: unreadable answer to \(path): \(error)")
+        }
     }
 
     /// Whether the member at `index` answers a linearizable read (so it is up and has a leader)

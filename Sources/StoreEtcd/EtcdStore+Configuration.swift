@@ -30,11 +30,14 @@ extension EtcdStore {
         public var connectionsPerEndpoint: Int
         /// Watches open at once through this store, and how far behind each may fall.
         public var watchLimits: WatchLimits
+        /// How requests reach the members (watches and lease keep-alives always use the gateway).
+        public var transport: Transport
 
         public init(endpoints: [String], keyPrefix: String = "", tls: TLS? = nil,
                     requestTimeout: Duration = .seconds(10), attemptTimeout: Duration = .seconds(2),
                     connectTimeout: Duration = .seconds(1), watchIdleCheck: Duration = .seconds(5),
-                    connectionsPerEndpoint: Int = 16, watchLimits: WatchLimits = WatchLimits()) {
+                    connectionsPerEndpoint: Int = 16, watchLimits: WatchLimits = WatchLimits(),
+                    transport: Transport = .grpc) {
             self.endpoints = endpoints
             self.keyPrefix = keyPrefix
             self.tls = tls
@@ -44,6 +47,7 @@ extension EtcdStore {
             self.watchIdleCheck = watchIdleCheck
             self.connectionsPerEndpoint = connectionsPerEndpoint
             self.watchLimits = watchLimits
+            self.transport = transport
         }
 
         /// Parses a comma-separated endpoint list, as etcdctl's `--endpoints` takes it.
@@ -51,6 +55,15 @@ extension EtcdStore {
             list.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
                 .map { $0.hasSuffix("/") ? String($0.dropLast()) : $0 }
         }
+    }
+
+    /// How the store's requests (reads, txns, lease grants and revokes) travel.
+    public enum Transport: String, Sendable, Hashable, CaseIterable {
+        /// etcd's gRPC API over HTTP/2, one connection per member. Used for `http://` endpoints;
+        /// with `https://` ones the store uses the gateway.
+        case grpc
+        /// etcd's JSON gateway (`/v3/...`) over HTTP/1.1 keep-alive connections.
+        case gateway
     }
 
     /// Client TLS: PEM files, as etcd's own `--cacert`, `--cert` and `--key` take them.

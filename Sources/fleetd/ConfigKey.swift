@@ -52,6 +52,7 @@ extension ConfigKey {
     static let etcdCAFile = ConfigKey("etcd_cafile", flag: "etcd-ca-file")
     static let etcdCertFile = ConfigKey("etcd_certfile", flag: "etcd-cert-file")
     static let etcdKeyFile = ConfigKey("etcd_keyfile", flag: "etcd-key-file", secret: true)
+    static let etcdTransport = ConfigKey("etcd_transport")
     static let tlsCA = ConfigKey("tls_ca")
     static let tlsCert = ConfigKey("tls_cert")
     static let tlsKey = ConfigKey("tls_key", secret: true)
@@ -91,7 +92,7 @@ extension ConfigKey {
 
     /// Every key, in the order `--print-config` shows them.
     static let all: [ConfigKey] = [
-        .store, .etcdServers, .etcdKeyPrefix, .etcdCAFile, .etcdCertFile, .etcdKeyFile,
+        .store, .etcdServers, .etcdKeyPrefix, .etcdCAFile, .etcdCertFile, .etcdKeyFile, .etcdTransport,
         .tlsCA, .tlsCert, .tlsKey, .insecurePlaintext, .dataDir, .initStore, .prefix, .machineIDFile,
         .keysListen, .apiSocket, .apiListen, .httpMaxConnections, .httpIdleTimeout, .httpMaxHeaderBytes,
         .maxWatchers, .watchBuffer, .tokenLimit,

@@ -66,7 +66,8 @@ struct Fleetd {
             let tls = (caFile ?? certFile ?? keyFile) == nil ? nil
                 : EtcdStore.TLS(caFile: caFile, certificateFile: certFile, keyFile: keyFile)
             let etcd = try EtcdStore(configuration: .init(endpoints: endpoints, keyPrefix: prefix, tls: tls,
-                                                          watchLimits: settings.watchLimits), logger: logger)
+                                                          watchLimits: settings.watchLimits,
+                                                          transport: settings.etcdTransport), logger: logger)
             services.append(.init(service: etcd))
             store = etcd
             etcdStore = etcd

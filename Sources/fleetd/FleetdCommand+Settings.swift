@@ -21,6 +21,7 @@ extension FleetdCommand {
         let options: [(ConfigKey, String?)] = [
             (.store, store), (.etcdServers, etcdServers), (.etcdKeyPrefix, etcdKeyPrefix),
             (.etcdCAFile, etcdCAFile), (.etcdCertFile, etcdCertFile), (.etcdKeyFile, etcdKeyFile),
+            (.etcdTransport, etcdTransport),
             (.tlsCA, tlsCA), (.tlsCert, tlsCert), (.tlsKey, tlsKey), (.insecurePlaintext, Self.given(insecurePlaintext)), (.dataDir, dataDir),
             (.keysListen, keysListen), (.apiSocket, apiSocket), (.apiListen, apiListen),
             (.dnsListen, dnsListen), (.dnsZone, dnsZone), (.dnsUDPPayload, dnsUdpPayload.map(String.init)),

@@ -4,6 +4,7 @@ import FleetDiscovery
 import FleetUnit
 import FleetHTTPServer
 import FleetStore
+import FleetStoreEtcd
 import Foundation
 
 /// fleetd's settings, resolved once: command line, then `FLEET_<KEY>` environment, then the
@@ -16,6 +17,8 @@ struct FleetdSettings: Sendable {
     }
 
     var store: StoreChoice
+    /// `etcd_transport`: how requests reach etcd when the store is etcd.
+    var etcdTransport: EtcdStore.Transport
     /// The CA, certificate and key of TLS on the TCP listeners and of calls to other fleetds;
     /// nil without them: then there is no TCP listener unless ``insecurePlaintext``.
     var tls: TLSFiles?
@@ -71,6 +74,11 @@ struct FleetdSettings: Sendable {
         var r = SettingResolver(sources)
         // Looked up whichever store it is, so --print-config shows them all.
         let etcdPrefix = r.text(.etcdKeyPrefix, default: "/fleet-cluster").text
+        let transport = r.text(.etcdTransport, default: "grpc")
+        guard let etcdTransport = EtcdStore.Transport(rawValue: transport.text) else {
+            throw r.invalid(.etcdTransport, transport, "must be 'grpc' or 'gateway'")
+        }
+        self.etcdTransport = etcdTransport
         let etcdFiles = (ca: r.text(.etcdCAFile)?.text, cert: r.text(.etcdCertFile)?.text, key: r.text(.etcdKeyFile)?.text)
         if let servers = r.text(.etcdServers) {
             // fleet's format: `[`, `]`, `"` and spaces stripped around each item.

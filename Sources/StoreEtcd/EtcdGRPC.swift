@@ -1,0 +1,286 @@
+import Foundation
+import NIOCore
+import NIOHPACK
+import NIOHTTP2
+import NIOPosix
+import Synchronization
+
+/// etcd's gRPC API for unary calls (Range, Txn, leases): one HTTP/2 connection per member,
+/// each call a stream of its own.
+///
+/// Measured beside the JSON gateway on the same member (docs/benchmarks.md, "etcd: gRPC beside
+/// the gateway"): the gateway's JSON decoding and encoding was two thirds of the CPU of the
+/// member every fleetd talks to during a start of 200 units.
+///
+/// Written on swift-nio-http2 directly rather than grpc-swift because etcd's Go server sends a
+/// flow-control PING after nearly every request, and swift-nio-http2 by default answers more
+/// than 200 control frames in 30 s with GOAWAY; grpc-swift's transport has no setting for that
+/// limit, `NIOHTTP2Handler.ConnectionConfiguration` does (see `../shared/reference/etcd-v3.md`).
+final class EtcdGRPC: Sendable {
+    /// A call's failure, for ``EtcdGateway`` to classify.
+    enum Failure: Error {
+        /// No stream could be opened (no connection, or the connection is going away):
+        /// nothing was sent.
+        case notSent(String)
+        /// The stream failed after the request may have been sent.
+        case broken(String)
+        /// etcd answered with a gRPC status other than OK.
+        case status(code: Int, message: String)
+        /// No answer within the attempt's time.
+        case timedOut
+    }
+
+    /// The largest answer read (a range over many large values); etcd's own default limit on
+    /// what it sends is far above, so bigger answers fail rather than exhaust memory.
+    static let maxMessageBytes = 256 << 20
+
+    private struct Connection: Sendable {
+        var channel: any Channel
+        var multiplexer: NIOHTTP2Handler.StreamMultiplexer
+    }
+
+    private let group: any EventLoopGroup
+    private let connectTimeout: Duration
+    /// Endpoint → its connection (or the connect in progress).
+    private let connections = Mutex<[String: EventLoopFuture<Connection>]>([:])
+
+    init(group: any EventLoopGroup, connectTimeout: Duration) {
+        self.group = group
+        self.connectTimeout = connectTimeout
+    }
+
+    /// Whether every endpoint is one this transport serves (plain `http://host:port`). TLS
+    /// endpoints stay on the gateway for now.
+    static func serves(_ endpoints: [String]) -> Bool {
+        endpoints.allSatisfy { Address($0) != nil }
+    }
+
+    func shutdown() {
+        let open = connections.withLock { all in
+            defer { all.removeAll() }
+            return Array(all.values)
+        }
+        for future in open {
+            future.whenSuccess { $0.channel.close(promise: nil) }
+        }
+    }
+
+    /// One unary call: `message` to `method` (e.g. `/etcdserverpb.KV/Txn`) on `endpoint`.
+    func unary(_ endpoint: String, method: String, message: ByteBuffer, timeout: Duration) async throws -> ByteBuffer {
+        guard let address = Address(endpoint) else { throw Failure.notSent("not a plain http:// endpoint: \(endpoint)") }
+        let connection: Connection
+        do {
+            connection = try await connect(endpoint, address).get()
+        } catch {
+            forget(endpoint)
+            throw error
+        }
+        let eventLoop = connection.channel.eventLoop
+        let promise = eventLoop.makePromise(of: ByteBuffer.self)
+        let handler = UnaryCallHandler(method: method, authority: address.authority, message: message, promise: promise)
+        let stream: any Channel
+        do {
+            stream = try await connection.multiplexer.createStreamChannel { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.addHandler(handler)
+                }
+            }.get()
+        } catch {
+            // A connection that cannot open streams (GOAWAY, closed) is made anew next time.
+            forget(endpoint)
+            promise.fail(Failure.notSent("cannot open a stream: \(error)"))
+            throw Failure.notSent("cannot open a stream: \(error)")
+        }
+        let timer = eventLoop.scheduleTask(in: timeout.timeAmount) {
+            promise.fail(Failure.timedOut)
+            stream.close(promise: nil)
+        }
+        defer { timer.cancel() }
+        return try await withTaskCancellationHandler {
+            try await promise.futureResult.get()
+        } onCancel: {
+            promise.fail(CancellationError())
+            stream.close(promise: nil)
+        }
+    }
+
+    private func forget(_ endpoint: String) {
+        _ = connections.withLock { $0.removeValue(forKey: endpoint) }
+    }
+
+    private func connect(_ endpoint: String, _ address: Address) -> EventLoopFuture<Connection> {
+        connections.withLock { all in
+            if let existing = all[endpoint] { return existing }
+            var configuration = NIOHTTP2Handler.ConnectionConfiguration()
+            // etcd's server PINGs after almost every request (BDP estimation) and NIO answers
+            // each; the default limit of 200 in 30 s would end a busy connection with GOAWAY.
+            configuration.controlFrameRateLimit.maximumCount = 1 << 30
+            var stream = NIOHTTP2Handler.StreamConfiguration()
+            // Room for a large range answer without a window update per 64 KiB.
+            stream.targetWindowSize = 4 << 20
+            let future = ClientBootstrap(group: group)
+                .connectTimeout(connectTimeout.timeAmount)
+                .channelOption(.socketOption(.tcp_nodelay), value: 1)
+                .channelInitializer { channel in
+                    channel.eventLoop.makeCompletedFuture {
+                        _ = try channel.pipeline.syncOperations.configureHTTP2Pipeline(
+                            mode: .client, connectionConfiguration: configuration, streamConfiguration: stream,
+                            inboundStreamInitializer: { $0.close() })
+                    }
+                }
+                .connect(host: address.host, port: address.port)
+                .flatMap { channel in
+                    channel.pipeline.handler(type: NIOHTTP2Handler.self).flatMapThrowing { handler in
+                        Connection(channel: channel, multiplexer: try handler.syncMultiplexer())
+                    }
+                }
+            all[endpoint] = future
+            // A connection that closes is dropped, so the next call connects again.
+            future.whenSuccess { [weak self] connection in
+                connection.channel.closeFuture.whenComplete { _ in
+                    self?.connections.withLock { all in
+                        if let current = all[endpoint], current === future { all[endpoint] = nil }
+                    }
+                }
+            }
+            return future
+        }
+    }
+
+    /// `http://host:port` split up.
+    struct Address {
+        var host: String
+        var port: Int
+        var authority: String
+
+        init?(_ endpoint: String) {
+            guard endpoint.hasPrefix("http://") else { return nil }
+            var rest = endpoint.dropFirst("http://".count)
+            if rest.hasSuffix("/") { rest = rest.dropLast() }
+            guard !rest.contains("/"), let colon = rest.lastIndex(of: ":"),
+                  let port = Int(rest[rest.index(after: colon)...]), (1...65535).contains(port)
+            else { return nil }
+            var host = String(rest[..<colon])
+            if host.hasPrefix("["), host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }
+            guard !host.isEmpty else { return nil }
+            self.host = host
+            self.port = port
+            authority = String(rest)
+        }
+    }
+}
+
+/// One gRPC unary call on its own HTTP/2 stream: sends the request at once, gathers the answer,
+/// and completes `promise` with the answer's message or the call's failure.
+private final class UnaryCallHandler: ChannelDuplexHandler, @unchecked Sendable {
+    // @unchecked: used only on its stream channel's event loop.
+    typealias InboundIn = HTTP2Frame.FramePayload
+    typealias OutboundIn = Never
+    typealias OutboundOut = HTTP2Frame.FramePayload
+
+    let method: String
+    let authority: String
+    let message: ByteBuffer
+    let promise: EventLoopPromise<ByteBuffer>
+    private var body: ByteBuffer?
+    private var headersSeen = false
+    private var httpStatus = ""
+
+    init(method: String, authority: String, message: ByteBuffer, promise: EventLoopPromise<ByteBuffer>) {
+        self.method = method
+        self.authority = authority
+        self.message = message
+        self.promise = promise
+    }
+
+    func handlerAdded(context: ChannelHandlerContext) {
+        if context.channel.isActive { send(context) }
+    }
+
+    func channelActive(context: ChannelHandlerContext) {
+        send(context)
+        context.fireChannelActive()
+    }
+
+    private var sent = false
+
+    private func send(_ context: ChannelHandlerContext) {
+        guard !sent else { return }
+        sent = true
+        let headers: HPACKHeaders = [
+            ":method": "POST", ":scheme": "http", ":path": method, ":authority": authority,
+            "content-type": "application/grpc", "te": "trailers",
+        ]
+        context.write(wrapOutboundOut(.headers(.init(headers: headers))), promise: nil)
+        // gRPC's length-prefixed message: not compressed, then the length (big-endian).
+        var framed = context.channel.allocator.buffer(capacity: message.readableBytes + 5)
+        framed.writeInteger(UInt8(0))
+        framed.writeInteger(UInt32(truncatingIfNeeded: message.readableBytes))
+        framed.writeImmutableBuffer(message)
+        context.writeAndFlush(wrapOutboundOut(.data(.init(data: .byteBuffer(framed), endStream: true))), promise: nil)
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        switch unwrapInboundIn(data) {
+        case .headers(let frame):
+            if !headersSeen {
+                headersSeen = true
+                httpStatus = frame.headers.first(name: ":status") ?? ""
+                // A trailers-only answer (how gRPC sends most errors) ends here.
+                if frame.endStream { finish(context, trailers: frame.headers) }
+            } else {
+                finish(context, trailers: frame.headers)
+            }
+        case .data(let frame):
+            if case .byteBuffer(var chunk) = frame.data {
+                if (body?.readableBytes ?? 0) + chunk.readableBytes > EtcdGRPC.maxMessageBytes + 5 {
+                    fail(context, .broken("answer larger than \(EtcdGRPC.maxMessageBytes) bytes"))
+                    return
+                }
+                if body == nil { body = chunk } else { body?.writeBuffer(&chunk) }
+            }
+            if frame.endStream { fail(context, .broken("answer ended without gRPC trailers")) }
+        default:
+            break
+        }
+    }
+
+    private func finish(_ context: ChannelHandlerContext, trailers: HPACKHeaders) {
+        guard httpStatus == "200" else {
+            fail(context, .broken("HTTP status \(httpStatus)"))
+            return
+        }
+        guard let status = trailers.first(name: "grpc-status").flatMap({ Int($0) }) else {
+            fail(context, .broken("answer without grpc-status"))
+            return
+        }
+        guard status == 0 else {
+            let text = trailers.first(name: "grpc-message").map { $0.removingPercentEncoding ?? $0 } ?? ""
+            fail(context, .status(code: status, message: text))
+            return
+        }
+        guard var body, let compressed = body.readInteger(as: UInt8.self), let length = body.readInteger(as: UInt32.self),
+              compressed == 0, let message = body.readSlice(length: Int(length))
+        else {
+            fail(context, .broken("malformed gRPC message"))
+            return
+        }
+        promise.succeed(message)
+        context.close(promise: nil)
+    }
+
+    private func fail(_ context: ChannelHandlerContext, _ failure: EtcdGRPC.Failure) {
+        promise.fail(failure)
+        context.close(promise: nil)
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        fail(context, .broken("\(error)"))
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        // Only a promise's first result counts; after an answer this changes nothing.
+        promise.fail(EtcdGRPC.Failure.broken("stream closed before the answer"))
+        context.fireChannelInactive()
+    }
+}
