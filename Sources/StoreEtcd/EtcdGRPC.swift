@@ -3,6 +3,8 @@ import NIOCore
 import NIOHPACK
 import NIOHTTP2
 import NIOPosix
+import NIOSSL
+import NIOTLS
 import Synchronization
 
 /// etcd's gRPC API for unary calls (Range, Txn, leases): one HTTP/2 connection per member,
@@ -37,22 +39,42 @@ final class EtcdGRPC: Sendable {
     private struct Connection: Sendable {
         var channel: any Channel
         var multiplexer: NIOHTTP2Handler.StreamMultiplexer
+        /// The TLS error that ended the connection, if one did.
+        var tlsFailure: TLSFailure
+    }
+
+    /// Where a connection's TLS error is kept for the calls it broke: with TLS 1.3 a member
+    /// refuses our certificate only after the handshake, with an alert that closes the
+    /// connection under the calls already sent.
+    final class TLSFailure: Sendable {
+        let error = Mutex<(any Error)?>(nil)
     }
 
     private let group: any EventLoopGroup
     private let connectTimeout: Duration
+    /// TLS for `https://` members, offering only HTTP/2 (ALPN `h2`); nil for `http://` ones.
+    private let tls: NIOSSLContext?
     /// Endpoint → its connection (or the connect in progress).
     private let connections = Mutex<[String: EventLoopFuture<Connection>]>([:])
 
-    init(group: any EventLoopGroup, connectTimeout: Duration) {
+    /// - Parameter tls: the client TLS of `https://` members (their CA, our certificate);
+    ///   nil means plain `http://` members.
+    init(group: any EventLoopGroup, connectTimeout: Duration, tls: TLSConfiguration?) throws {
         self.group = group
         self.connectTimeout = connectTimeout
+        if var tls {
+            tls.applicationProtocols = ["h2"]
+            self.tls = try NIOSSLContext(configuration: tls)
+        } else {
+            self.tls = nil
+        }
     }
 
-    /// Whether every endpoint is one this transport serves (plain `http://host:port`). TLS
-    /// endpoints stay on the gateway for now.
+    /// Whether the endpoints are ones this transport serves: `scheme://host:port`, all
+    /// `http` or all `https`.
     static func serves(_ endpoints: [String]) -> Bool {
-        endpoints.allSatisfy { Address($0) != nil }
+        let addresses = endpoints.map(Address.init)
+        return addresses.allSatisfy { $0 != nil } && Set(addresses.map { $0?.secure }).count == 1
     }
 
     func shutdown() {
@@ -67,7 +89,9 @@ final class EtcdGRPC: Sendable {
 
     /// One unary call: `message` to `method` (e.g. `/etcdserverpb.KV/Txn`) on `endpoint`.
     func unary(_ endpoint: String, method: String, message: ByteBuffer, timeout: Duration) async throws -> ByteBuffer {
-        guard let address = Address(endpoint) else { throw Failure.notSent("not a plain http:// endpoint: \(endpoint)") }
+        guard let address = Address(endpoint), address.secure == (tls != nil) else {
+            throw Failure.notSent("not an endpoint of this transport: \(endpoint)")
+        }
         let connection: Connection
         do {
             connection = try await connect(endpoint, address).get()
@@ -77,7 +101,8 @@ final class EtcdGRPC: Sendable {
         }
         let eventLoop = connection.channel.eventLoop
         let promise = eventLoop.makePromise(of: ByteBuffer.self)
-        let handler = UnaryCallHandler(method: method, authority: address.authority, message: message, promise: promise)
+        let handler = UnaryCallHandler(method: method, scheme: address.secure ? "https" : "http",
+                                       authority: address.authority, message: message, promise: promise)
         let stream: any Channel
         do {
             stream = try await connection.multiplexer.createStreamChannel { channel in
@@ -93,11 +118,20 @@ final class EtcdGRPC: Sendable {
         }
         let timer = eventLoop.scheduleTask(in: timeout.timeAmount) {
             promise.fail(Failure.timedOut)
-            stream.close(promise: nil)
+            // A member that holds a call this long is stuck or cut off, and a connection to a
+            // machine that is gone stays open until TCP gives up: drop it (its other calls fail
+            // over too, as the gateway's HTTP/1.1 connections do on a timeout), and connect anew.
+            connection.channel.close(promise: nil)
         }
         defer { timer.cancel() }
         return try await withTaskCancellationHandler {
-            try await promise.futureResult.get()
+            do {
+                return try await promise.futureResult.get()
+            } catch Failure.broken(let why) {
+                // A refused certificate is configuration, not a member in trouble: say so.
+                if let tlsError = connection.tlsFailure.error.withLock({ $0 }) { throw tlsError }
+                throw Failure.broken(why)
+            }
         } onCancel: {
             promise.fail(CancellationError())
             stream.close(promise: nil)
@@ -118,20 +152,35 @@ final class EtcdGRPC: Sendable {
             var stream = NIOHTTP2Handler.StreamConfiguration()
             // Room for a large range answer without a window update per 64 KiB.
             stream.targetWindowSize = 4 << 20
+            let tls = self.tls
+            let tlsFailure = TLSFailure()
             let future = ClientBootstrap(group: group)
                 .connectTimeout(connectTimeout.timeAmount)
                 .channelOption(.socketOption(.tcp_nodelay), value: 1)
                 .channelInitializer { channel in
                     channel.eventLoop.makeCompletedFuture {
-                        _ = try channel.pipeline.syncOperations.configureHTTP2Pipeline(
+                        let pipeline = channel.pipeline.syncOperations
+                        if let tls {
+                            // No SNI for an IP address; NIOSSL then checks the address against
+                            // the certificate's IP names instead of a host name.
+                            let isIP = (try? SocketAddress(ipAddress: address.host, port: 0)) != nil
+                            try pipeline.addHandler(NIOSSLClientHandler(context: tls, serverHostname: isIP ? nil : address.host))
+                            try pipeline.addHandler(HandshakeWaiter(promise: channel.eventLoop.makePromise(), failure: tlsFailure))
+                        }
+                        _ = try pipeline.configureHTTP2Pipeline(
                             mode: .client, connectionConfiguration: configuration, streamConfiguration: stream,
                             inboundStreamInitializer: { $0.close() })
                     }
                 }
                 .connect(host: address.host, port: address.port)
                 .flatMap { channel in
-                    channel.pipeline.handler(type: NIOHTTP2Handler.self).flatMapThrowing { handler in
-                        Connection(channel: channel, multiplexer: try handler.syncMultiplexer())
+                    Self.handshake(channel, secure: tls != nil).flatMap {
+                        channel.pipeline.handler(type: NIOHTTP2Handler.self).flatMapThrowing { handler in
+                            Connection(channel: channel, multiplexer: try handler.syncMultiplexer(), tlsFailure: tlsFailure)
+                        }
+                    }.flatMapErrorThrowing { error in
+                        channel.close(promise: nil)
+                        throw error
                     }
                 }
             all[endpoint] = future
@@ -147,15 +196,35 @@ final class EtcdGRPC: Sendable {
         }
     }
 
-    /// `http://host:port` split up.
+    /// With TLS, the connection is ready once the handshake agreed on HTTP/2; a handshake that
+    /// fails (a certificate refused on either side) fails the connect with the TLS error, which
+    /// the gateway classifies as final, as it does for its own connections.
+    private static func handshake(_ channel: any Channel, secure: Bool) -> EventLoopFuture<Void> {
+        guard secure else { return channel.eventLoop.makeSucceededVoidFuture() }
+        return channel.pipeline.handler(type: HandshakeWaiter.self).flatMap { $0.promise.futureResult }
+            .flatMapThrowing { negotiated in
+                guard negotiated == "h2" else {
+                    throw Failure.notSent("the member did not offer HTTP/2 over TLS (ALPN: \(negotiated ?? "none"))")
+                }
+            }
+    }
+
+    /// `http://host:port` or `https://host:port` split up.
     struct Address {
         var host: String
         var port: Int
         var authority: String
+        var secure: Bool
 
         init?(_ endpoint: String) {
-            guard endpoint.hasPrefix("http://") else { return nil }
-            var rest = endpoint.dropFirst("http://".count)
+            if endpoint.hasPrefix("http://") {
+                secure = false
+            } else if endpoint.hasPrefix("https://") {
+                secure = true
+            } else {
+                return nil
+            }
+            var rest = endpoint.dropFirst(secure ? "https://".count : "http://".count)
             if rest.hasSuffix("/") { rest = rest.dropLast() }
             guard !rest.contains("/"), let colon = rest.lastIndex(of: ":"),
                   let port = Int(rest[rest.index(after: colon)...]), (1...65535).contains(port)
@@ -170,6 +239,42 @@ final class EtcdGRPC: Sendable {
     }
 }
 
+/// Completes `promise` with the protocol ALPN agreed on once the TLS handshake is done, or with
+/// the error that ended it; keeps a TLS error that ends the connection later.
+private final class HandshakeWaiter: ChannelInboundHandler, @unchecked Sendable {
+    // @unchecked: used only on its connection's event loop.
+    typealias InboundIn = Any
+    let promise: EventLoopPromise<String?>
+    let failure: EtcdGRPC.TLSFailure
+
+    init(promise: EventLoopPromise<String?>, failure: EtcdGRPC.TLSFailure) {
+        self.promise = promise
+        self.failure = failure
+    }
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if let event = event as? TLSUserEvent, case .handshakeCompleted(let negotiated) = event {
+            promise.succeed(negotiated)
+        }
+        context.fireUserInboundEventTriggered(event)
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        if error is NIOSSLError || error is BoringSSLError { failure.error.withLock { $0 = error } }
+        promise.fail(error)
+        context.fireErrorCaught(error)
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        promise.fail(EtcdGRPC.Failure.notSent("connection closed during the TLS handshake"))
+        context.fireChannelInactive()
+    }
+
+    func handlerRemoved(context: ChannelHandlerContext) {
+        promise.fail(EtcdGRPC.Failure.notSent("connection closed during the TLS handshake"))
+    }
+}
+
 /// One gRPC unary call on its own HTTP/2 stream: sends the request at once, gathers the answer,
 /// and completes `promise` with the answer's message or the call's failure.
 private final class UnaryCallHandler: ChannelDuplexHandler, @unchecked Sendable {
@@ -179,6 +284,7 @@ private final class UnaryCallHandler: ChannelDuplexHandler, @unchecked Sendable 
     typealias OutboundOut = HTTP2Frame.FramePayload
 
     let method: String
+    let scheme: String
     let authority: String
     let message: ByteBuffer
     let promise: EventLoopPromise<ByteBuffer>
@@ -186,8 +292,9 @@ private final class UnaryCallHandler: ChannelDuplexHandler, @unchecked Sendable 
     private var headersSeen = false
     private var httpStatus = ""
 
-    init(method: String, authority: String, message: ByteBuffer, promise: EventLoopPromise<ByteBuffer>) {
+    init(method: String, scheme: String, authority: String, message: ByteBuffer, promise: EventLoopPromise<ByteBuffer>) {
         self.method = method
+        self.scheme = scheme
         self.authority = authority
         self.message = message
         self.promise = promise
@@ -208,7 +315,7 @@ private final class UnaryCallHandler: ChannelDuplexHandler, @unchecked Sendable 
         guard !sent else { return }
         sent = true
         let headers: HPACKHeaders = [
-            ":method": "POST", ":scheme": "http", ":path": method, ":authority": authority,
+            ":method": "POST", ":scheme": scheme, ":path": method, ":authority": authority,
             "content-type": "application/grpc", "te": "trailers",
         ]
         context.write(wrapOutboundOut(.headers(.init(headers: headers))), promise: nil)

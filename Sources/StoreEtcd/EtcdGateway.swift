@@ -70,8 +70,8 @@ final class EtcdGateway: Sendable {
     /// their own and can never starve the short requests of connections.
     let streamClient: HTTPClient
     let logger: Logger
-    /// etcd's gRPC API for unary calls, when the configuration asks for it and every endpoint
-    /// is plain http (nil: everything goes through the gateway).
+    /// etcd's gRPC API for unary calls, when the configuration asks for it (nil: everything goes
+    /// through the gateway).
     let grpc: EtcdGRPC?
     private let state = Mutex(State())
 
@@ -114,7 +114,10 @@ final class EtcdGateway: Sendable {
         streamClient = HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: streaming,
                                   backgroundActivityLogger: logger)
         grpc = configuration.transport == .grpc && EtcdGRPC.serves(endpoints)
-            ? EtcdGRPC(group: HTTPClient.defaultEventLoopGroup, connectTimeout: configuration.connectTimeout) : nil
+            ? try EtcdGRPC(group: HTTPClient.defaultEventLoopGroup, connectTimeout: configuration.connectTimeout,
+                           tls: endpoints.first?.hasPrefix("https://") == true
+                               ? try configuration.tls?.makeTLSConfiguration() ?? .makeClientConfiguration() : nil)
+            : nil
     }
 
     func shutdown() async {

@@ -59,8 +59,9 @@ extension EtcdStore {
 
     /// How the store's requests (reads, txns, lease grants and revokes) travel.
     public enum Transport: String, Sendable, Hashable, CaseIterable {
-        /// etcd's gRPC API over HTTP/2, one connection per member. Used for `http://` endpoints;
-        /// with `https://` ones the store uses the gateway.
+        /// etcd's gRPC API over HTTP/2 (TLS with ALPN `h2` for `https://` members), one
+        /// connection per member. Endpoints must be all `http://` or all `https://`; a mixed
+        /// list uses the gateway.
         case grpc
         /// etcd's JSON gateway (`/v3/...`) over HTTP/1.1 keep-alive connections.
         case gateway

@@ -177,15 +177,17 @@ import Testing
         }
     }
 
-    @Test func onlyPlainHTTPEndpointsGoOverGRPC() {
+    @Test func endpointsAreAllHTTPOrAllHTTPS() {
         #expect(EtcdGRPC.Address("http://127.0.0.1:2379")?.port == 2379)
+        #expect(EtcdGRPC.Address("https://127.0.0.1:2379")?.secure == true)
         #expect(EtcdGRPC.Address("http://[::1]:2379/")?.host == "::1")
         #expect(EtcdGRPC.Address("http://host:2379")?.authority == "host:2379")
-        for bad in ["https://127.0.0.1:2379", "http://127.0.0.1", "http://:2379", "http://h:0", "http://h:70000", "http://h:1/x"] {
+        for bad in ["unix:///x", "http://127.0.0.1", "http://:2379", "http://h:0", "http://h:70000", "http://h:1/x"] {
             #expect(EtcdGRPC.Address(bad) == nil, "\(bad)")
         }
         #expect(EtcdGRPC.serves(["http://a:1", "http://b:2"]))
-        #expect(!EtcdGRPC.serves(["http://a:1", "https://b:2"]))
+        #expect(EtcdGRPC.serves(["https://a:1", "https://b:2"]))
+        #expect(!EtcdGRPC.serves(["http://a:1", "https://b:2"]), "one connection setup for all members")
     }
 
     private func varintBytes(_ value: Int) -> [UInt8] {

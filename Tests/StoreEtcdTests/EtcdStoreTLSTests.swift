@@ -21,10 +21,12 @@ enum EtcdTLSTestEnvironment {
 
 @Suite(.enabled(if: EtcdTLSTestEnvironment.value != nil, "needs FLEET_TEST_ETCD_TLS_ENDPOINTS and its PEM files"))
 struct EtcdStoreTLSTests {
-    @Test func readsWritesAndWatchesOverTLS() async throws {
+    @Test(arguments: EtcdStore.Transport.allCases)
+    func readsWritesAndWatchesOverTLS(_ transport: EtcdStore.Transport) async throws {
         let (endpoints, tls) = try #require(EtcdTLSTestEnvironment.value)
         let store = try EtcdStore(configuration: .init(endpoints: endpoints, keyPrefix: "/fleet-tls-test/\(UUID())",
-                                                       tls: tls))
+                                                       tls: tls, transport: transport))
+        #expect((store.gateway.grpc != nil) == (transport == .grpc), "requests go the way the configuration says")
         do {
             let watch = try await store.watch("/t", recursive: true, fromIndex: nil)
             let written = try await store.set("/t/k", "secret")
@@ -39,12 +41,13 @@ struct EtcdStoreTLSTests {
         await store.shutdown()
     }
 
-    @Test func aClientWithoutTheCertificateIsRefused() async throws {
+    @Test(arguments: EtcdStore.Transport.allCases)
+    func aClientWithoutTheCertificateIsRefused(_ transport: EtcdStore.Transport) async throws {
         let (endpoints, tls) = try #require(EtcdTLSTestEnvironment.value)
         let store = try EtcdStore(configuration: .init(endpoints: endpoints, tls: EtcdStore.TLS(caFile: tls.caFile),
-                                                       requestTimeout: .seconds(2)))
+                                                       requestTimeout: .seconds(2), transport: transport))
         let error = await #expect(throws: StoreError.self) { try await store.currentIndex() }
-        print("aClientWithoutTheCertificateIsRefused: \(error.map { "\($0)" } ?? "no error")")
+        #expect(error.map { "\($0)" }?.contains("TLS") == true, "the error names TLS, not a member that did not answer: \(String(describing: error))")
         await store.shutdown()
     }
 }
