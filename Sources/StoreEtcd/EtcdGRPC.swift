@@ -138,6 +138,102 @@ final class EtcdGRPC: Sendable {
         }
     }
 
+    /// A server-streaming use of a bidirectional call (etcd's Watch): sends `message` and keeps
+    /// the stream open, calling `onMessage` with each message in order; the next frame is read
+    /// only once it returns, so a slow consumer holds the member back (HTTP/2 flow control)
+    /// rather than filling memory. Returns why the stream ended when `onMessage` did not end it.
+    ///
+    /// - Parameter metadata: extra request headers (gRPC metadata).
+    func stream(_ endpoint: String, method: String, message: ByteBuffer, metadata: [(String, String)],
+                onMessage: (ByteBuffer) async throws -> Bool) async throws -> String {
+        guard let address = Address(endpoint), address.secure == (tls != nil) else {
+            throw Failure.notSent("not an endpoint of this transport: \(endpoint)")
+        }
+        let connection: Connection
+        do {
+            connection = try await connect(endpoint, address).get()
+        } catch {
+            forget(endpoint)
+            throw error
+        }
+        let opened = connection.channel.eventLoop.makePromise(of: NIOAsyncChannel<HTTP2Frame.FramePayload, HTTP2Frame.FramePayload>.self)
+        do {
+            _ = try await connection.multiplexer.createStreamChannel { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    opened.succeed(try NIOAsyncChannel(wrappingChannelSynchronously: channel))
+                }
+            }.get()
+        } catch {
+            forget(endpoint)
+            opened.fail(error)
+            throw Failure.notSent("cannot open a stream: \(error)")
+        }
+        let call = try await opened.futureResult.get()
+        let scheme = address.secure ? "https" : "http"
+        return try await call.executeThenClose { inbound, outbound in
+            var headers = Self.requestHeaders(method: method, scheme: scheme, authority: address.authority)
+            for (name, value) in metadata { headers.add(name: name, value: value) }
+            try await outbound.write(.headers(.init(headers: headers)))
+            try await outbound.write(.data(.init(data: .byteBuffer(Self.framed(message)), endStream: false)))
+            var pending = ByteBuffer()
+            var status = ""
+            for try await frame in inbound {
+                switch frame {
+                case .headers(let frame):
+                    if let code = frame.headers.first(name: ":status") { status = code }
+                    if let grpcStatus = frame.headers.first(name: "grpc-status") {
+                        let text = frame.headers.first(name: "grpc-message").map { $0.removingPercentEncoding ?? $0 } ?? ""
+                        return "stream ended: gRPC status \(grpcStatus) \(text)"
+                    }
+                    guard status == "200" else { return "stream answered with HTTP status \(status)" }
+                case .data(let frame):
+                    guard case .byteBuffer(var chunk) = frame.data else { continue }
+                    guard pending.readableBytes + chunk.readableBytes <= Self.maxMessageBytes + 5 else {
+                        throw Failure.broken("stream message larger than \(Self.maxMessageBytes) bytes")
+                    }
+                    pending.writeBuffer(&chunk)
+                    while let message = try Self.nextMessage(&pending) {
+                        guard try await onMessage(message) else { return "the consumer ended the stream" }
+                    }
+                    if frame.endStream { return "stream ended without gRPC trailers" }
+                default:
+                    continue
+                }
+            }
+            return "the member closed the stream"
+        }
+    }
+
+    /// Takes one whole length-prefixed gRPC message off the front of `buffer`, or nil while it
+    /// holds only part of one.
+    static func nextMessage(_ buffer: inout ByteBuffer) throws -> ByteBuffer? {
+        guard let compressed = buffer.getInteger(at: buffer.readerIndex, as: UInt8.self),
+              let length = buffer.getInteger(at: buffer.readerIndex + 1, as: UInt32.self)
+        else { return nil }
+        guard compressed == 0 else { throw Failure.broken("compressed gRPC message (none was asked for)") }
+        guard Int(length) <= maxMessageBytes else { throw Failure.broken("gRPC message of \(length) bytes") }
+        guard buffer.readableBytes >= 5 + Int(length) else { return nil }
+        buffer.moveReaderIndex(forwardBy: 5)
+        let message = buffer.readSlice(length: Int(length))
+        buffer.discardReadBytes()
+        return message
+    }
+
+    static func requestHeaders(method: String, scheme: String, authority: String) -> HPACKHeaders {
+        [":method": "POST", ":scheme": scheme, ":path": method, ":authority": authority,
+         "content-type": "application/grpc", "te": "trailers"]
+    }
+
+    /// gRPC's length-prefixed message: not compressed, then the length (big-endian).
+    static func framed(_ message: ByteBuffer) -> ByteBuffer {
+        var framed = ByteBuffer()
+        framed.reserveCapacity(message.readableBytes + 5)
+        framed.writeInteger(UInt8(0))
+        framed.writeInteger(UInt32(truncatingIfNeeded: message.readableBytes))
+        framed.writeImmutableBuffer(message)
+        return framed
+    }
+
     private func forget(_ endpoint: String) {
         _ = connections.withLock { $0.removeValue(forKey: endpoint) }
     }
@@ -314,17 +410,10 @@ private final class UnaryCallHandler: ChannelDuplexHandler, @unchecked Sendable 
     private func send(_ context: ChannelHandlerContext) {
         guard !sent else { return }
         sent = true
-        let headers: HPACKHeaders = [
-            ":method": "POST", ":scheme": scheme, ":path": method, ":authority": authority,
-            "content-type": "application/grpc", "te": "trailers",
-        ]
+        let headers = EtcdGRPC.requestHeaders(method: method, scheme: scheme, authority: authority)
         context.write(wrapOutboundOut(.headers(.init(headers: headers))), promise: nil)
-        // gRPC's length-prefixed message: not compressed, then the length (big-endian).
-        var framed = context.channel.allocator.buffer(capacity: message.readableBytes + 5)
-        framed.writeInteger(UInt8(0))
-        framed.writeInteger(UInt32(truncatingIfNeeded: message.readableBytes))
-        framed.writeImmutableBuffer(message)
-        context.writeAndFlush(wrapOutboundOut(.data(.init(data: .byteBuffer(framed), endStream: true))), promise: nil)
+        context.writeAndFlush(wrapOutboundOut(.data(.init(data: .byteBuffer(EtcdGRPC.framed(message)), endStream: true))),
+                              promise: nil)
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {

@@ -117,19 +117,33 @@ struct EtcdWatcher: Sendable {
         let create = EtcdWatchRequest.Create(key: start, rangeEnd: end,
                                              startRevision: String(progress.next.withLock { $0 }),
                                              prevKV: true, progressNotify: true)
-        let body = try JSONEncoder().encode(EtcdWatchRequest(createRequest: create))
-        // "hasleader" makes the member end the watch when it loses its leader, instead of
-        // leaving us watching a member cut off from the cluster (etcd's WithRequireLeader).
+        let request = EtcdWatchRequest(createRequest: create)
+        var leaseGone: [Int64: Bool] = [:]
+        if let grpc = store.gateway.grpc {
+            // "hasleader" makes the member end the watch when it loses its leader, instead of
+            // leaving us watching a member cut off from the cluster (etcd's WithRequireLeader).
+            var outcome: StreamEnd?
+            let ended = try await grpc.stream(store.gateway.endpoints[endpoint], method: "/etcdserverpb.Watch/Watch",
+                                              message: request.protobuf, metadata: [("hasleader", "true")]) { message in
+                progress.heard()
+                let answer = try EtcdGateway.decode(EtcdWatchResponse.self, fromProtobuf: message, path: "Watch")
+                outcome = await handle(answer, progress, leaseGone: &leaseGone)
+                return outcome == nil
+            }
+            return outcome ?? .reconnect(ended)
+        }
+        let body = try JSONEncoder().encode(request)
         let response = try await store.gateway.openStream("/v3/watch", body, endpoint: endpoint,
                                                           headers: [("Grpc-Metadata-hasleader", "true")])
         var pending: [UInt8] = []
-        var leaseGone: [Int64: Bool] = [:]
         for try await chunk in response.body {
             progress.heard()
             pending.append(contentsOf: chunk.readableBytesView)
-            while let newline = pending.firstIndex(of: UInt8(ascii: "\n")) {
-                let line = Data(pending[..<newline])
-                pending.removeSubrange(...newline)
+            var consumed = 0
+            defer { pending.removeFirst(consumed) }
+            while let newline = pending[consumed...].firstIndex(of: UInt8(ascii: "\n")) {
+                let line = Data(pending[consumed..<newline])
+                consumed = newline + 1
                 guard line.contains(where: { $0 != UInt8(ascii: " ") && $0 != UInt8(ascii: "\r") }) else { continue }
                 let decoded = try EtcdGateway.decode(EtcdStreamLine<EtcdWatchResponse>.self, from: line,
                                                      path: "/v3/watch")
@@ -137,46 +151,54 @@ struct EtcdWatcher: Sendable {
                     return .reconnect("etcd: \(error.message ?? "stream error \(error.grpcCode ?? 0)")")
                 }
                 guard let result = decoded.result else { continue }
-                if let revision = result.header?.revision.value { store.gateway.noteRevision(revision) }
-                if result.canceled == true {
-                    if result.compactRevision.value > 0 {
-                        let asked = progress.next.withLock { $0 }
-                        let cause = "the requested history has been cleared [\(result.compactRevision.value)/\(asked)]"
-                        return .finished(StoreError(.indexCleared, cause, index: store.knownIndex))
-                    }
-                    return .reconnect("watch canceled: \(result.cancelReason ?? "no reason given")")
-                }
-                if result.created == true {
-                    progress.connected.withLock { $0 = true }
-                    continue
-                }
-                guard let events = result.events, let last = events.last else {
-                    // A progress notification: sent only to watchers that are caught up, so
-                    // everything up to its revision has been delivered.
-                    if let revision = result.header?.revision.value, revision > 0 {
-                        progress.next.withLock { $0 = max($0, revision.nextRevision) }
-                    }
-                    continue
-                }
-                let current = progress.next.withLock { $0 }
-                for event in events {
-                    // Never repeat: a revision below `next` was delivered before a reconnect.
-                    if event.kv.modRevision.value < current { continue }
-                    guard let converted = await convert(event, leaseGone: &leaseGone) else { continue }
-                    switch continuation.yield(converted) {
-                    case .terminated:
-                        return .finished(nil)
-                    case .dropped:
-                        return .finished(StoreError.watchFellBehind(at: converted.index,
-                                                                    limit: store.configuration.watchLimits.maxPendingEvents))
-                    default:
-                        break
-                    }
-                }
-                progress.next.withLock { $0 = max($0, last.kv.modRevision.value.nextRevision) }
+                if let outcome = await handle(result, progress, leaseGone: &leaseGone) { return outcome }
             }
         }
         return .reconnect("the member closed the watch")
+    }
+
+    /// One answer of the watch, whichever way it came: delivers its events; nil to go on
+    /// reading, or how the stream ends.
+    private func handle(_ result: EtcdWatchResponse, _ progress: Progress,
+                        leaseGone: inout [Int64: Bool]) async -> StreamEnd? {
+        if let revision = result.header?.revision.value { store.gateway.noteRevision(revision) }
+        if result.canceled == true {
+            if result.compactRevision.value > 0 {
+                let asked = progress.next.withLock { $0 }
+                let cause = "the requested history has been cleared [\(result.compactRevision.value)/\(asked)]"
+                return .finished(StoreError(.indexCleared, cause, index: store.knownIndex))
+            }
+            return .reconnect("watch canceled: \(result.cancelReason ?? "no reason given")")
+        }
+        if result.created == true {
+            progress.connected.withLock { $0 = true }
+            return nil
+        }
+        guard let events = result.events, let last = events.last else {
+            // A progress notification: sent only to watchers that are caught up, so
+            // everything up to its revision has been delivered.
+            if let revision = result.header?.revision.value, revision > 0 {
+                progress.next.withLock { $0 = max($0, revision.nextRevision) }
+            }
+            return nil
+        }
+        let current = progress.next.withLock { $0 }
+        for event in events {
+            // Never repeat: a revision below `next` was delivered before a reconnect.
+            if event.kv.modRevision.value < current { continue }
+            guard let converted = await convert(event, leaseGone: &leaseGone) else { continue }
+            switch continuation.yield(converted) {
+            case .terminated:
+                return .finished(nil)
+            case .dropped:
+                return .finished(StoreError.watchFellBehind(at: converted.index,
+                                                            limit: store.configuration.watchLimits.maxPendingEvents))
+            default:
+                break
+            }
+        }
+        progress.next.withLock { $0 = max($0, last.kv.modRevision.value.nextRevision) }
+        return nil
     }
 
     private func convert(_ event: EtcdEvent, leaseGone: inout [Int64: Bool]) async -> StoreEvent? {

@@ -326,3 +326,65 @@ extension EtcdStreamLine: EtcdProtobufResponse where Result: EtcdProtobufRespons
         error = nil
     }
 }
+
+// MARK: Watches
+
+extension EtcdWatchRequest: EtcdProtobufRequest {
+    func encode(to writer: inout ProtobufWriter) {
+        let create = createRequest
+        writer.message(1) { request in
+            request.bytes(1, create.key)
+            request.bytes(2, create.rangeEnd ?? Data())
+            request.int(3, int64(create.startRevision))
+            request.bool(4, create.progressNotify)
+            request.bool(6, create.prevKV)
+        }
+    }
+}
+
+extension EtcdEvent: EtcdProtobufResponse {
+    init(protobuf reader: ProtobufReader) throws {
+        var isDelete = false
+        var kv: EtcdKeyValue?
+        var prevKV: EtcdKeyValue?
+        try reader.forEachField { field, item in
+            switch field {
+            case 1: isDelete = try reader.int(item) == 1
+            case 2: kv = try EtcdKeyValue(protobuf: reader.nested(item))
+            case 3: prevKV = try EtcdKeyValue(protobuf: reader.nested(item))
+            default: break
+            }
+        }
+        // An event always names its key; without one it is not an event.
+        guard let kv else { throw ProtobufError(description: "watch event without a key-value") }
+        self.init(type: isDelete ? "DELETE" : nil, kv: kv, prevKV: prevKV)
+    }
+}
+
+extension EtcdWatchResponse: EtcdProtobufResponse {
+    init(protobuf reader: ProtobufReader) throws {
+        header = nil
+        created = nil
+        canceled = nil
+        compactRevision = EtcdInt(0)
+        cancelReason = nil
+        events = nil
+        try reader.forEachField { field, item in
+            switch field {
+            case 1: header = try EtcdResponseHeader(protobuf: reader.nested(item))
+            case 3: created = try reader.bool(item)
+            case 4: canceled = try reader.bool(item)
+            case 5: compactRevision = EtcdInt(try reader.int(item))
+            case 6:
+                let text = String(decoding: try reader.bytes(item).readableBytesView, as: UTF8.self)
+                cancelReason = text.isEmpty ? nil : text
+            case 11:
+                var list = events ?? []
+                events = nil
+                list.append(try EtcdEvent(protobuf: reader.nested(item)))
+                events = list
+            default: break
+            }
+        }
+    }
+}

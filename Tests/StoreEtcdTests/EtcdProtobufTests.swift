@@ -177,6 +177,63 @@ import Testing
         }
     }
 
+    @Test func aWatchRequestAsksForItsRangeRevisionAndPreviousValues() throws {
+        let create = EtcdWatchRequest.Create(key: Data("/p/".utf8), rangeEnd: Data("/p0".utf8), startRevision: "12",
+                                             prevKV: true, progressNotify: true)
+        let top = try fields(EtcdWatchRequest(createRequest: create).protobuf)
+        #expect(top.map(\.0) == [1], "a create_request")
+        let request = try fields(of: top[0].1)
+        #expect(request.map(\.0) == [1, 2, 3, 4, 6], "key, range_end, start_revision, progress_notify, prev_kv")
+        #expect(request.dropFirst(2).compactMap { varint($0.1) } == [12, 1, 1])
+    }
+
+    @Test func watchAnswersCarryEventsCancellationsAndProgress() throws {
+        var writer = ProtobufWriter()
+        writer.message(1) { $0.int(3, 30) }
+        writer.message(11) { event in event.message(2) { $0.bytes(1, Array("/p/a".utf8)); $0.int(3, 29) } }
+        writer.message(11) { event in
+            event.int(1, 1)
+            event.message(2) { $0.bytes(1, Array("/p/b".utf8)); $0.int(3, 30) }
+            event.message(3) { $0.bytes(1, Array("/p/b".utf8)); $0.int(6, 5) }
+        }
+        let answer = try EtcdWatchResponse(protobuf: ProtobufReader(writer.buffer))
+        #expect(answer.header?.revision.value == 30)
+        #expect(answer.events?.map(\.isDelete) == [false, true])
+        #expect(answer.events?.last?.prevKV?.lease.value == 5)
+
+        var canceled = ProtobufWriter()
+        canceled.bool(4, true)
+        canceled.int(5, 7)
+        canceled.bytes(6, Array("compacted".utf8))
+        let cancel = try EtcdWatchResponse(protobuf: ProtobufReader(canceled.buffer))
+        #expect(cancel.canceled == true && cancel.compactRevision.value == 7 && cancel.cancelReason == "compacted")
+
+        var keyless = ProtobufWriter()
+        keyless.message(11) { $0.int(1, 1) }
+        #expect(throws: ProtobufError.self) { try EtcdWatchResponse(protobuf: ProtobufReader(keyless.buffer)) }
+    }
+
+    @Test func streamedMessagesAreCutAtTheirLengthPrefixes() throws {
+        var stream = ByteBuffer()
+        stream.writeImmutableBuffer(EtcdGRPC.framed(ByteBuffer(bytes: [1, 2, 3])))
+        stream.writeImmutableBuffer(EtcdGRPC.framed(ByteBuffer(bytes: [])))
+        let whole = Array(stream.readableBytesView)
+        // Fed a byte at a time, the same two messages come out, and nothing before they are whole.
+        var pending = ByteBuffer()
+        var messages: [[UInt8]] = []
+        for byte in whole {
+            pending.writeInteger(byte)
+            while let message = try EtcdGRPC.nextMessage(&pending) { messages.append(Array(message.readableBytesView)) }
+        }
+        #expect(messages == [[1, 2, 3], []])
+        #expect(pending.readableBytes == 0)
+
+        var compressed = ByteBuffer(bytes: [1, 0, 0, 0, 1, 9])
+        #expect(throws: EtcdGRPC.Failure.self) { try EtcdGRPC.nextMessage(&compressed) }
+        var huge = ByteBuffer(bytes: [0, 0xff, 0xff, 0xff, 0xff])
+        #expect(throws: EtcdGRPC.Failure.self) { try EtcdGRPC.nextMessage(&huge) }
+    }
+
     @Test func endpointsAreAllHTTPOrAllHTTPS() {
         #expect(EtcdGRPC.Address("http://127.0.0.1:2379")?.port == 2379)
         #expect(EtcdGRPC.Address("https://127.0.0.1:2379")?.secure == true)
