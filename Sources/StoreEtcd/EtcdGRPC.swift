@@ -7,8 +7,8 @@ import NIOSSL
 import NIOTLS
 import Synchronization
 
-/// etcd's gRPC API for unary calls (Range, Txn, leases): one HTTP/2 connection per member,
-/// each call a stream of its own.
+/// etcd's gRPC API: one HTTP/2 connection per member, each call (Range, Txn, leases) and each
+/// Watch a stream of its own on it.
 ///
 /// Measured beside the JSON gateway on the same member (docs/benchmarks.md, "etcd: gRPC beside
 /// the gateway"): the gateway's JSON decoding and encoding was two thirds of the CPU of the

@@ -276,9 +276,14 @@ final class EtcdGateway: Sendable {
     /// Whether the member at `index` answers a linearizable read (so it is up and has a leader)
     /// within the attempt timeout; for watches that have been quiet for a while.
     func isServing(endpoint index: Int, key: Data) async -> Bool {
-        guard let body = try? JSONEncoder().encode(EtcdRangeRequest(key: key, countOnly: true)) else { return false }
+        let request = EtcdRangeRequest(key: key, countOnly: true)
         do {
-            _ = try await attempt(endpoints[index], "/v3/kv/range", body, timeout: attemptTimeout)
+            if let grpc {
+                _ = try await grpc.unary(endpoints[index], method: "/etcdserverpb.KV/Range", message: request.protobuf,
+                                         timeout: attemptTimeout)
+            } else {
+                _ = try await attempt(endpoints[index], "/v3/kv/range", try JSONEncoder().encode(request), timeout: attemptTimeout)
+            }
             return true
         } catch {
             return false

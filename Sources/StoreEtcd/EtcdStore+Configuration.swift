@@ -30,7 +30,7 @@ extension EtcdStore {
         public var connectionsPerEndpoint: Int
         /// Watches open at once through this store, and how far behind each may fall.
         public var watchLimits: WatchLimits
-        /// How requests reach the members (watches and lease keep-alives always use the gateway).
+        /// How requests and watches reach the members.
         public var transport: Transport
 
         public init(endpoints: [String], keyPrefix: String = "", tls: TLS? = nil,

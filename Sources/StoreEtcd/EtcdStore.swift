@@ -4,8 +4,9 @@ import Logging
 import ServiceLifecycle
 import Synchronization
 
-/// fleet's store on an etcd v3 cluster, spoken through etcd's JSON gateway (`/v3/kv/...`,
-/// `/v3/watch`, `/v3/lease/...`) over keep-alive HTTP/1.1.
+/// fleet's store on an etcd v3 cluster, spoken through etcd's gRPC API over HTTP/2 (`EtcdGRPC`)
+/// or, as ``Configuration/transport`` says, its JSON gateway (`/v3/kv/...`, `/v3/watch`,
+/// `/v3/lease/...`) over keep-alive HTTP/1.1; both carry the same messages (EtcdWire).
 ///
 /// The v2 model of ``KeyValueStore`` maps onto v3 like this:
 /// - The store index is etcd's revision, one counter for the whole cluster, so indexes are
