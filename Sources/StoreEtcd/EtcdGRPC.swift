@@ -101,29 +101,35 @@ final class EtcdGRPC: Sendable {
         }
         let eventLoop = connection.channel.eventLoop
         let promise = eventLoop.makePromise(of: ByteBuffer.self)
+        let opened = eventLoop.makePromise(of: (any Channel).self)
         let handler = UnaryCallHandler(method: method, scheme: address.secure ? "https" : "http",
                                        authority: address.authority, message: message, promise: promise)
-        let stream: any Channel
-        do {
-            stream = try await connection.multiplexer.createStreamChannel { channel in
-                channel.eventLoop.makeCompletedFuture {
-                    try channel.pipeline.syncOperations.addHandler(handler)
-                }
-            }.get()
-        } catch {
-            // A connection that cannot open streams (GOAWAY, closed) is made anew next time.
-            forget(endpoint)
-            promise.fail(Failure.notSent("cannot open a stream: \(error)"))
-            throw Failure.notSent("cannot open a stream: \(error)")
-        }
+        // The deadline covers opening the stream too: nothing below may wait without one.
         let timer = eventLoop.scheduleTask(in: timeout.timeAmount) {
             promise.fail(Failure.timedOut)
+            opened.fail(Failure.timedOut)
             // A member that holds a call this long is stuck or cut off, and a connection to a
             // machine that is gone stays open until TCP gives up: drop it (its other calls fail
             // over too, as the gateway's HTTP/1.1 connections do on a timeout), and connect anew.
             connection.channel.close(promise: nil)
         }
         defer { timer.cancel() }
+        connection.multiplexer.createStreamChannel(promise: opened) { channel in
+            channel.eventLoop.makeCompletedFuture {
+                try channel.pipeline.syncOperations.addHandler(handler)
+            }
+        }
+        let stream: any Channel
+        do {
+            stream = try await opened.futureResult.get()
+        } catch Failure.timedOut {
+            throw Failure.timedOut
+        } catch {
+            // A connection that cannot open streams (GOAWAY, closed) is made anew next time.
+            forget(endpoint, connection)
+            promise.fail(Failure.notSent("cannot open a stream: \(error)"))
+            throw Failure.notSent("cannot open a stream: \(error)")
+        }
         return try await withTaskCancellationHandler {
             do {
                 return try await promise.futureResult.get()
@@ -144,8 +150,9 @@ final class EtcdGRPC: Sendable {
     /// rather than filling memory. Returns why the stream ended when `onMessage` did not end it.
     ///
     /// - Parameter metadata: extra request headers (gRPC metadata).
+    /// - Parameter openTimeout: how long opening the stream may take.
     func stream(_ endpoint: String, method: String, message: ByteBuffer, metadata: [(String, String)],
-                onMessage: (ByteBuffer) async throws -> Bool) async throws -> String {
+                openTimeout: Duration, onMessage: (ByteBuffer) async throws -> Bool) async throws -> String {
         guard let address = Address(endpoint), address.secure == (tls != nil) else {
             throw Failure.notSent("not an endpoint of this transport: \(endpoint)")
         }
@@ -156,19 +163,26 @@ final class EtcdGRPC: Sendable {
             forget(endpoint)
             throw error
         }
-        let opened = connection.channel.eventLoop.makePromise(of: NIOAsyncChannel<HTTP2Frame.FramePayload, HTTP2Frame.FramePayload>.self)
+        let eventLoop = connection.channel.eventLoop
+        let opened = eventLoop.makePromise(of: NIOAsyncChannel<HTTP2Frame.FramePayload, HTTP2Frame.FramePayload>.self)
+        let openTimer = eventLoop.scheduleTask(in: openTimeout.timeAmount) {
+            opened.fail(Failure.timedOut)
+            connection.channel.close(promise: nil)
+        }
+        connection.multiplexer.createStreamChannel(promise: nil) { channel in
+            channel.eventLoop.makeCompletedFuture {
+                opened.succeed(try NIOAsyncChannel(wrappingChannelSynchronously: channel))
+            }
+        }
+        let call: NIOAsyncChannel<HTTP2Frame.FramePayload, HTTP2Frame.FramePayload>
         do {
-            _ = try await connection.multiplexer.createStreamChannel { channel in
-                channel.eventLoop.makeCompletedFuture {
-                    opened.succeed(try NIOAsyncChannel(wrappingChannelSynchronously: channel))
-                }
-            }.get()
+            call = try await opened.futureResult.get()
+            openTimer.cancel()
         } catch {
-            forget(endpoint)
-            opened.fail(error)
+            openTimer.cancel()
+            forget(endpoint, connection)
             throw Failure.notSent("cannot open a stream: \(error)")
         }
-        let call = try await opened.futureResult.get()
         let scheme = address.secure ? "https" : "http"
         return try await call.executeThenClose { inbound, outbound in
             var headers = Self.requestHeaders(method: method, scheme: scheme, authority: address.authority)
@@ -238,6 +252,12 @@ final class EtcdGRPC: Sendable {
         _ = connections.withLock { $0.removeValue(forKey: endpoint) }
     }
 
+    /// Drops `connection`: closing it takes it out of `connections` (see `connect`), so a newer
+    /// connection to the same member is left alone.
+    private func forget(_ endpoint: String, _ connection: Connection) {
+        connection.channel.close(promise: nil)
+    }
+
     private func connect(_ endpoint: String, _ address: Address) -> EventLoopFuture<Connection> {
         connections.withLock { all in
             if let existing = all[endpoint] { return existing }
@@ -245,9 +265,13 @@ final class EtcdGRPC: Sendable {
             // etcd's server PINGs after almost every request (BDP estimation) and NIO answers
             // each; the default limit of 200 in 30 s would end a busy connection with GOAWAY.
             configuration.controlFrameRateLimit.maximumCount = 1 << 30
+            // HTTP/2's default windows (64 KiB for the connection and for each stream) would
+            // cost a round trip per 64 KiB of a large range answer, shared by every call and
+            // watch on the connection. A stream's window is also what a watch whose reader is
+            // busy may hold unread, so it stays at 1 MiB (watches are bounded by WatchLimits).
+            configuration.targetWindowSize = 8 << 20
             var stream = NIOHTTP2Handler.StreamConfiguration()
-            // Room for a large range answer without a window update per 64 KiB.
-            stream.targetWindowSize = 4 << 20
+            stream.targetWindowSize = 1 << 20
             let tls = self.tls
             let tlsFailure = TLSFailure()
             let future = ClientBootstrap(group: group)

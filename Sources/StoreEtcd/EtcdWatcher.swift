@@ -82,9 +82,16 @@ struct EtcdWatcher: Sendable {
     /// the connection is abandoned for the next member.
     private func supervisedStream(_ progress: Progress, endpoint: Int) async throws -> StreamEnd {
         let interval = store.configuration.watchIdleCheck
+        let confirmBy = ContinuousClock.now + store.configuration.connectTimeout + store.configuration.attemptTimeout
         return try await withThrowingTaskGroup(of: StreamEnd.self) { group in
             group.addTask { try await stream(progress, endpoint: endpoint) }
             group.addTask {
+                // A member answers a new watch with "created" at once; a watch it never confirms
+                // is stuck on our side or its, whatever the member answers to reads.
+                try await Task.sleep(until: confirmBy)
+                if !progress.connected.withLock({ $0 }) {
+                    return .reconnect("the member did not confirm the watch")
+                }
                 while true {
                     try await Task.sleep(for: interval)
                     if ContinuousClock.now - progress.lastHeard.withLock({ $0 }) < interval { continue }
@@ -124,7 +131,8 @@ struct EtcdWatcher: Sendable {
             // leaving us watching a member cut off from the cluster (etcd's WithRequireLeader).
             var outcome: StreamEnd?
             let ended = try await grpc.stream(store.gateway.endpoints[endpoint], method: "/etcdserverpb.Watch/Watch",
-                                              message: request.protobuf, metadata: [("hasleader", "true")]) { message in
+                                              message: request.protobuf, metadata: [("hasleader", "true")],
+                                              openTimeout: store.configuration.attemptTimeout) { message in
                 progress.heard()
                 let answer = try EtcdGateway.decode(EtcdWatchResponse.self, fromProtobuf: message, path: "Watch")
                 outcome = await handle(answer, progress, leaseGone: &leaseGone)

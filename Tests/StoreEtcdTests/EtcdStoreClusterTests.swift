@@ -138,6 +138,7 @@ extension EtcdClusterSuites {
             var configuration = EtcdStore.Configuration(endpoints: EtcdClusterControl.endpoints(startingWith: leader),
                                                         keyPrefix: "/fleet-test/\(UUID().uuidString.prefix(8))")
             configuration.watchIdleCheck = .seconds(1)
+            configuration.transport = EtcdTestEnvironment.transport
             let store = try EtcdStore(configuration: configuration)
             do {
                 let stream = try await store.watch("/f", recursive: true, fromIndex: nil)

@@ -16,6 +16,11 @@ enum EtcdTestEnvironment {
 
     static var isAvailable: Bool { endpoints != nil }
 
+    /// `FLEET_TEST_ETCD_TRANSPORT` (`gateway` or `grpc`; default: the store's default):
+    /// `scripts/etcd-test` runs the suite once with each.
+    static let transport: EtcdStore.Transport = ProcessInfo.processInfo.environment["FLEET_TEST_ETCD_TRANSPORT"]
+        .flatMap(EtcdStore.Transport.init(rawValue:)) ?? EtcdStore.Configuration(endpoints: []).transport
+
     /// `scripts/etcd-cluster`, which started the cluster and can kill and restart its members.
     static let clusterScript: URL = {
         if let path = ProcessInfo.processInfo.environment["FLEET_TEST_ETCD_CLUSTER_SCRIPT"] {
@@ -48,7 +53,8 @@ enum EtcdTestEnvironment {
     /// A store on the test cluster under a prefix no other test uses.
     static func makeStore(endpoints: [String]? = nil, prefix: String? = nil) throws -> EtcdStore {
         let prefix = prefix ?? "/fleet-test/\(UUID().uuidString.prefix(8))"
-        return try EtcdStore(configuration: .init(endpoints: endpoints ?? self.endpoints ?? [], keyPrefix: prefix))
+        return try EtcdStore(configuration: .init(endpoints: endpoints ?? self.endpoints ?? [], keyPrefix: prefix,
+                                                  transport: transport))
     }
 }
 
