@@ -61,10 +61,11 @@ extension EtcdStore {
     public enum Transport: String, Sendable, Hashable, CaseIterable {
         /// etcd's gRPC API over HTTP/2 (TLS with ALPN `h2` for `https://` members), one
         /// connection per member. Endpoints must be all `http://` or all `https://`; a mixed
-        /// list uses the gateway. Faster (docs/benchmarks.md) but not the default yet: after a
-        /// fleetd is frozen past its request timeouts, a watch can come back without events
-        /// written meanwhile (the agent then acts on them only at its next resync; seen in
-        /// about one run in six of the leader-fencing test on etcd).
+        /// list uses the gateway. Faster (docs/benchmarks.md) but not the default yet: a call that
+        /// times out closes the member's whole connection, failing every other call on it, and
+        /// after a fleetd was frozen past its request timeouts a unit state write failed that way
+        /// was only written again at the agent's next resync (about one run in ten of the
+        /// leader-fencing test on etcd).
         case grpc
         /// etcd's JSON gateway (`/v3/...`) over HTTP/1.1 keep-alive connections.
         case gateway
