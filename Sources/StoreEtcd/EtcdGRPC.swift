@@ -87,18 +87,22 @@ final class EtcdGRPC: Sendable {
         }
     }
 
-    /// One unary call: `message` to `method` (e.g. `/etcdserverpb.KV/Txn`) on `endpoint`.
-    func unary(_ endpoint: String, method: String, message: ByteBuffer, timeout: Duration) async throws -> ByteBuffer {
+    /// The member's connection (made now if there is none), and its address.
+    private func open(_ endpoint: String) async throws -> (Address, Connection) {
         guard let address = Address(endpoint), address.secure == (tls != nil) else {
             throw Failure.notSent("not an endpoint of this transport: \(endpoint)")
         }
-        let connection: Connection
         do {
-            connection = try await connect(endpoint, address).get()
+            return (address, try await connect(endpoint, address).get())
         } catch {
-            forget(endpoint)
+            _ = connections.withLock { $0.removeValue(forKey: endpoint) }
             throw error
         }
+    }
+
+    /// One unary call: `message` to `method` (e.g. `/etcdserverpb.KV/Txn`) on `endpoint`.
+    func unary(_ endpoint: String, method: String, message: ByteBuffer, timeout: Duration) async throws -> ByteBuffer {
+        let (address, connection) = try await open(endpoint)
         let eventLoop = connection.channel.eventLoop
         let promise = eventLoop.makePromise(of: ByteBuffer.self)
         let opened = eventLoop.makePromise(of: (any Channel).self)
@@ -126,7 +130,7 @@ final class EtcdGRPC: Sendable {
             throw Failure.timedOut
         } catch {
             // A connection that cannot open streams (GOAWAY, closed) is made anew next time.
-            forget(endpoint, connection)
+            drop(connection)
             promise.fail(Failure.notSent("cannot open a stream: \(error)"))
             throw Failure.notSent("cannot open a stream: \(error)")
         }
@@ -153,23 +157,16 @@ final class EtcdGRPC: Sendable {
     /// - Parameter openTimeout: how long opening the stream may take.
     func stream(_ endpoint: String, method: String, message: ByteBuffer, metadata: [(String, String)],
                 openTimeout: Duration, onMessage: (ByteBuffer) async throws -> Bool) async throws -> String {
-        guard let address = Address(endpoint), address.secure == (tls != nil) else {
-            throw Failure.notSent("not an endpoint of this transport: \(endpoint)")
-        }
-        let connection: Connection
-        do {
-            connection = try await connect(endpoint, address).get()
-        } catch {
-            forget(endpoint)
-            throw error
-        }
+        let (address, connection) = try await open(endpoint)
         let eventLoop = connection.channel.eventLoop
         let opened = eventLoop.makePromise(of: NIOAsyncChannel<HTTP2Frame.FramePayload, HTTP2Frame.FramePayload>.self)
         let openTimer = eventLoop.scheduleTask(in: openTimeout.timeAmount) {
             opened.fail(Failure.timedOut)
             connection.channel.close(promise: nil)
         }
-        connection.multiplexer.createStreamChannel(promise: nil) { channel in
+        let created = eventLoop.makePromise(of: (any Channel).self)
+        created.futureResult.whenFailure { opened.fail($0) }
+        connection.multiplexer.createStreamChannel(promise: created) { channel in
             channel.eventLoop.makeCompletedFuture {
                 opened.succeed(try NIOAsyncChannel(wrappingChannelSynchronously: channel))
             }
@@ -180,7 +177,7 @@ final class EtcdGRPC: Sendable {
             openTimer.cancel()
         } catch {
             openTimer.cancel()
-            forget(endpoint, connection)
+            drop(connection)
             throw Failure.notSent("cannot open a stream: \(error)")
         }
         let scheme = address.secure ? "https" : "http"
@@ -248,13 +245,9 @@ final class EtcdGRPC: Sendable {
         return framed
     }
 
-    private func forget(_ endpoint: String) {
-        _ = connections.withLock { $0.removeValue(forKey: endpoint) }
-    }
-
-    /// Drops `connection`: closing it takes it out of `connections` (see `connect`), so a newer
-    /// connection to the same member is left alone.
-    private func forget(_ endpoint: String, _ connection: Connection) {
+    /// Drops a connection that cannot open streams: closing it takes it out of `connections`
+    /// (see `connect`), so a newer connection to the same member is left alone.
+    private func drop(_ connection: Connection) {
         connection.channel.close(promise: nil)
     }
 
