@@ -141,9 +141,13 @@ public struct Agent: Service {
         if let duplicate = presence.heldByAnother {
             // The key is another fleetd's now: withdrawing anything would disturb it.
             logger.error("\(duplicate)", metadata: ["machine.id": "\(machineID)"])
+            await states.close()
+            await registrar.close()
             throw duplicate
         }
         if configuration.drainOnStop { await purge() } else { await leaveRunning() }
+        await states.close()
+        await registrar.close()
     }
 
     /// Runs `body` every `interval` until cancelled.

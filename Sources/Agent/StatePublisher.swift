@@ -18,16 +18,22 @@ struct StatePublisher: Sendable {
         case refresh
     }
 
-    typealias Writer = @Sendable (UnitName, Operation) async -> Void
+    /// Writes a wish; false when it failed, and the wish is tried again after a back-off
+    /// (``WriteRetryPolicy``) unless a newer one for the unit comes first.
+    typealias Writer = @Sendable (UnitName, Operation) async -> Bool
 
     private let queue: KeyedWriteQueue<UnitName, Operation>
 
-    init(concurrency: Int = 16, write: @escaping Writer) {
-        queue = KeyedWriteQueue(concurrency: concurrency, keepsQueued: { _, new in new == .refresh }, work: write)
+    init(concurrency: Int = 16, retry: WriteRetryPolicy = .standard,
+         write: @escaping Writer) {
+        queue = KeyedWriteQueue(concurrency: concurrency, retry: retry, keepsQueued: { _, new in new == .refresh }, work: write)
     }
 
     func enqueue(_ unit: UnitName, _ operation: Operation) async { await queue.enqueue(unit, operation) }
 
     /// Returns once everything queued so far (and anything queued meanwhile) is written.
     func drain() async { await queue.drain() }
+
+    /// Ends retries and drops later wishes: the agent stopped.
+    func close() async { await queue.close() }
 }

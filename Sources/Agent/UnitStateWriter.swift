@@ -1,4 +1,5 @@
 import FleetRegistry
+import FleetStore
 import FleetUnit
 import Logging
 
@@ -19,28 +20,43 @@ struct UnitStateWriter: Sendable {
     let logger: Logger
     /// What was last written per unit: a publish of the same record is skipped.
     let published = PublishedStates()
+    /// Units whose last write failed: the first failure is a warning, the retries that follow
+    /// are not (a store gone for 30 s would otherwise log ten warnings per unit).
+    let failing = ConsecutiveFailures<UnitName>()
 
-    func write(_ unit: UnitName, _ operation: StatePublisher.Operation) async {
+    /// Returns false when the write failed (the ``StatePublisher`` tries it again).
+    @discardableResult
+    func write(_ unit: UnitName, _ operation: StatePublisher.Operation) async -> Bool {
         do {
-            guard operation != .remove, let record = await local.stateRecord(unit) else {
-                published.forget(unit)
-                try await registry.removeState(unit, machine)
-                return
+            try await store(unit, operation)
+            if let failures = failing.recovered(unit) {
+                logger.info("unit state written after failing", metadata: ["unit.name": "\(unit)", "agent.failed_writes": "\(failures)"])
             }
-            let (lifetime, registration) = lifetime.currentWithRegistration
-            let state = PublishedStates.Written(record: record, lifetime: lifetime, registration: registration)
-            if operation == .refresh {
-                // An attached state needs no refresh: it lives as long as the machine's presence.
-                guard case let .ttl(ttl) = lifetime else { return }
-                if try await registry.refreshState(record, ttl: ttl) { return }
-            } else if published.isStored(unit, state) {
-                return
-            }
-            published.forget(unit)
-            try await registry.publishState(record, lifetime: lifetime)
-            published.note(unit, state)
+            return true
         } catch {
-            logger.warning("writing unit state failed", metadata: ["unit.name": "\(unit)", "error": "\(error)"])
+            let level: Logger.Level = failing.failed(unit) == 1 ? .warning : .debug
+            logger.log(level: level, "writing unit state failed", metadata: ["unit.name": "\(unit)", "error": "\(error)"])
+            return false
         }
+    }
+
+    private func store(_ unit: UnitName, _ operation: StatePublisher.Operation) async throws {
+        guard operation != .remove, let record = await local.stateRecord(unit) else {
+            published.forget(unit)
+            try await registry.removeState(unit, machine)
+            return
+        }
+        let (lifetime, registration) = lifetime.currentWithRegistration
+        let state = PublishedStates.Written(record: record, lifetime: lifetime, registration: registration)
+        if operation == .refresh {
+            // An attached state needs no refresh: it lives as long as the machine's presence.
+            guard case let .ttl(ttl) = lifetime else { return }
+            if try await registry.refreshState(record, ttl: ttl) { return }
+        } else if published.isStored(unit, state) {
+            return
+        }
+        published.forget(unit)
+        try await registry.publishState(record, lifetime: lifetime)
+        published.note(unit, state)
     }
 }

@@ -55,20 +55,30 @@ public actor Registrar {
         self.lifetime = .ttl(ttl)
         self.keys = keys
         self.logger = logger
+        let failing = ConsecutiveFailures<String>()
         writes = KeyedWriteQueue { [store, logger] key, write in
             do {
                 switch write {
                 case let .set(value, lifetime): try await store.set(key, value, lifetime: lifetime)
                 case .delete: try await store.deleteIfPresent(key, recursive: false)
                 }
+                if let failures = failing.recovered(key) {
+                    logger.info("discovery record written after failing", metadata: ["store.key": "\(key)", "discovery.failed_writes": "\(failures)"])
+                }
+                return true
             } catch {
-                logger.warning("discovery write failed", metadata: ["store.key": "\(key)", "error": "\(error)"])
+                let level: Logger.Level = failing.failed(key) == 1 ? .warning : .debug
+                logger.log(level: level, "discovery write failed", metadata: ["store.key": "\(key)", "error": "\(error)"])
+                return false
             }
         }
     }
 
     /// Returns once every record write and withdrawal asked for so far has been made.
     public func drain() async { await writes.drain() }
+
+    /// Ends retries of failed writes and drops later ones: the agent stopped.
+    public func close() async { await writes.close() }
 
     /// A unit was loaded here with these contents.
     public func loaded(_ unit: UnitName, file: UnitFile) async {

@@ -41,6 +41,29 @@ final class EtcdGRPC: Sendable {
         var multiplexer: NIOHTTP2Handler.StreamMultiplexer
         /// The TLS error that ended the connection, if one did.
         var tlsFailure: TLSFailure
+        var activity: ReadActivity
+
+        /// Ends what a timed-out call began at `start`: the whole connection if it has read
+        /// nothing since (the member is stuck, or gone and TCP has not noticed), else only the
+        /// call's stream. After a pause of this process (SIGSTOP, a VM paused) every deadline
+        /// in flight passes at once while the connection is sound: closing it failed the other
+        /// calls on it too (issue 16, the leader-fencing test on etcd).
+        func timedOut(since start: NIODeadline, stream: EventLoopFuture<any Channel>) {
+            if activity.lastRead < start {
+                channel.close(promise: nil)
+            } else {
+                stream.whenSuccess { $0.close(promise: nil) }
+            }
+        }
+    }
+
+    /// When a connection last read from its member.
+    final class ReadActivity: Sendable {
+        private let nanoseconds = Atomic<UInt64>(0)
+
+        var lastRead: NIODeadline { .uptimeNanoseconds(nanoseconds.load(ordering: .relaxed)) }
+
+        func noteRead() { nanoseconds.store(NIODeadline.now().uptimeNanoseconds, ordering: .relaxed) }
     }
 
     /// Where a connection's TLS error is kept for the calls it broke: with TLS 1.3 a member
@@ -108,17 +131,23 @@ final class EtcdGRPC: Sendable {
         let opened = eventLoop.makePromise(of: (any Channel).self)
         let handler = UnaryCallHandler(method: method, scheme: address.secure ? "https" : "http",
                                        authority: address.authority, message: message, promise: promise)
+        let start = NIODeadline.now()
+        let created = eventLoop.makePromise(of: (any Channel).self)
+        // A stream made after the deadline is closed at once (its call was given up).
+        created.futureResult.whenSuccess { stream in opened.futureResult.whenFailure { _ in stream.close(promise: nil) } }
+        opened.completeWith(created.futureResult)
         // The deadline covers opening the stream too: nothing below may wait without one.
         let timer = eventLoop.scheduleTask(in: timeout.timeAmount) {
             promise.fail(Failure.timedOut)
             opened.fail(Failure.timedOut)
-            // A member that holds a call this long is stuck or cut off, and a connection to a
-            // machine that is gone stays open until TCP gives up: drop it (its other calls fail
-            // over too, as the gateway's HTTP/1.1 connections do on a timeout), and connect anew.
-            connection.channel.close(promise: nil)
+            connection.timedOut(since: start, stream: created.futureResult)
         }
+        // Cancelled on the event loop the moment the answer is in: after a pause of this process
+        // the answer read and the expired timer run in the same turn of the loop, answer first,
+        // and the timer must not then end a call that has its answer.
+        promise.futureResult.whenComplete { _ in timer.cancel() }
         defer { timer.cancel() }
-        connection.multiplexer.createStreamChannel(promise: opened) { channel in
+        connection.multiplexer.createStreamChannel(promise: created) { channel in
             channel.eventLoop.makeCompletedFuture {
                 try channel.pipeline.syncOperations.addHandler(handler)
             }
@@ -160,12 +189,15 @@ final class EtcdGRPC: Sendable {
         let (address, connection) = try await open(endpoint)
         let eventLoop = connection.channel.eventLoop
         let opened = eventLoop.makePromise(of: NIOAsyncChannel<HTTP2Frame.FramePayload, HTTP2Frame.FramePayload>.self)
+        let created = eventLoop.makePromise(of: (any Channel).self)
+        let start = NIODeadline.now()
         let openTimer = eventLoop.scheduleTask(in: openTimeout.timeAmount) {
             opened.fail(Failure.timedOut)
-            connection.channel.close(promise: nil)
+            connection.timedOut(since: start, stream: created.futureResult)
         }
-        let created = eventLoop.makePromise(of: (any Channel).self)
+        opened.futureResult.whenComplete { _ in openTimer.cancel() }
         created.futureResult.whenFailure { opened.fail($0) }
+        created.futureResult.whenSuccess { stream in opened.futureResult.whenFailure { _ in stream.close(promise: nil) } }
         connection.multiplexer.createStreamChannel(promise: created) { channel in
             channel.eventLoop.makeCompletedFuture {
                 opened.succeed(try NIOAsyncChannel(wrappingChannelSynchronously: channel))
@@ -267,12 +299,14 @@ final class EtcdGRPC: Sendable {
             stream.targetWindowSize = 1 << 20
             let tls = self.tls
             let tlsFailure = TLSFailure()
+            let activity = ReadActivity()
             let future = ClientBootstrap(group: group)
                 .connectTimeout(connectTimeout.timeAmount)
                 .channelOption(.socketOption(.tcp_nodelay), value: 1)
                 .channelInitializer { channel in
                     channel.eventLoop.makeCompletedFuture {
                         let pipeline = channel.pipeline.syncOperations
+                        try pipeline.addHandler(ReadActivityRecorder(activity: activity))
                         if let tls {
                             // No SNI for an IP address; NIOSSL then checks the address against
                             // the certificate's IP names instead of a host name.
@@ -289,7 +323,8 @@ final class EtcdGRPC: Sendable {
                 .flatMap { channel in
                     Self.handshake(channel, secure: tls != nil).flatMap {
                         channel.pipeline.handler(type: NIOHTTP2Handler.self).flatMapThrowing { handler in
-                            Connection(channel: channel, multiplexer: try handler.syncMultiplexer(), tlsFailure: tlsFailure)
+                            Connection(channel: channel, multiplexer: try handler.syncMultiplexer(), tlsFailure: tlsFailure,
+                                       activity: activity)
                         }
                     }.flatMapErrorThrowing { error in
                         channel.close(promise: nil)
@@ -349,151 +384,5 @@ final class EtcdGRPC: Sendable {
             self.port = port
             authority = String(rest)
         }
-    }
-}
-
-/// Completes `promise` with the protocol ALPN agreed on once the TLS handshake is done, or with
-/// the error that ended it; keeps a TLS error that ends the connection later.
-private final class HandshakeWaiter: ChannelInboundHandler, @unchecked Sendable {
-    // @unchecked: used only on its connection's event loop.
-    typealias InboundIn = Any
-    let promise: EventLoopPromise<String?>
-    let failure: EtcdGRPC.TLSFailure
-
-    init(promise: EventLoopPromise<String?>, failure: EtcdGRPC.TLSFailure) {
-        self.promise = promise
-        self.failure = failure
-    }
-
-    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
-        if let event = event as? TLSUserEvent, case .handshakeCompleted(let negotiated) = event {
-            promise.succeed(negotiated)
-        }
-        context.fireUserInboundEventTriggered(event)
-    }
-
-    func errorCaught(context: ChannelHandlerContext, error: any Error) {
-        if error is NIOSSLError || error is BoringSSLError { failure.error.withLock { $0 = error } }
-        promise.fail(error)
-        context.fireErrorCaught(error)
-    }
-
-    func channelInactive(context: ChannelHandlerContext) {
-        promise.fail(EtcdGRPC.Failure.notSent("connection closed during the TLS handshake"))
-        context.fireChannelInactive()
-    }
-
-    func handlerRemoved(context: ChannelHandlerContext) {
-        promise.fail(EtcdGRPC.Failure.notSent("connection closed during the TLS handshake"))
-    }
-}
-
-/// One gRPC unary call on its own HTTP/2 stream: sends the request at once, gathers the answer,
-/// and completes `promise` with the answer's message or the call's failure.
-private final class UnaryCallHandler: ChannelDuplexHandler, @unchecked Sendable {
-    // @unchecked: used only on its stream channel's event loop.
-    typealias InboundIn = HTTP2Frame.FramePayload
-    typealias OutboundIn = Never
-    typealias OutboundOut = HTTP2Frame.FramePayload
-
-    let method: String
-    let scheme: String
-    let authority: String
-    let message: ByteBuffer
-    let promise: EventLoopPromise<ByteBuffer>
-    private var body: ByteBuffer?
-    private var headersSeen = false
-    private var httpStatus = ""
-
-    init(method: String, scheme: String, authority: String, message: ByteBuffer, promise: EventLoopPromise<ByteBuffer>) {
-        self.method = method
-        self.scheme = scheme
-        self.authority = authority
-        self.message = message
-        self.promise = promise
-    }
-
-    func handlerAdded(context: ChannelHandlerContext) {
-        if context.channel.isActive { send(context) }
-    }
-
-    func channelActive(context: ChannelHandlerContext) {
-        send(context)
-        context.fireChannelActive()
-    }
-
-    private var sent = false
-
-    private func send(_ context: ChannelHandlerContext) {
-        guard !sent else { return }
-        sent = true
-        let headers = EtcdGRPC.requestHeaders(method: method, scheme: scheme, authority: authority)
-        context.write(wrapOutboundOut(.headers(.init(headers: headers))), promise: nil)
-        context.writeAndFlush(wrapOutboundOut(.data(.init(data: .byteBuffer(EtcdGRPC.framed(message)), endStream: true))),
-                              promise: nil)
-    }
-
-    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        switch unwrapInboundIn(data) {
-        case .headers(let frame):
-            if !headersSeen {
-                headersSeen = true
-                httpStatus = frame.headers.first(name: ":status") ?? ""
-                // A trailers-only answer (how gRPC sends most errors) ends here.
-                if frame.endStream { finish(context, trailers: frame.headers) }
-            } else {
-                finish(context, trailers: frame.headers)
-            }
-        case .data(let frame):
-            if case .byteBuffer(var chunk) = frame.data {
-                if (body?.readableBytes ?? 0) + chunk.readableBytes > EtcdGRPC.maxMessageBytes + 5 {
-                    fail(context, .broken("answer larger than \(EtcdGRPC.maxMessageBytes) bytes"))
-                    return
-                }
-                if body == nil { body = chunk } else { body?.writeBuffer(&chunk) }
-            }
-            if frame.endStream { fail(context, .broken("answer ended without gRPC trailers")) }
-        default:
-            break
-        }
-    }
-
-    private func finish(_ context: ChannelHandlerContext, trailers: HPACKHeaders) {
-        guard httpStatus == "200" else {
-            fail(context, .broken("HTTP status \(httpStatus)"))
-            return
-        }
-        guard let status = trailers.first(name: "grpc-status").flatMap({ Int($0) }) else {
-            fail(context, .broken("answer without grpc-status"))
-            return
-        }
-        guard status == 0 else {
-            let text = trailers.first(name: "grpc-message").map { $0.removingPercentEncoding ?? $0 } ?? ""
-            fail(context, .status(code: status, message: text))
-            return
-        }
-        guard var body, let compressed = body.readInteger(as: UInt8.self), let length = body.readInteger(as: UInt32.self),
-              compressed == 0, let message = body.readSlice(length: Int(length))
-        else {
-            fail(context, .broken("malformed gRPC message"))
-            return
-        }
-        promise.succeed(message)
-        context.close(promise: nil)
-    }
-
-    private func fail(_ context: ChannelHandlerContext, _ failure: EtcdGRPC.Failure) {
-        promise.fail(failure)
-        context.close(promise: nil)
-    }
-
-    func errorCaught(context: ChannelHandlerContext, error: any Error) {
-        fail(context, .broken("\(error)"))
-    }
-
-    func channelInactive(context: ChannelHandlerContext) {
-        // Only a promise's first result counts; after an answer this changes nothing.
-        promise.fail(EtcdGRPC.Failure.broken("stream closed before the answer"))
-        context.fireChannelInactive()
     }
 }

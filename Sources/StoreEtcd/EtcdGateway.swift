@@ -60,6 +60,10 @@ final class EtcdGateway: Sendable {
 
     /// The most a retry waits at one member (see `call`).
     static let retryAttemptTimeout = Duration.milliseconds(750)
+    /// How late past its deadline an attempt may end before the lateness is taken for a pause
+    /// of this process rather than a slow member (a timer fires within milliseconds when the
+    /// process runs; a busy machine may add a few hundred).
+    static let stallAllowance = Duration.seconds(1)
 
     let endpoints: [String]
     let requestTimeout: Duration
@@ -168,7 +172,8 @@ final class EtcdGateway: Sendable {
         let body = method == nil ? try JSONEncoder().encode(request) : Data()
         let message = method == nil ? ByteBuffer() : request.protobuf
         state.withLock { $0.calls[path, default: 0] += 1 }
-        let deadline = ContinuousClock.now + requestTimeout
+        var deadline = ContinuousClock.now + requestTimeout
+        var extended = false
         var index = preferredEndpoint
         var mayHaveRunBefore = false
         var failures = 0
@@ -176,6 +181,7 @@ final class EtcdGateway: Sendable {
         while true {
             try Task.checkCancellation()
             let remaining = deadline - .now
+            var attemptStart = ContinuousClock.now, attemptLimit = Duration.zero
             guard remaining > .zero else {
                 throw StoreError(.unavailable, "etcd: no member answered \(path) within \(requestTimeout) "
                     + "(\(endpoints.joined(separator: ",")); last failure: \(lastFailure))")
@@ -186,6 +192,8 @@ final class EtcdGateway: Sendable {
                 // a proposal made after the election commits in milliseconds. So retries give up
                 // sooner than first attempts.
                 let limit = failures == 0 ? attemptTimeout : min(attemptTimeout, Self.retryAttemptTimeout)
+                attemptStart = .now
+                attemptLimit = min(limit, remaining)
                 let response: Response
                 if let grpc, let method {
                     let answer = try await unary(grpc, endpoints[index], method, message, timeout: min(limit, remaining))
@@ -209,6 +217,14 @@ final class EtcdGateway: Sendable {
                     lastFailure = "\(endpoints[index]): \(why)"
                     mayHaveRunBefore = true
                 }
+            }
+            if !extended, ContinuousClock.now - attemptStart > attemptLimit + Self.stallAllowance {
+                // The attempt ended far past its own deadline: this process was not running
+                // (SIGSTOP, a paused VM), so the member never had the time it was given. One
+                // real attempt more, even if the whole call's deadline passed meanwhile; after a
+                // pause every call in flight times out at once, and failing them all lost writes.
+                extended = true
+                deadline = max(deadline, .now + attemptTimeout)
             }
             logger.debug("etcd request failed over", metadata: [
                 "etcd.path": "\(path)", "etcd.endpoint": "\(endpoints[index])", "etcd.failure": "\(lastFailure)",

@@ -37,7 +37,7 @@ extension EtcdStore {
                     requestTimeout: Duration = .seconds(10), attemptTimeout: Duration = .seconds(2),
                     connectTimeout: Duration = .seconds(1), watchIdleCheck: Duration = .seconds(5),
                     connectionsPerEndpoint: Int = 16, watchLimits: WatchLimits = WatchLimits(),
-                    transport: Transport = .gateway) {
+                    transport: Transport = .grpc) {
             self.endpoints = endpoints
             self.keyPrefix = keyPrefix
             self.tls = tls
@@ -60,14 +60,12 @@ extension EtcdStore {
     /// How the store's requests (reads, txns, lease grants and revokes) travel.
     public enum Transport: String, Sendable, Hashable, CaseIterable {
         /// etcd's gRPC API over HTTP/2 (TLS with ALPN `h2` for `https://` members), one
-        /// connection per member. Endpoints must be all `http://` or all `https://`; a mixed
-        /// list uses the gateway. Faster (docs/benchmarks.md) but not the default yet: a call that
-        /// times out closes the member's whole connection, failing every other call on it, and
-        /// after a fleetd was frozen past its request timeouts a unit state write failed that way
-        /// was only written again at the agent's next resync (about one run in ten of the
-        /// leader-fencing test on etcd).
+        /// connection per member; the default. Endpoints must be all `http://` or all
+        /// `https://`; a mixed list uses the gateway. A quarter faster on starts than the gateway
+        /// and half the member's CPU (docs/benchmarks.md).
         case grpc
-        /// etcd's JSON gateway (`/v3/...`) over HTTP/1.1 keep-alive connections.
+        /// etcd's JSON gateway (`/v3/...`) over HTTP/1.1 keep-alive connections: for members
+        /// whose gRPC port is not reachable (only a JSON proxy in front of them).
         case gateway
     }
 

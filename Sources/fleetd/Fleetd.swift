@@ -154,11 +154,13 @@ struct Fleetd {
             services += dns.services(store: store, group: MultiThreadedEventLoopGroup.singleton, logger: logger)
                 .map { .init(service: $0) }
         }
-        logger.info("fleetd starting", metadata: [
+        var started: Logger.Metadata = [
             "machine.id": "\(machine.id)", "fleetd.api": "\(socket)",
             "fleetd.store": "\(settings.store)", "fleetd.public_ip": "\(settings.publicIP)",
             "fleetd.tls": "\(tls.map { "on, as \($0.identity)" } ?? "off")",
-        ])
+        ]
+        if case .etcd = settings.store { started["fleetd.etcd_transport"] = "\(settings.etcdTransport.rawValue)" }
+        logger.info("fleetd starting", metadata: started)
         let group = ServiceGroup(configuration: .init(services: services, gracefulShutdownSignals: [.sigterm, .sigint],
                                                       logger: logger))
         try await group.run()

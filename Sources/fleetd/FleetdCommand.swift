@@ -52,7 +52,7 @@ struct FleetdCommand: AsyncParsableCommand {
     var etcdCertFile: String?
     @Option(help: "etcd TLS client key file.")
     var etcdKeyFile: String?
-    @Option(help: "How fleetd talks to etcd: 'gateway' (default; etcd's JSON gateway over HTTP/1.1) or 'grpc' (etcd's gRPC API over HTTP/2, with or without TLS: faster, experimental).")
+    @Option(help: "How fleetd talks to etcd: 'grpc' (default; etcd's gRPC API over HTTP/2, with or without TLS) or 'gateway' (etcd's JSON gateway over HTTP/1.1: slower, for members reached only through a JSON proxy).")
     var etcdTransport: String?
 
     @Option(help: "TLS on the TCP listeners (--keys-listen, --api-listen): the cluster CA (PEM); clients must present a certificate it issued. Give --tls-ca, --tls-cert and --tls-key together (see fleetctl cluster --help).")

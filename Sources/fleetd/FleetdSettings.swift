@@ -74,7 +74,7 @@ struct FleetdSettings: Sendable {
         var r = SettingResolver(sources)
         // Looked up whichever store it is, so --print-config shows them all.
         let etcdPrefix = r.text(.etcdKeyPrefix, default: "/fleet-cluster").text
-        let transport = r.text(.etcdTransport, default: "gateway")
+        let transport = r.text(.etcdTransport, default: "grpc")
         guard let etcdTransport = EtcdStore.Transport(rawValue: transport.text) else {
             throw r.invalid(.etcdTransport, transport, "must be 'grpc' or 'gateway'")
         }

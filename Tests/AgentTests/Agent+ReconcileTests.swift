@@ -241,6 +241,33 @@ import Testing
             #expect(await systemd.stops[stop.rawValue] == nil, "an outage shorter than the fence point stops nothing")
         }
     }
+
+    /// Issue 16: a state write that fails (a store call spanning a freeze of the fleetd, an
+    /// election) is tried again within a second or so, not left until the resync (here 10 min).
+    @Test func aStateWriteRefusedByTheStoreIsWrittenOnceItIsBack() async throws {
+        let store = CuttableStore(InMemoryStore())
+        let registry = Registry(store: store)
+        try await registry.ensureCluster(create: true, by: machine.id)
+        let systemd = InMemoryUnitManager()
+        let name = try UnitName("web@1.service")
+        try await registry.createUnit(name, file: file, desiredState: .launched)
+        try await registry.setAssignment(machine.id, name, Assignment(hash: file.hash, desiredState: .launched))
+        let agent = Agent(registry: registry, units: systemd,
+                          configuration: .init(machine: machine, ttl: 30, resyncInterval: .seconds(600)), logger: quiet)
+        try await running(agent) {
+            try await eventually("web@1 is published active") {
+                try await registry.states().contains { $0.name == name && $0.activeState == .active }
+            }
+            store.cut(true)
+            let refusedBefore = store.refusedWrites
+            await systemd.setState(name.rawValue, activeState: .failed, subState: "failed")
+            try await eventually("the store refused the state write") { store.refusedWrites > refusedBefore }
+            store.cut(false)
+            try await eventually("the failed state is published without waiting for the resync") {
+                try await registry.states().contains { $0.name == name && $0.activeState == .failed }
+            }
+        }
+    }
 }
 
 /// A store whose every call fails while it is cut, as when the network to it is down; watches
@@ -248,6 +275,10 @@ import Testing
 final class CuttableStore: KeyValueStore {
     let base: any KeyValueStore
     private let isCut = Mutex(false)
+    private let refused = Mutex(0)
+
+    /// Writes refused while cut, so far.
+    var refusedWrites: Int { refused.withLock { $0 } }
 
     init(_ base: any KeyValueStore) { self.base = base }
 
@@ -263,7 +294,10 @@ final class CuttableStore: KeyValueStore {
     }
 
     func apply(_ write: StoreWrite) async throws -> StoreEvent {
-        try check()
+        do { try check() } catch {
+            refused.withLock { $0 += 1 }
+            throw error
+        }
         return try await base.apply(write)
     }
 

@@ -14,13 +14,14 @@ import Testing
 
         init(blockFirst: Bool) { self.blockFirst = blockFirst }
 
-        func write(_ unit: UnitName, _ operation: StatePublisher.Operation) async {
+        func write(_ unit: UnitName, _ operation: StatePublisher.Operation) async -> Bool {
             let first = started.withLock { started in defer { started = true }; return !started }
             if blockFirst && first {
                 firstStarted.continuation.yield()
                 for await _ in gate.stream { break }
             }
             writes.withLock { $0.append("\(operation) \(unit)") }
+            return true
         }
     }
 
@@ -62,7 +63,7 @@ import Testing
     }
 
     @Test func drainReturnsAtOnceWhenIdle() async {
-        let publisher = StatePublisher { _, _ in }
+        let publisher = StatePublisher { _, _ in true }
         await publisher.drain()
     }
 }
