@@ -2,14 +2,15 @@ import FleetStore
 import Foundation
 import Synchronization
 
-/// Group commit for write txns: while a few are on their way to etcd, the writes that come in
+/// Group commit for write txns: while one is on its way to etcd, the writes that come in
 /// meanwhile wait and then go together as one txn of nested txns (etcd 3.3+), each keeping its
 /// own compares, branches and answer.
 ///
 /// A start of 200 units is some 1,500 small writes from three fleetds, and on etcd each cost a
 /// JSON request through the gateway, a raft entry and a watch message per watcher; batched they
-/// cost one each per batch. A lone write is sent at once, as before: batching only happens while
-/// ``maxInFlight`` txns are already out, so it adds no wait that the writes were not already in.
+/// cost one each per batch. A lone write is sent at once; one that comes while ``maxInFlight``
+/// txns are out waits for one of them to be answered (a round trip at most) and goes with
+/// everything else that came meanwhile.
 ///
 /// etcd evaluates every compare of a txn, nested ones included, before it applies any op. So
 /// writes share a batch only when none writes a key that another one's compares or reads look
@@ -108,7 +109,10 @@ final class EtcdTxnBatcher: Sendable {
     }
 
     let gateway: EtcdGateway
-    /// Txns on their way at once before further writes wait to be batched.
+    /// Txns on their way at once before further writes wait to be batched. One: over gRPC a
+    /// request costs the member little and a raft entry (apply, watch events, WAL) is what
+    /// counts, so the fewer and larger the batches the better; a start of 200 units on etcd took
+    /// 1,528 ms (median of 18) with one against 1,652 ms with four (docs/benchmarks.md).
     let maxInFlight: Int
     /// The most writes in one batch. etcd refuses a txn of more than 128 ops (`--max-txn-ops`),
     /// nested ones counting against what their parent leaves: 32 leave each write 96.
@@ -117,7 +121,7 @@ final class EtcdTxnBatcher: Sendable {
     static let maxBatchBytes = 256 << 10
     private let state = Mutex(State())
 
-    init(gateway: EtcdGateway, maxInFlight: Int = 4, maxBatch: Int = 32) {
+    init(gateway: EtcdGateway, maxInFlight: Int = 1, maxBatch: Int = 32) {
         self.gateway = gateway
         self.maxInFlight = max(1, maxInFlight)
         self.maxBatch = min(max(1, maxBatch), 64)
