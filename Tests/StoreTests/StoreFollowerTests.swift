@@ -102,8 +102,10 @@ import Testing
         let start = ContinuousClock.now
         try await store.set("/d/a", "1")  // the silent watch never delivers it
         await recorder.wait(for: "the change, through a new watch", within: 3) { $0.compactMap(\.storeEvent).count == 1 }
+        // Without the silence check the change never arrives (the wait above fails at 3 s); 2 s
+        // of slack is for a loaded machine (1.36 s was seen with the whole suite on two cores).
         let elapsed = ContinuousClock.now - start
-        #expect(elapsed < silence + .seconds(1), "took \(elapsed)")
+        #expect(elapsed < silence + .seconds(2), "took \(elapsed)")
         #expect(counters.silences >= 1)
         #expect(store.watchCalls.prefix(2) == [1, 1])
         #expect(recorder.events.map(\.index) == [1])
