@@ -1,5 +1,6 @@
 import AsyncHTTPClient
 import FleetAPIClient
+import FleetHTTPServer
 import FleetRegistry
 import FleetStore
 import FleetUnit
@@ -144,7 +145,7 @@ public struct APIRoutes: Sendable {
 
     func name(_ context: some RequestContext) throws -> String {
         let raw = context.parameters.get("name") ?? ""
-        return raw.removingPercentEncoding ?? raw
+        return PercentDecoding.decode(raw) ?? raw
     }
 
     func json(_ value: some Encodable, status: HTTPResponse.Status = .ok) throws -> Response {

@@ -77,8 +77,11 @@ public struct NodeTLS: Sendable {
     /// The identity in a peer certificate BoringSSL has already checked against the cluster CA
     /// (a listener's handshake); nil if it names no valid fleet identity.
     public static func identity(of peer: NIOSSLCertificate) -> PeerIdentity? {
-        guard let der = try? peer.toDERBytes(), let certificate = try? Certificate(derEncoded: der) else { return nil }
-        return try? PeerIdentity(certificate: certificate)
+        guard let der = try? peer.toDERBytes() else { return nil }
+        return PeerIdentityCache.shared.identity(of: der) {
+            guard let certificate = try? Certificate(derEncoded: der) else { return nil }
+            return try? PeerIdentity(certificate: certificate)
+        }
     }
 
     static func nioCertificate(_ certificate: Certificate) throws -> NIOSSLCertificate {

@@ -1,3 +1,4 @@
+import FleetHTTPServer
 import Foundation
 import HTTPTypes
 import Hummingbird
@@ -12,7 +13,7 @@ extension KeysAPI {
     ///
     /// - Returns: the 301 response, or nil when the path is clean (or has `..`).
     static func redirectToCleanPath(_ request: Request) -> Response? {
-        let decoded = request.uri.path.removingPercentEncoding ?? request.uri.path
+        let decoded = PercentDecoding.decode(request.uri.path) ?? request.uri.path
         guard let clean = cleanPath(decoded), clean != decoded else { return nil }
         let encoded = clean.addingPercentEncoding(withAllowedCharacters: .urlPathAllowed) ?? clean
         var location = encoded

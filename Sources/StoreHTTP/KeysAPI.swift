@@ -221,7 +221,7 @@ public struct KeysAPI: Sendable {
     /// The key a request path names (percent-decoded, not yet normalized). Public because
     /// fleetd's role checks must read a path exactly as the keys API does.
     public static func key(of path: String) -> String {
-        let decoded = path.removingPercentEncoding ?? path
+        let decoded = PercentDecoding.decode(path) ?? path
         return String(decoded.dropFirst("/v2/keys".count))
     }
 

@@ -1,3 +1,4 @@
+import FleetHTTPServer
 import FleetStore
 import Foundation
 
@@ -18,12 +19,7 @@ public struct V2Parameters: Sendable {
     }
 
     static func decode(_ text: Substring) -> String {
-        // Most names and values have nothing to decode, and Foundation's decoding is costly per
-        // call (it showed in the profile of an idle store serving presence refreshes).
-        guard text.utf8.contains(where: { $0 == UInt8(ascii: "%") || $0 == UInt8(ascii: "+") }) else {
-            return String(text)
-        }
-        return String(text).replacingOccurrences(of: "+", with: " ").removingPercentEncoding ?? String(text)
+        PercentDecoding.decode(text, plusAsSpace: true) ?? String(text)
     }
 
     /// The first value of `name`: the query string's before the form body's.

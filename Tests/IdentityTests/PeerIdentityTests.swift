@@ -1,6 +1,7 @@
 import Crypto
 import Foundation
 import Testing
+import SwiftASN1
 import X509
 
 @testable import FleetIdentity
@@ -41,5 +42,31 @@ struct PeerIdentityTests {
     func otherNames() throws {
         let identity = try PeerIdentity(certificate: try certificate(uris: ["https://example.com", "fleet://role/admin"]))
         #expect(identity == PeerIdentity(role: .admin, machineID: nil))
+    }
+
+    /// The cache of identities by certificate bytes never answers one certificate with
+    /// another's identity, and an unreadable certificate is not remembered.
+    @Test("identities are cached by the certificate's bytes, never mixed up")
+    func cachedByBytes() throws {
+        let cache = PeerIdentityCache()
+        var reads = 0
+        let machines = try (0..<3).map { index in
+            try certificate(uris: ["fleet://role/machine", "fleet://machine/m\(index)"])
+        }
+        for _ in 0..<2 {
+            for (index, machine) in machines.enumerated() {
+                var serializer = DER.Serializer()
+                try serializer.serialize(machine)
+                let identity = cache.identity(of: serializer.serializedBytes) {
+                    reads += 1
+                    return try? PeerIdentity(certificate: machine)
+                }
+                #expect(identity == PeerIdentity(role: .machine, machineID: "m\(index)"))
+            }
+        }
+        #expect(reads == 3, "each certificate is parsed once")
+        #expect(cache.identity(of: [1, 2, 3]) { nil } == nil)
+        #expect(cache.identity(of: [1, 2, 3]) { PeerIdentity(role: .admin, machineID: nil) }?.role == .admin,
+                "a certificate that named nobody was not remembered")
     }
 }
