@@ -20,9 +20,4 @@ public final class ConsecutiveFailures<Key: Hashable & Sendable>: Sendable {
     public func recovered(_ key: Key) -> Int? {
         counts.withLock { $0.removeValue(forKey: key) }
     }
-
-    /// The key is gone for good (its retries gave up, or it was withdrawn).
-    public func forget(_ key: Key) {
-        _ = counts.withLock { $0.removeValue(forKey: key) }
-    }
 }

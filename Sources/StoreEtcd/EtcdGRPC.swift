@@ -206,9 +206,10 @@ final class EtcdGRPC: Sendable {
         let call: NIOAsyncChannel<HTTP2Frame.FramePayload, HTTP2Frame.FramePayload>
         do {
             call = try await opened.futureResult.get()
-            openTimer.cancel()
+        } catch Failure.timedOut {
+            // The timer already closed what was stuck: the stream, or the connection if silent.
+            throw Failure.notSent("opening a stream took over \(openTimeout)")
         } catch {
-            openTimer.cancel()
             drop(connection)
             throw Failure.notSent("cannot open a stream: \(error)")
         }

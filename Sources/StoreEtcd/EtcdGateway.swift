@@ -181,25 +181,23 @@ final class EtcdGateway: Sendable {
         while true {
             try Task.checkCancellation()
             let remaining = deadline - .now
-            var attemptStart = ContinuousClock.now, attemptLimit = Duration.zero
             guard remaining > .zero else {
                 throw StoreError(.unavailable, "etcd: no member answered \(path) within \(requestTimeout) "
                     + "(\(endpoints.joined(separator: ",")); last failure: \(lastFailure))")
             }
+            // Once an attempt has failed the cluster is likely electing, and a member that
+            // forwarded our proposal to a dead leader would hold it until its own 5 s timeout;
+            // a proposal made after the election commits in milliseconds. So retries give up
+            // sooner than first attempts.
+            let limit = min(failures == 0 ? attemptTimeout : min(attemptTimeout, Self.retryAttemptTimeout), remaining)
+            let attemptStart = ContinuousClock.now
             do {
-                // Once an attempt has failed the cluster is likely electing, and a member that
-                // forwarded our proposal to a dead leader would hold it until its own 5 s timeout;
-                // a proposal made after the election commits in milliseconds. So retries give up
-                // sooner than first attempts.
-                let limit = failures == 0 ? attemptTimeout : min(attemptTimeout, Self.retryAttemptTimeout)
-                attemptStart = .now
-                attemptLimit = min(limit, remaining)
                 let response: Response
                 if let grpc, let method {
-                    let answer = try await unary(grpc, endpoints[index], method, message, timeout: min(limit, remaining))
+                    let answer = try await unary(grpc, endpoints[index], method, message, timeout: limit)
                     response = try Self.decode(Response.self, fromProtobuf: answer, path: path)
                 } else {
-                    let data = try await attempt(endpoints[index], path, body, timeout: min(limit, remaining))
+                    let data = try await attempt(endpoints[index], path, body, timeout: limit)
                     response = try Self.decode(Response.self, from: data, path: path)
                 }
                 state.withLock {
@@ -218,7 +216,7 @@ final class EtcdGateway: Sendable {
                     mayHaveRunBefore = true
                 }
             }
-            if !extended, ContinuousClock.now - attemptStart > attemptLimit + Self.stallAllowance {
+            if !extended, ContinuousClock.now - attemptStart > limit + Self.stallAllowance {
                 // The attempt ended far past its own deadline: this process was not running
                 // (SIGSTOP, a paused VM), so the member never had the time it was given. One
                 // real attempt more, even if the whole call's deadline passed meanwhile; after a
