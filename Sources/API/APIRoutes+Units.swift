@@ -23,14 +23,15 @@ extension APIRoutes {
         // Every unit's contents at once, each distinct hash read once and then cached: one read
         // per unit per listing was a store round trip each on etcd (fleetctl polls this).
         let files = try await unitFiles.files(all.map(\.hash), from: registry)
-        return all.map { entity($0, file: files[$0.hash], states: published) }
+        let current = CurrentState(states: published)
+        return all.map { entity($0, file: files[$0.hash], current: current) }
     }
 
-    func entity(_ unit: UnitRecord, file: UnitFile?, states: [UnitStateRecord]) -> UnitEntity {
+    func entity(_ unit: UnitRecord, file: UnitFile?, current: CurrentState) -> UnitEntity {
         let isGlobal = file.map { XFleetRequirements(unit: unit.name, file: $0).isGlobal } ?? false
         return UnitEntity(name: unit.name.rawValue, options: file?.options ?? [],
                           desiredState: unit.desiredState.rawValue,
-                          currentState: isGlobal ? nil : CurrentState.of(unit, states: states).rawValue,
+                          currentState: isGlobal ? nil : current.of(unit).rawValue,
                           machineID: unit.target?.rawValue, unplaceableReason: unit.unplaceableReason)
     }
 
@@ -40,7 +41,7 @@ extension APIRoutes {
         }
         async let file = unitFiles.file(unit.hash, from: registry)
         async let states = registry.states()
-        return entity(unit, file: try await file, states: try await states)
+        return entity(unit, file: try await file, current: CurrentState(states: try await states.filter { $0.name == unit.name }))
     }
 
     func deleteUnit(_ raw: String) async throws -> Response {

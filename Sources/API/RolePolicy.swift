@@ -30,9 +30,16 @@ import HTTPTypes
 public struct RolePolicy: Sendable {
     /// The registry's key prefix (`fleetd --prefix`, default `/fleet`), normalized.
     let prefix: String
+    /// The directories that hold machines' own records (`<prefix>/machines`, `<prefix>/states`),
+    /// and the prefix's segments: made once, as every write a machine sends is checked against
+    /// them (a presence refresh every second from each machine).
+    let recordRoots: [String]
+    let prefixSegments: [Substring]
 
     public init(prefix: String) {
         self.prefix = (try? StoreKey.normalize(prefix)) ?? prefix
+        recordRoots = [self.prefix + "/machines", self.prefix + "/states"].map { $0.replacingOccurrences(of: "//", with: "/") }
+        prefixSegments = self.prefix.split(separator: "/")
     }
 
     /// Why `peer` may not make this request, or nil when it may. `engineLeader` is the machine
@@ -103,8 +110,7 @@ public struct RolePolicy: Sendable {
     /// Why `key` is another machine's presence or states (or a directory that holds them), for
     /// the machine `id`; nil when it is not.
     func othersRecord(key: String, id: String) -> String? {
-        let roots = [prefix + "/machines", prefix + "/states"].map { $0.replacingOccurrences(of: "//", with: "/") }
-        if roots.contains(where: { key == "/" || $0 == key || $0.hasPrefix(key + "/") }) {
+        if recordRoots.contains(where: { key == "/" || $0 == key || $0.hasPrefix(key + "/") }) {
             return "a machine may not write \(key): it holds other machines' records"
         }
         guard let rest = relative(key), rest.count >= 2 else { return nil }  // machines|states, <id>|<unit>, ...
@@ -143,10 +149,9 @@ public struct RolePolicy: Sendable {
 
     /// The segments of `key` below the prefix; nil when it is not below it.
     func relative(_ key: String) -> [Substring]? {
-        let base = prefix.split(separator: "/")
         let parts = key.split(separator: "/")
-        guard parts.count > base.count, parts.starts(with: base) else { return nil }
-        return Array(parts.dropFirst(base.count))
+        guard parts.count > prefixSegments.count, parts.starts(with: prefixSegments) else { return nil }
+        return Array(parts.dropFirst(prefixSegments.count))
     }
 
     static func isRead(_ method: HTTPRequest.Method) -> Bool { method == .get || method == .head }

@@ -46,6 +46,17 @@ public enum StoreKey {
         return key == prefix || key.hasPrefix(prefix + "/")
     }
 
+    /// Whether ``basename(of:)`` of `key` is `name`, comparing bytes (as the store compares
+    /// keys) without making a string: registry reads look up each unit's few children this way.
+    public static func lastSegment(of key: String, is name: String) -> Bool {
+        let bytes = key.utf8, wanted = name.utf8, slash = UInt8(ascii: "/")
+        guard bytes.count > wanted.count else {
+            return bytes.count == wanted.count && !bytes.contains(slash) && bytes.elementsEqual(wanted)
+        }
+        let start = bytes.index(bytes.endIndex, offsetBy: -wanted.count)
+        return bytes[bytes.index(before: start)] == slash && !wanted.contains(slash) && bytes[start...].elementsEqual(wanted)
+    }
+
     /// `/a/b/c` → `c`.
     public static func basename(of key: String) -> String {
         guard let slash = key.lastIndex(of: "/") else { return key }

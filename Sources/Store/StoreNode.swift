@@ -57,6 +57,6 @@ public struct StoreNode: Sendable, Hashable {
 
     /// The direct child named `name`, if the node was read with its children.
     public func child(_ name: String) -> StoreNode? {
-        nodes?.first { StoreKey.basename(of: $0.key) == name }
+        nodes?.first { StoreKey.lastSegment(of: $0.key, is: name) }
     }
 }

@@ -2,10 +2,12 @@ import Glibc
 
 /// Which D-Bus connection a ``SystemdUnitManager`` uses to reach systemd.
 public enum SystemdBusAddress: Sendable, Hashable {
-    /// The system bus: the system instance of systemd (production fleetd).
+    /// The system instance of systemd (production fleetd): its own socket
+    /// `/run/systemd/private` when running as root, as `systemctl` does, else the system bus.
     case system
-    /// The user's session bus: `$DBUS_SESSION_BUS_ADDRESS`, else `$XDG_RUNTIME_DIR/bus`
-    /// (a `systemd --user` instance, as on the test rig).
+    /// A `systemd --user` instance (as on the test rig): its own socket
+    /// `$XDG_RUNTIME_DIR/systemd/private`, else the user's session bus
+    /// (`$DBUS_SESSION_BUS_ADDRESS`, else `$XDG_RUNTIME_DIR/bus`).
     case user
     /// An explicit D-Bus address such as `unix:path=/run/user/0/bus`, connected to as a bus client.
     case address(String)

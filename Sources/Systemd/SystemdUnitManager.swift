@@ -8,8 +8,9 @@ import FleetUnit
 ///
 /// After connecting it calls `Manager.Subscribe` and matches `PropertiesChanged` for all unit
 /// objects; ``stateChanges`` reports watched units from those signals, never by polling.
-/// The stream finishes when the manager is closed or the connection is lost; build a new
-/// manager to reconnect.
+/// A lost connection (systemd re-executed, the bus daemon restarted) is made anew by itself:
+/// calls fail meanwhile, and every watched unit whose state changed is reported once it is back.
+/// The stream finishes when the manager is closed.
 ///
 /// ```swift
 /// let units = try SystemdUnitManager(bus: .system, unitDirectory: "/run/systemd/system")
@@ -22,6 +23,9 @@ public final class SystemdUnitManager: UnitManager {
     /// Where ``writeUnitFile(_:contents:)`` puts unit files.
     public let unitDirectory: String
     private let loop: BusLoop
+    /// Whether the connection goes straight to the manager's own socket rather than through the
+    /// bus daemon (see ``SystemdBusAddress``); fleetd logs it at start.
+    public let isDirect: Bool
 
     /// Connects to `bus`; subscription to systemd's signals follows on the bus thread.
     ///
@@ -35,6 +39,7 @@ public final class SystemdUnitManager: UnitManager {
     public init(bus: SystemdBusAddress, unitDirectory: String) throws {
         let (stream, continuation) = AsyncStream<(unit: String, state: SystemdUnitState)>.makeStream()
         let connection = try BusConnection(address: bus, changes: continuation)
+        self.isDirect = connection.isDirect
         self.loop = try BusLoop(connection: connection)
         self.stateChanges = stream
         self.unitDirectory = unitDirectory

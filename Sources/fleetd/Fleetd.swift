@@ -160,6 +160,7 @@ struct Fleetd {
             "fleetd.tls": "\(tls.map { "on, as \($0.identity)" } ?? "off")",
         ]
         if case .etcd = settings.store { started["fleetd.etcd_transport"] = "\(settings.etcdTransport.rawValue)" }
+        started["fleetd.systemd_connection"] = "\(units.isDirect ? "direct (the manager's own socket)" : "D-Bus")"
         logger.info("fleetd starting", metadata: started)
         let group = ServiceGroup(configuration: .init(services: services, gracefulShutdownSignals: [.sigterm, .sigint],
                                                       logger: logger))

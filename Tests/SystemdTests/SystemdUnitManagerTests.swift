@@ -138,6 +138,7 @@ struct SystemdUnitManagerTests {
             getenv("DBUS_SESSION_BUS_ADDRESS").map { String(cString: $0) }, "the rig sets DBUS_SESSION_BUS_ADDRESS")
         let directory = try #require(SystemdBusAddress.user.runtimeUnitDirectory)
         let units = try SystemdUnitManager(bus: .address(address), unitDirectory: directory)
+        #expect(!units.isDirect, "an explicit address is a bus client, signals matched by sender")
         let log = StateLog.recording(units.stateChanges)
         let name = TestUnits.uniqueName("address")
         _ = try await units.writeUnitFile(name, contents: TestUnits.sleeping)

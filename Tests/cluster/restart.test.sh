@@ -8,6 +8,9 @@
 #  2. fleetd stopped and not back within the TTL: the systemd-side fence stops the fenced unit
 #     before the engine starts it elsewhere (never two copies); the restart then removes what
 #     moved away meanwhile and adopts the rest.
+#  1b. systemd re-executes (`daemon-reexec`, as a package upgrade does), which closes fleetd's
+#     direct connection: every unit keeps its PID, fleetd (same process) hears of a unit stopped
+#     behind its back and starts one again.
 #  3. `fleetd --drain-on-stop`: a stop stops and unloads the machine's units and withdraws it,
 #     and the engine moves them at once.
 set -uo pipefail
@@ -141,6 +144,23 @@ rounds=$(wc -l <"$WORK/probe") misses=$(grep -c miss "$WORK/probe")
 echo "# DNS probes: $rounds, unanswered: $misses"; grep miss "$WORK/probe" | head -5 | sed 's/^/# /'
 check "every DNS name answered on every running machine throughout ($misses of $rounds unanswered)" test "$misses" -eq 0
 check "nothing was moved: no unit was started again anywhere" same_pids
+
+# --- 1b. systemd re-executes (as a package upgrade does): fleetd carries on -----------------------------
+# fleetd talks to systemd on the manager's own socket, which systemd closes when it re-executes.
+X=$(machine_of hello@1.service)
+fleetd_pid() { "$RIGCMD" exec "$X" systemctl --user show -p MainPID --value fleetd; }
+before_reexec=$(fleetd_pid)
+check "machine $X: fleetd reaches systemd on the manager's own socket" grep -q "systemd_connection=direct" "$(log_of "$X")/fleetd.log"
+check "machine $X: systemctl --user daemon-reexec" "$RIGCMD" exec "$X" timeout 20 systemctl --user daemon-reexec
+check "after the re-exec: every unit keeps its main PID" same_pids
+check "machine $X: hello@1 stopped behind fleet's back" "$RIGCMD" exec "$X" systemctl --user stop hello@1.service
+wait_until 10 "list-units shows hello@1 inactive: systemd's news reaches fleetd after the re-exec" \
+  bash -c "'$FLEET_BIN/fleetctl' list-units --no-legend --fields unit,active | grep -qE '^hello@1.service[[:space:]]+inactive'"
+check "fleetctl stop hello@1.service" fleetctl stop hello@1.service
+check "fleetctl start hello@1.service" fleetctl start hello@1.service
+wait_until 10 "hello@1 runs again on machine $X, started through the new connection" active_on hello@1.service "$X"
+check "machine $X: fleetd is the same process (PID $before_reexec)" test "$(fleetd_pid)" = "$before_reexec"
+record_pids
 
 # --- 2. down past the TTL: the fence still stops the fenced unit, the restart cleans up ---------------
 F=$(machine_of fenced.service)

@@ -11,6 +11,8 @@ typealias UnitStateChange = (unit: String, state: SystemdUnitState)
 /// (`sd_bus_call`), which is fine on that thread and never happens on the cooperative pool.
 final class BusConnection {
     private(set) var bus: OpaquePointer?
+    /// Where ``bus`` was opened, so a lost connection can be made anew (``reconnect()``).
+    private let address: SystemdBusAddress
     private var matchSlot: OpaquePointer?
     private let changes: AsyncStream<UnitStateChange>.Continuation
     private var watched: [String: WatchedUnit] = [:]
@@ -34,56 +36,24 @@ final class BusConnection {
     /// Connects (without waiting for any reply); ``subscribe()`` must then run on the bus thread.
     init(address: SystemdBusAddress, changes: AsyncStream<UnitStateChange>.Continuation) throws(SystemdError) {
         self.bus = try Self.open(address)
+        self.address = address
         self.changes = changes
     }
 
     deinit { close() }
 
-    private static func open(_ address: SystemdBusAddress) throws(SystemdError) -> OpaquePointer {
-        var bus: OpaquePointer?
-        switch address {
-        case .system:
-            let r = sd_bus_open_system(&bus)
-            guard r >= 0, let bus else {
-                throw .systemCall("sd_bus_open_system", result: r, message: "cannot connect to the system bus")
-            }
-            return bus
-        case .user:
-            let r = sd_bus_open_user(&bus)
-            guard r >= 0, let bus else {
-                throw .systemCall(
-                    "sd_bus_open_user", result: r,
-                    message: "cannot connect to the user bus ($DBUS_SESSION_BUS_ADDRESS, else $XDG_RUNTIME_DIR/bus)")
-            }
-            return bus
-        case .address(let address):
-            var r = sd_bus_new(&bus)
-            guard r >= 0, let bus else { throw .systemCall("sd_bus_new", result: r) }
-            var call = "sd_bus_set_address"
-            r = sd_bus_set_address(bus, address)
-            if r >= 0 {
-                call = "sd_bus_set_bus_client"
-                r = sd_bus_set_bus_client(bus, 1)
-            }
-            if r >= 0 {
-                call = "sd_bus_start"
-                r = sd_bus_start(bus)
-            }
-            guard r >= 0 else {
-                sd_bus_unref(bus)
-                throw .systemCall(call, result: r, message: "cannot connect to \(address)")
-            }
-            return bus
-        }
-    }
+    /// True when connected straight to the manager's socket, false through a bus daemon.
+    var isDirect: Bool { bus.map { sd_bus_is_bus_client($0) <= 0 } ?? false }
 
     /// Matches PropertiesChanged of every object systemd sends it for, then `Manager.Subscribe`
     /// (without which systemd emits no unit signals at all).
     func subscribe() throws(SystemdError) {
         guard let bus else { throw .connectionClosed() }
         var slot: OpaquePointer?
+        // On a direct connection to the manager messages carry no sender: match on none there.
+        let sender = sd_bus_is_bus_client(bus) > 0 ? SystemdObjects.destination : nil
         let r = sd_bus_match_signal(
-            bus, &slot, SystemdObjects.destination, nil, SystemdObjects.propertiesInterface, "PropertiesChanged",
+            bus, &slot, sender, nil, SystemdObjects.propertiesInterface, "PropertiesChanged",
             { message, userdata, _ in
                 guard let message, let userdata else { return 0 }
                 Unmanaged<BusConnection>.fromOpaque(userdata).takeUnretainedValue().propertiesChanged(message)
@@ -97,6 +67,11 @@ final class BusConnection {
 
     /// Drops the match, flushes and closes the connection, and ends the state stream.
     func close() {
+        disconnect()
+        changes.finish()
+    }
+
+    private func disconnect() {
         if let matchSlot {
             sd_bus_slot_unref(matchSlot)
             self.matchSlot = nil
@@ -105,7 +80,24 @@ final class BusConnection {
             sd_bus_flush_close_unref(bus)
             self.bus = nil
         }
-        changes.finish()
+    }
+
+    /// Opens the connection anew after it was lost, subscribes again and re-reads every watched
+    /// unit, emitting those whose state changed meanwhile. The state stream goes on.
+    ///
+    /// systemd closes its direct connections when it re-executes (`daemon-reexec`, as a package
+    /// upgrade does); a bus connection is lost when the bus daemon restarts.
+    func reconnect() throws(SystemdError) {
+        disconnect()
+        pendingSignals.removeAll()
+        bus = try Self.open(address)
+        try subscribe()
+        // The new connection's messages are numbered afresh: what was known is no yardstick.
+        for name in watched.keys { watched[name]?.knownAsOf = nil }
+        let names = Array(watched.keys)
+        guard !names.isEmpty else { return }
+        let current = try unitStates(names)
+        for (name, state) in current.states { emit(name, state, asOf: current.asOf) }
     }
 
     // MARK: Event loop integration

@@ -10,9 +10,10 @@ import Synchronization
 /// a continuation, so the cooperative pool never blocks on the bus.
 ///
 /// Each turn of the loop: run queued jobs, `sd_bus_process` until idle and resolve recorded
-/// signals, then poll. The loop ends on ``shutdown()``/``close()`` or when the connection
-/// fails; then it closes the connection (which finishes the state stream) and fails every
-/// job still queued, or queued later, with the reason.
+/// signals, then poll. A lost connection (systemd re-executed, the bus daemon restarted) is
+/// made anew and the loop goes on. The loop ends on ``shutdown()``/``close()`` or when the
+/// connection fails otherwise; then it closes the connection (which finishes the state stream)
+/// and fails every job still queued, or queued later, with the reason.
 final class BusLoop: Sendable {
     struct Job: Sendable {
         let run: @Sendable (BusConnection) -> Void
@@ -148,6 +149,8 @@ final class BusLoop: Sendable {
             do throws(SystemdError) {
                 try connection.dispatch()
                 try wait(connection)
+            } catch where error.code == .connectionClosed {
+                if !reconnect(connection, lost: error) { break }
             } catch {
                 failure = error
             }
@@ -164,6 +167,29 @@ final class BusLoop: Sendable {
         }
         for job in orphans { job.fail(reason) }
         for waiter in waiters { waiter.resume() }
+    }
+
+    /// Makes a lost connection anew (``BusConnection/reconnect()``), trying again after a pause
+    /// that grows from 0.1 to 2 s, until it works or the loop is asked to stop (then false).
+    /// Jobs queued meanwhile fail with `lost`: their callers try again later, as on any error.
+    private func reconnect(_ connection: BusConnection, lost: SystemdError) -> Bool {
+        var pause: Int32 = 100
+        while true {
+            let (jobs, stopping) = state.withLock { state in
+                defer { state.jobs.removeAll() }
+                if case .stopping = state.phase { return (state.jobs, true) }
+                return (state.jobs, false)
+            }
+            for job in jobs { job.fail(lost) }
+            if stopping { return false }
+            if (try? connection.reconnect()) != nil { return true }
+            var wakeUp = pollfd(fd: wakeDescriptor, events: Int16(POLLIN), revents: 0)
+            if poll(&wakeUp, 1, pause) > 0 {
+                var counter: UInt64 = 0
+                _ = Glibc.read(wakeDescriptor, &counter, MemoryLayout<UInt64>.size)
+            }
+            pause = min(pause * 2, 2000)
+        }
     }
 
     /// Sleeps until the bus needs attention, its timeout passes, or ``wake()`` is called.

@@ -29,12 +29,14 @@ final class BusMessage {
 
     deinit { sd_bus_message_unref(pointer) }
 
-    /// Where this message stands among those its sender sent; nil if sd-bus cannot tell.
+    /// Where this message stands among those its sender sent; nil if sd-bus cannot tell. On a
+    /// direct connection to the manager messages name no sender: the peer is the only one
+    /// (``MessageOrder/directPeer``).
     var order: MessageOrder? {
         var cookie: UInt64 = 0
-        guard sd_bus_message_get_cookie(pointer, &cookie) >= 0, let sender = sd_bus_message_get_sender(pointer)
-        else { return nil }
-        return MessageOrder(sender: String(cString: sender), cookie: cookie)
+        guard sd_bus_message_get_cookie(pointer, &cookie) >= 0 else { return nil }
+        let sender = sd_bus_message_get_sender(pointer).map { String(cString: $0) } ?? MessageOrder.directPeer
+        return MessageOrder(sender: sender, cookie: cookie)
     }
 
     /// Appends one `s` argument; returns the sd-bus result (negative errno on failure).
@@ -100,6 +102,9 @@ extension BusMessage: Sendable {}
 /// tells whether a signal was sent before or after a `Get` reply. A different sender (systemd
 /// re-executed and reconnected, so its cookies restarted) is never "older".
 struct MessageOrder: Equatable {
+    /// The sender of every message on a direct connection (no bus names there).
+    static let directPeer = ""
+
     var sender: String
     var cookie: UInt64
 
