@@ -140,8 +140,16 @@ public final class SystemdUnitManager: UnitManager {
         return try await loop.perform { _ throws(SystemdError) in try directory.markedFiles(marker: marker) }
     }
 
-    /// A unit is the host's when systemd can load it (any load state but `not-found`) while
-    /// this runtime directory has no file of that name. One `ListUnitsByNames` for the batch.
+    /// A unit is the host's when systemd can load it (any load state but `not-found`, or it
+    /// still runs or is on its way) while this runtime directory has no file of that name, and
+    /// what systemd holds was not loaded from this directory: its `FragmentPath` is elsewhere, or
+    /// it has none and runs (a scope, a mount). One `ListUnitsByNames` for the batch; a unit
+    /// that looks like the host's has its properties read.
+    ///
+    /// systemd keeps a unit whose file fleet removed until nothing refers to it: while its stop
+    /// finishes (a stop call returns once the job is queued) or while it is failed. A unit
+    /// replaced with new contents is removed and written again in one pass, so that copy must
+    /// not count as the host's.
     public func hostUnits(_ names: [String]) async throws -> Set<String> {
         guard !names.isEmpty else { return [] }
         let directory = UnitDirectory(path: unitDirectory)
@@ -150,10 +158,22 @@ public final class SystemdUnitManager: UnitManager {
             for name in names where try directory.read(name) == nil { candidates.append(name) }
             guard !candidates.isEmpty else { return [] }
             let states = try connection.unitStates(candidates).states
-            return Set(candidates.filter { name in
+            let suspects = candidates.filter { name in
                 guard let state = states[name] else { return false }
-                return state.loadState != "not-found" || state.activeState != .inactive
-            })
+                // No file anywhere and nothing running (a failed leftover): nothing to shadow.
+                return state.loadState != "not-found" || (state.activeState != .inactive && state.activeState != .failed)
+            }
+            var host: Set<String> = []
+            for name in suspects {
+                // Read again in one reply: a reload meanwhile may have dropped the file's path.
+                let properties = try connection.unitProperties(all: name)
+                let fragment = if case .string(let path)? = properties["FragmentPath"] { path } else { "" }
+                let running = if case .string(let state)? = properties["ActiveState"] {
+                    state != "inactive" && state != "failed"
+                } else { true }
+                if fragment.isEmpty ? running : !directory.contains(path: fragment) { host.insert(name) }
+            }
+            return host
         }
     }
 

@@ -20,6 +20,16 @@ struct UnitDirectory: Sendable {
 
     func filePath(_ name: String) -> String { "\(path)/\(name)" }
 
+    /// Whether `file` names a file directly in this directory (as systemd reports a unit's
+    /// `FragmentPath`), compared as text: a path that reaches here through a link does not count.
+    func contains(path file: String) -> Bool {
+        var directory = Substring(path)
+        while directory.count > 1, directory.hasSuffix("/") { directory = directory.dropLast() }
+        guard file.hasPrefix(directory + "/") else { return false }
+        let name = file.dropFirst(directory.count + 1)
+        return !name.isEmpty && !name.contains("/")
+    }
+
     /// The file's contents, or nil if it does not exist.
     ///
     /// A symbolic link is never followed (it could point anywhere, `/etc/shadow` included): it

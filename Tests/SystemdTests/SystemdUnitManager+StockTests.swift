@@ -39,6 +39,27 @@ struct SystemdUnitManagerStockTests {
             try await RealSystemd.cleanUp(ours, units)
         }
     }
+
+    /// systemd keeps a unit whose file fleet removed until nothing refers to it; a failed unit
+    /// stays until its failure is reset. That copy came from fleet's directory: not the host's.
+    /// (Over the faster direct connection a replaced unit, removed and written again in one
+    /// pass, was refused as the host's while its stop had not finished.)
+    @Test func aUnitSystemdStillHoldsFromFleetsDirectoryIsNotTheHosts() async throws {
+        try await RealSystemd.withManager { units, log in
+            let name = TestUnits.uniqueName("removed-failed")
+            _ = try await units.writeUnitFile(name, contents: TestUnits.failing)
+            await units.watch(name)
+            try await units.start(name)
+            _ = try await log.next(name) { $0.activeState == .failed }
+            #expect(try await units.removeUnitFile(name))
+            #expect(try await units.state(of: name).activeState == .failed, "systemd still holds the failed unit")
+            let found = try await units.hostUnits([name])
+            let held = try await units.state(of: name)
+            #expect(found.isEmpty, "systemd holds \(held)")
+            try await units.resetFailed(name)
+            try await units.reload()
+        }
+    }
 }
 
 /// Writing a small file without Foundation.

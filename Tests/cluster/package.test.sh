@@ -59,6 +59,9 @@ for k in $(seq 1 "$N"); do
     bash -c "grep -qP '^NoNewPrivs:\t1' /proc/$pid/status && grep -qP '^Seccomp:\t2' /proc/$pid/status"
   check "machine $k: the capability bounding set is CAP_NET_BIND_SERVICE alone" \
     grep -qP '^CapBnd:\t0000000000000400$' "/proc/$pid/status"
+  # The hardening leaves the manager's own socket reachable (else fleetd would fall back to D-Bus).
+  wait_until 10 "machine $k: fleetd reaches systemd on the manager's own socket" \
+    grep -q "systemd_connection=direct" "$("$RIGCMD" dir "$k")/fleetd.log"
 done
 
 # --- a unit, started through the packaged fleetd ----------------------------------------------------
