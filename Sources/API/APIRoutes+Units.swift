@@ -41,7 +41,7 @@ extension APIRoutes {
         }
         async let file = unitFiles.file(unit.hash, from: registry)
         async let states = registry.states()
-        return entity(unit, file: try await file, current: CurrentState(states: try await states.filter { $0.name == unit.name }))
+        return entity(unit, file: try await file, current: CurrentState(states: try await states))
     }
 
     func deleteUnit(_ raw: String) async throws -> Response {

@@ -158,20 +158,20 @@ public final class SystemdUnitManager: UnitManager {
             for name in names where try directory.read(name) == nil { candidates.append(name) }
             guard !candidates.isEmpty else { return [] }
             let states = try connection.unitStates(candidates).states
+            // Not inactive or failed: it runs, or is on its way up or down.
+            func running(_ state: ActiveState) -> Bool { state != .inactive && state != .failed }
             let suspects = candidates.filter { name in
                 guard let state = states[name] else { return false }
                 // No file anywhere and nothing running (a failed leftover): nothing to shadow.
-                return state.loadState != "not-found" || (state.activeState != .inactive && state.activeState != .failed)
+                return state.loadState != "not-found" || running(state.activeState)
             }
             var host: Set<String> = []
             for name in suspects {
                 // Read again in one reply: a reload meanwhile may have dropped the file's path.
-                let properties = try connection.unitProperties(all: name)
+                let properties = try connection.unitProperties(name)
                 let fragment = if case .string(let path)? = properties["FragmentPath"] { path } else { "" }
-                let running = if case .string(let state)? = properties["ActiveState"] {
-                    state != "inactive" && state != "failed"
-                } else { true }
-                if fragment.isEmpty ? running : !directory.contains(path: fragment) { host.insert(name) }
+                let active: ActiveState? = if case .string(let state)? = properties["ActiveState"] { ActiveState(rawValue: state) } else { nil }
+                if fragment.isEmpty ? active.map(running) ?? true : !directory.contains(path: fragment) { host.insert(name) }
             }
             return host
         }

@@ -356,20 +356,30 @@ extension BusConnection {
         guard let path = SystemdObjects.unitPath(name) else {
             throw SystemdError(code: .invalidUnitName, call: "sd_bus_path_encode", unit: name)
         }
-        var properties: [String: BusValue] = [:]
-        var interfaces = [SystemdObjects.unitInterface]
-        if let type = SystemdObjects.typeInterface(of: name) { interfaces.append(type) }
-        for interface in interfaces {
-            let reply: BusMessage
-            do throws(SystemdError) {
-                reply = try call(path, SystemdObjects.propertiesInterface, "GetAll", [interface], unit: name,
-                                 label: "GetAll \(interface)")
-            } catch where interface != SystemdObjects.unitInterface {
-                continue  // a unit that is not loaded has no type interface
+        var properties = try unitProperties(name, path: path, interface: SystemdObjects.unitInterface)
+        if let type = SystemdObjects.typeInterface(of: name) {
+            // A unit that is not loaded has no type interface.
+            if let typed = try? unitProperties(name, path: path, interface: type) {
+                properties.merge(typed) { first, _ in first }
             }
-            guard let map = reply.readPropertyMap() else { throw .invalidReply("GetAll", unit: name, result: 0) }
-            properties.merge(map) { first, _ in first }
         }
         return properties
+    }
+
+    /// The `Unit` interface's properties alone (one `GetAll`).
+    func unitProperties(_ name: String) throws(SystemdError) -> [String: BusValue] {
+        guard let path = SystemdObjects.unitPath(name) else {
+            throw SystemdError(code: .invalidUnitName, call: "sd_bus_path_encode", unit: name)
+        }
+        return try unitProperties(name, path: path, interface: SystemdObjects.unitInterface)
+    }
+
+    private func unitProperties(_ name: String, path: String, interface: String) throws(SystemdError)
+        -> [String: BusValue]
+    {
+        let reply = try call(path, SystemdObjects.propertiesInterface, "GetAll", [interface], unit: name,
+                             label: "GetAll \(interface)")
+        guard let map = reply.readPropertyMap() else { throw .invalidReply("GetAll", unit: name, result: 0) }
+        return map
     }
 }
