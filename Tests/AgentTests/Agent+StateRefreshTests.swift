@@ -20,13 +20,15 @@ import Testing
     @Test func anUnchangedStateIsRefreshedNotRewritten() async throws {
         try await withRunningUnit { store, _, key in
             // Counted from the first refresh on: by then the start's own writes (which may come
-            // as more than one under a busy test run) are done, and the state is unchanged.
+            // as more than one under a busy test run) are done, and the state is unchanged. A
+            // stall longer than the TTL (seen on a loaded CI machine) lets the state expire and
+            // be written anew, rightly; what must not happen is a write of the value it holds.
             try await eventually("the state's TTL is refreshed") { store.counts(key).refreshes >= 1 }
-            let (setsBefore, refreshesBefore) = store.counts(key)
+            let rewritesBefore = store.redundantWriteCount(key), refreshesBefore = store.counts(key).refreshes
             try await eventually("the state's TTL is refreshed twice more") {
                 store.counts(key).refreshes >= refreshesBefore + 2
             }
-            #expect(store.counts(key).sets == setsBefore, "an unchanged state is never rewritten")
+            #expect(store.redundantWriteCount(key) == rewritesBefore, "an unchanged state is never rewritten")
         }
     }
 

@@ -16,12 +16,24 @@ final class RecordingStore: KeyValueStore {
     /// Whether it says it attaches; a test may change it (the store's fleetd was upgraded).
     let attaches: Mutex<Bool>
     let writes = Mutex<[StoreWrite]>([])
+    /// Full writes that put the value the key already held, live, back: the waste the agent must
+    /// not make. A write that brings back a key which expired (a stalled test run can outlast a
+    /// TTL) is needed, and is not counted.
+    let redundantWrites = Mutex<[String: Int]>([:])
 
     init(attaches: Bool) { self.attaches = Mutex(attaches) }
 
     func get(_ key: String, recursive: Bool) async throws -> StoreNode { try await base.get(key, recursive: recursive) }
     func apply(_ write: StoreWrite) async throws -> StoreEvent {
         writes.withLock { $0.append(write) }
+        switch write {
+        case .set(let key, let value?, _, _), .attach(let key, let value, _, _):
+            // One agent writes each key, so nothing comes between this read and the write.
+            if let held = try? await base.get(key, recursive: false), held.value == value {
+                redundantWrites.withLock { $0[key, default: 0] += 1 }
+            }
+        default: break
+        }
         return try await base.apply(write)
     }
     func watch(_ key: String, recursive: Bool, fromIndex: UInt64?) async throws
@@ -58,6 +70,9 @@ final class RecordingStore: KeyValueStore {
             }
         }
     }
+
+    /// Full writes of `key` so far that rewrote the value it held.
+    func redundantWriteCount(_ key: String) -> Int { redundantWrites.withLock { $0[key, default: 0] } }
 
     /// Writes of any kind to `key` so far.
     func writeCount(_ key: String) -> Int {
