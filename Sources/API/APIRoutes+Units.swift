@@ -11,20 +11,23 @@ import Hummingbird
 extension APIRoutes {
     func listUnits(_ request: Request) async throws -> Response {
         let token = try pageToken(request)
-        let page = token.page(of: try await allUnits())
-        return try json(UnitPage(units: page.items, nextPageToken: page.next))
-    }
-
-    /// Every unit, sorted by name.
-    func allUnits() async throws -> [UnitEntity] {
         async let units = registry.units()
         async let states = registry.states()
-        let all = try await units, published = try await states
-        // Every unit's contents at once, each distinct hash read once and then cached: one read
-        // per unit per listing was a store round trip each on etcd (fleetctl polls this).
-        let files = try await unitFiles.files(all.map(\.hash), from: registry)
-        let current = CurrentState(states: published)
-        return all.map { entity($0, file: files[$0.hash], current: current) }
+        // The page is cut from the unit records (sorted by name), so only its units' contents
+        // are read and only its entities built: fleetctl reads every page every 50 ms while it
+        // waits for a start.
+        let page = token.page(of: try await units)
+        let entities = try await entities(page.items, states: try await states)
+        return jsonBody(UnitPage(units: entities, nextPageToken: page.next).jsonBytes)
+    }
+
+    /// The API's view of `units`, in their order. Every unit's contents at once, each distinct
+    /// hash read once and then cached: one read per unit per listing was a store round trip
+    /// each on etcd (fleetctl polls the listing).
+    func entities(_ units: [UnitRecord], states: [UnitStateRecord]) async throws -> [UnitEntity] {
+        let files = try await unitFiles.files(units.map(\.hash), from: registry)
+        let current = CurrentState(states: states)
+        return units.map { entity($0, file: files[$0.hash], current: current) }
     }
 
     func entity(_ unit: UnitRecord, file: UnitFile?, current: CurrentState) -> UnitEntity {

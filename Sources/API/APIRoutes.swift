@@ -157,6 +157,13 @@ public struct APIRoutes: Sendable {
                         body: ResponseBody(byteBuffer: ByteBuffer(bytes: try encoder.encode(value))))
     }
 
+    /// A JSON body already written (``JSONText``).
+    func jsonBody(_ bytes: [UInt8], status: HTTPResponse.Status = .ok) -> Response {
+        var headers = HTTPFields()
+        headers[.contentType] = "application/json"
+        return Response(status: status, headers: headers, body: ResponseBody(byteBuffer: ByteBuffer(bytes: bytes)))
+    }
+
     /// The page the request's `nextPageToken` asks for; checked before the registry is read.
     func pageToken(_ request: Request) throws(APIError) -> PageToken {
         try PageToken.from(request.uri.queryParameters.getAll("nextPageToken").map { String($0) },

@@ -1,0 +1,39 @@
+import FleetAPIClient
+import FleetUnit
+
+extension UnitPage {
+    /// The page as `APIRoutes.json` would write it with `JSONEncoder` (keys sorted, nil fields
+    /// left out, slashes as they are), written by hand: `fleetctl` reads this listing every
+    /// 50 ms while it waits for units (``JSONText``).
+    var jsonBytes: [UInt8] {
+        var json = JSONText(reservingCapacity: 64 + units.count * 160)
+        json.object { page in
+            page.member("nextPageToken", nextPageToken)
+            page.key("units")
+            page.array(units) { json, unit in unit.write(into: &json) }
+        }
+        return json.bytes
+    }
+}
+
+extension UnitEntity {
+    func write(into json: inout JSONText) {
+        json.object { entity in
+            entity.member("currentState", currentState)
+            entity.member("desiredState", desiredState)
+            entity.member("machineID", machineID)
+            entity.member("name", name)
+            if let options {
+                entity.key("options")
+                entity.array(options) { json, option in
+                    json.object { fields in
+                        fields.member("name", option.name)
+                        fields.member("section", option.section)
+                        fields.member("value", option.value)
+                    }
+                }
+            }
+            entity.member("unplaceableReason", unplaceableReason)
+        }
+    }
+}
