@@ -12,9 +12,8 @@ extension APIRoutes {
         let states = try await registry.states()
             .filter { machineID == nil || $0.machineID.rawValue == machineID }
             .filter { unitName == nil || $0.name.rawValue == unitName }
-            .map(Self.entity)
         let page = token.page(of: states)
-        return try json(UnitStatePage(states: page.items, nextPageToken: page.next))
+        return jsonBody(UnitStatePage(states: page.items.map(Self.entity), nextPageToken: page.next).jsonBytes)
     }
 
     /// The first published state of the unit (states are sorted by unit, then machine).

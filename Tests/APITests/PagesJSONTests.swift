@@ -4,10 +4,10 @@ import Foundation
 import Testing
 @testable import FleetAPI
 
-/// The hand-written `GET /units` body (``JSONText``) says what `JSONEncoder` said: the same
-/// bytes for the API's usual output, and the same values for any string a unit may carry.
-@Suite struct UnitPageJSONTests {
-    func encoded(_ page: UnitPage) throws -> [UInt8] {
+/// The hand-written `GET /units` and `GET /state` bodies (``JSONText``) say what `JSONEncoder`
+/// said: the same bytes for the API's usual output, the same values for any string.
+@Suite struct PagesJSONTests {
+    func encoded(_ page: some Encodable) throws -> [UInt8] {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         return Array(try encoder.encode(page))
@@ -43,5 +43,20 @@ import Testing
         #expect(decoded.nextPageToken == strings[4])
         // JSON's own parser agrees it is one valid document.
         #expect(try JSONSerialization.jsonObject(with: Data(page.jsonBytes)) is [String: Any])
+    }
+
+    @Test func aStatePageIsWrittenAsJSONEncoderWritesIt() throws {
+        let states = [
+            UnitStateEntity(name: "web@1.service", hash: "0123abcd", machineID: "0123456789abcdef0123456789abcdef",
+                            systemdLoadState: "loaded", systemdActiveState: "active", systemdSubState: "running"),
+            UnitStateEntity(name: "odd \"name\"\n", hash: nil, machineID: nil, systemdLoadState: nil,
+                            systemdActiveState: "failed", systemdSubState: nil),
+        ]
+        for page in [UnitStatePage(states: states, nextPageToken: nil), UnitStatePage(states: states, nextPageToken: "ZAACAA=="),
+                     UnitStatePage(states: [], nextPageToken: nil)] {
+            #expect(page.jsonBytes == (try encoded(page)), "\(String(decoding: page.jsonBytes, as: UTF8.self))")
+            let decoded = try JSONDecoder().decode(UnitStatePage.self, from: Data(page.jsonBytes))
+            #expect(decoded.states == page.states)
+        }
     }
 }

@@ -37,3 +37,26 @@ extension UnitEntity {
         }
     }
 }
+
+extension UnitStatePage {
+    /// As ``UnitPage/jsonBytes``: `fleetctl stop` and `destroy` read this listing while they wait,
+    /// and `list-units` reads it whole.
+    var jsonBytes: [UInt8] {
+        var json = JSONText(reservingCapacity: 64 + states.count * 200)
+        json.object { page in
+            page.member("nextPageToken", nextPageToken)
+            page.key("states")
+            page.array(states) { json, state in
+                json.object { fields in
+                    fields.member("hash", state.hash)
+                    fields.member("machineID", state.machineID)
+                    fields.member("name", state.name)
+                    fields.member("systemdActiveState", state.systemdActiveState)
+                    fields.member("systemdLoadState", state.systemdLoadState)
+                    fields.member("systemdSubState", state.systemdSubState)
+                }
+            }
+        }
+        return json.bytes
+    }
+}
