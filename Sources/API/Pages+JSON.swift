@@ -1,39 +1,43 @@
 import FleetAPIClient
 import FleetUnit
 
-extension UnitPage {
-    /// The page as `APIRoutes.json` would write it with `JSONEncoder` (keys sorted, nil fields
-    /// left out, slashes as they are), written by hand: `fleetctl` reads this listing every
-    /// 50 ms while it waits for units (``JSONText``).
-    var jsonBytes: [UInt8] {
-        var json = JSONText(reservingCapacity: 64 + units.count * 160)
+extension JSONText {
+    /// `{"nextPageToken":…,"<key>":[…]}`: every listing page of the API has this shape.
+    static func page<Item>(_ key: String, _ items: [Item], next: String?, bytesPerItem: Int,
+                           _ write: (inout JSONText, Item) -> Void) -> [UInt8] {
+        var json = JSONText(reservingCapacity: 64 + items.count * bytesPerItem)
         json.object { page in
-            page.member("nextPageToken", nextPageToken)
-            page.key("units")
-            page.array(units) { json, unit in unit.write(into: &json) }
+            page.member("nextPageToken", next)
+            page.key(key)
+            page.array(items, write)
         }
         return json.bytes
     }
 }
 
-extension UnitEntity {
-    func write(into json: inout JSONText) {
-        json.object { entity in
-            entity.member("currentState", currentState)
-            entity.member("desiredState", desiredState)
-            entity.member("machineID", machineID)
-            entity.member("name", name)
-            if let options {
-                entity.key("options")
-                entity.array(options) { json, option in
-                    json.object { fields in
-                        fields.member("name", option.name)
-                        fields.member("section", option.section)
-                        fields.member("value", option.value)
+extension UnitPage {
+    /// The page as `APIRoutes.json` would write it with `JSONEncoder` (keys sorted, nil fields
+    /// left out, slashes as they are), written by hand: `fleetctl` reads this listing every
+    /// 50 ms while it waits for units (``JSONText``).
+    var jsonBytes: [UInt8] {
+        JSONText.page("units", units, next: nextPageToken, bytesPerItem: 160) { json, unit in
+            json.object { entity in
+                entity.member("currentState", unit.currentState)
+                entity.member("desiredState", unit.desiredState)
+                entity.member("machineID", unit.machineID)
+                entity.member("name", unit.name)
+                if let options = unit.options {
+                    entity.key("options")
+                    entity.array(options) { json, option in
+                        json.object { fields in
+                            fields.member("name", option.name)
+                            fields.member("section", option.section)
+                            fields.member("value", option.value)
+                        }
                     }
                 }
+                entity.member("unplaceableReason", unit.unplaceableReason)
             }
-            entity.member("unplaceableReason", unplaceableReason)
         }
     }
 }
@@ -42,21 +46,15 @@ extension UnitStatePage {
     /// As ``UnitPage/jsonBytes``: `fleetctl stop` and `destroy` read this listing while they wait,
     /// and `list-units` reads it whole.
     var jsonBytes: [UInt8] {
-        var json = JSONText(reservingCapacity: 64 + states.count * 200)
-        json.object { page in
-            page.member("nextPageToken", nextPageToken)
-            page.key("states")
-            page.array(states) { json, state in
-                json.object { fields in
-                    fields.member("hash", state.hash)
-                    fields.member("machineID", state.machineID)
-                    fields.member("name", state.name)
-                    fields.member("systemdActiveState", state.systemdActiveState)
-                    fields.member("systemdLoadState", state.systemdLoadState)
-                    fields.member("systemdSubState", state.systemdSubState)
-                }
+        JSONText.page("states", states, next: nextPageToken, bytesPerItem: 200) { json, state in
+            json.object { fields in
+                fields.member("hash", state.hash)
+                fields.member("machineID", state.machineID)
+                fields.member("name", state.name)
+                fields.member("systemdActiveState", state.systemdActiveState)
+                fields.member("systemdLoadState", state.systemdLoadState)
+                fields.member("systemdSubState", state.systemdSubState)
             }
         }
-        return json.bytes
     }
 }
