@@ -37,7 +37,7 @@ package struct StoreTree: Sendable {
     }
 
     package private(set) var entries: [String: Entry] = ["/": Entry(value: nil, createdIndex: 0, modifiedIndex: 0)]
-    package private(set) var children: [String: Set<String>] = ["/": []]
+    package private(set) var children: [String: SortedKeys] = ["/": []]
     /// The index of the latest change; moved only by the write rules, expiry and ``replay(_:index:)``.
     package var index: UInt64 = 0
     /// Keys that have an expiration, so finding due keys never walks keys without a TTL.
@@ -77,17 +77,21 @@ package struct StoreTree: Sendable {
             entries[key] = entry
         }
         var highest: UInt64 = 0
+        // Each directory's children gathered first and sorted once (inserting them one by one
+        // in a large directory would shift the rest each time).
+        var unsorted: [String: [String]] = ["/": []]
         for (key, entry) in entries where key != "/" {
             let parent = StoreKey.parent(of: key)
             guard let parentEntry = entries[parent], parentEntry.isDirectory else {
                 throw InconsistentRows(key: key, problem: "its parent '\(parent)' is missing or not a directory")
             }
-            children[parent, default: []].insert(key)
-            if entry.isDirectory, children[key] == nil { children[key] = [] }
+            unsorted[parent, default: []].append(key)
+            if entry.isDirectory, unsorted[key] == nil { unsorted[key] = [] }
             if let expiration = entry.expiration { noteExpiration(key, expiration) }
             if let owner = entry.owner { attachments[owner, default: []].insert(key) }
             highest = max(highest, entry.modifiedIndex, entry.createdIndex)
         }
+        children = unsorted.mapValues { SortedKeys(sorting: $0) }
         // The stored index is authoritative (it also counts deletes and expiries); taking the
         // maximum only guards against a file edited by hand, so the index never goes backwards.
         self.index = max(index, highest)
@@ -123,7 +127,7 @@ package struct StoreTree: Sendable {
                                createdIndex: entry.createdIndex, modifiedIndex: entry.modifiedIndex,
                                expiration: entry.expiration)
         if entry.isDirectory && depth > 0 {
-            result.nodes = (children[key] ?? []).sorted().map { node($0, depth: depth - 1) }
+            result.nodes = (children[key] ?? []).map { node($0, depth: depth - 1) }
         }
         return result
     }
