@@ -30,7 +30,7 @@ final class FollowRecorder<Snapshot: Sendable>: Sendable {
     /// Waits until `condition` holds for what was delivered; records an issue naming `what` and
     /// returns false if it does not within `seconds`.
     @discardableResult
-    func wait(for what: String, within seconds: Double = 5,
+    func wait(for what: String, within seconds: Double = 15,
               until condition: @escaping @Sendable ([Element]) -> Bool) async -> Bool {
         if condition(elements) { return true }
         let met = await withTaskGroup(of: Bool.self) { group in
