@@ -10,6 +10,15 @@ public enum StoreKey {
     ///   ``StoreLimits/maximumKeyBytes`` bytes (deeper keys would make every tree walk and JSON
     ///   answer recurse without bound).
     public static func normalize(_ raw: String) throws(StoreError) -> String {
+        // Nearly every key arrives canonical already (fleet's own keys all do): one pass over
+        // its bytes says so, and it is returned as it is, without splitting and joining (this
+        // was 5 % of the store machine's CPU while it started 200 units).
+        if isCanonical(raw) { return raw }
+        return try normalizeBySplitting(raw)
+    }
+
+    /// ``normalize(_:)`` for any key: its components, cleaned, joined again.
+    static func normalizeBySplitting(_ raw: String) throws(StoreError) -> String {
         var parts: [Substring] = []
         var bytes = 0
         for part in raw.split(separator: "/", omittingEmptySubsequences: true) {
@@ -27,6 +36,30 @@ public enum StoreKey {
             }
         }
         return "/" + parts.joined(separator: "/")
+    }
+
+    /// True when `raw` is what ``normalize(_:)`` would make of it: `/`, or `/`-separated
+    /// components that are neither empty, `.` nor `..`, within the depth and length limits.
+    static func isCanonical(_ raw: String) -> Bool {
+        let bytes = raw.utf8
+        let slash = UInt8(ascii: "/"), dot = UInt8(ascii: ".")
+        guard bytes.first == slash, bytes.count <= StoreLimits.maximumKeyBytes else { return false }
+        if bytes.count == 1 { return true }
+        var components = 0, length = 0, dots = 0  // the current component's length and its dots
+        for byte in bytes.dropFirst() {
+            if byte == slash {
+                // An empty component, or one that is `.` or `..`, is not canonical.
+                guard length > 0, dots != length || length > 2 else { return false }
+                components += 1
+                length = 0
+                dots = 0
+            } else {
+                length += 1
+                if byte == dot { dots += 1 }
+            }
+        }
+        guard length > 0, dots != length || length > 2 else { return false }  // no trailing `/`
+        return components + 1 <= StoreLimits.maximumKeyDepth
     }
 
     /// The start of a key for an error message, so an oversized key does not make an oversized answer.

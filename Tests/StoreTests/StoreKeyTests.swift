@@ -1,4 +1,4 @@
-import FleetStore
+@testable import FleetStore
 import Testing
 
 struct StoreKeyTests {
@@ -14,6 +14,28 @@ struct StoreKeyTests {
                 #expect(StoreKey.lastSegment(of: key, is: name) == (StoreKey.basename(of: key) == name),
                         "key \(key), name \(name)")
             }
+        }
+    }
+
+    /// The canonical-key shortcut gives what splitting and joining gives, for any key: random
+    /// ones from the characters that matter, and the limits' edges.
+    @Test func theCanonicalShortcutAgreesWithSplitting() {
+        func normalized(_ raw: String, _ normalize: (String) throws(StoreError) -> String) -> String {
+            do { return try normalize(raw) } catch { return "error \(error.code)" }
+        }
+        var generator = SystemRandomNumberGenerator()
+        let pieces = ["/", "/", ".", "a", "é", "..", "/.", "b/"]
+        var keys = ["/", "", ".", "/.", "/..", "/...", "/a/./b", "/a/../b", "//a", "/a//b", "/a/", "a/b", "/.a", "/a.", "/..a",
+                    "/" + String(repeating: "x", count: StoreLimits.maximumKeyBytes - 1),
+                    "/" + String(repeating: "x", count: StoreLimits.maximumKeyBytes),
+                    String(repeating: "/a", count: StoreLimits.maximumKeyDepth),
+                    String(repeating: "/a", count: StoreLimits.maximumKeyDepth + 1)]
+        for _ in 0..<5000 {
+            keys.append((0..<Int.random(in: 0...8, using: &generator)).map { _ in pieces.randomElement(using: &generator)! }.joined())
+        }
+        for key in keys {
+            #expect(normalized(key, StoreKey.normalize) == normalized(key, StoreKey.normalizeBySplitting), "key \(key)")
+            if StoreKey.isCanonical(key) { #expect(normalized(key, StoreKey.normalizeBySplitting) == key) }
         }
     }
 }
