@@ -40,8 +40,12 @@ public enum StoreKey {
 
     /// True when `raw` is what ``normalize(_:)`` would make of it: `/`, or `/`-separated
     /// components that are neither empty, `.` nor `..`, within the depth and length limits.
-    static func isCanonical(_ raw: String) -> Bool {
-        let bytes = raw.utf8
+    static func isCanonical(_ raw: String) -> Bool { isCanonical(bytes: raw.utf8) }
+
+    /// ``isCanonical(_:)`` for a key's UTF-8 bytes (the etcd backend checks keys as it reads
+    /// them off the wire, without making strings).
+    @inlinable
+    public static func isCanonical<Bytes: Collection<UInt8>>(bytes: Bytes) -> Bool {
         let slash = UInt8(ascii: "/"), dot = UInt8(ascii: ".")
         guard bytes.first == slash, bytes.count <= StoreLimits.maximumKeyBytes else { return false }
         if bytes.count == 1 { return true }

@@ -55,31 +55,10 @@ struct EtcdKeyspace: Sendable, Hashable {
             if rest.contains(where: { $0 >= 0x80 }) { return decodedFleetKey(etcdKey) }
             let isMarker = rest.last == UInt8(ascii: "/")
             if isMarker { rest = UnsafeRawBufferPointer(rebasing: rest.dropLast()) }
-            guard Self.isNormalized(rest) else { return nil }
+            // Not the root: the keyspace holds keys below it.
+            guard rest.count > 1, StoreKey.isCanonical(bytes: rest) else { return nil }
             return (String(decoding: rest, as: UTF8.self), isMarker)
         }
-    }
-
-    /// Whether the ASCII key `bytes` is what ``StoreKey/normalize(_:)`` makes of it (and not the
-    /// root): a leading slash, no empty, `.` or `..` component, within the depth and length limits.
-    static func isNormalized(_ bytes: UnsafeRawBufferPointer) -> Bool {
-        guard bytes.count > 1, bytes.count <= StoreLimits.maximumKeyBytes, bytes.first == UInt8(ascii: "/") else {
-            return false
-        }
-        var depth = 0, length = 0, dots = 0
-        for byte in bytes.dropFirst() {
-            if byte == UInt8(ascii: "/") {
-                guard length > 0, dots != length || length > 2 else { return false }
-                depth += 1
-                length = 0
-                dots = 0
-            } else {
-                length += 1
-                if byte == UInt8(ascii: ".") { dots += 1 }
-            }
-        }
-        guard length > 0, dots != length || length > 2 else { return false }
-        return depth + 1 <= StoreLimits.maximumKeyDepth
     }
 
     /// ``fleetKey(_:)`` through the key's decoded text: the reference, and the way for keys that
