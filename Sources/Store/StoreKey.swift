@@ -39,7 +39,9 @@ public enum StoreKey {
     }
 
     /// True when `raw` is what ``normalize(_:)`` would make of it: `/`, or `/`-separated
-    /// components that are neither empty, `.` nor `..`, within the depth and length limits.
+    /// ASCII components that are neither empty, `.` nor `..`, within the depth and length limits.
+    /// Only ASCII: splitting a `String` goes by characters, and a slash followed by a combining
+    /// mark is one character, not a separator, so such a key is left to the splitting.
     static func isCanonical(_ raw: String) -> Bool { isCanonical(bytes: raw.utf8) }
 
     /// ``isCanonical(_:)`` for a key's UTF-8 bytes (the etcd backend checks keys as it reads
@@ -51,6 +53,7 @@ public enum StoreKey {
         if bytes.count == 1 { return true }
         var components = 0, length = 0, dots = 0  // the current component's length and its dots
         for byte in bytes.dropFirst() {
+            guard byte < 0x80 else { return false }
             if byte == slash {
                 // An empty component, or one that is `.` or `..`, is not canonical.
                 guard length > 0, dots != length || length > 2 else { return false }

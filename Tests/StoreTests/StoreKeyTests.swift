@@ -24,8 +24,10 @@ struct StoreKeyTests {
             do { return try normalize(raw) } catch { return "error \(error.code)" }
         }
         var generator = SystemRandomNumberGenerator()
-        let pieces = ["/", "/", ".", "a", "é", "..", "/.", "b/"]
+        // With combining marks too: after a slash one makes a single character with it.
+        let pieces = ["/", "/", ".", "a", "é", "..", "/.", "b/", "\u{301}", "/\u{301}"]
         var keys = ["/", "", ".", "/.", "/..", "/...", "/a/./b", "/a/../b", "//a", "/a//b", "/a/", "a/b", "/.a", "/a.", "/..a",
+                    "/\u{301}a", "/a/\u{301}b", "/é/x",
                     "/" + String(repeating: "x", count: StoreLimits.maximumKeyBytes - 1),
                     "/" + String(repeating: "x", count: StoreLimits.maximumKeyBytes),
                     String(repeating: "/a", count: StoreLimits.maximumKeyDepth),
