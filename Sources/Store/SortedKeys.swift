@@ -7,7 +7,7 @@
 /// Insertion and removal shift the keys after the slot (a memmove, cheap next to the store's
 /// own work up to directories of tens of thousands of keys); a tree restored from disk sorts
 /// each directory once instead (``init(sorting:)``).
-package struct SortedKeys: Sendable, Hashable, Sequence, ExpressibleByArrayLiteral {
+package struct SortedKeys: Sendable, Sequence, ExpressibleByArrayLiteral {
     package private(set) var keys: [String]
 
     package init(sorting keys: some Sequence<String>) {
