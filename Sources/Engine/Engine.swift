@@ -75,7 +75,7 @@ public struct Engine: Service {
                         try? await Task.sleep(for: configuration.settle)
                     }
                     guard wake.take() else { continue }  // already covered by the last pass
-                    lease = await leadAndReconcile(holding: lease)
+                    lease = await leadAndReconcile(holding: lease, role: role)
                     role.set(leading: lease != nil)
                     lastPass = .now
                 }
@@ -94,9 +94,11 @@ public struct Engine: Service {
     /// Leadership ends at once, without retrying anything, when the lease was not renewed within
     /// its TTL (checked first: a process that stalled must not act on what it believed), when
     /// renewing fails or finds another term, and when a fenced write's guard fails.
-    /// - Parameter held: the lease after the previous wake-up, nil when not leading.
+    /// - Parameters:
+    ///   - held: the lease after the previous wake-up, nil when not leading.
+    ///   - role: told whether the store answered that another machine holds the lease.
     /// - Returns: the lease held now, nil when not leading.
-    func leadAndReconcile(holding held: EngineLease?) async -> EngineLease? {
+    func leadAndReconcile(holding held: EngineLease?, role: EngineRole? = nil) async -> EngineLease? {
         var held = held
         if let lease = held, lease.isOverdue(at: configuration.now()) {
             lost(lease, LeadershipLoss(.renewalOverdue, "lease \(lease.term) not renewed within its TTL"))
@@ -105,12 +107,15 @@ public struct Engine: Service {
         let sent = configuration.now()
         let term: LeaseTerm
         do {
-            guard let renewed = try await registry.acquireLease(configuration.machine, ttl: configuration.leaseTTL) else {
+            let renewed = try await registry.acquireLease(configuration.machine, ttl: configuration.leaseTTL)
+            role?.set(leaseHeldElsewhere: renewed == nil)
+            guard let renewed else {
                 if let held { lost(held, LeadershipLoss(.takenOver, "the lease is another machine's")) }
                 return nil
             }
             term = renewed
         } catch {
+            role?.set(leaseHeldElsewhere: false)
             if let held { lost(held, LeadershipLoss(.renewalFailed, "\(error)")) }
             logger.debug("engine lease not renewed", metadata: ["error": "\(error)"])
             return nil
@@ -405,17 +410,32 @@ public struct Engine: Service {
         event.node.key == keys.engineLease && [.expire, .delete, .compareAndDelete].contains(event.action)
     }
 
-    /// The safety net: a pass every `interval` whatever the watch says, and now and then (every
-    /// 100 ticks, about 5 minutes by default) a model read afresh from the registry, while this
-    /// engine leads: another's model must stay empty, or its first pass after taking over would
-    /// plan from a model nothing had fed since.
+    /// The safety net: while this engine leads, a pass every `interval` whatever the watch says,
+    /// and now and then (every 100 ticks, about 5 minutes by default) a model read afresh from the
+    /// registry: another's model must stay empty, or its first pass after taking over would plan
+    /// from a model nothing had fed since.
+    ///
+    /// While the store says another machine leads, a try for the lease every ``followerTicks``
+    /// ticks (about the lease TTL) only: ``followLease(wake:)`` wakes the loop the moment the
+    /// lease goes, so these tries are a backstop, and each is a store write the store's machine
+    /// serves. After a try the store did not answer, every tick tries again.
     func tick(every interval: Duration, wake: Wakeups, role: EngineRole) async {
         var ticks = 0
+        var ticksFollowing = 0
         while !Task.isCancelled {
             try? await Task.sleep(for: interval)
             ticks += 1
-            if ticks % 100 == 0, role.isLeading { try? await reloadModel() }
+            if role.isLeading {
+                ticksFollowing = 0
+                if ticks % 100 == 0 { try? await reloadModel() }
+            } else if role.leaseHeldElsewhere {
+                ticksFollowing += 1
+                guard ticksFollowing % Self.followerTicks == 0 else { continue }
+            }
             wake.signal()
         }
     }
+
+    /// How many ticks apart a machine that does not lead tries for the lease on its own.
+    static let followerTicks = 3
 }

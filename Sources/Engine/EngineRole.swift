@@ -8,6 +8,8 @@ import Synchronization
 final class EngineRole: Sendable {
     private struct State {
         var leading = false
+        /// The last try for the lease was answered: another machine holds it.
+        var leaseHeldElsewhere = false
         var finished = false
         var nextWaiter: UInt64 = 0
         var waiters: [UInt64: CheckedContinuation<Void, Never>] = [:]
@@ -16,6 +18,11 @@ final class EngineRole: Sendable {
     private let state = Mutex(State())
 
     var isLeading: Bool { state.withLock { $0.leading } }
+
+    /// Whether the last try for the lease found it held by another machine (not an error).
+    var leaseHeldElsewhere: Bool { state.withLock { $0.leaseHeldElsewhere } }
+
+    func set(leaseHeldElsewhere: Bool) { state.withLock { $0.leaseHeldElsewhere = leaseHeldElsewhere } }
 
     /// Records whether the engine leads now; wakes ``changed(from:)`` when that is news.
     func set(leading: Bool) {

@@ -298,20 +298,26 @@ extension Registry {
 extension Registry {
     /// Tries to become (or stay) the engine leader for `ttl` seconds.
     ///
+    /// A renewal comes first: it is what every call but a machine's first (or a takeover) does,
+    /// so the holder and every machine that finds the lease held spend one store write, not a
+    /// failed create and then the renewal.
+    ///
     /// - Returns: this machine's term when it leads, nil when another machine does. A renewal
     ///   returns the same term; a lease that lapsed and was taken again returns a new one.
     public func acquireLease(_ machine: MachineID, ttl: Int64) async throws -> LeaseTerm? {
         do {
-            let created = try await store.create(keys.engineLease, machine.rawValue, ttl: ttl)
-            return LeaseTerm(machine: machine, createdIndex: created.node.createdIndex)
-        } catch let error as StoreError where error.code == .nodeExists {
-        }
-        do {
             let renewed = try await store.refresh(keys.engineLease, ttl: ttl,
                                                   condition: StoreCondition(prevValue: machine.rawValue))
             return LeaseTerm(machine: machine, createdIndex: renewed.node.createdIndex)
-        } catch let error as StoreError where error.code == .compareFailed || error.code == .keyNotFound {
-            return nil
+        } catch let error as StoreError where error.code == .compareFailed {
+            return nil  // another machine's
+        } catch let error as StoreError where error.code == .keyNotFound {
+        }
+        do {
+            let created = try await store.create(keys.engineLease, machine.rawValue, ttl: ttl)
+            return LeaseTerm(machine: machine, createdIndex: created.node.createdIndex)
+        } catch let error as StoreError where error.code == .nodeExists {
+            return nil  // another machine took it between the two writes
         }
     }
 
