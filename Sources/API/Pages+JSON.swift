@@ -1,4 +1,5 @@
 import FleetAPIClient
+import FleetHTTPServer
 import FleetUnit
 
 extension JSONText {

@@ -179,7 +179,7 @@ public struct KeysAPI: Sendable {
                 for try await batch in batches {
                     let now = Date()
                     for event in streaming ? batch[...] : batch.prefix(1) {
-                        lines.writeBytes(try V2JSON.encoder.encode(V2Event(event, now: now)))
+                        lines.writeBytes(V2Event(event, now: now).jsonBytes)
                         lines.writeInteger(UInt8(ascii: "\n"))
                     }
                     try await writer.write(lines)
@@ -238,9 +238,10 @@ public struct KeysAPI: Sendable {
         headers[HTTPField.Name("X-Raft-Index")!] = String(index)
         headers[HTTPField.Name("X-Raft-Term")!] = "2"
         headers[.contentType] = "application/json"
-        let data = try V2JSON.encoder.encode(event)
+        var body = event.jsonBytes
+        body.append(0x0A)
         return Response(status: status, headers: headers,
-                        body: head ? ResponseBody() : ResponseBody(byteBuffer: ByteBuffer(bytes: data + [0x0A])))
+                        body: head ? ResponseBody() : ResponseBody(byteBuffer: ByteBuffer(bytes: body)))
     }
 
     func errorResponse(_ error: StoreError) -> Response {
