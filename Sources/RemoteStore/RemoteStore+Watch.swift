@@ -50,7 +50,7 @@ extension RemoteStore {
         var query = ["wait": "true", "stream": "true", "recursive": String(recursive)]
         if let fromIndex { query["waitIndex"] = String(fromIndex) }
         // The deadline covers the response head only; silence in the body is watchIdleTimeout's.
-        let response = try await client.execute(makeRequest(.GET, key, query: query, form: nil),
+        let response = try await clients.watches.execute(makeRequest(.GET, key, query: query, form: nil),
                                                 timeout: requestTimeout)
         guard response.status == .ok else {
             throw try await Self.error(from: response)

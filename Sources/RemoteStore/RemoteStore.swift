@@ -12,7 +12,7 @@ import NIOHTTP1
 /// burst of changes costs one connection, not one request per event; a watch silent for
 /// ``watchIdleTimeout`` is re-issued from its index (`RemoteStore+Watch.swift`).
 public struct RemoteStore: KeyValueStore {
-    let client: HTTPClient
+    let clients: Clients
     /// e.g. `http://10.77.0.11:4001`, without a trailing slash.
     public let baseURL: String
     let requestTimeout: TimeAmount
@@ -36,9 +36,17 @@ public struct RemoteStore: KeyValueStore {
     public init(url: String, client: HTTPClient = RemoteStore.defaultClient, requestTimeout: TimeAmount = .seconds(5),
                 watchLimits: WatchLimits = WatchLimits(), watchIdleTimeout: Duration = .seconds(60),
                 indexKey: String = "/") {
+        self.init(url: url, clients: Clients(client), requestTimeout: requestTimeout, watchLimits: watchLimits,
+                  watchIdleTimeout: watchIdleTimeout, indexKey: indexKey)
+    }
+
+    /// A store reached through separate pools of connections (``Clients``).
+    public init(url: String, clients: Clients, requestTimeout: TimeAmount = .seconds(5),
+                watchLimits: WatchLimits = WatchLimits(), watchIdleTimeout: Duration = .seconds(60),
+                indexKey: String = "/") {
         self.baseURL = url.hasSuffix("/") ? String(url.dropLast()) : url
         self.indexKey = indexKey
-        self.client = client
+        self.clients = clients
         self.requestTimeout = requestTimeout
         self.watchIdleTimeout = max(watchIdleTimeout, .milliseconds(10))
         self.maxPendingEvents = watchLimits.maxPendingEvents
@@ -65,7 +73,7 @@ public struct RemoteStore: KeyValueStore {
             query["refresh"] = "true"
             if query["prevExist"] == nil { query["prevExist"] = "true" }
             return try await send(.PUT, key, query: query, form: ["ttl": String(ttl)],
-                                  guarded: condition.guardedBy != nil).event
+                                  guarded: condition.guardedBy != nil, through: clients.refreshes).event
         case let .attach(key, value, owner, condition):
             var query = Self.query(for: condition)
             query["owner"] = owner
@@ -86,7 +94,7 @@ public struct RemoteStore: KeyValueStore {
     /// Asks the server whether it attaches keys: one `HEAD` of the index key, whose reply names
     /// the keys API's extensions (and has no body to read); an error counts as no.
     public func supportsAttachedKeys() async -> Bool {
-        guard let response = try? await client.execute(makeRequest(.HEAD, indexKey, query: [:], form: nil),
+        guard let response = try? await clients.requests.execute(makeRequest(.HEAD, indexKey, query: [:], form: nil),
                                                       timeout: requestTimeout) else { return false }
         let features = response.headers.first(name: "X-Fleet-Store-Features") ?? ""
         return features.split(separator: ",").contains("attach")
@@ -127,13 +135,15 @@ public struct RemoteStore: KeyValueStore {
         return request
     }
 
-    /// One request; `guarded` writes must come back confirmed by `X-Fleet-Guard-Checked`, and
-    /// `attached` ones by `X-Fleet-Owner-Checked`.
+    /// One request, through `client` (``Clients/requests`` unless another is named); `guarded`
+    /// writes must come back confirmed by `X-Fleet-Guard-Checked`, and `attached` ones by
+    /// `X-Fleet-Owner-Checked`.
     func send(_ method: HTTPMethod, _ key: String, query: [String: String] = [:], form: [String: String]? = nil,
-              guarded: Bool = false, attached: Bool = false) async throws -> (event: StoreEvent, index: UInt64)
+              guarded: Bool = false, attached: Bool = false, through client: HTTPClient? = nil) async throws
+        -> (event: StoreEvent, index: UInt64)
     {
-        let response = try await client.execute(makeRequest(method, key, query: query, form: form),
-                                                timeout: requestTimeout)
+        let response = try await (client ?? clients.requests).execute(makeRequest(method, key, query: query, form: form),
+                                                                      timeout: requestTimeout)
         guard (200..<300).contains(response.status.code) else {
             throw try await Self.error(from: response)
         }

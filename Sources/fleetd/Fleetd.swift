@@ -59,7 +59,7 @@ struct Fleetd {
             store = embedded
             backup = Self.backupSource(embedded, directory: settings.dataDirectory)
         case .remote(let url):
-            store = RemoteStore(url: url, client: PeerHTTPClient.client(tls), watchLimits: settings.watchLimits)
+            store = RemoteStore(url: url, clients: PeerHTTPClient.storeClients(tls), watchLimits: settings.watchLimits)
             backup = .unavailable("this fleetd does not hold the store, it uses the store at \(url): "
                                   + "run fleetctl backup against the fleetd that holds it (on that machine, or --endpoint to its API)")
         case let .etcd(endpoints, prefix, caFile, certFile, keyFile):

@@ -13,6 +13,19 @@ enum PeerHTTPClient {
     /// Made under the lock, so two first callers at once cannot make two (one never shut down).
     private static let made = Mutex<HTTPClient?>(nil)
 
+    private static let madeStoreClients = Mutex<RemoteStore.Clients?>(nil)
+
+    /// The pools fleetd reaches a remote store through (``RemoteStore/Clients``): requests,
+    /// TTL refreshes and watches apart. Made once, like ``client(_:)``.
+    static func storeClients(_ tls: NodeTLS?) -> RemoteStore.Clients {
+        madeStoreClients.withLock { made in
+            if let made { return made }
+            let clients = RemoteStore.Clients.separate(tls: tls?.clientConfiguration)
+            made = clients
+            return clients
+        }
+    }
+
     static func client(_ tls: NodeTLS?) -> HTTPClient {
         guard let tls else { return RemoteStore.defaultClient }
         return made.withLock { made in
