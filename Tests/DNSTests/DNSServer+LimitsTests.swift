@@ -124,6 +124,30 @@ import Testing
                                                     tcpMaxConnectionsPerClient: perClient),
                                responder: DNSResponder(), publisher: zone(), group: group, logger: logger)
         let port = try await server.start().tcp!.port!
+        do {
+            try await capsHold(server, port: port, group: group, total: total, perClient: perClient)
+        } catch {
+            await server.shutdown()  // a failed wait is a failed test, not a server dropped running (a crash)
+            try? await group.shutdownGracefully()
+            throw error
+        }
+        await server.shutdown()
+
+        let idle = DNSServer(configuration: .init(port: 0, tcpIdleTimeout: .milliseconds(200)),
+                             responder: DNSResponder(), publisher: zone(), group: group, logger: logger)
+        let idlePort = try await idle.start().tcp!.port!
+        do {
+            try await idleConnectionsAreClosed(port: idlePort, group: group)
+        } catch {
+            await idle.shutdown()
+            try? await group.shutdownGracefully()
+            throw error
+        }
+        await idle.shutdown()
+        try await group.shutdownGracefully()
+    }
+
+    func capsHold(_ server: DNSServer, port: Int, group: MultiThreadedEventLoopGroup, total: Int, perClient: Int) async throws {
         func connect() async throws -> (any Channel, StreamCollector) {
             let collector = StreamCollector()
             let channel = try await ClientBootstrap(group: group)
@@ -146,16 +170,16 @@ import Testing
         for _ in 0..<50 where served == nil {
             let (channel, collector) = try await connect()
             try await channel.writeAndFlush(Self.framedQuery()).get()
-            try await eventually("answered or closed") { collector.received.withLock { $0 } > 2 || !channel.isActive }
+            try await eventually(within: .seconds(20), "answered or closed") {
+                collector.received.withLock { $0 } > 2 || !channel.isActive
+            }
             if collector.received.withLock({ $0 }) > 2 { served = channel }
         }
         #expect(served != nil, "a freed slot lets a new connection in")
         for channel in [open[1].0, served].compactMap({ $0 }) { try? await channel.close().get() }
-        await server.shutdown()
+    }
 
-        let idle = DNSServer(configuration: .init(port: 0, tcpIdleTimeout: .milliseconds(200)),
-                             responder: DNSResponder(), publisher: zone(), group: group, logger: logger)
-        let idlePort = try await idle.start().tcp!.port!
+    func idleConnectionsAreClosed(port idlePort: Int, group: MultiThreadedEventLoopGroup) async throws {
         let silent = try await ClientBootstrap(group: group).connect(host: "127.0.0.1", port: idlePort).get()
         try await eventually("a connection that sends nothing is closed") { !silent.isActive }
         // A slowloris: a 500-byte message announced, then a byte every 50 ms (it would take 25 s).
@@ -169,8 +193,6 @@ import Testing
         }
         try await eventually(within: .seconds(5), "a connection that never completes a query is closed") { !trickle.isActive }
         feeder.cancel()
-        await idle.shutdown()
-        try await group.shutdownGracefully()
     }
 
     static func framedQuery() -> ByteBuffer {

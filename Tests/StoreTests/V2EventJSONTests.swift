@@ -73,7 +73,7 @@ import Testing
             return node(key, text(), ttl: Bool.random(using: &generator) ? Double.random(in: -5...1e6, using: &generator) : nil,
                         index: UInt64.random(in: 0...UInt64.max, using: &generator))
         }
-        for _ in 0..<2_000 {
+        for _ in 0..<500 {
             let actions: [StoreAction] = [.get, .set, .create, .update, .compareAndSwap, .delete, .compareAndDelete, .expire]
             let event = StoreEvent(action: actions.randomElement(using: &generator)!, node: randomNode(depth: 3),
                                    prevNode: Bool.random(using: &generator) ? randomNode(depth: 0) : nil)
