@@ -82,7 +82,7 @@ public struct KeysAPI: Sendable {
                 let event = V2Event(StoreEvent(action: .get, node: node), now: Date())
                 var hidden = event
                 hidden.node = V2Node(node, now: Date(), hidingUnderscored: true)
-                return try respond(hidden, status: .ok, index: index, head: request.method == .head)
+                return respond(hidden, status: .ok, index: index, head: request.method == .head)
             case .put:
                 return Self.confirmingGuard(try await put(key, params), params)
             case .post:
@@ -90,13 +90,13 @@ public struct KeysAPI: Sendable {
                 guard try params.storeGuard() == nil else { throw StoreError(.invalidField, "in-order keys cannot be guarded") }
                 let ttl = try params.ttl()
                 let event = try await store.apply(.createInOrder(key: key, value: params.string("value") ?? "", ttl: ttl ?? nil))
-                return try respond(V2Event(event, now: Date()), status: .created, index: event.index)
+                return respond(V2Event(event, now: Date()), status: .created, index: event.index)
             default:
                 guard try params.bool("wait") == nil else { throw StoreError(.invalidField, "\"wait\" can only be used with GET requests") }
                 let event = try await store.apply(.delete(key: key, directory: try params.bool("dir") ?? false,
                                                           recursive: try params.bool("recursive") ?? false,
                                                           condition: try params.condition()))
-                return Self.confirmingGuard(try respond(V2Event(event, now: Date()), status: .ok, index: event.index), params)
+                return Self.confirmingGuard(respond(V2Event(event, now: Date()), status: .ok, index: event.index), params)
             }
         } catch let error as StoreError {
             return errorResponse(error)
@@ -118,7 +118,7 @@ public struct KeysAPI: Sendable {
             guard let seconds = ttl ?? nil else { throw StoreError(.refreshTTLRequired, "No TTL value set") }
             guard (params.string("value") ?? "").isEmpty else { throw StoreError(.refreshValue, "A value was provided on a refresh") }
             let event = try await store.apply(.refresh(key: key, ttl: seconds, condition: condition))
-            return try respond(V2Event(event, now: Date()), status: .ok, index: event.index)
+            return respond(V2Event(event, now: Date()), status: .ok, index: event.index)
         }
         // A value beside `dir=true` is ignored, as etcd ignores it: the directory is made.
         let event = try await store.apply(.set(key: key, value: isDirectory ? nil : (params.string("value") ?? ""),
@@ -127,7 +127,7 @@ public struct KeysAPI: Sendable {
         if try params.bool("noValueOnSuccess") == true {
             return json(["action": event.action.rawValue], status: created ? .created : .ok, index: event.index)
         }
-        return try respond(V2Event(event, now: Date()), status: created ? .created : .ok, index: event.index)
+        return respond(V2Event(event, now: Date()), status: created ? .created : .ok, index: event.index)
     }
 
     /// Our extension, not etcd's: `owner=<key>` attaches the value to that key's lifetime
@@ -142,7 +142,7 @@ public struct KeysAPI: Sendable {
         let event = try await store.apply(.attach(key: key, value: params.string("value") ?? "", owner: owner,
                                                   condition: condition))
         let created = event.action == .create || (event.action == .set && event.prevNode == nil)
-        var response = try respond(V2Event(event, now: Date()), status: created ? .created : .ok, index: event.index)
+        var response = respond(V2Event(event, now: Date()), status: created ? .created : .ok, index: event.index)
         response.headers[HTTPField.Name(Self.ownerCheckedHeader)!] = "true"
         return response
     }
@@ -233,7 +233,7 @@ public struct KeysAPI: Sendable {
         return headers
     }
 
-    func respond(_ event: V2Event, status: HTTPResponse.Status, index: UInt64, head: Bool = false) throws -> Response {
+    func respond(_ event: V2Event, status: HTTPResponse.Status, index: UInt64, head: Bool = false) -> Response {
         var headers = Self.headers(index: index)
         headers[HTTPField.Name("X-Raft-Index")!] = String(index)
         headers[HTTPField.Name("X-Raft-Term")!] = "2"

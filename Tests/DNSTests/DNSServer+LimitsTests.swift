@@ -124,30 +124,36 @@ import Testing
                                                     tcpMaxConnectionsPerClient: perClient),
                                responder: DNSResponder(), publisher: zone(), group: group, logger: logger)
         let port = try await server.start().tcp!.port!
-        do {
-            try await capsHold(server, port: port, group: group, total: total, perClient: perClient)
-        } catch {
-            await server.shutdown()  // a failed wait is a failed test, not a server dropped running (a crash)
-            try? await group.shutdownGracefully()
-            throw error
+        try await shuttingDownOnFailure(server, group) {
+            try await capsHold(port: port, group: group, total: total, perClient: perClient)
         }
         await server.shutdown()
 
         let idle = DNSServer(configuration: .init(port: 0, tcpIdleTimeout: .milliseconds(200)),
                              responder: DNSResponder(), publisher: zone(), group: group, logger: logger)
         let idlePort = try await idle.start().tcp!.port!
-        do {
+        try await shuttingDownOnFailure(idle, group) {
             try await idleConnectionsAreClosed(port: idlePort, group: group)
-        } catch {
-            await idle.shutdown()
-            try? await group.shutdownGracefully()
-            throw error
         }
         await idle.shutdown()
         try await group.shutdownGracefully()
     }
 
-    func capsHold(_ server: DNSServer, port: Int, group: MultiThreadedEventLoopGroup, total: Int, perClient: Int) async throws {
+    /// Runs `body`; if it throws, shuts `server` and `group` down first: a failed wait is then a
+    /// failed test, not a server dropped while running (NIO traps on its leaked promise, which
+    /// ends every other test of the process too).
+    func shuttingDownOnFailure(_ server: DNSServer, _ group: MultiThreadedEventLoopGroup,
+                               _ body: () async throws -> Void) async throws {
+        do {
+            try await body()
+        } catch {
+            await server.shutdown()
+            try? await group.shutdownGracefully()
+            throw error
+        }
+    }
+
+    func capsHold(port: Int, group: MultiThreadedEventLoopGroup, total: Int, perClient: Int) async throws {
         func connect() async throws -> (any Channel, StreamCollector) {
             let collector = StreamCollector()
             let channel = try await ClientBootstrap(group: group)
