@@ -1,4 +1,5 @@
 import Foundation
+import FleetStore
 
 /// One running instance of a service, as the registrar stores it under
 /// `/discovery/<service>/<instance>` (with a TTL the registrar keeps refreshing while the unit
@@ -57,14 +58,31 @@ public struct DiscoveryRecord: Codable, Sendable, Hashable {
 
     public static func decode(_ json: String) -> DiscoveryRecord? {
         let decoder = JSONDecoder()
-        decoder.dateDecodingStrategy = .iso8601
+        decoder.dateDecodingStrategy = sinceDecoding
         return try? decoder.decode(DiscoveryRecord.self, from: Data(json.utf8))
     }
 
     public func encoded() -> String {
         let encoder = JSONEncoder()
-        encoder.dateEncodingStrategy = .iso8601
+        encoder.dateEncodingStrategy = Self.sinceEncoding
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         return String(decoding: (try? encoder.encode(self)) ?? Data(), as: UTF8.self)
+    }
+
+    /// `since` as RFC 3339 in whole seconds, the bytes Foundation's `.iso8601` strategy writes,
+    /// but by hand: that strategy builds a calendar in the current time zone, which maps ICU's
+    /// zone code and data (about 2 MB resident) into every fleetd that reads a record.
+    public static let sinceDecoding = JSONDecoder.DateDecodingStrategy.custom { decoder in
+        let container = try decoder.singleValueContainer()
+        let text = try container.decode(String.self)
+        guard let date = RFC3339Time.parse(text) else {
+            throw DecodingError.dataCorruptedError(in: container, debugDescription: "not an RFC 3339 time")
+        }
+        return date
+    }
+
+    public static let sinceEncoding = JSONEncoder.DateEncodingStrategy.custom { date, encoder in
+        var container = encoder.singleValueContainer()
+        try container.encode(RFC3339Time.formatSeconds(date))
     }
 }

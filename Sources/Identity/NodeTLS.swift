@@ -108,13 +108,14 @@ extension NodeTLS {
     /// Refuses a certificate outside its validity `now`, naming the dates (every peer would
     /// refuse it in the handshake; this says so once, at start, instead).
     public func requireCurrent(now: Date = Date()) throws {
-        let stamp = ISO8601DateFormatter()
+        // FoundationEssentials' format style, made only for the message: ISO8601DateFormatter's
+        // initialiser opens an ICU formatter, which maps ICU's code and data into every fleetd.
         if now > validity.upperBound {
-            throw IdentityError(.untrusted, "the TLS certificate (\(identity)) expired at \(stamp.string(from: validity.upperBound)): "
+            throw IdentityError(.untrusted, "the TLS certificate (\(identity)) expired at \(validity.upperBound.formatted(.iso8601)): "
                 + "issue a new one with fleetctl cluster issue")
         }
         if now < validity.lowerBound {
-            throw IdentityError(.untrusted, "the TLS certificate (\(identity)) is not valid before \(stamp.string(from: validity.lowerBound)) "
+            throw IdentityError(.untrusted, "the TLS certificate (\(identity)) is not valid before \(validity.lowerBound.formatted(.iso8601)) "
                 + "(is this machine's clock right?)")
         }
     }

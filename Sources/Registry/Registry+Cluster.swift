@@ -40,10 +40,10 @@ extension Registry {
             hasState = try await store.getIfPresent(key) != nil
         }
         guard create || hasState else { throw NoClusterError(missing: "key \(keys.cluster)") }
-        // FoundationEssentials' format style, not ISO8601DateFormatter: that one loads ICU's
-        // calendar data, about 3 MB of resident pages kept for the life of the fleetd that
-        // made the cluster (issue 16, memory).
-        let record = ClusterRecord(created: Date().formatted(.iso8601), by: machine.rawValue,
+        // Written by hand: ISO8601DateFormatter and even FoundationEssentials' `.iso8601` style
+        // reach ICU (a formatter; a calendar in the current time zone), about 3 MB of resident
+        // pages kept for the life of the fleetd that made the cluster (issue 16, memory).
+        let record = ClusterRecord(created: RFC3339Time.formatSeconds(Date()), by: machine.rawValue,
                                    layout: RegistryLayout.current)
         do {
             try await store.create(keys.cluster, try Self.encode(record))

@@ -16,7 +16,7 @@ package struct V2Node: Codable, Sendable {
         key = node.key
         value = node.value
         dir = node.isDirectory ? true : nil
-        expiration = node.expiration.map(V2Time.format)
+        expiration = node.expiration.map(RFC3339Time.format)
         // etcd writes the seconds left rounded up and leaves out a zero: a key whose deadline has
         // come (`ttl=0`, or expired but not yet swept) shows its expiration and no ttl.
         ttl = node.expiration.map { $0 > now } == true ? node.ttl(now: now) : nil
@@ -32,7 +32,7 @@ package struct V2Node: Codable, Sendable {
     package var storeNode: StoreNode {
         StoreNode(key: key, value: value, isDirectory: dir ?? false, nodes: nodes?.map(\.storeNode),
                   createdIndex: createdIndex, modifiedIndex: modifiedIndex,
-                  expiration: expiration.flatMap(V2Time.parse))
+                  expiration: expiration.flatMap(RFC3339Time.parse))
     }
 
     enum CodingKeys: String, CodingKey {
@@ -100,97 +100,6 @@ package struct V2Error: Codable, Sendable {
 
     package var storeError: StoreError {
         StoreError(.forEtcdCode(errorCode, message: message), cause ?? message, index: index)
-    }
-}
-
-/// RFC 3339 times as etcd writes them (UTC, fractional seconds).
-/// RFC 3339 times as etcd's v2 API writes them (`expiration`), e.g. `2026-11-25T12:00:00.123Z`.
-///
-/// Written and read by hand: Foundation's ISO8601DateFormatter builds an ICU formatter per
-/// instance, which dominated fleetd's CPU profile when every watched node carried a TTL.
-package enum V2Time {
-    /// Any date is written: one outside year 1970...9999 (a deadline stored by an older version)
-    /// is clamped into it first, so the conversion to milliseconds cannot trap.
-    package static func format(_ date: Date) -> String {
-        let clamped = StoreLimits.clamp(expiration: date)
-        let milliseconds = Int64((clamped.timeIntervalSince1970 * 1000).rounded(.down))
-        var time = time_t(milliseconds.quotient(dividingBy: 1000))
-        var parts = tm()
-        gmtime_r(&time, &parts)
-        return String(format: "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", Int(parts.tm_year) + 1900, Int(parts.tm_mon) + 1,
-                      Int(parts.tm_mday), Int(parts.tm_hour), Int(parts.tm_min), Int(parts.tm_sec),
-                      Int(milliseconds.remainderFloored(dividingBy: 1000)))
-    }
-
-    /// `YYYY-MM-DDTHH:MM:SS[.fraction](Z|±HH:MM)`; nil for anything else.
-    package static func parse(_ text: String) -> Date? {
-        let bytes = Array(text.utf8)
-        var index = 0
-        func number(_ digits: Int) -> Int? {
-            guard index + digits <= bytes.count else { return nil }
-            var value = 0
-            for byte in bytes[index..<index + digits] {
-                guard (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(byte) else { return nil }
-                value = value * 10 + Int(byte - UInt8(ascii: "0"))
-            }
-            index += digits
-            return value
-        }
-        func expect(_ characters: String) -> Bool {
-            guard index < bytes.count, characters.utf8.contains(bytes[index]) else { return false }
-            index += 1
-            return true
-        }
-        guard let year = number(4), expect("-"), let month = number(2), expect("-"), let day = number(2),
-              expect("Tt"), let hour = number(2), expect(":"), let minute = number(2), expect(":"),
-              let second = number(2), (1...12).contains(month), (1...31).contains(day), hour < 24, minute < 60,
-              second < 61
-        else { return nil }
-        var fraction = 0.0
-        if index < bytes.count, bytes[index] == UInt8(ascii: ".") {
-            index += 1
-            var scale = 0.1
-            let start = index
-            while index < bytes.count, (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(bytes[index]) {
-                fraction += Double(bytes[index] - UInt8(ascii: "0")) * scale
-                scale /= 10
-                index += 1
-            }
-            guard index > start else { return nil }
-        }
-        var offset = 0
-        if expect("Zz") {
-            offset = 0
-        } else if index < bytes.count, bytes[index] == UInt8(ascii: "+") || bytes[index] == UInt8(ascii: "-") {
-            let sign = bytes[index] == UInt8(ascii: "-") ? -1 : 1
-            index += 1
-            guard let hours = number(2), expect(":"), let minutes = number(2), hours < 24, minutes < 60 else { return nil }
-            offset = sign * (hours * 3600 + minutes * 60)
-        } else {
-            return nil
-        }
-        guard index == bytes.count else { return nil }
-        var parts = tm()
-        parts.tm_year = Int32(year - 1900)
-        parts.tm_mon = Int32(month - 1)
-        parts.tm_mday = Int32(day)
-        parts.tm_hour = Int32(hour)
-        parts.tm_min = Int32(minute)
-        parts.tm_sec = Int32(second)
-        let seconds = timegm(&parts)
-        return Date(timeIntervalSince1970: Double(seconds - offset) + fraction)
-    }
-}
-
-extension Int64 {
-    fileprivate func quotient(dividingBy divisor: Int64) -> Int64 {
-        let q = self / divisor
-        return (self % divisor < 0) ? q - 1 : q
-    }
-
-    fileprivate func remainderFloored(dividingBy divisor: Int64) -> Int64 {
-        let r = self % divisor
-        return r < 0 ? r + divisor : r
     }
 }
 

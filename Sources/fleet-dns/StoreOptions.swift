@@ -84,7 +84,7 @@ struct StoreOptions: ParsableArguments {
             throw ValidationError("Cannot read '\(records)': \(error.localizedDescription)")
         }
         let decoder = JSONDecoder()
-        decoder.dateDecodingStrategy = .iso8601
+        decoder.dateDecodingStrategy = DiscoveryRecord.sinceDecoding
         let list: [DiscoveryRecord]
         do {
             list = try decoder.decode([DiscoveryRecord].self, from: data)

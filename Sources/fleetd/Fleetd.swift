@@ -175,7 +175,7 @@ struct Fleetd {
     func listener(_ router: Router<FleetRequestContext>, at address: BindAddress, limits: ListenerLimits,
                   tls: NodeTLS?, onRunning: @escaping @Sendable () -> Void = {}) throws -> some Service {
         let logger = logger.silenced
-        return Application(
+        return HTTPListener(
             router: router,
             server: try .limited(limits, gate: ConnectionGate(limit: limits.maxConnections), logger: logger,
                                  tls: tls?.serverConfiguration),

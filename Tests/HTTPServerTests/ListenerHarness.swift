@@ -17,8 +17,9 @@ struct ListenerTestContext: RequestContext, ConnectionAwareContext {
     }
 }
 
-/// Serves `store`'s keys API on a loopback port under `limits`, as fleetd does, for `body`.
-func withLimitedKeysServer(_ store: any KeyValueStore, limits: ListenerLimits,
+/// Serves `store`'s keys API on a loopback port under `limits`, as fleetd does (its
+/// ``HTTPListener``), for `body`.
+func withLimitedKeysServer(_ store: any KeyValueStore, limits: ListenerLimits, serverName: String? = nil,
                            _ body: @Sendable (_ port: Int, _ gate: ConnectionGate) async throws -> Void) async throws {
     let router = Router(context: ListenerTestContext.self)
     KeysAPI(store: store, clientURLs: []).addRoutes(to: router)
@@ -27,15 +28,15 @@ func withLimitedKeysServer(_ store: any KeyValueStore, limits: ListenerLimits,
     quiet.logLevel = .critical  // cancelling the server at the end of a test is expected, not news
     let gate = ConnectionGate(limit: limits.maxConnections)
     let logger = quiet
-    let app = Application(router: router, server: .limited(limits, gate: gate, logger: logger),
-                          configuration: .init(address: .hostname("127.0.0.1", port: 0)),
-                          onServerRunning: { channel in
-                              await AcceptBackoff.install(on: channel, logger: logger)
-                              portSink.yield(channel.localAddress?.port ?? 0)
-                              portSink.finish()
-                          }, logger: quiet)
+    let listener = HTTPListener(router: router, server: .limited(limits, gate: gate, logger: logger),
+                                configuration: .init(address: .hostname("127.0.0.1", port: 0), serverName: serverName),
+                                onServerRunning: { channel in
+                                    await AcceptBackoff.install(on: channel, logger: logger)
+                                    portSink.yield(channel.localAddress?.port ?? 0)
+                                    portSink.finish()
+                                }, logger: quiet)
     try await withThrowingTaskGroup(of: Void.self) { group in
-        group.addTask { try await app.runService(gracefulShutdownSignals: []) }
+        group.addTask { try await listener.run() }
         var iterator = ports.makeAsyncIterator()
         let port = try #require(await iterator.next())
         try await body(port, gate)
