@@ -1,3 +1,4 @@
+import FleetHTTPServer
 import FleetIdentity
 import Hummingbird
 import Logging
@@ -21,8 +22,7 @@ public struct PeerIdentityMiddleware: RouterMiddleware {
         async throws -> Response
     {
         guard let channel = context.channel else { return try await next(request, context) }
-        let certificate = try? await channel.nioSSL_peerCertificate().get()
-        guard let certificate else { return try await next(request, context) }
+        guard let certificate = await Self.peerCertificate(of: channel) else { return try await next(request, context) }
         guard let identity = NodeTLS.identity(of: certificate) else {
             logger.warning("refused a client certificate that names no fleet role")
             throw HTTPError(.forbidden, message: "the client certificate names no fleet role")
@@ -34,5 +34,14 @@ public struct PeerIdentityMiddleware: RouterMiddleware {
             "http.method": "\(request.method)", "http.path": "\(request.uri.path)",
         ])
         return try await next(request, context)
+    }
+
+    /// The connection's verified client certificate: remembered from its first request
+    /// (``ConnectionPeer``), or asked of NIOSSL (a hop to the channel's event loop).
+    static func peerCertificate(of channel: any Channel) async -> NIOSSLCertificate? {
+        if let known = ConnectionPeer.current?.remembered { return known }
+        guard let certificate = try? await channel.nioSSL_peerCertificate().get() else { return nil }
+        ConnectionPeer.current?.remember(certificate)
+        return certificate
     }
 }

@@ -47,8 +47,12 @@ public struct LimitedHTTP1Channel: ServerChildChannel {
         }
     }
 
+    /// Serves the connection's requests, one after another, in this task: ``ConnectionPeer``
+    /// remembers its client certificate for all of them.
     public func handle(value: Value, logger: Logger) async {
-        await base.handle(value: value, logger: logger)
+        await ConnectionPeer.$current.withValue(ConnectionPeer()) {
+            await base.handle(value: value, logger: logger)
+        }
     }
 }
 

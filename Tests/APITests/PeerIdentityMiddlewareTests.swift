@@ -37,6 +37,8 @@ struct PeerIdentityMiddlewareTests {
         logger.logLevel = .critical
         router.add(middleware: PeerIdentityMiddleware(logger: logger))
         router.get("whoami") { _, context in context.peer?.description ?? "nobody" }
+        // Whether the connection's certificate is remembered for its later requests.
+        router.get("remembered") { _, _ in ConnectionPeer.current?.remembered == nil ? "no" : "yes" }
         let limits = ListenerLimits(maxConnections: 8, idleTimeout: .seconds(5), maxHeaderBytes: 8192)
         let app = Application(router: router,
                               server: try .limited(limits, gate: ConnectionGate(limit: 8), logger: logger,
@@ -87,6 +89,45 @@ struct PeerIdentityMiddlewareTests {
             #expect(asAdmin == "admin")
             #expect(asMachine == "machine m2")
         }
+    }
+
+    @Test("the identity is read once per connection and stays that connection's")
+    func rememberedPerConnection() async throws {
+        let machine2 = try Self.node(ca, LeafRequest(role: .machine, machineID: "m2")).clientConfiguration
+        let machine3 = try Self.node(ca, LeafRequest(role: .machine, machineID: "m3")).clientConfiguration
+        try await withListener { port in
+            let two = HTTPClient(eventLoopGroupProvider: .singleton,
+                                 configuration: .init(tlsConfiguration: machine2))
+            let three = HTTPClient(eventLoopGroupProvider: .singleton,
+                                   configuration: .init(tlsConfiguration: machine3))
+            @Sendable func get(_ client: HTTPClient, _ path: String) async throws -> String {
+                let response = try await client.execute(HTTPClientRequest(url: "https://127.0.0.1:\(port)/\(path)"),
+                                                        timeout: .seconds(10))
+                return String(buffer: try await response.body.collect(upTo: 1024))
+            }
+            var answers: [String] = []
+            // Alternating, each client on its one kept-alive connection.
+            for _ in 0..<3 {
+                answers.append(try await get(two, "whoami"))
+                answers.append(try await get(three, "whoami"))
+            }
+            let remembered = try await get(two, "remembered")
+            try await two.shutdown()
+            try await three.shutdown()
+            #expect(answers == Array(repeating: ["machine m2", "machine m3"], count: 3).flatMap { $0 })
+            #expect(remembered == "yes", "the first request should leave the certificate remembered")
+        }
+    }
+
+    @Test("a connection's memo keeps the first certificate it is given")
+    func memoKeepsTheFirst() throws {
+        let first = try #require(try Self.node(ca, LeafRequest(role: .admin)).certificateChain.first)
+        let second = try #require(server.certificateChain.first)
+        let memo = ConnectionPeer()
+        #expect(memo.remembered == nil)
+        memo.remember(first)
+        memo.remember(second)
+        #expect(memo.remembered == first)
     }
 
     @Test("a client without a certificate, or with one from another CA, is refused in the handshake")
