@@ -190,7 +190,11 @@ let package = Package(
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
         ]),
         // Shared by tests and fuzzers: a seeded random number generator; FaultyStore (watches that fail on demand).
-        .target(name: "FleetTestSupport", dependencies: ["FleetStore"], path: "Sources/TestSupport"),
+        .target(name: "FleetTestSupport", dependencies: [
+            "FleetStore",
+            .product(name: "Logging", package: "swift-log"),
+            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+        ], path: "Sources/TestSupport"),
 
         // Not the product: benchmarks (Benchmarks/, docs/benchmarks.md), the DNS fuzzer and the
         // test tools (Tools/). None of fleetd, fleetctl or fleet-dns depends on them.
@@ -253,7 +257,7 @@ let package = Package(
             .product(name: "HummingbirdTesting", package: "hummingbird"),
         ], path: "Tests/StoreTests"),
         .testTarget(name: "FleetHTTPServerTests", dependencies: [
-            "FleetHTTPServer", "FleetStoreHTTP", "FleetRemoteStore", "FleetStore",
+            "FleetHTTPServer", "FleetStoreHTTP", "FleetRemoteStore", "FleetStore", "FleetTestSupport",
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "Hummingbird", package: "hummingbird"),
             .product(name: "Logging", package: "swift-log"),

@@ -1,6 +1,7 @@
 import FleetHTTPServer
 import FleetStore
 import FleetStoreHTTP
+import FleetTestSupport
 import Hummingbird
 import Logging
 import NIOCore
@@ -25,7 +26,7 @@ func withLimitedKeysServer(_ store: any KeyValueStore, limits: ListenerLimits, s
     KeysAPI(store: store, clientURLs: []).addRoutes(to: router)
     let (ports, portSink) = AsyncStream<Int>.makeStream()
     var quiet = Logger(label: "listener-test")
-    quiet.logLevel = .critical  // cancelling the server at the end of a test is expected, not news
+    quiet.logLevel = .critical  // stopping the server at the end of a test is expected, not news
     let gate = ConnectionGate(limit: limits.maxConnections)
     let logger = quiet
     let listener = HTTPListener(router: router, server: .limited(limits, gate: gate, logger: logger),
@@ -35,12 +36,10 @@ func withLimitedKeysServer(_ store: any KeyValueStore, limits: ListenerLimits, s
                                     portSink.yield(channel.localAddress?.port ?? 0)
                                     portSink.finish()
                                 }, logger: quiet)
-    try await withThrowingTaskGroup(of: Void.self) { group in
-        group.addTask { try await listener.run() }
+    try await whileRunning(listener, logger: quiet) {
         var iterator = ports.makeAsyncIterator()
         let port = try #require(await iterator.next())
         try await body(port, gate)
-        group.cancelAll()
     }
 }
 

@@ -15,7 +15,9 @@ import Testing
         try await backing.set("/k", "v")
         // A port that was just free: the first server's, once it has stopped.
         let port = try await freePort(backing)
-        let remote = RemoteStore(url: "http://127.0.0.1:\(port)", requestTimeout: .seconds(1))
+        // Two seconds: fleetd's presence refresh has one, but this runs beside the whole suite
+        // on two cores, where a server's start and first answer took over a second.
+        let remote = RemoteStore(url: "http://127.0.0.1:\(port)", requestTimeout: .seconds(2))
         // Sixteen refused attempts: with the client's own reconnect back-off (100 ms × 1.25ⁿ)
         // the next dial would wait about 3.5 s, longer than the request's deadline.
         for attempt in 1...16 {
@@ -24,7 +26,7 @@ import Testing
             }
         }
         try await withKeysServer(backing, port: port) { _ in
-            // Within the request's one-second deadline, or it throws: no waiting out a back-off.
+            // Within the request's deadline, or it throws: no waiting out a back-off.
             let node = try await remote.get("/k", recursive: false)
             #expect(node.value == "v")
         }

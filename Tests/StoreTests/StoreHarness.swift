@@ -3,6 +3,7 @@ import FleetStore
 import FleetStoreEmbedded
 import FleetStoreHTTP
 import FleetStoreTesting
+import FleetTestSupport
 import Foundation
 import HTTPTypes
 import Hummingbird
@@ -81,18 +82,16 @@ func withKeysServer(_ store: any KeyValueStore, port: Int = 0, asOlderServer: Bo
     KeysAPI(store: store, clientURLs: []).addRoutes(to: router)
     let (ports, portSink) = AsyncStream<Int>.makeStream()
     var quiet = Logger(label: "keys-api-test")
-    quiet.logLevel = .critical  // cancelling the server at the end of a test is expected, not news
+    quiet.logLevel = .critical  // stopping the server at the end of a test is expected, not news
     let app = Application(router: router, configuration: .init(address: .hostname("127.0.0.1", port: port)),
                           onServerRunning: { channel in
                               portSink.yield(channel.localAddress?.port ?? 0)
                               portSink.finish()
                           }, logger: quiet)
-    try await withThrowingTaskGroup(of: Void.self) { group in
-        group.addTask { try await app.runService() }
+    try await whileRunning(app, logger: quiet) {
         var iterator = ports.makeAsyncIterator()
         let port = try #require(await iterator.next())
         try await body("http://127.0.0.1:\(port)")
-        group.cancelAll()
     }
 }
 
