@@ -33,6 +33,9 @@ public actor InMemoryUnitManager: UnitManager {
     /// test can tell an adopted unit from a restarted one.
     public private(set) var starts: [String: Int] = [:]
     public private(set) var stops: [String: Int] = [:]
+    /// When each unit was last really stopped: a test of a deadline reads the stop's own time,
+    /// not when its polling (on a busy machine, late) first saw it.
+    public private(set) var lastStopped: [String: ContinuousClock.Instant] = [:]
     /// How many times each unit was restarted (the agent re-arms its fence timer so).
     public private(set) var restarts: [String: Int] = [:]
     private var injectedFailure: (any Error)?
@@ -137,6 +140,7 @@ public actor InMemoryUnitManager: UnitManager {
         guard let active = runtime[name]?.activeState, active.isRunning
         else { return }  // unknown, inactive or failed: nothing to stop
         stops[name, default: 0] += 1
+        lastStopped[name] = .now
         set(name, .deactivating, "stop-sigterm")
         set(name, .inactive, "dead")
     }
