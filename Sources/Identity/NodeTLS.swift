@@ -108,8 +108,9 @@ extension NodeTLS {
     /// Refuses a certificate outside its validity `now`, naming the dates (every peer would
     /// refuse it in the handshake; this says so once, at start, instead).
     public func requireCurrent(now: Date = Date()) throws {
-        // FoundationEssentials' format style, made only for the message: ISO8601DateFormatter's
-        // initialiser opens an ICU formatter, which maps ICU's code and data into every fleetd.
+        // The dates are formatted only for a refusal (fleetd stops then): an ISO8601DateFormatter
+        // made up front, as before, opened an ICU formatter in every fleetd that started, and
+        // ICU's code and data stayed mapped for the process's life.
         if now > validity.upperBound {
             throw IdentityError(.untrusted, "the TLS certificate (\(identity)) expired at \(validity.upperBound.formatted(.iso8601)): "
                 + "issue a new one with fleetctl cluster issue")

@@ -9,14 +9,14 @@ import ServiceLifecycle
 /// finish()", swift-nio issue 3481), and the trap ends every test of the process, not just this
 /// one. A shutdown that takes longer than `patience` (a connection that will not finish) falls
 /// back to cancellation.
-public func whileRunning<Result: Sendable>(_ service: some Service, logger: Logger, patience: Duration = .seconds(10),
-                                           _ body: () async throws -> Result) async throws -> Result {
+public func whileRunning<Value: Sendable>(_ service: some Service, logger: Logger, patience: Duration = .seconds(10),
+                                           _ body: () async throws -> Value) async throws -> Value {
     var configuration = ServiceGroupConfiguration(services: [.init(service: service)], logger: logger)
     configuration.maximumGracefulShutdownDuration = patience
     let group = ServiceGroup(configuration: configuration)
     return try await withThrowingTaskGroup(of: Void.self) { tasks in
         tasks.addTask { try await group.run() }
-        let outcome: Swift.Result<Result, any Error>
+        let outcome: Result<Value, any Error>
         do {
             outcome = .success(try await body())
         } catch {
