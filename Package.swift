@@ -65,6 +65,7 @@ let package = Package(
         // KeyValueStore, and the v2 wire shapes both sides speak.
         .target(name: "FleetRemoteStore", dependencies: [
             "FleetStore",
+            .product(name: "Metrics", package: "swift-metrics"),
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOHTTP1", package: "swift-nio"),
             .product(name: "NIOFoundationCompat", package: "swift-nio"),

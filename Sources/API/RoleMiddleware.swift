@@ -1,4 +1,6 @@
 import FleetIdentity
+import FleetStore
+import FleetStoreHTTP
 import Foundation
 import Hummingbird
 import Logging
@@ -35,14 +37,30 @@ public struct RoleMiddleware: RouterMiddleware {
         async throws -> Response
     {
         guard let peer = context.peer else { return try await next(request, context) }
+        var request = request
         let path = request.uri.path
-        guard let reason = await denial(for: peer, request) else { return try await next(request, context) }
+        let reason: String?
+        if path == KeysAPI.batchPath && request.method == .post {
+            // A batch is judged by its writes, so its body is read here (and kept for the route).
+            let writes: [KeysBatchWrite]
+            do {
+                writes = try KeysBatchWrite.parse(try await request.collectBody(upTo: KeysAPI.defaultMaxBodyBytes))
+            } catch let error as StoreError {
+                return KeysAPI.errorResponse(error)  // what the route would answer
+            } catch {
+                return KeysAPI.errorResponse(StoreError(.bodyTooLarge, "request body is larger than \(KeysAPI.defaultMaxBodyBytes) bytes"))
+            }
+            reason = await denial(for: peer, batch: writes)
+        } else {
+            reason = await denial(for: peer, request)
+        }
+        guard let reason else { return try await next(request, context) }
         metrics.countDenied(role: peer.role.rawValue)
         logger.notice("request refused for the client's role", metadata: [
             "peer.role": "\(peer.role)", "peer.machine_id": "\(peer.machineID ?? "")",
             "http.method": "\(request.method)", "http.path": "\(path)", "reason": "\(reason)",
         ])
-        guard path == "/v2/keys" || path.hasPrefix("/v2/keys/") else {
+        guard RolePolicy.isKeysPath(path) || path == KeysAPI.batchPath else {
             return APIError(.forbidden, "\(peer.role) may not do this: \(reason)").response()
         }
         let body = #"{"errorCode":110,"message":"The request requires user authentication","cause":"#
@@ -50,6 +68,19 @@ public struct RoleMiddleware: RouterMiddleware {
         var headers = HTTPFields()
         headers[.contentType] = "application/json"
         return Response(status: .forbidden, headers: headers, body: ResponseBody(byteBuffer: ByteBuffer(string: body)))
+    }
+
+    /// The policy's answer for a batch, with the lease read first when it depends on it.
+    func denial(for peer: PeerIdentity, batch: [KeysBatchWrite]) async -> String? {
+        var leader: String?
+        if policy.dependsOnEngineLeader(peer, batch: batch) {
+            do {
+                leader = try await engineLeader()
+            } catch {
+                return "the engine lease could not be read to check this batch (\(error))"
+            }
+        }
+        return policy.denial(for: peer, batch: batch, engineLeader: leader)
     }
 
     /// The policy's answer, with the lease read first when the answer depends on it.

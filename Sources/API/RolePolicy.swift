@@ -68,6 +68,35 @@ public struct RolePolicy: Sendable {
         }
     }
 
+    /// Why `peer` may not send this batch of writes (`POST /v2/batch`), or nil when it may:
+    /// each write is judged as its own request would be (a machine writes what it may write
+    /// through the keys API, conditions read from the write's query string alone), and one
+    /// write refused refuses the batch. A path-only check
+    /// (``denial(for:method:path:query:forwarded:engineLeader:)``) refuses a machine's batch:
+    /// the writes must be read first.
+    public func denial(for peer: PeerIdentity, batch: [KeysBatchWrite], engineLeader: String?) -> String? {
+        switch peer.role {
+        case .admin:
+            return nil
+        case .discoveryReader:
+            return "a discovery reader may only read /discovery"
+        case .machine:
+            for (position, write) in batch.enumerated() {
+                if let reason = writable(key: write.key, by: peer.machineID ?? "", method: write.method,
+                                         conditions: V2Parameters(query: write.query, formBody: nil),
+                                         engineLeader: engineLeader) {
+                    return "write \(position + 1) of the batch: \(reason)"
+                }
+            }
+            return nil
+        }
+    }
+
+    /// Whether ``denial(for:batch:engineLeader:)`` depends on who holds the engine lease.
+    public func dependsOnEngineLeader(_ peer: PeerIdentity, batch: [KeysBatchWrite]) -> Bool {
+        peer.role == .machine && batch.contains { area(of: $0.key) != nil }
+    }
+
     /// Whether ``denial(for:method:path:query:forwarded:engineLeader:)`` depends on who holds the
     /// engine lease: a machine writing an engine key or the lease. Everything else is decided
     /// without reading the store.

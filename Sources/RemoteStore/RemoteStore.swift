@@ -32,6 +32,10 @@ public struct RemoteStore: KeyValueStore {
     /// root, unless the client may read only part of the store, as a `discovery-reader`
     /// certificate may read only `/discovery` (fleet-dns).
     public let indexKey: String
+    /// Writes other than TTL refreshes go through it: batched while the server takes batches.
+    let writes: RemoteWriteBatcher
+    /// Requests that carried more than one write (diagnostics and tests).
+    package var batchedRequests: Int { writes.batchedRequests }
 
     public init(url: String, client: HTTPClient = RemoteStore.defaultClient, requestTimeout: TimeAmount = .seconds(5),
                 watchLimits: WatchLimits = WatchLimits(), watchIdleTimeout: Duration = .seconds(60),
@@ -51,6 +55,7 @@ public struct RemoteStore: KeyValueStore {
         self.watchIdleTimeout = max(watchIdleTimeout, .milliseconds(10))
         self.maxPendingEvents = watchLimits.maxPendingEvents
         self.watches = WatchBudget(limit: watchLimits.maxWatchers)
+        self.writes = RemoteWriteBatcher()
     }
 
     public func get(_ key: String, recursive: Bool) async throws -> StoreNode {
@@ -67,7 +72,8 @@ public struct RemoteStore: KeyValueStore {
             var query = Self.query(for: condition)
             if let value { form["value"] = value } else { query["dir"] = "true" }
             if let ttl { form["ttl"] = String(ttl) }
-            return try await send(.PUT, key, query: query, form: form, guarded: condition.guardedBy != nil).event
+            return try await writes.submit(.init(method: .PUT, key: key, query: query, form: form,
+                                                 guarded: condition.guardedBy != nil, attached: false), through: self)
         case let .refresh(key, ttl, condition):
             var query = Self.query(for: condition)
             query["refresh"] = "true"
@@ -77,17 +83,19 @@ public struct RemoteStore: KeyValueStore {
         case let .attach(key, value, owner, condition):
             var query = Self.query(for: condition)
             query["owner"] = owner
-            return try await send(.PUT, key, query: query, form: ["value": value],
-                                  guarded: condition.guardedBy != nil, attached: true).event
+            return try await writes.submit(.init(method: .PUT, key: key, query: query, form: ["value": value],
+                                                 guarded: condition.guardedBy != nil, attached: true), through: self)
         case let .createInOrder(key, value, ttl):
             var form = ["value": value]
             if let ttl { form["ttl"] = String(ttl) }
-            return try await send(.POST, key, form: form).event
+            return try await writes.submit(.init(method: .POST, key: key, query: [:], form: form,
+                                                 guarded: false, attached: false), through: self)
         case let .delete(key, directory, recursive, condition):
             var query = Self.query(for: condition)
             if directory { query["dir"] = "true" }
             if recursive { query["recursive"] = "true" }
-            return try await send(.DELETE, key, query: query, guarded: condition.guardedBy != nil).event
+            return try await writes.submit(.init(method: .DELETE, key: key, query: query, form: nil,
+                                                 guarded: condition.guardedBy != nil, attached: false), through: self)
         }
     }
 
@@ -147,6 +155,7 @@ public struct RemoteStore: KeyValueStore {
         guard (200..<300).contains(response.status.code) else {
             throw try await Self.error(from: response)
         }
+        writes.noteFeatures(response.headers.first(name: "X-Fleet-Store-Features"))
         if guarded && response.headers.first(name: "X-Fleet-Guard-Checked") != "true" {
             // Too late to undo, but the caller must not take the write for a fenced one.
             throw StoreError(.unavailable, "\(method) \(key): \(baseURL) ignored the write's guard "

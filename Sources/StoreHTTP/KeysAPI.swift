@@ -11,15 +11,18 @@ import ServiceLifecycle
 /// other fleetds (through `RemoteStore`) can read, write and watch it.
 ///
 /// Routes: `/v2/keys/...` (HEAD, GET incl. `wait`/`stream` watches, PUT, POST, DELETE),
-/// `/v2/members`, `/v2/machines`, `/version`, `/health`.
+/// `/v2/members`, `/v2/machines`, `/version`, `/health`, and our extension `POST /v2/batch`
+/// (``V2Batch``, `KeysAPI+Batch.swift`).
 public struct KeysAPI: Sendable {
     let store: any KeyValueStore
     /// The URLs this server is reachable at, as `/v2/members` advertises them (etcdctl needs one).
     let clientURLs: [String]
     /// Requests with a larger body are refused; etcd's own limit is about 1.5 MiB.
     let maxBodyBytes: Int
+    /// ``maxBodyBytes`` unless the server is told otherwise.
+    public static let defaultMaxBodyBytes = 1_572_864
 
-    public init(store: any KeyValueStore, clientURLs: [String], maxBodyBytes: Int = 1_572_864) {
+    public init(store: any KeyValueStore, clientURLs: [String], maxBodyBytes: Int = KeysAPI.defaultMaxBodyBytes) {
         self.store = store
         self.clientURLs = clientURLs
         self.maxBodyBytes = maxBodyBytes
@@ -43,6 +46,7 @@ public struct KeysAPI: Sendable {
                 router.on(RouterPath(path), method: method) { _, _ in Self.methodNotAllowed() }
             }
         }
+        router.post(RouterPath(V2Batch.path)) { request, _ in try await batch(request) }
         router.get("/v2/members") { _, _ in
             json(["members": [Member(id: Self.memberID, name: "fleetd", peerURLs: [], clientURLs: clientURLs)]])
         }
@@ -66,14 +70,9 @@ public struct KeysAPI: Sendable {
         if let redirect = Self.redirectToCleanPath(request) { return redirect }
         do {
             let key = try StoreKey.normalize(Self.key(of: request.uri.path))
-            var form: String?
-            if request.method == .put || request.method == .post || request.method == .delete {
-                let body = try await request.body.collect(upTo: maxBodyBytes)
-                form = String(buffer: body)
-            }
-            let params = V2Parameters(query: request.uri.query, formBody: form)
             switch request.method {
             case .get, .head:
+                let params = V2Parameters(query: request.uri.query, formBody: nil)
                 if try params.bool("wait") == true {
                     return try await watch(key, params, channel: channel)
                 }
@@ -83,20 +82,10 @@ public struct KeysAPI: Sendable {
                 var hidden = event
                 hidden.node = V2Node(node, now: Date(), hidingUnderscored: true)
                 return respond(hidden, status: .ok, index: index, head: request.method == .head)
-            case .put:
-                return Self.confirmingGuard(try await put(key, params), params)
-            case .post:
-                guard try params.bool("wait") == nil else { throw StoreError(.invalidField, "\"wait\" can only be used with GET requests") }
-                guard try params.storeGuard() == nil else { throw StoreError(.invalidField, "in-order keys cannot be guarded") }
-                let ttl = try params.ttl()
-                let event = try await store.apply(.createInOrder(key: key, value: params.string("value") ?? "", ttl: ttl ?? nil))
-                return respond(V2Event(event, now: Date()), status: .created, index: event.index)
             default:
-                guard try params.bool("wait") == nil else { throw StoreError(.invalidField, "\"wait\" can only be used with GET requests") }
-                let event = try await store.apply(.delete(key: key, directory: try params.bool("dir") ?? false,
-                                                          recursive: try params.bool("recursive") ?? false,
-                                                          condition: try params.condition()))
-                return Self.confirmingGuard(respond(V2Event(event, now: Date()), status: .ok, index: event.index), params)
+                let body = try await request.body.collect(upTo: maxBodyBytes)
+                let params = V2Parameters(query: request.uri.query, formBody: String(buffer: body))
+                return respond(try await write(request.method, key, params))
             }
         } catch let error as StoreError {
             return errorResponse(error)
@@ -106,8 +95,43 @@ public struct KeysAPI: Sendable {
         }
     }
 
-    func put(_ key: String, _ params: V2Parameters) async throws -> Response {
+    /// What a write did, before it is a reply: a lone request's (``respond(_:)``) or one
+    /// answer of a batch's (`KeysAPI+Batch.swift`).
+    struct WriteOutcome {
+        var event: StoreEvent
+        var status: HTTPResponse.Status
+        /// The write was guarded, and the guard checked (``guardCheckedHeader``).
+        var guardChecked = false
+        /// The write attached its key to an owner (``ownerCheckedHeader``).
+        var ownerChecked = false
+        /// `noValueOnSuccess=true`: the reply names the action only.
+        var valueless = false
+    }
+
+    /// A `PUT`, `POST` or `DELETE` of `key` with `params` (query string and form body merged).
+    func write(_ method: HTTPRequest.Method, _ key: String, _ params: V2Parameters) async throws -> WriteOutcome {
         guard try params.bool("wait") == nil else { throw StoreError(.invalidField, "\"wait\" can only be used with GET requests") }
+        switch method {
+        case .put:
+            var outcome = try await put(key, params)
+            outcome.guardChecked = try params.storeGuard() != nil
+            return outcome
+        case .post:
+            guard try params.storeGuard() == nil else { throw StoreError(.invalidField, "in-order keys cannot be guarded") }
+            let ttl = try params.ttl()
+            let event = try await store.apply(.createInOrder(key: key, value: params.string("value") ?? "", ttl: ttl ?? nil))
+            return WriteOutcome(event: event, status: .created)
+        case .delete:
+            let event = try await store.apply(.delete(key: key, directory: try params.bool("dir") ?? false,
+                                                      recursive: try params.bool("recursive") ?? false,
+                                                      condition: try params.condition()))
+            return WriteOutcome(event: event, status: .ok, guardChecked: try params.storeGuard() != nil)
+        default:
+            throw StoreError(.invalidField, "\(method) is not a write")
+        }
+    }
+
+    func put(_ key: String, _ params: V2Parameters) async throws -> WriteOutcome {
         let condition = try params.condition()
         let ttl = try params.ttl()
         let isDirectory = try params.bool("dir") ?? false
@@ -118,16 +142,13 @@ public struct KeysAPI: Sendable {
             guard let seconds = ttl ?? nil else { throw StoreError(.refreshTTLRequired, "No TTL value set") }
             guard (params.string("value") ?? "").isEmpty else { throw StoreError(.refreshValue, "A value was provided on a refresh") }
             let event = try await store.apply(.refresh(key: key, ttl: seconds, condition: condition))
-            return respond(V2Event(event, now: Date()), status: .ok, index: event.index)
+            return WriteOutcome(event: event, status: .ok)
         }
         // A value beside `dir=true` is ignored, as etcd ignores it: the directory is made.
         let event = try await store.apply(.set(key: key, value: isDirectory ? nil : (params.string("value") ?? ""),
                                                ttl: ttl ?? nil, condition: condition))
-        let created = event.action == .create || (event.action == .set && event.prevNode == nil)
-        if try params.bool("noValueOnSuccess") == true {
-            return json(["action": event.action.rawValue], status: created ? .created : .ok, index: event.index)
-        }
-        return respond(V2Event(event, now: Date()), status: created ? .created : .ok, index: event.index)
+        return WriteOutcome(event: event, status: Self.created(event) ? .created : .ok,
+                            valueless: try params.bool("noValueOnSuccess") == true)
     }
 
     /// Our extension, not etcd's: `owner=<key>` attaches the value to that key's lifetime
@@ -135,15 +156,26 @@ public struct KeysAPI: Sendable {
     /// ``ownerCheckedHeader``: a server without the extension stores the value for ever, and
     /// `RemoteStore` must not take that for an attached key.
     func attach(_ key: String, to owner: String, _ params: V2Parameters,
-                condition: StoreCondition) async throws -> Response {
+                condition: StoreCondition) async throws -> WriteOutcome {
         guard try params.ttl() == nil, try params.bool("dir") == nil, try params.bool("refresh") == nil else {
             throw StoreError(.invalidField, "\"owner\" cannot be used with \"ttl\", \"dir\" or \"refresh\"")
         }
         let event = try await store.apply(.attach(key: key, value: params.string("value") ?? "", owner: owner,
                                                   condition: condition))
-        let created = event.action == .create || (event.action == .set && event.prevNode == nil)
-        var response = respond(V2Event(event, now: Date()), status: created ? .created : .ok, index: event.index)
-        response.headers[HTTPField.Name(Self.ownerCheckedHeader)!] = "true"
+        return WriteOutcome(event: event, status: Self.created(event) ? .created : .ok, ownerChecked: true)
+    }
+
+    static func created(_ event: StoreEvent) -> Bool {
+        event.action == .create || (event.action == .set && event.prevNode == nil)
+    }
+
+    /// A lone write's reply.
+    func respond(_ outcome: WriteOutcome) -> Response {
+        var response = outcome.valueless
+            ? json(["action": outcome.event.action.rawValue], status: outcome.status, index: outcome.event.index)
+            : respond(V2Event(outcome.event, now: Date()), status: outcome.status, index: outcome.event.index)
+        if outcome.ownerChecked { response.headers[HTTPField.Name(Self.ownerCheckedHeader)!] = "true" }
+        if outcome.guardChecked { response.headers[HTTPField.Name(Self.guardCheckedHeader)!] = "true" }
         return response
     }
 
@@ -211,13 +243,6 @@ public struct KeysAPI: Sendable {
     /// must not mistake that for a fenced write.
     static let guardCheckedHeader = "X-Fleet-Guard-Checked"
 
-    static func confirmingGuard(_ response: Response, _ params: V2Parameters) -> Response {
-        guard (try? params.storeGuard()) != nil else { return response }
-        var response = response
-        response.headers[HTTPField.Name(guardCheckedHeader)!] = "true"
-        return response
-    }
-
     /// The key a request path names (percent-decoded, not yet normalized). Public because
     /// fleetd's role checks must read a path exactly as the keys API does.
     public static func key(of path: String) -> String {
@@ -229,7 +254,7 @@ public struct KeysAPI: Sendable {
         var headers = HTTPFields()
         headers[HTTPField.Name("X-Etcd-Cluster-Id")!] = clusterID
         headers[HTTPField.Name("X-Etcd-Index")!] = String(index)
-        headers[HTTPField.Name(featuresHeader)!] = "guard,attach"
+        headers[HTTPField.Name(featuresHeader)!] = "guard,attach," + V2Batch.feature
         return headers
     }
 
@@ -244,7 +269,10 @@ public struct KeysAPI: Sendable {
                         body: head ? ResponseBody() : ResponseBody(byteBuffer: ByteBuffer(bytes: body)))
     }
 
-    func errorResponse(_ error: StoreError) -> Response {
+    func errorResponse(_ error: StoreError) -> Response { Self.errorResponse(error) }
+
+    /// etcd's error document for `error`, with the HTTP status its code has.
+    public static func errorResponse(_ error: StoreError) -> Response {
         var headers = Self.headers(index: error.index)
         headers[.contentType] = "application/json"
         let data = (try? V2JSON.encoder.encode(V2Error(error))) ?? Data()

@@ -9,6 +9,12 @@ extension V2Event {
     /// in a start of 200 units and at idle. `V2EventJSONTests` compares it with the encoder's.
     var jsonBytes: [UInt8] {
         var json = JSONText(reservingCapacity: 192 + (node.value?.utf8.count ?? 0) + (prevNode?.value?.utf8.count ?? 0))
+        write(to: &json)
+        return json.bytes
+    }
+
+    /// The event as a value inside a larger document (a batch's answers).
+    func write(to json: inout JSONText) {
         json.object { event in
             event.member("action", action)
             event.key("node")
@@ -18,7 +24,18 @@ extension V2Event {
                 prevNode.write(to: &event)
             }
         }
-        return json.bytes
+    }
+}
+
+extension V2Error {
+    /// As ``V2JSON/encoder`` writes it.
+    func write(to json: inout JSONText) {
+        json.object { fields in
+            fields.member("errorCode", errorCode)
+            fields.member("message", message)
+            fields.member("cause", cause)
+            fields.member("index", index)
+        }
     }
 }
 

@@ -118,4 +118,38 @@ import Testing
             #expect(try await store.getIfPresent(Self.assignment) == nil)
         }
     }
+
+    /// A batch passes the role check only when every write in it would: a machine's batch with
+    /// another machine's state is refused whole (etcd's shape) and writes nothing; its own
+    /// batch reaches the route with its body intact.
+    @Test func aMachinesBatchIsCheckedWriteByWrite() async throws {
+        let store = InMemoryStore()
+        _ = try await store.set(Self.lease, "m2")
+        let m1 = PeerIdentity(role: .machine, machineID: "m1")
+        @Sendable func body(_ keys: [String]) throws -> ByteBuffer {
+            let writes = keys.map { V2Batch.Write(method: "PUT", key: $0, form: "value=up") }
+            return ByteBuffer(data: try JSONEncoder().encode(V2Batch.Request(writes: writes)))
+        }
+        let json: HTTPFields = [.contentType: "application/json"]
+        try await app(store, as: m1, leader: { try await store.value(Self.lease) }).test(.router) { client in
+            for keys in [["/fleet/states/a.service/m1", "/fleet/states/a.service/m2"],
+                         ["/fleet/states/a.service/m1", Self.assignment]] {
+                try await client.execute(uri: "/v2/batch", method: .post, headers: json, body: try body(keys)) { response in
+                    #expect(response.status == .forbidden, "\(keys)")
+                    #expect(String(buffer: response.body).contains(#""errorCode":110"#))
+                }
+            }
+            #expect(try await store.getIfPresent("/fleet/states/a.service/m1") == nil, "a refused batch wrote")
+            try await client.execute(uri: "/v2/batch", method: .post, headers: json,
+                                     body: try body(["/fleet/states/a.service/m1", "/discovery/web/m1"])) { response in
+                #expect(response.status == .ok)
+                #expect(String(buffer: response.body).contains(#""status":201"#))
+            }
+            #expect(try await store.value("/fleet/states/a.service/m1") == "up")
+            #expect(try await store.value("/discovery/web/m1") == "up")
+            try await client.execute(uri: "/v2/batch", method: .post, headers: json, body: ByteBuffer(string: "[")) { response in
+                #expect(response.status == .badRequest, "a batch that cannot be read is refused before the route")
+            }
+        }
+    }
 }

@@ -1,6 +1,10 @@
 import FleetAPI
 import FleetIdentity
+import FleetRemoteStore
+import FleetStoreHTTP
+import Foundation
 import HTTPTypes
+import NIOCore
 import Testing
 
 /// What each role may do on a TLS listener (issue 13 items 2, 3 and 8, first cut).
@@ -143,5 +147,39 @@ import Testing
         #expect(!allowed(admin, .get, "/fleet/v1/units/a.service/journal", forwarded: true))
         #expect(!allowed(reader, .get, "/v2/keys/discovery", forwarded: true))
         #expect(allowed(m1, .get, "/fleet/v1/units/a.service/journal", forwarded: true))
+    }
+
+    /// A batch's writes, as `KeysBatchWrite.parse` reads a `POST /v2/batch` body.
+    func batch(_ writes: [(method: String, key: String, query: String?)]) throws -> [KeysBatchWrite] {
+        let items = writes.map { V2Batch.Write(method: $0.method, key: $0.key, query: $0.query, form: "value=v") }
+        return try KeysBatchWrite.parse(ByteBuffer(data: try JSONEncoder().encode(V2Batch.Request(writes: items))))
+    }
+
+    /// Each write of a batch is judged as its own request: one refused refuses the batch.
+    @Test func aBatchIsJudgedWriteByWrite() throws {
+        let own = try batch([("PUT", "/fleet/states/a.service/m1", nil), ("PUT", "/discovery/web/a", nil),
+                             ("DELETE", "/fleet/states/b.service/m1", nil)])
+        #expect(policy.denial(for: m1, batch: own, engineLeader: nil) == nil)
+        #expect(!policy.dependsOnEngineLeader(m1, batch: own))
+        let others = try batch([("PUT", "/fleet/states/a.service/m1", nil), ("PUT", "/fleet/states/a.service/m2", nil)])
+        #expect(policy.denial(for: m1, batch: others, engineLeader: nil)?.contains("write 2 of the batch") == true)
+        #expect(policy.denial(for: admin, batch: others, engineLeader: nil) == nil)
+        #expect(policy.denial(for: reader, batch: own, engineLeader: nil) != nil)
+        // Placements depend on the lease, read once for the batch.
+        let placements = try batch([("PUT", "/fleet/job/a.service/target", nil), ("PUT", "/fleet/states/a.service/m1", nil)])
+        #expect(policy.dependsOnEngineLeader(m1, batch: placements))
+        #expect(policy.denial(for: m1, batch: placements, engineLeader: "m1") == nil)
+        #expect(policy.denial(for: m1, batch: placements, engineLeader: "m2") != nil)
+        #expect(policy.denial(for: m1, batch: placements, engineLeader: nil) != nil)
+        // A lease write conditioned to fail unless it is free or one's own passes; the
+        // condition counts only in the query string, as on a lone request.
+        let take = try batch([("PUT", "/fleet/lease/engine-leader", "prevExist=false")])
+        #expect(policy.denial(for: m1, batch: take, engineLeader: "m2") == nil)
+        let items = [V2Batch.Write(method: "PUT", key: "/fleet/lease/engine-leader", query: nil, form: "value=m1&prevExist=false")]
+        let inForm = try KeysBatchWrite.parse(ByteBuffer(data: try JSONEncoder().encode(V2Batch.Request(writes: items))))
+        #expect(policy.denial(for: m1, batch: inForm, engineLeader: "m2") != nil)
+        // The batch route itself, judged by path alone, is closed to a machine: its writes must be read.
+        #expect(!allowed(m1, .post, "/v2/batch"))
+        #expect(!allowed(reader, .post, "/v2/batch"))
     }
 }

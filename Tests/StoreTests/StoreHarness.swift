@@ -76,9 +76,13 @@ func withTemporaryDirectory<T>(_ body: (String) async throws -> T) async throws 
 
 /// Serves `store` on a loopback port (`port`, or one chosen by the kernel) for the duration of `body`.
 func withKeysServer(_ store: any KeyValueStore, port: Int = 0, asOlderServer: Bool = false,
+                    refusingBatches: Bool = false, batchReplies: (@Sendable (Int) -> Void)? = nil,
                     _ body: @Sendable (String) async throws -> Void) async throws {
     let router = Router()
     if asOlderServer { router.add(middleware: OlderKeysAPI()) }
+    if refusingBatches || batchReplies != nil {
+        router.add(middleware: BatchReplies(refusing: refusingBatches, seen: batchReplies ?? { _ in }))
+    }
     KeysAPI(store: store, clientURLs: []).addRoutes(to: router)
     let (ports, portSink) = AsyncStream<Int>.makeStream()
     var quiet = Logger(label: "keys-api-test")
@@ -105,6 +109,20 @@ struct OlderKeysAPI<Context: RequestContext>: RouterMiddleware {
         var response = try await next(Request(head: head, body: request.body), context)
         response.headers[HTTPField.Name("X-Fleet-Store-Features")!] = nil
         response.headers[HTTPField.Name("X-Fleet-Owner-Checked")!] = nil
+        return response
+    }
+}
+
+/// Tells of each `POST /v2/batch` reply's status, or answers 404 to every batch (a server that
+/// no longer takes them) while its other replies still name the feature.
+struct BatchReplies<Context: RequestContext>: RouterMiddleware {
+    let refusing: Bool
+    let seen: @Sendable (Int) -> Void
+
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        guard request.uri.path == V2Batch.path else { return try await next(request, context) }
+        let response = refusing ? Response(status: .notFound) : try await next(request, context)
+        seen(Int(response.status.code))
         return response
     }
 }

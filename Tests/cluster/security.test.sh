@@ -178,6 +178,22 @@ refused "machine $N may not delete the whole registry" etcd_shape "$N" "$KEYS/fl
 refused "machine $N may not create a unit through the fleet API" fleet_shape "$N" "https://$a1:$API_PORT/fleet/v1/units/evil.service" $(mcert "$N") \
   -X PUT -H 'Content-Type: application/json' -d '{"desiredState":"launched","options":[{"section":"Service","name":"ExecStart","value":"/bin/true"}]}'
 }
+# A batch of writes (POST /v2/batch) is judged write by write: one refused refuses it all.
+batch_of() {  # batch_of KEY...: a batch putting value=rogue at each key
+  local writes="" key
+  for key in "$@"; do writes+="${writes:+,}{\"method\":\"PUT\",\"key\":\"$key\",\"form\":\"value=rogue\"}"; done
+  printf '{"writes":[%s]}' "$writes"
+}
+BATCH=https://$a1:$KEYS_PORT/v2/batch
+# shellcheck disable=SC2046
+{
+refused "machine $N may not write machine $L's unit states inside a batch of its own" etcd_shape "$N" "$BATCH" $(mcert "$N") \
+  -X POST -H 'Content-Type: application/json' -d "$(batch_of "/fleet/states/x.service/${ID[$N]}" "/fleet/states/x.service/${ID[$L]}")"
+refused "machine $N may not place a unit inside a batch without the lease" etcd_shape "$N" "$BATCH" $(mcert "$N") \
+  -X POST -H 'Content-Type: application/json' -d "$(batch_of "/discovery/web/batch" "/fleet/job/rogue.service/target")"
+refused "a reader may not send a batch of writes" etcd_shape 3 "$BATCH" "${reader[@]}" \
+  -X POST -H 'Content-Type: application/json' -d "$(batch_of "/discovery/web/batch")"
+}
 refused "the admin may not pass a request on (X-Fleet-Forwarded)" fleet_shape 3 "https://$a1:$API_PORT/fleet/v1/machines" "${admin[@]}" -H 'X-Fleet-Forwarded: 1'
 # The same rules through another machine's API (its keys API rides on it, over machine 1's store).
 refused "a reader may not write /discovery through machine 2's API" etcd_shape 3 "https://${ADDR[2]}:$API_PORT/v2/keys/discovery/web/two" "${reader[@]}" -X PUT -d value=y
@@ -223,6 +239,30 @@ OUT=$(https_fleetctl "$N" status pinned.service 2>&1)
 check "status asked of machine $N is passed on to machine $L" has "Loaded:" "$OUT"
 OUT=$(https_fleetctl "$N" journal --lines 20 pinned.service 2>&1)
 check "journal asked of machine $N is passed on to machine $L" has "security-stage-journal" "$OUT"
+
+# A machine's batch of writes it may make goes through; the writes that pile up in a start go
+# to the store's machine in batches, none refused for its role.
+# shellcheck disable=SC2046
+OUT=$(body "$N" "$BATCH" $(mcert "$N") -X POST -H 'Content-Type: application/json' -d "$(batch_of /batch-probe/a /batch-probe/b)")
+check "machine $N's own batch of two writes is applied (201 each)" test "$(grep -o '"status":201' <<<"$OUT" | wc -l)" = 2
+denied() { body 2 "https://$a1:$API_PORT/metrics" "${admin[@]}" | awk '$1 == "fleet_api_denied_total{role=\"machine\"}" { print $2 }'; }
+denied_before=$(denied)
+printf '[Service]\nExecStart=/bin/sleep 100000\n' >batch@.service
+units=$(for i in $(seq 1 30); do printf 'batch@%s.service ' "$i"; done)
+# shellcheck disable=SC2086
+if https_fleetctl 1 start --no-block $units >"$WORK/start.out" 2>&1; then ok "start 30 units over TLS"
+else not_ok "start 30 units over TLS: $(tail -3 "$WORK/start.out")"; fi
+wait_until 60 "the 30 units are active" \
+  bash -c "[ \$('$FLEET_BIN/fleetctl' list-units --no-legend --fields unit,active | grep -c '^batch@.*active') = 30 ]"
+batched=0
+for k in 2 3; do
+  n=$(body 2 "https://${ADDR[$k]}:$API_PORT/metrics" "${admin[@]}" | awk '$1 == "fleet_store_batched_writes_total" { print int($2) }')
+  batched=$((batched + ${n:-0}))
+done
+check "machines 2 and 3 sent piled-up writes in batches ($batched writes)" test "$batched" -gt 0
+check "no machine's request was refused in the start" test "$(denied)" = "$denied_before"
+# shellcheck disable=SC2086
+https_fleetctl 1 destroy $units >/dev/null 2>&1
 
 # A change of leader: machine L stops (and gives up its lease); N takes over and must place.
 on "$L" timeout 20 systemctl --user stop fleetd >/dev/null 2>&1
