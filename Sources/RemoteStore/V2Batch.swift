@@ -89,13 +89,40 @@ package enum V2Batch {
         return long.hasPrefix(short) && long.utf8.dropFirst(short.utf8.count).first == UInt8(ascii: "/")
     }
 
-    /// The first pair of writes (by position) that must not share a batch; nil when none.
+    /// A pair of writes (positions) that must not share a batch; nil when there is none.
+    ///
+    /// Linear in the keys' segments rather than pairwise: a batch of 128 writes with long keys
+    /// (a hostile client's) would otherwise be 8,128 pairs of prefix comparisons.
     package static func conflict(in footprints: [Footprint]) -> (Int, Int)? {
-        for first in footprints.indices {
-            for second in footprints.indices where second > first {
-                if footprints[first].overlaps(footprints[second]) { return (first, second) }
+        // Each written key, by its write; and each key that has written keys below it, with up
+        // to two of their writes (one of them may be the asking write itself).
+        var written: [String: Int] = [:]
+        var below: [String: [Int]] = [:]
+        for (position, footprint) in footprints.enumerated() {
+            if let other = written.updateValue(position, forKey: footprint.written) { return (other, position) }
+            for ancestor in ancestors(of: footprint.written) where below[ancestor, default: []].count < 2 {
+                below[ancestor, default: []].append(position)
+            }
+        }
+        for (position, footprint) in footprints.enumerated() {
+            for key in [footprint.written] + footprint.read {
+                let others = ([written[key]] + ancestors(of: key).map { written[$0] }).compactMap { $0 } + (below[key] ?? [])
+                if let other = others.first(where: { $0 != position }) { return (min(other, position), max(other, position)) }
             }
         }
         return nil
+    }
+
+    /// `/a/b/c` → `/a/b`, `/a`, `/`.
+    static func ancestors(of key: String) -> [String] {
+        guard key != "/" else { return [] }
+        var result: [String] = []
+        var rest = Substring(key)
+        while let slash = rest.lastIndex(of: "/") {
+            rest = rest[..<slash]
+            result.append(rest.isEmpty ? "/" : String(rest))
+            if rest.isEmpty { break }
+        }
+        return result
     }
 }

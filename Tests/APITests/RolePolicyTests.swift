@@ -180,6 +180,7 @@ import Testing
         #expect(policy.denial(for: m1, batch: inForm, engineLeader: "m2") != nil)
         // The batch route itself, judged by path alone, is closed to a machine: its writes must be read.
         #expect(!allowed(m1, .post, "/v2/batch"))
+        #expect(!allowed(m1, .post, "/v2/batch/"))
         #expect(!allowed(reader, .post, "/v2/batch"))
     }
 }

@@ -128,6 +128,30 @@ import Testing
         #expect(statuses.withLock { $0 }.allSatisfy { $0 == 200 }, "a batch the server had to refuse: \(statuses.withLock { $0 })")
     }
 
+    /// The server's check of a whole batch finds the same pairs the footprints do, in one pass.
+    @Test func aBatchsConflictsAreFoundWhereverTheyAre() {
+        func f(_ written: String, _ read: String...) -> V2Batch.Footprint { V2Batch.Footprint(written: written, read: read) }
+        #expect(V2Batch.conflict(in: [f("/a"), f("/b"), f("/c/d")]) == nil)
+        #expect(V2Batch.conflict(in: [f("/s/1", "/m/1"), f("/s/2", "/m/1")]) == nil, "two readers of one owner")
+        #expect(V2Batch.conflict(in: [f("/lease", "/lease"), f("/x")]) == nil, "a write guarded by its own key")
+        #expect(V2Batch.conflict(in: [f("/a"), f("/b"), f("/a")])! == (0, 2))
+        #expect(V2Batch.conflict(in: [f("/a/b/c"), f("/x"), f("/a")])! == (0, 2), "an ancestor written after")
+        #expect(V2Batch.conflict(in: [f("/a"), f("/x"), f("/a/b/c")])! == (0, 2), "a descendant written after")
+        #expect(V2Batch.conflict(in: [f("/s", "/m"), f("/m")])! == (0, 1), "a guard written by another")
+        #expect(V2Batch.conflict(in: [f("/s", "/m/x"), f("/m")])! == (0, 1), "a guard below a key another writes")
+        #expect(V2Batch.conflict(in: [f("/s", "/m"), f("/m/x")])! == (0, 1), "a guard above a key another writes")
+        #expect(V2Batch.conflict(in: [f("/a"), f("/")]) != nil)
+        #expect(V2Batch.conflict(in: [f("/a"), f("/b", "/")]) != nil)
+        #expect(V2Batch.conflict(in: [f("/ab"), f("/a")]) == nil, "a shared prefix is not an ancestor")
+        // The pairwise rule the client batches by agrees on every pair of a mixed set.
+        let set = [f("/a"), f("/a/b"), f("/ab"), f("/c", "/a/b"), f("/d", "/m"), f("/e", "/m"), f("/m/x"), f("/")]
+        for i in set.indices {
+            for j in set.indices where j > i {
+                #expect((V2Batch.conflict(in: [set[i], set[j]]) != nil) == set[i].overlaps(set[j]), "\(i), \(j)")
+            }
+        }
+    }
+
     /// A server that stops taking batches (a fleetd replaced by an older one) answers 404: the
     /// batch's writes are sent again one by one and batching stops.
     @Test func aBatchTheServerDoesNotKnowIsSentAgainOneByOne() async throws {
