@@ -152,6 +152,30 @@ import Testing
         }
     }
 
+    /// The store gone for a while (its fleetd killed and restarted): writes that waited for a
+    /// batch fail with it, none left waiting; once it listens again writes go through, batched.
+    @Test func whileTheServerIsGoneBatchedWritesFailAndAfterwardsTheyGoAgain() async throws {
+        let backing = InMemoryStore()
+        let port = Mutex(0)
+        try await withKeysServer(backing) { url in port.withLock { $0 = Int(url.split(separator: ":").last ?? "") ?? 0 } }
+        let url = "http://127.0.0.1:\(port.withLock { $0 })"
+        let store = RemoteStore(url: url, requestTimeout: .seconds(2))
+        try await withKeysServer(backing, port: port.withLock { $0 }) { _ in
+            try await store.set("/first", "1")
+            #expect(store.writes.batching)
+        }
+        let whileGone = await Self.concurrently(40) { position in try await store.set("/gone/k\(position)", "x") }
+        #expect(whileGone.allSatisfy { if case .failure = $0 { true } else { false } }, "a write succeeded with no server")
+        let batchesBefore = store.batchedRequests
+        try await withKeysServer(backing, port: port.withLock { $0 }) { _ in
+            let afterwards = await Self.concurrently(40) { position in try await store.set("/back/k\(position)", "\(position)") }
+            for result in afterwards { _ = try result.get() }
+        }
+        #expect(try await backing.value("/back/k39") == "39")
+        #expect(try await backing.getIfPresent("/gone/k0") == nil)
+        #expect(store.batchedRequests > batchesBefore, "writes no longer batched after the server came back")
+    }
+
     /// A server that stops taking batches (a fleetd replaced by an older one) answers 404: the
     /// batch's writes are sent again one by one and batching stops.
     @Test func aBatchTheServerDoesNotKnowIsSentAgainOneByOne() async throws {
