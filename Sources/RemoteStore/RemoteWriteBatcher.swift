@@ -25,9 +25,11 @@ final class RemoteWriteBatcher: Sendable {
         /// Must come back confirmed by `X-Fleet-Owner-Checked` when sent alone.
         var attached: Bool
 
+        /// Keys as the server reads them (normalized), or a conflict it sees would be missed
+        /// here and the batch refused.
         var footprint: V2Batch.Footprint {
             let read = [query["guardKey"], query["owner"]].compactMap { $0 }.map { (try? StoreKey.normalize($0)) ?? $0 }
-            return V2Batch.Footprint(written: key, read: read)
+            return V2Batch.Footprint(written: (try? StoreKey.normalize(key)) ?? key, read: read)
         }
 
         var batched: V2Batch.Write {

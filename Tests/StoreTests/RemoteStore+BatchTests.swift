@@ -118,7 +118,9 @@ import Testing
             let store = RemoteStore(url: url)
             try await store.set("/counter", "0")
             let results = await Self.concurrently(40) { position in
-                position.isMultiple(of: 2) ? try await store.set("/counter", "\(position)")
+                // The same key spelled two ways: the server reads both as /counter.
+                position.isMultiple(of: 4) ? try await store.set("/counter", "\(position)")
+                    : position.isMultiple(of: 2) ? try await store.set("//counter/", "\(position)")
                     : try await store.set("/others/o\(position)", "x")
             }
             for result in results { _ = try result.get() }
