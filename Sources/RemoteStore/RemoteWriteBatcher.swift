@@ -28,8 +28,7 @@ final class RemoteWriteBatcher: Sendable {
         /// Keys as the server reads them (normalized), or a conflict it sees would be missed
         /// here and the batch refused.
         var footprint: V2Batch.Footprint {
-            let read = [query["guardKey"], query["owner"]].compactMap { $0 }.map { (try? StoreKey.normalize($0)) ?? $0 }
-            return V2Batch.Footprint(written: (try? StoreKey.normalize(key)) ?? key, read: read)
+            V2Batch.Footprint(key: key, guardKey: query["guardKey"], owner: query["owner"])
         }
 
         var batched: V2Batch.Write {
@@ -45,11 +44,11 @@ final class RemoteWriteBatcher: Sendable {
         var continuation: CheckedContinuation<Turn, Never>
     }
 
-    /// What a waiting write is told: its answer, or that it sends this batch (itself first);
-    /// `counted` when the send holds one of the ``maxInFlight`` places.
+    /// What a waiting write is told: its answer, or that it sends this batch (itself first),
+    /// holding one of the ``maxInFlight`` places until it hands over.
     enum Turn: Sendable {
         case answered(Result<StoreEvent, any Error>)
-        case send([Waiter], counted: Bool)
+        case send([Waiter])
     }
 
     struct State {
@@ -122,33 +121,32 @@ final class RemoteWriteBatcher: Sendable {
 
     /// Sends `write` through `store`, alone or in a batch with others.
     func submit(_ write: Write, through store: RemoteStore) async throws -> StoreEvent {
+        // Not batching: sent alone, as many at once as callers send, as before batches.
+        guard batching else { return try await store.sendBatch([write])[0].get() }
         let footprint = write.footprint
         let turn = await withCheckedContinuation { (continuation: CheckedContinuation<Turn, Never>) in
-            let turn = state.withLock { state -> Turn? in
-                guard state.serverBatches == true else {
-                    // Not batching: sent alone, as many at once as callers send.
-                    return .send([Waiter(write: write, footprint: footprint, continuation: continuation)], counted: false)
-                }
+            let batch = state.withLock { state -> [Waiter]? in
                 state.queue.append(Waiter(write: write, footprint: footprint, continuation: continuation))
                 guard state.inFlight < maxInFlight else { return nil }
                 state.inFlight += 1
-                return .send(state.takeBatch(limit: maxBatch), counted: true)
+                return state.takeBatch(limit: maxBatch)
             }
-            if let turn { continuation.resume(returning: turn) }
+            if let batch { continuation.resume(returning: .send(batch)) }
         }
         switch turn {
         case .answered(let result):
             return try result.get()
-        case let .send(batch, counted):
-            // The batch's other writers wait on this send: it must not end with this task's
-            // cancellation (each request is bounded by the store's request timeout).
+        case let .send(batch):
             if batch.count > 1 { countBatch(of: batch.count) }
             let writes = batch.map(\.write)
-            let results = await Task { await store.sendBatch(writes) }.value
+            // The batch's other writers wait on this send: it must not end with this task's
+            // cancellation (each request is bounded by the store's request timeout).
+            let results = batch.count > 1 ? await Task { await store.sendBatch(writes) }.value
+                : await store.sendBatch(writes)
             for (waiter, result) in zip(batch, results).dropFirst() {
                 waiter.continuation.resume(returning: .answered(result))
             }
-            if counted { handOver() }
+            handOver()
             return try results[0].get()
         }
     }
@@ -171,6 +169,6 @@ final class RemoteWriteBatcher: Sendable {
             }
             return state.takeBatch(limit: maxBatch)
         }
-        if let next, let first = next.first { first.continuation.resume(returning: .send(next, counted: true)) }
+        if let next, let first = next.first { first.continuation.resume(returning: .send(next)) }
     }
 }

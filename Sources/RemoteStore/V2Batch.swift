@@ -73,6 +73,13 @@ package enum V2Batch {
             self.read = read
         }
 
+        /// A write of `key` guarded by `guardKey` or attached to `owner`, keys as the server reads
+        /// them (normalized; one it cannot read is kept as it is).
+        package init(key: String, guardKey: String?, owner: String?) {
+            func normalized(_ key: String) -> String { (try? StoreKey.normalize(key)) ?? key }
+            self.init(written: normalized(key), read: [guardKey, owner].compactMap { $0 }.map(normalized))
+        }
+
         /// Whether applying the two in either order could differ: one writes a key the other
         /// writes or reads, or an ancestor or descendant of one.
         package func overlaps(_ other: Footprint) -> Bool {

@@ -58,9 +58,7 @@ public struct KeysBatchWrite: Sendable {
 
     /// The key written, and those its outcome depends on (guard and owner).
     var footprint: V2Batch.Footprint {
-        let read = [parameters.string("guardKey"), parameters.string("owner")].compactMap { $0 }
-            .map { (try? StoreKey.normalize($0)) ?? $0 }
-        return V2Batch.Footprint(written: key, read: read)
+        V2Batch.Footprint(key: key, guardKey: parameters.string("guardKey"), owner: parameters.string("owner"))
     }
 }
 
@@ -92,7 +90,9 @@ extension KeysAPI {
                     }
                 }
             }
-            var outcomes = [Result<WriteOutcome, StoreError>?](repeating: nil, count: writes.count)
+            // Every task answers; the placeholder is never sent.
+            var outcomes = [Result<WriteOutcome, StoreError>](repeating: .failure(StoreError(.unavailable, "not applied")),
+                                                              count: writes.count)
             for await (position, outcome) in group { outcomes[position] = outcome }
             return outcomes
         }
@@ -103,26 +103,23 @@ extension KeysAPI {
             reply.array(outcomes) { json, outcome in
                 json.object { answer in
                     switch outcome {
-                    case .success(let outcome)?:
+                    case .success(let outcome):
                         answer.member("status", outcome.status.code)
                         answer.key("event")
                         V2Event(outcome.event, now: now).write(to: &answer)
-                    case .failure(let error)?:
+                    case .failure(let error):
                         answer.member("status", error.code.httpStatus)
                         answer.key("error")
                         V2Error(error).write(to: &answer)
-                    case nil:
-                        answer.member("status", 500)
                     }
                 }
             }
         }
         // The newest index the writes saw, as a lone write's reply carries its own.
-        let index = outcomes.lazy.compactMap { outcome -> UInt64? in
+        let index = outcomes.lazy.map { outcome -> UInt64 in
             switch outcome {
-            case .success(let outcome)?: outcome.event.index
-            case .failure(let error)?: error.index
-            case nil: nil
+            case .success(let outcome): outcome.event.index
+            case .failure(let error): error.index
             }
         }.max() ?? 0
         var headers = Self.headers(index: index)
