@@ -3,17 +3,34 @@ import Synchronization
 
 /// ``untilDisconnected(_:channel:heartbeat:marker:)`` for a response that writes whatever has
 /// arrived at once: each element of the result is everything `source` produced since the
-/// consumer last took a batch (never empty), so a burst (the events of one store commit) goes
-/// out as one write, one TLS record and one flush instead of one per element.
+/// consumer last took a batch, so a burst (the events of one store commit) goes out as one
+/// write, one TLS record and one flush instead of one per element.
+///
+/// With a `heartbeat` interval, a batch is empty when the consumer has taken nothing for that
+/// long: the response writes a heartbeat then, so its client hears a live connection while
+/// nothing happens (and the server learns of a vanished client from a failed write).
 ///
 /// Bounded: when more than `limit` elements wait (the client reads too slowly), the sequence
 /// ends with `overflow(element)`, and `source` is no longer iterated. The consumer calls
 /// ``ElementBatches/finish()`` when it leaves.
 public func batchesUntilDisconnected<Element: Sendable>(
     _ source: some AsyncSequence<Element, any Error> & Sendable, channel: (any Channel)?, limit: Int,
-    overflow: @escaping @Sendable (Element) -> any Error
+    heartbeat: Duration? = nil, overflow: @escaping @Sendable (Element) -> any Error
 ) -> ElementBatches<Element> {
     let batches = ElementBatches<Element>()
+    // One wake-up per interval at most: it sleeps until the interval after the last batch taken.
+    let beat: Task<Void, Never>? = heartbeat.map { interval in
+        Task {
+            while !Task.isCancelled {
+                let due = batches.lastTaken + interval
+                if ContinuousClock.now >= due {
+                    guard batches.beat() else { return }
+                } else {
+                    try? await Task.sleep(until: due, clock: .continuous)
+                }
+            }
+        }
+    }
     let pump = Task {
         do {
             for try await element in source where !batches.append(element, limit: limit) {
@@ -26,7 +43,10 @@ public func batchesUntilDisconnected<Element: Sendable>(
             batches.end(throwing: error)
         }
     }
-    batches.onEnd { pump.cancel() }
+    batches.onEnd {
+        pump.cancel()
+        beat?.cancel()
+    }
     channel?.clientGone.whenComplete { _ in batches.end(throwing: nil) }
     return batches
 }
@@ -40,6 +60,10 @@ public final class ElementBatches<Element: Sendable>: AsyncSequence, Sendable {
         var end: (any Error)??
         var consumer: CheckedContinuation<Void, Never>?
         var onEnd: (@Sendable () -> Void)?
+        /// A heartbeat is owed: the next batch is empty if nothing else waits.
+        var beatDue = false
+        /// When the consumer last took a batch (or, before that, when the sequence was made).
+        var lastTaken = ContinuousClock.now
     }
 
     private let state = Mutex(State())
@@ -63,6 +87,22 @@ public final class ElementBatches<Element: Sendable>: AsyncSequence, Sendable {
         }
         woken.1?.resume()
         return woken.0
+    }
+
+    var lastTaken: ContinuousClock.Instant { state.withLock { $0.lastTaken } }
+
+    /// Owes the consumer an empty batch (a heartbeat), and counts it as taken; false once the
+    /// sequence has ended.
+    func beat() -> Bool {
+        let (open, woken) = state.withLock { state -> (Bool, CheckedContinuation<Void, Never>?) in
+            guard state.end == nil else { return (false, nil) }
+            state.beatDue = true
+            state.lastTaken = .now
+            defer { state.consumer = nil }
+            return (true, state.consumer)
+        }
+        woken?.resume()
+        return open
     }
 
     /// Ends the sequence after what is queued (with `error`, if any); the first end wins.
@@ -93,15 +133,20 @@ public final class ElementBatches<Element: Sendable>: AsyncSequence, Sendable {
         if ended { action() }
     }
 
-    /// The next batch; nil once the sequence ended cleanly and everything was taken.
+    /// The next batch; nil once the sequence ended cleanly and everything was taken. Empty
+    /// only for a heartbeat.
     func next() async throws -> [Element]? {
         while true {
             let step = state.withLock { state -> Step in
                 if !state.waiting.isEmpty {
-                    defer { state.waiting = [] }
+                    defer { (state.waiting, state.beatDue, state.lastTaken) = ([], false, .now) }
                     return .batch(state.waiting)
                 }
                 if let end = state.end { return .finished(end) }
+                if state.beatDue {
+                    state.beatDue = false
+                    return .batch([])
+                }
                 return .wait
             }
             switch step {
@@ -118,7 +163,7 @@ public final class ElementBatches<Element: Sendable>: AsyncSequence, Sendable {
         await withTaskCancellationHandler {
             await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
                 let now = state.withLock { state -> Bool in
-                    if !state.waiting.isEmpty || state.end != nil || Task.isCancelled { return true }
+                    if !state.waiting.isEmpty || state.end != nil || state.beatDue || Task.isCancelled { return true }
                     state.consumer = continuation
                     return false
                 }

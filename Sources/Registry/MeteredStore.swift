@@ -48,6 +48,7 @@ public struct MeteredStore: KeyValueStore {
     public func currentIndex() async throws -> UInt64 { try await base.currentIndex() }
 
     public func supportsAttachedKeys() async -> Bool { await base.supportsAttachedKeys() }
+    public var watchSilenceLimit: Duration? { base.watchSilenceLimit }
 
     func measure<T>(_ type: String, _ operation: () async throws -> T) async throws -> T {
         let metrics = self.metrics[type]!

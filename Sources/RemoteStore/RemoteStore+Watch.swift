@@ -49,21 +49,47 @@ extension RemoteStore {
     func openWatch(_ key: String, recursive: Bool, fromIndex: UInt64?) async throws -> HTTPClientResponse {
         var query = ["wait": "true", "stream": "true", "recursive": String(recursive)]
         if let fromIndex { query["waitIndex"] = String(fromIndex) }
+        if watchHeartbeatSeconds > 0 { query[V2Heartbeat.parameter] = String(watchHeartbeatSeconds) }
         // The deadline covers the response head only; silence in the body is watchIdleTimeout's.
         let response = try await clients.watches.execute(makeRequest(.GET, key, query: query, form: nil),
                                                 timeout: requestTimeout)
         guard response.status == .ok else {
             throw try await Self.error(from: response)
         }
+        heartbeats.note(sendsHeartbeats(response))
         return response
     }
 
+    /// Whether `response` (a watch's) will carry heartbeats: asked for, and the server named them.
+    func sendsHeartbeats(_ response: HTTPClientResponse) -> Bool {
+        watchHeartbeatSeconds > 0 && Self.names(V2Heartbeat.feature, in: response)
+    }
+
+    /// How long a watch's response may go unheard before it is re-issued: three heartbeats when
+    /// the server sends them (one late beat is not a dead connection), else ``watchIdleTimeout``.
+    func silenceLimit(heartbeats: Bool) -> Duration {
+        heartbeats ? min(watchIdleTimeout, .seconds(3 * watchHeartbeatSeconds)) : watchIdleTimeout
+    }
+
+    /// Whether the server's features header on `response` lists `feature`.
+    static func names(_ feature: String, in response: HTTPClientResponse) -> Bool {
+        let features = response.headers.first(name: "X-Fleet-Store-Features") ?? ""
+        return features.split(separator: ",").contains { $0.trimmingCharacters(in: .whitespaces) == feature }
+    }
+
+    /// What ``silenceLimit(heartbeats:)`` is for the latest watch's response.
+    public var watchSilenceLimit: Duration? { silenceLimit(heartbeats: heartbeats.named) }
+
+    /// The heartbeat interval a watch asks for by default: a third of the smallest silence
+    /// bound a fleetd's followers use at the default TTL (10 s), so they leave quiet watches be.
+    public static let defaultWatchHeartbeatSeconds = 3
+
     /// Delivers the events of one response. Returns true when it fell silent for
-    /// ``watchIdleTimeout`` (re-issue it), false when the stream is over (finished here).
+    /// ``watchSilenceLimit`` (re-issue it), false when the stream is over (finished here).
     private func read(_ response: HTTPClientResponse,
                       into continuation: AsyncThrowingStream<StoreEvent, any Error>.Continuation,
                       _ progress: WatchProgress) async throws -> Bool {
-        let idle = watchIdleTimeout
+        let idle = silenceLimit(heartbeats: sendsHeartbeats(response))
         progress.heard()
         return try await withThrowingTaskGroup(of: Bool.self) { group in
             group.addTask {
@@ -96,8 +122,9 @@ extension RemoteStore {
             // take them all, then drop what was read once, not line by line.
             var start = pending.startIndex
             while let newline = pending[start...].firstIndex(of: UInt8(ascii: "\n")) {
+                defer { start = newline + 1 }
+                guard newline > start else { continue }  // a heartbeat: heard, nothing to deliver
                 let line = Data(pending[start..<newline])
-                start = newline + 1
                 if let event = try? decoder.decode(V2Event.self, from: line).storeEvent {
                     switch continuation.yield(event) {
                     case .terminated: return
@@ -137,6 +164,14 @@ final class WatchProgress: Sendable {
 
     func heard() { state.withLock { $0.lastHeard = .now } }
     func delivered(_ index: UInt64) { state.withLock { $0.next = RemoteStore.after(index) } }
+}
+
+/// Whether the server named heartbeats in its reply to the latest watch (one server per store,
+/// so one answer; it changes only when that server is replaced by another version).
+final class HeartbeatNote: Sendable {
+    private let state = Mutex(false)
+    var named: Bool { state.withLock { $0 } }
+    func note(_ named: Bool) { state.withLock { $0 = named } }
 }
 
 /// Counts re-issued watch requests.

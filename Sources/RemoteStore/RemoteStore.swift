@@ -26,6 +26,13 @@ public struct RemoteStore: KeyValueStore {
     /// re-issuing costs one request per quiet watch per period and bounds how long a dead one
     /// goes unnoticed.
     public let watchIdleTimeout: Duration
+    /// Seconds between heartbeats a watch asks its server for (``V2Heartbeat``), 0 for none. A
+    /// server that sends them has a watch's response re-issued after three intervals unheard
+    /// rather than after ``watchIdleTimeout``, and a quiet watch is then never made anew while
+    /// its connection lives (``watchSilenceLimit``).
+    public let watchHeartbeatSeconds: Int
+    /// Whether the server named heartbeats in its reply to the latest watch.
+    let heartbeats = HeartbeatNote()
     /// Watch requests re-issued after a silence (diagnostics and tests).
     package let watchReissues = ReissueCounter()
     /// The key ``currentIndex()`` reads (every keys API answer carries the store's index): the
@@ -39,20 +46,21 @@ public struct RemoteStore: KeyValueStore {
 
     public init(url: String, client: HTTPClient = RemoteStore.defaultClient, requestTimeout: TimeAmount = .seconds(5),
                 watchLimits: WatchLimits = WatchLimits(), watchIdleTimeout: Duration = .seconds(60),
-                indexKey: String = "/") {
+                watchHeartbeatSeconds: Int = RemoteStore.defaultWatchHeartbeatSeconds, indexKey: String = "/") {
         self.init(url: url, clients: Clients(client), requestTimeout: requestTimeout, watchLimits: watchLimits,
-                  watchIdleTimeout: watchIdleTimeout, indexKey: indexKey)
+                  watchIdleTimeout: watchIdleTimeout, watchHeartbeatSeconds: watchHeartbeatSeconds, indexKey: indexKey)
     }
 
     /// A store reached through separate pools of connections (``Clients``).
     public init(url: String, clients: Clients, requestTimeout: TimeAmount = .seconds(5),
                 watchLimits: WatchLimits = WatchLimits(), watchIdleTimeout: Duration = .seconds(60),
-                indexKey: String = "/") {
+                watchHeartbeatSeconds: Int = RemoteStore.defaultWatchHeartbeatSeconds, indexKey: String = "/") {
         self.baseURL = url.hasSuffix("/") ? String(url.dropLast()) : url
         self.indexKey = indexKey
         self.clients = clients
         self.requestTimeout = requestTimeout
         self.watchIdleTimeout = max(watchIdleTimeout, .milliseconds(10))
+        self.watchHeartbeatSeconds = min(max(watchHeartbeatSeconds, 0), V2Heartbeat.maxSeconds)
         self.maxPendingEvents = watchLimits.maxPendingEvents
         self.watches = WatchBudget(limit: watchLimits.maxWatchers)
         self.writes = RemoteWriteBatcher()

@@ -45,4 +45,5 @@ public struct GuardedStore: KeyValueStore {
     public func currentIndex() async throws -> UInt64 { try await base.currentIndex() }
 
     public func supportsAttachedKeys() async -> Bool { await base.supportsAttachedKeys() }
+    public var watchSilenceLimit: Duration? { base.watchSilenceLimit }
 }

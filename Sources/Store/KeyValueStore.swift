@@ -30,11 +30,22 @@ public protocol KeyValueStore: Sendable {
     /// backends and etcd always do; a remote store asks its server, since an older fleetd would
     /// store the key without its owner, for ever. A wrapper must pass the question on.
     func supportsAttachedKeys() async -> Bool
+
+    /// How long a watch of this store may go unheard before the store itself makes it anew
+    /// from its index, or nil when nothing says so. A remote store whose server sends heartbeats
+    /// on quiet watches hears a live connection even when no key changes, so it replaces a dead
+    /// one within this time on its own, and a follower need not bound the silence a second
+    /// time (``StoreFollowOptions/maxSilence``): re-making a quiet remote watch costs a new
+    /// connection and a TLS handshake on the store's machine. A wrapper must pass it on.
+    var watchSilenceLimit: Duration? { get }
 }
 
 extension KeyValueStore {
     /// Stores that do not say otherwise (test doubles) do not attach: callers fall back to TTLs.
     public func supportsAttachedKeys() async -> Bool { false }
+
+    /// Stores that do not say otherwise leave silence to their followers.
+    public var watchSilenceLimit: Duration? { nil }
 
     /// Sets `key` to `value` for as long as `owner` lives (``StoreWrite/attach(key:value:owner:condition:)``).
     @discardableResult

@@ -116,7 +116,7 @@ struct FollowLoop<Snapshot: Sendable>: Sendable {
         let progress = Progress(next: from)
         let outcome = await withTaskGroup(of: Outcome.self) { group in
             group.addTask { await consume(events, from: from, progress) }
-            if let bound = options.maxSilence {
+            if let bound = options.maxSilence, !Self.storeBoundsSilence(follower.store, within: bound) {
                 group.addTask { await silence(progress, bound) }
             }
             let first = await group.next() ?? .ended
@@ -142,6 +142,13 @@ struct FollowLoop<Snapshot: Sendable>: Sendable {
         } catch {
             return .failed(error)
         }
+    }
+
+    /// Whether `store` replaces its own silent watches within `bound` (asked once the watch is
+    /// open: a remote store learns from the watch's reply whether its server sends heartbeats).
+    static func storeBoundsSilence(_ store: any KeyValueStore, within bound: Duration) -> Bool {
+        guard let limit = store.watchSilenceLimit else { return false }
+        return limit <= bound
     }
 
     /// Returns once nothing was heard for `bound` (or when cancelled, which the caller ignores).

@@ -25,7 +25,9 @@ public enum StoreFollowEvent<Snapshot: Sendable>: Sendable {
 /// - When the store no longer has that history (``StoreError/Code/indexCleared``), or the
 ///   consumer fell more than ``StoreFollowOptions/maxPendingEvents`` behind, it loads a new snapshot.
 /// - A watch that delivers nothing for ``StoreFollowOptions/maxSilence`` is made anew from the
-///   last index plus one: that is how a watch over a dead connection is noticed.
+///   last index plus one: that is how a watch over a dead connection is noticed. A store
+///   that replaces its silent watches itself within that bound (``KeyValueStore/watchSilenceLimit``:
+///   a remote store whose server sends heartbeats) is left to do so.
 /// - It never ends by itself: iteration ends when the consuming task is cancelled (use
 ///   `cancelOnGracefulShutdown()` in a service) or the consumer stops iterating.
 ///

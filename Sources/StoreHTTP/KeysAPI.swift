@@ -189,15 +189,21 @@ public struct KeysAPI: Sendable {
     /// The watch (and the store's watcher behind it) ends as soon as the client leaves, seen on
     /// `channel`: otherwise an abandoned long-poll would hold its connection and descriptor
     /// until the next matching change, which may never come.
+    ///
+    /// A streaming watch asked for `heartbeat=<seconds>` (``V2Heartbeat``) gets an empty line
+    /// whenever it has had nothing for that long, so its client can tell a quiet key from a dead
+    /// connection without making the watch anew.
     func watch(_ key: String, _ params: V2Parameters, channel: (any Channel)?) async throws -> Response {
         let recursive = try params.bool("recursive") ?? false
         let streaming = try params.bool("stream") ?? false
+        let heartbeat = try params.heartbeat()
         let startIndex = try await store.currentIndex()
         // A watch never ends by itself; end it when the server shuts down gracefully, or the
         // shutdown would wait for every open watch forever.
         let watch = try await store.watch(key, recursive: recursive, fromIndex: try params.index("waitIndex"))
         let limit = WatchLimits.defaultMaxPendingEvents
-        let batches = batchesUntilDisconnected(watch.cancelOnGracefulShutdown(), channel: channel, limit: limit) {
+        let batches = batchesUntilDisconnected(watch.cancelOnGracefulShutdown(), channel: channel, limit: limit,
+                                               heartbeat: streaming ? heartbeat : nil) {
             StoreError.watchFellBehind(at: $0.index, limit: limit)
         }
         var headers = Self.headers(index: startIndex)
@@ -209,6 +215,10 @@ public struct KeysAPI: Sendable {
             var lines = ByteBuffer()
             do {
                 for try await batch in batches {
+                    if batch.isEmpty {  // a heartbeat
+                        try await writer.write(ByteBuffer(integer: V2Heartbeat.line))
+                        continue
+                    }
                     let now = Date()
                     for event in streaming ? batch[...] : batch.prefix(1) {
                         lines.writeBytes(V2Event(event, now: now).jsonBytes)
@@ -254,7 +264,7 @@ public struct KeysAPI: Sendable {
         var headers = HTTPFields()
         headers[HTTPField.Name("X-Etcd-Cluster-Id")!] = clusterID
         headers[HTTPField.Name("X-Etcd-Index")!] = String(index)
-        headers[HTTPField.Name(featuresHeader)!] = "guard,attach," + V2Batch.feature
+        headers[HTTPField.Name(featuresHeader)!] = "guard,attach," + V2Batch.feature + "," + V2Heartbeat.feature
         return headers
     }
 

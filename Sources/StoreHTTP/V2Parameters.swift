@@ -1,4 +1,5 @@
 import FleetHTTPServer
+import FleetRemoteStore
 import FleetStore
 import Foundation
 
@@ -52,6 +53,16 @@ public struct V2Parameters: Sendable {
             throw StoreError(.ttlNaN, "invalid value for \"ttl\"")
         }
         return .some(value)
+    }
+
+    /// `heartbeat` (``V2Heartbeat``): whole seconds, up to ``V2Heartbeat/maxSeconds``, between
+    /// heartbeats on a quiet streaming watch; absent or 0 is none; anything else is error 209.
+    func heartbeat() throws(StoreError) -> Duration? {
+        guard let text = string(V2Heartbeat.parameter) else { return nil }
+        guard let seconds = Int(text), (0...V2Heartbeat.maxSeconds).contains(seconds) else {
+            throw StoreError(.invalidField, "invalid value for \"\(V2Heartbeat.parameter)\"")
+        }
+        return seconds == 0 ? nil : .seconds(seconds)
     }
 
     func condition() throws(StoreError) -> StoreCondition {

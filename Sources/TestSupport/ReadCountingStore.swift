@@ -36,4 +36,5 @@ public final class ReadCountingStore: KeyValueStore {
     }
     public func currentIndex() async throws -> UInt64 { await base.currentIndex() }
     public func supportsAttachedKeys() async -> Bool { await base.supportsAttachedKeys() }
+    public var watchSilenceLimit: Duration? { base.watchSilenceLimit }
 }

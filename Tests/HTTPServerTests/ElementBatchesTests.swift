@@ -61,6 +61,37 @@ import Testing
         #expect(try await iterator.next() == nil)
     }
 
+    /// With a heartbeat interval, a quiet source gives empty batches (the response writes a
+    /// heartbeat for each), and a busy one none: a taken batch counts as heard.
+    @Test func aQuietSourceGivesHeartbeatsABusyOneDoesNot() async throws {
+        let (source, feed) = AsyncThrowingStream<Int, any Error>.makeStream()
+        let batches = batchesUntilDisconnected(source, channel: nil, limit: 1000, heartbeat: .milliseconds(600)) {
+            Overflow(at: $0)
+        }
+        defer { batches.finish() }
+        var iterator = batches.makeAsyncIterator()
+        let quietStart = ContinuousClock.now
+        #expect(try await iterator.next() == [], "a quiet source gives a heartbeat")
+        #expect(ContinuousClock.now - quietStart >= .milliseconds(550), "not before the interval")
+        #expect(try await iterator.next() == [], "and another")
+        // Busy: an element every 30 ms for 1.2 s, two intervals; each is taken long before the
+        // interval runs out, so no heartbeat comes between them.
+        let feeder = Task {
+            for i in 1...40 {
+                feed.yield(i)
+                try? await Task.sleep(for: .milliseconds(30))
+            }
+        }
+        var taken: [Int] = []
+        var heartbeats = 0
+        while taken.count < 40, let batch = try await iterator.next() {
+            if batch.isEmpty { heartbeats += 1 } else { taken += batch }
+        }
+        await feeder.value
+        #expect(taken == Array(1...40))
+        #expect(heartbeats == 0, "a heartbeat came while elements flowed")
+    }
+
     @Test func aCancelledConsumerStopsWaitingAndTheSource() async throws {
         let stopped = Mutex(false)
         let (source, feed) = AsyncThrowingStream<Int, any Error>.makeStream()

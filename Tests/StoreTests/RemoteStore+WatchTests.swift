@@ -38,6 +38,76 @@ import Testing
         }
     }
 
+    /// A server that sends heartbeats keeps a quiet watch from being re-issued: it is heard,
+    /// not silent. Asking for none, the same quiet spell re-issues it.
+    @Test(arguments: [1, 0])
+    func heartbeatsKeepAQuietWatch(heartbeatSeconds: Int) async throws {
+        let backing = FaultyStore()
+        try await withKeysServer(backing) { url in
+            let remote = RemoteStore(url: url, watchIdleTimeout: .milliseconds(2500), watchHeartbeatSeconds: heartbeatSeconds)
+            let events = try await remote.watch("/d", recursive: true, fromIndex: nil)
+            try await Task.sleep(for: .milliseconds(5500))  // the quiet spell is what is tested
+            try await backing.set("/d/a", "1")
+            let got = try await firstEvents(events, count: 1, within: 5)
+            #expect(got.map(\.index) == [1])
+            if heartbeatSeconds > 0 {
+                #expect(remote.watchReissues.value == 0, "a watch that hears heartbeats is not silent")
+                #expect(backing.watchCalls.count == 1)
+            } else {
+                #expect(remote.watchReissues.value >= 2, "without heartbeats the quiet watch is re-issued")
+            }
+        }
+    }
+
+    /// A watch's silence limit is three heartbeats once the server has said it sends them, the
+    /// idle timeout otherwise (before any watch, asking for none, or a server that does not).
+    @Test func theSilenceLimitFollowsTheServersHeartbeats() async throws {
+        try await withKeysServer(FaultyStore()) { url in
+            let remote = RemoteStore(url: url, watchHeartbeatSeconds: 2)
+            #expect(remote.watchSilenceLimit == .seconds(60))
+            let events = try await remote.watch("/d", recursive: true, fromIndex: nil)
+            #expect(remote.watchSilenceLimit == .seconds(6))
+            _ = events
+            let deaf = RemoteStore(url: url, watchHeartbeatSeconds: 0)
+            let other = try await deaf.watch("/d", recursive: true, fromIndex: nil)
+            #expect(deaf.watchSilenceLimit == .seconds(60))
+            _ = other
+        }
+        try await withKeysServer(FaultyStore(), asOlderServer: true) { url in
+            let remote = RemoteStore(url: url, watchHeartbeatSeconds: 2)
+            let events = try await remote.watch("/d", recursive: true, fromIndex: nil)
+            #expect(remote.watchSilenceLimit == .seconds(60), "a server that does not name heartbeats")
+            _ = events
+        }
+    }
+
+    /// A follower leaves a quiet watch be when the store bounds silence itself within the
+    /// follower's bound (heartbeats every second: three seconds), and makes it anew otherwise.
+    @Test(arguments: [1, 0])
+    func aFollowerLeavesAHeardWatchBe(heartbeatSeconds: Int) async throws {
+        let backing = FaultyStore()
+        try await backing.set("/d/a", "0")
+        try await withKeysServer(backing) { url in
+            let remote = RemoteStore(url: url, watchHeartbeatSeconds: heartbeatSeconds)
+            let counters = StoreFollowCounters()
+            let options = StoreFollowOptions(maxSilence: .seconds(3), minRetryDelay: .milliseconds(5),
+                                             maxRetryDelay: .milliseconds(50), counters: counters)
+            let recorder = FollowRecorder(remote.follow("/d", options: options))
+            await recorder.wait(for: "a snapshot") { $0.contains { $0.snapshotIndex == 1 } }
+            try await Task.sleep(for: .milliseconds(7500))  // the quiet spell is what is tested
+            try await backing.set("/d/b", "1")
+            await recorder.wait(for: "the event") { $0.compactMap(\.storeEvent).count >= 1 }
+            #expect(recorder.events.map(\.index) == [2])
+            if heartbeatSeconds > 0 {
+                #expect(counters.silences == 0, "watches from \(backing.watchCalls)")
+                #expect(backing.watchCalls.count == 1, "watches from \(backing.watchCalls)")
+            } else {
+                #expect(counters.silences >= 2, "watches from \(backing.watchCalls)")
+            }
+            await recorder.stop()
+        }
+    }
+
     /// The follower over the keys API: snapshot, an outage of the watch, and a silent watch,
     /// and every change delivered once, in order.
     @Test func followsThroughTheKeysAPI() async throws {

@@ -136,6 +136,21 @@ OUT=$(https_fleetctl 2 status pinned.service 2>&1)
 check "status asked of machine 2 is passed on to machine 1 over TLS" has "Loaded:" "$OUT"
 check "destroy the unit" fleetctl destroy pinned.service
 
+# --- quiet watches over TLS ------------------------------------------------------------------
+# Machine 2 follows its assignments and the engine's lease through machine 1's keys API; at idle
+# nothing changes there. The keys API's heartbeats keep those watches heard, so none is made
+# anew over more than two TTLs (before, each was, every TTL: a new connection and a TLS
+# handshake on machine 1 every few seconds).
+silences() {  # machine 2's store-follow silences so far, all followers together
+  body 2 "https://$a2:$API_PORT/metrics" "${admin[@]}" | awk '/^fleet_store_follow_silences_total/ {s += $2} END {print s + 0}'
+}
+OUT=$(body 2 "https://$a2:$API_PORT/metrics" "${admin[@]}")
+check "machine 2 counts its agent's silent watches in /metrics" has 'fleet_store_follow_silences_total{follower="agent"}' "$OUT"
+before=$(silences)
+sleep 25  # the quiet spell is what is measured: 2.5 TTLs, each of which made the watches anew before
+after=$(silences)
+check "machine 2 made no quiet watch anew in 25 s of idle ($before, then $after)" test "$after" = "$before"
+
 # --- a certificate for another machine ------------------------------------------------------
 on 2 timeout 20 systemctl --user stop fleetd >/dev/null 2>&1
 "$CLUSTER" start-fleetd 2 --tls-ca "$CA/ca.pem" --tls-cert "$WORK/m1/node.pem" --tls-key "$WORK/m1/node-key.pem" \
