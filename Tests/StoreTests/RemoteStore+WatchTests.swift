@@ -59,6 +59,28 @@ import Testing
         }
     }
 
+    /// Heartbeats promised and not heard (a frozen server, a dead connection): the watch is
+    /// re-issued after three intervals, from its index, and still delivers what comes.
+    @Test func aWatchWhoseHeartbeatsStopIsReissued() async throws {
+        let backing = FaultyStore()
+        try await withKeysServer(backing, withoutHeartbeats: true) { url in
+            let remote = RemoteStore(url: url, watchHeartbeatSeconds: 1)
+            let opened = ContinuousClock.now
+            let events = try await remote.watch("/d", recursive: true, fromIndex: nil)
+            #expect(remote.watchSilenceLimit == .seconds(3))
+            let deadline = opened + .seconds(10)
+            while remote.watchReissues.value == 0, ContinuousClock.now < deadline {
+                try await Task.sleep(for: .milliseconds(20))
+            }
+            #expect(remote.watchReissues.value >= 1, "the unheard watch was not re-issued within 10 s")
+            #expect(ContinuousClock.now - opened >= .milliseconds(2900), "not before three intervals")
+            try await backing.set("/d/a", "1")
+            let got = try await firstEvents(events, count: 1, within: 5)
+            #expect(got.map(\.index) == [1])
+            #expect(backing.watchCalls.prefix(2) == [nil, 1])
+        }
+    }
+
     /// A watch's silence limit is three heartbeats once the server has said it sends them, the
     /// idle timeout otherwise (before any watch, asking for none, or a server that does not).
     @Test func theSilenceLimitFollowsTheServersHeartbeats() async throws {

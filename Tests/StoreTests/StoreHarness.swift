@@ -77,9 +77,11 @@ func withTemporaryDirectory<T>(_ body: (String) async throws -> T) async throws 
 /// Serves `store` on a loopback port (`port`, or one chosen by the kernel) for the duration of `body`.
 func withKeysServer(_ store: any KeyValueStore, port: Int = 0, asOlderServer: Bool = false,
                     refusingBatches: Bool = false, batchReplies: (@Sendable (Int) -> Void)? = nil,
+                    withoutHeartbeats: Bool = false,
                     _ body: @Sendable (String) async throws -> Void) async throws {
     let router = Router()
     if asOlderServer { router.add(middleware: OlderKeysAPI()) }
+    if withoutHeartbeats { router.add(middleware: HeartbeatsWithheld()) }
     if refusingBatches || batchReplies != nil {
         router.add(middleware: BatchReplies(refusing: refusingBatches, seen: batchReplies ?? { _ in }))
     }
@@ -110,6 +112,17 @@ struct OlderKeysAPI<Context: RequestContext>: RouterMiddleware {
         response.headers[HTTPField.Name("X-Fleet-Store-Features")!] = nil
         response.headers[HTTPField.Name("X-Fleet-Owner-Checked")!] = nil
         return response
+    }
+}
+
+/// A keys API that names heartbeats but sends none: what a watch sees of a server that froze
+/// (or a connection that died) once it has said it sends them.
+struct HeartbeatsWithheld<Context: RequestContext>: RouterMiddleware {
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        let query = (request.uri.query ?? "").split(separator: "&").filter { !$0.hasPrefix("heartbeat=") }.joined(separator: "&")
+        var head = request.head
+        head.path = request.uri.path + (query.isEmpty ? "" : "?" + query)
+        return try await next(Request(head: head, body: request.body), context)
     }
 }
 
