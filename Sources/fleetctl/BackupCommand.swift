@@ -9,6 +9,7 @@ import NIOCore
 /// `fleetd restore FILE` on a stopped store machine.
 struct Backup: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "backup",
         abstract: "Save a consistent copy of the cluster's embedded store to FILE (online).",
         discussion: """
         The fleetd that holds the embedded store (the store machine, or the --endpoint that reaches \

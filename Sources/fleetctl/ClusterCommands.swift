@@ -6,6 +6,7 @@ import Foundation
 /// leaves the directory it was made in; machines get only their own certificate and key.
 struct Cluster: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "cluster",
         abstract: "Make the cluster's CA and issue certificates for machines and clients.",
         discussion: """
         Examples (CA files in ~/.fleetctl/tls unless --dir says otherwise):

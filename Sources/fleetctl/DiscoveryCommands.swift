@@ -13,6 +13,7 @@ func discoveryRecords(_ store: any KeyValueStore, service: String? = nil) async 
 
 struct ListServices: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "list-services",
         abstract: "List the services running in the cluster, as discovery sees them.",
         discussion: "Example: fleetctl list-services --no-legend")
     @OptionGroup var global: GlobalOptions
@@ -38,6 +39,7 @@ struct ListServices: AsyncParsableCommand {
 
 struct Discover: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "discover",
         abstract: "Show where a service's instances run; with --watch, follow changes.",
         discussion: """
         Examples:
@@ -123,6 +125,7 @@ struct Discover: AsyncParsableCommand {
 
 struct Announce: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "announce",
         abstract: "Register a service instance by hand and keep it registered until interrupted.",
         discussion: """
         For sidekick units whose port is known only at run time. The record is refreshed every

@@ -42,6 +42,7 @@ struct FleetctlCommand: AsyncParsableCommand {
 
 struct Version: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "version",
         abstract: "Print fleetctl's version.",
         discussion: "Example: fleetctl version")
     func run() { print(FleetctlCommand.versionText) }
@@ -49,6 +50,7 @@ struct Version: ParsableCommand {
 
 struct Verify: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "verify",
         abstract: "Deprecated: signed and verified units are no longer supported.",
         discussion: "Example: fleetctl verify web.service   # prints a deprecation warning and exits 2")
     @Argument(help: "Ignored.") var units: [String] = []

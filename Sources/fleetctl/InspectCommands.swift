@@ -8,6 +8,7 @@ import NIOCore
 /// its journal through sd-journal), reached through any fleetd. No SSH needed.
 struct Status: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "status",
         abstract: "Show units' systemd status (as systemctl status -l) from the machines running them.",
         discussion: """
         Examples:
@@ -57,6 +58,7 @@ struct Status: AsyncParsableCommand {
 
 struct Journal: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "journal",
         abstract: "Print a unit's journal from the machine running it; -f follows it.",
         discussion: """
         Examples:

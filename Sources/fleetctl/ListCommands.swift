@@ -46,6 +46,7 @@ struct TableOptions: ParsableArguments {
 
 struct ListUnits: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "list-units",
         abstract: "List the units running (or loaded) on machines, with their systemd state.",
         discussion: "Fields: unit, machine, load, active, sub, hash. Example: fleetctl list-units --fields unit,active --no-legend")
     @OptionGroup var global: GlobalOptions
@@ -82,6 +83,7 @@ struct ListUnits: AsyncParsableCommand {
 
 struct ListUnitFiles: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "list-unit-files",
         abstract: "List the units in the cluster's registry, with desired and current state.",
         discussion: """
         Fields: unit, hash, desc, dstate, state, target, tmachine, global, reason (why a unit cannot be placed).
@@ -132,6 +134,7 @@ struct ListUnitFiles: AsyncParsableCommand {
 
 struct ListMachines: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "list-machines",
         abstract: "List the machines in the cluster.",
         discussion: "Fields: machine, ip, metadata. Example: fleetctl list-machines --full")
     @OptionGroup var global: GlobalOptions

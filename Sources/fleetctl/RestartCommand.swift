@@ -10,6 +10,7 @@ import FleetUnit
 /// not be restarted makes the exit status 1 once the others are done.
 struct Restart: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "restart",
         abstract: "Restart units: stop them where they run and start them again.",
         discussion: """
         Examples:

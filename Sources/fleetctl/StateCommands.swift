@@ -4,6 +4,7 @@ import FleetUnit
 
 struct Submit: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "submit",
         abstract: "Upload units to the cluster without starting them.",
         discussion: "Example: fleetctl submit web@.service db.service")
     @OptionGroup var global: GlobalOptions
@@ -21,6 +22,7 @@ struct Submit: AsyncParsableCommand {
 
 struct Load: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "load",
         abstract: "Place units on machines and load them into systemd, without starting them.",
         discussion: "Example: fleetctl load web@1.service")
     @OptionGroup var global: GlobalOptions
@@ -41,6 +43,7 @@ struct Load: AsyncParsableCommand {
 
 struct Start: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "start",
         abstract: "Place units on machines and start them.",
         discussion: """
         Examples:
@@ -62,11 +65,12 @@ struct Start: AsyncParsableCommand {
         DebugLog.log("\(created.createdInState.count) of \(created.names.count) units created launched")
         let placed = try await setAndWait(created.toSet, to: .launched, client: client, block: block,
                                           alreadySet: created.createdInState)
-        DebugLog.log("\(placed.count) units launched; waiting for systemd to report them active")
+        DebugLog.log("\(placed.names.count) units launched; waiting for systemd to report them active")
         guard !block.noBlock else { return }
         // Launched means started through systemd; now wait for systemd to say it is active.
         do {
-            try await waitForActive(placed, client: client, attempts: block.blockAttempts)
+            try await waitForActive(placed.names, client: client, attempts: block.blockAttempts,
+                                    placements: placed.placements)
         } catch {
             Terminal.error("Error waiting for systemd unit states, err: \(error)")
             throw ExitCode.failure
@@ -75,15 +79,17 @@ struct Start: AsyncParsableCommand {
 }
 
 /// Waits until systemd on each unit's machine reports it `active`; fails at once on `failed`.
-/// Placements are read once (they were just waited for); each round then reads only the
-/// published states, and reads placements again only while some unit shows no state where it
-/// was placed (it moved).
+/// Placements are read once (they were just waited for, so the wait that read them may hand
+/// them over); each round then reads only the published states, and reads placements again
+/// only while some unit shows no state where it was placed (it moved).
 /// - Parameter attempts: 0 waits until then; N gives up after N × 2 s.
-func waitForActive(_ names: [String], client: FleetClient, attempts: Int) async throws {
+/// - Parameter placements: each unit's machine as just read, if known.
+func waitForActive(_ names: [String], client: FleetClient, attempts: Int,
+                   placements: [String: String?] = [:]) async throws {
     let start = ContinuousClock.now
     var pending = names
-    var targets: [String: String?] = [:]
-    var stale = true
+    var targets = placements
+    var stale = names.contains { placements[$0] == nil }
     while !pending.isEmpty {
         if stale {
             targets = Dictionary(try await client.units().map { ($0.name, $0.machineID) }, uniquingKeysWith: { a, _ in a })
@@ -106,7 +112,7 @@ func waitForActive(_ names: [String], client: FleetClient, attempts: Int) async 
         if attempts > 0, ContinuousClock.now - start >= .seconds(2 * attempts) {
             throw StateWaiter.Timeout(description: "Failed to find an active unit \(pending[0]) within \(2 * attempts)s")
         }
-        try await Task.sleep(for: StateWaiter.pause(since: start, units: names.count))
+        try await Task.sleep(for: StateWaiter.pause(since: start, units: names.count, pending: pending.count))
     }
 }
 
@@ -128,10 +134,11 @@ func createUnits(_ arguments: [String], global: GlobalOptions, replace: Bool, de
 /// Global units run wherever they match and have no single current state: they are triggered,
 /// not waited for. A unit the engine reports it cannot place fails at once, with the reason,
 /// instead of waiting forever (fleet's hang on unschedulable units).
-/// - Returns: the units that were waited for (all but the global ones).
+/// - Returns: the units that were waited for (all but the global ones), and where the wait
+///   last saw each placed (none with `--no-block`).
 @discardableResult
 func setAndWait(_ names: [String], to state: DesiredState, verb: String? = nil, client: FleetClient,
-                block: BlockOptions, alreadySet: Set<String> = []) async throws -> [String] {
+                block: BlockOptions, alreadySet: Set<String> = []) async throws -> WaitedUnits {
     let registered: [String: UnitEntity]
     do {
         registered = Dictionary(try await client.units().map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a })
@@ -164,19 +171,27 @@ func setAndWait(_ names: [String], to state: DesiredState, verb: String? = nil, 
     let waited = names.filter { !globals.contains($0) }
     if block.noBlock {
         for name in waited { print("Triggered unit \(name) \(verb)") }
-        return waited
+        return WaitedUnits(names: waited, placements: [:])
     }
     let waiter = StateWaiter(client: client, attempts: block.blockAttempts)
     let legend = MachineLegend((try? await client.machines()) ?? [], full: false)
     do {
-        try await waiter.waitAll(waited, "report state \(state.rawValue)", reached: { $0.current == state }) { unit in
+        let placements = try await waiter.waitAll(waited, "report state \(state.rawValue)",
+                                                  reached: { $0.current == state }) { unit in
             print("Unit \(unit.name) \(state.rawValue)" + (state == .inactive ? "" : " on \(legend(unit.machineID))"))
         }
+        return WaitedUnits(names: waited, placements: placements)
     } catch {
         Terminal.error("Error waiting for units: \(error)")
         throw ExitCode.failure
     }
-    return waited
+}
+
+/// What ``setAndWait(_:to:verb:client:block:alreadySet:)`` waited for.
+struct WaitedUnits {
+    var names: [String]
+    /// Each unit's machine as the wait's last read saw it.
+    var placements: [String: String?]
 }
 
 /// Runs `body` for every element with at most `limit` running at once; the first error wins.

@@ -31,9 +31,17 @@ struct StateWaiter {
     static let quickPhase: Duration = .milliseconds(300)
     static let quickPollMaxUnits = 16
 
-    /// How long to wait before the next read of a wait for `units` units that began at `start`.
-    static func pause(since start: ContinuousClock.Instant, units: Int) -> Duration {
-        units <= quickPollMaxUnits && ContinuousClock.now - start < quickPhase ? quickPollInterval : pollInterval
+    /// Closer reads at the end of a wait for many units, once at most a quarter of them are
+    /// left: by then most machines are done and the cluster is quieter, and the wait's last read
+    /// is what `fleetctl start` returns after (half a 50 ms interval on average, after the last
+    /// state was written). A few more listings per wait, none while the bulk is in flight.
+    static let tailPollInterval: Duration = .milliseconds(20)
+
+    /// How long to wait before the next read of a wait for `units` units that began at `start`,
+    /// with `pending` of them not there yet.
+    static func pause(since start: ContinuousClock.Instant, units: Int, pending: Int) -> Duration {
+        if units <= quickPollMaxUnits { return ContinuousClock.now - start < quickPhase ? quickPollInterval : pollInterval }
+        return pending * 4 <= units ? tailPollInterval : pollInterval
     }
 
     /// How long the engine's reason must stand before we believe it: a unit may wait one pass
@@ -42,20 +50,25 @@ struct StateWaiter {
 
     /// Polls the unit list until `reached` holds for every unit in `names`, calling `done` for each
     /// as it gets there. One `GET /units` per round, whatever the number of units.
+    /// - Returns: where each unit of `names` was placed, as the last round read it.
+    @discardableResult
     func waitAll(_ names: [String], _ what: String, reached: (UnitEntity) -> Bool,
-                 done: (UnitEntity) -> Void) async throws {
+                 done: (UnitEntity) -> Void) async throws -> [String: String?] {
         let start = ContinuousClock.now
         var lastProgress = start
         var unplaceableSince: [String: ContinuousClock.Instant] = [:]
         var pending = names
+        var placements: [String: String?] = [:]
         while !pending.isEmpty {
             let units = Dictionary(try await client.units().map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a })
             let now = ContinuousClock.now
+            var reachedNow: Set<String> = []
             for name in pending {
                 guard let unit = units[name] else { continue }
                 if reached(unit) {
                     done(unit)
-                    pending.removeAll { $0 == name }
+                    placements[name] = unit.machineID
+                    reachedNow.insert(name)
                 } else if let reason = unit.unplaceableReason, unit.machineID == nil {
                     let since = unplaceableSince[name] ?? now
                     unplaceableSince[name] = since
@@ -64,8 +77,9 @@ struct StateWaiter {
                     unplaceableSince[name] = nil
                 }
             }
+            pending.removeAll { reachedNow.contains($0) }
             DebugLog.log("\(pending.count) units yet to \(what)")
-            guard !pending.isEmpty else { return }
+            guard !pending.isEmpty else { return placements }
             if attempts > 0, now - start >= .seconds(2 * attempts) {
                 throw Timeout(description: "timed out waiting for unit \(pending[0]) to \(what)")
             }
@@ -73,7 +87,8 @@ struct StateWaiter {
                 lastProgress = now
                 Terminal.error("still waiting for \(pending.count) unit(s) to \(what), e.g. \(pending[0])")
             }
-            try await Task.sleep(for: Self.pause(since: start, units: names.count))
+            try await Task.sleep(for: Self.pause(since: start, units: names.count, pending: pending.count))
         }
+        return placements
     }
 }

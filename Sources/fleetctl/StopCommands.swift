@@ -4,6 +4,7 @@ import FleetUnit
 
 struct Stop: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "stop",
         abstract: "Stop units; they stay placed and loaded.",
         discussion: "Example: fleetctl stop web@1.service")
     @OptionGroup var global: GlobalOptions
@@ -38,6 +39,7 @@ struct Stop: AsyncParsableCommand {
 
 struct Unload: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "unload",
         abstract: "Stop units and unload them from their machines; they stay in the registry.",
         discussion: "Example: fleetctl unload web@1.service")
     @OptionGroup var global: GlobalOptions
@@ -61,6 +63,7 @@ struct Unload: AsyncParsableCommand {
 
 struct Destroy: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "destroy",
         abstract: "Remove units from the cluster: they are stopped and unloaded wherever they run.",
         discussion: "Example: fleetctl destroy web@1.service")
     @OptionGroup var global: GlobalOptions
@@ -115,7 +118,7 @@ extension StateWaiter {
                 Terminal.error("Still waiting for \(name)\(others) to be unloaded on \(reporters); see 'fleetctl journal \(name)' or that machine's fleetd log. Ctrl-C stops waiting, not the destroy.")
                 nextProgress = now + .seconds(10)
             }
-            try await Task.sleep(for: Self.pause(since: start, units: names.count))
+            try await Task.sleep(for: Self.pause(since: start, units: names.count, pending: pending.count))
         }
     }
 }
@@ -129,6 +132,7 @@ func registryUnits(_ arguments: [String], client: FleetClient) async throws -> [
 
 struct Cat: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "cat",
         abstract: "Print a unit's contents as the cluster holds them (normalized).",
         discussion: "Example: fleetctl cat web@1.service")
     @OptionGroup var global: GlobalOptions

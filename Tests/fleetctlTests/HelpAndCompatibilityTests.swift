@@ -30,6 +30,26 @@ import Testing
         #expect(dashH.arguments == ["m1", "ls", "-h"])
     }
 
+    /// fleet's command names, each given, not derived: ArgumentParser derives a command's name
+    /// from its type name (a string conversion) for every subcommand at every argument, which
+    /// was a sixth of fleetctl's CPU in `fleetctl start` of 200 units (issue 16).
+    @Test func everyCommandNamesItself() {
+        let subcommands = FleetctlCommand.configuration.subcommands
+        #expect(subcommands.allSatisfy { $0.configuration.commandName != nil },
+                "derived: \(subcommands.filter { $0.configuration.commandName == nil })")
+        #expect(FleetctlCommand.commandNames == [
+            "submit", "load", "start", "stop", "restart", "unload", "destroy", "cat", "status", "journal", "ssh",
+            "fd-forward", "list-units", "list-unit-files", "list-machines", "list-services", "discover", "announce",
+            "cluster", "backup", "verify", "version",
+        ])
+    }
+
+    @Test func twoHundredUnitsParseAsOneStart() throws {
+        let names = (1...200).map { "web@\($0).service" }
+        let start = try #require(try FleetctlCommand.parseAsRoot(["start"] + names) as? Start)
+        #expect(start.units == names)
+    }
+
     /// Before: `fleetctl help` did not say which version it was.
     @Test func helpShowsTheVersion() {
         #expect(FleetctlCommand.helpMessage().contains("VERSION: \(FleetctlCommand.versionText.split(separator: " ").last!)"))
