@@ -38,6 +38,7 @@ struct UnitCreator {
         var names: [String] = []
         var toCreate: [UnitEntity] = []
         var replaced: Set<String> = [], refused: Set<String> = []
+        var templates = TemplateFiles()
         for argument in arguments {
             let raw = UnitName.mangled(argument)
             let name: UnitName
@@ -50,7 +51,7 @@ struct UnitCreator {
                 case .kept: break
                 }
             } else if !toCreate.contains(where: { $0.name == name.rawValue }) {
-                let options = try await options(for: name, path: path, registered: registered)
+                let options = try await options(for: name, path: path, registered: registered, templates: &templates)
                 toCreate.append(UnitEntity(name: name.rawValue, options: options,
                                            desiredState: name.isTemplate ? .inactive : desiredState))
             }
@@ -70,7 +71,14 @@ struct UnitCreator {
         return directory.isEmpty ? name : directory + "/" + name
     }
 
-    func options(for name: UnitName, path: String, registered: [String: UnitEntity]) async throws -> [UnitOption] {
+    /// Local template files already read, by path: `fleetctl start web@{1..200}.service` reads
+    /// `web@.service` once, not once per instance.
+    struct TemplateFiles {
+        var options: [String: [UnitOption]] = [:]
+    }
+
+    func options(for name: UnitName, path: String, registered: [String: UnitEntity],
+                 templates: inout TemplateFiles) async throws -> [UnitOption] {
         if FileManager.default.fileExists(atPath: path) {
             return try parse(path, name: name)
         }
@@ -82,8 +90,11 @@ struct UnitCreator {
         }
         let templatePath = ((path as NSString).deletingLastPathComponent as NSString)
             .appendingPathComponent(template.rawValue)
+        if let known = templates.options[templatePath] { return known }
         if FileManager.default.fileExists(atPath: templatePath) {
-            return try parse(templatePath, name: template)
+            let options = try parse(templatePath, name: template)
+            templates.options[templatePath] = options
+            return options
         }
         throw Failure(description: "unable to find template Unit(\(template)) in Registry or on filesystem")
     }
