@@ -159,7 +159,9 @@ import Testing
         try await setUp(cluster)
         let a = cluster.engine(m1)
         let leaseA = try #require(await a.leadAndReconcile(holding: nil))
-        // Someone else's term, while A's clock still says its lease is good.
+        // Someone else's term, while A's clock still says its lease is good (and past the
+        // moments after a renewal in which a pass reuses it, so this wake-up renews).
+        cluster.clocks.advance(seconds: 2, engines: ["m1"])
         try await cluster.store.delete(cluster.registry.keys.engineLease)
         try await cluster.store.create(cluster.registry.keys.engineLease, "m2", ttl: 10)
         try await cluster.registry.createUnit(try UnitName("web3.service"), file: file, desiredState: .launched)
@@ -167,6 +169,47 @@ import Testing
         #expect(await a.leadAndReconcile(holding: leaseA) == nil)
         #expect(await cluster.store.currentIndex() == index)
         #expect(cluster.logs.metadata("m1", "engine.reason").contains("taken_over"))
+    }
+
+    /// Right after a renewal a wake-up plans under the lease it holds, without writing it
+    /// again; past a sixth of the TTL it renews (issue 16: a start of 200 units woke the
+    /// engine every few tens of milliseconds, and each pass began with a lease write).
+    @Test func aWakeUpRightAfterARenewalPlansWithoutWritingTheLease() async throws {
+        let cluster = Cluster()
+        try await setUp(cluster)
+        let a = cluster.engine(m1)
+        let writes = LeaseWrites(cluster)
+        let lease = try #require(await a.leadAndReconcile(holding: nil))
+        let afterAcquiring = writes.total
+        #expect(afterAcquiring >= 1)
+        try await cluster.registry.createUnit(try UnitName("web3.service"), file: file, desiredState: .launched)
+        let reused = try #require(await a.leadAndReconcile(holding: lease))
+        #expect(reused == lease)
+        #expect(writes.total == afterAcquiring, "no lease write for a pass right after a renewal")
+        #expect(try await cluster.registry.unit(try UnitName("web3.service"))?.target != nil)
+        cluster.clocks.advance(seconds: 2, engines: ["m1"])  // past 10 s / 6
+        try await cluster.registry.createUnit(try UnitName("web4.service"), file: file, desiredState: .launched)
+        let renewed = try #require(await a.leadAndReconcile(holding: reused))
+        #expect(writes.total == afterAcquiring + 1, "one renewal")
+        #expect(renewed.term == lease.term && renewed.renewedAt > lease.renewedAt)
+        #expect(try await cluster.registry.unit(try UnitName("web4.service"))?.target != nil)
+    }
+
+    /// A lease lost in the moments after a renewal, when a pass does not renew it: the pass's
+    /// first write is refused by the term's guard, nothing is written, and leadership ends.
+    @Test func anotherTermRightAfterARenewalEndsLeadershipAtTheFirstWrite() async throws {
+        let cluster = Cluster()
+        try await setUp(cluster)
+        let a = cluster.engine(m1)
+        let leaseA = try #require(await a.leadAndReconcile(holding: nil))
+        try await cluster.store.delete(cluster.registry.keys.engineLease)
+        try await cluster.store.create(cluster.registry.keys.engineLease, "m2", ttl: 10)
+        try await cluster.registry.createUnit(try UnitName("web3.service"), file: file, desiredState: .launched)
+        let index = await cluster.store.currentIndex()
+        #expect(await a.leadAndReconcile(holding: leaseA) == nil)
+        #expect(await cluster.store.currentIndex() == index, "nothing written under a lost term")
+        #expect(cluster.logs.metadata("m1", "engine.reason") == ["guard_failed"])
+        #expect(try await cluster.registry.unit(try UnitName("web3.service"))?.target == nil)
     }
 
     @Test func aFailedGuardEndsLeadershipAtOnceAndTheWriteIsNotRetried() async throws {
@@ -213,6 +256,7 @@ import Testing
         let a = cluster.engine(m1)
         let leaseA = try #require(await a.leadAndReconcile(holding: nil))
         try await cluster.registry.createUnit(try UnitName("web3.service"), file: file, desiredState: .launched)
+        cluster.clocks.advance(seconds: 2, engines: ["m1"])  // past the moments a pass reuses a renewal
         cluster.hook.failLeaseWrites(true)  // the store cannot be reached for the renewal
         #expect(await a.leadAndReconcile(holding: leaseA) == nil)
         #expect(cluster.logs.metadata("m1", "engine.reason") == ["renewal_failed"])
