@@ -389,9 +389,13 @@ public struct Engine: Service {
             case let .event(event):
                 feed.apply(event)
                 let key = event.node.key
-                // Its own outputs (targets, reasons) must not wake the engine again.
+                // Its own outputs (targets, reasons) must not wake the engine again, nor a new
+                // unit's desired state, written just before its job object: a pass woken by it
+                // would find no unit, and the job object's own wake-up would then wait out the
+                // settle time behind it (one unit started 20-30 ms later).
                 if StoreKey.isWithin(key, keys.machines)
-                    || (StoreKey.isWithin(key, keys.jobs) && !key.hasSuffix("/target") && !key.hasSuffix("/unplaceable"))
+                    || (StoreKey.isWithin(key, keys.jobs) && !key.hasSuffix("/target") && !key.hasSuffix("/unplaceable")
+                        && !feed.isDesiredStateOfUnknownUnit(key))
                     || Self.leaseWent(event, keys: keys) {
                     wake.signal()
                 }

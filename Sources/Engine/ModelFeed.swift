@@ -57,6 +57,11 @@ final class ModelFeed: Sendable {
         for continuation in resumed { continuation.resume(returning: true) }
     }
 
+    /// ``ClusterModel/isDesiredStateOfUnknownUnit(_:)`` of the model; false without one.
+    func isDesiredStateOfUnknownUnit(_ key: String) -> Bool {
+        state.withLock { $0.model?.isDesiredStateOfUnknownUnit(key) ?? false }
+    }
+
     /// What a pass plans from, and the model's generation; nil until the first load.
     func snapshot() -> (units: [UnitRecord], machines: [MachineRecord], assignments: [MachineID: [UnitName: Assignment]],
                         generation: UInt64)? {

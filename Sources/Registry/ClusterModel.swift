@@ -72,6 +72,16 @@ public struct ClusterModel: Sendable {
         }
     }
 
+    /// Whether `key` is the desired state of a unit without a job object yet. The registry
+    /// writes a new unit's desired state before its job object (``Registry/createUnit(_:file:desiredState:)``),
+    /// so such a key changes nothing a pass plans from, and the job object that follows does.
+    public func isDesiredStateOfUnknownUnit(_ key: String) -> Bool {
+        guard let parts = parts(key), parts.count == 3, parts[0] == "job", parts[2] == "target-state",
+              let name = try? UnitName(String(parts[1]))
+        else { return false }
+        return jobs[name]?.object == nil
+    }
+
     /// The key's path below the prefix, split: `["job", "web.service", "object"]`.
     private func parts(_ key: String) -> [Substring]? {
         guard StoreKey.isWithin(key, keys.prefix), key.count > keys.prefix.count else { return nil }

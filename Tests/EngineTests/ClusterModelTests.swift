@@ -7,6 +7,27 @@ import Testing
 /// The engine's watch-fed model must always end up equal to what the registry reads say.
 @Suite struct ClusterModelTests {
 
+    /// A desired state is of an unknown unit until the unit's job object comes; other keys,
+    /// and keys outside the registry, never are.
+    @Test func aDesiredStateIsOfAnUnknownUnitUntilItsJobObjectComes() async throws {
+        let store = InMemoryStore()
+        let registry = Registry(store: store)
+        let keys = registry.keys
+        let web = try UnitName("web.service")
+        var model = ClusterModel(keys: keys)
+        try await model.load(from: registry)
+        let desired = try await store.set(keys.targetState(web), "launched")
+        model.apply(desired)
+        #expect(model.isDesiredStateOfUnknownUnit(keys.targetState(web)))
+        try await registry.createUnit(web, file: try UnitFile(parsing: "[Service]\nExecStart=/bin/a\n"), desiredState: .launched)
+        model = ClusterModel(keys: keys)
+        try await model.load(from: registry)
+        #expect(!model.isDesiredStateOfUnknownUnit(keys.targetState(web)))
+        #expect(!model.isDesiredStateOfUnknownUnit(keys.jobObject(web)))
+        #expect(!model.isDesiredStateOfUnknownUnit(keys.targetState(try UnitName("other.service")).replacingOccurrences(of: "target-state", with: "target")))
+        #expect(!model.isDesiredStateOfUnknownUnit("/elsewhere/job/web.service/target-state"))
+    }
+
     @Test(arguments: [1, 2, 3, 4, 5] as [UInt64])
     func aModelFedByTheWatchMatchesTheRegistry(seed: UInt64) async throws {
         let store = InMemoryStore()
