@@ -36,12 +36,15 @@ struct StateWaiter {
     /// is what `fleetctl start` returns after (half a 50 ms interval on average, after the last
     /// state was written). A few more listings per wait, none while the bulk is in flight.
     static let tailPollInterval: Duration = .milliseconds(20)
+    /// Only while the wait is younger than this: a unit that never gets there (a failing start,
+    /// a machine gone) must not have fleetctl read the whole cluster fifty times a second.
+    static let tailPhase: Duration = .seconds(10)
 
     /// How long to wait before the next read of a wait for `units` units that began at `start`,
     /// with `pending` of them not there yet.
     static func pause(since start: ContinuousClock.Instant, units: Int, pending: Int) -> Duration {
         if units <= quickPollMaxUnits { return ContinuousClock.now - start < quickPhase ? quickPollInterval : pollInterval }
-        return pending * 4 <= units ? tailPollInterval : pollInterval
+        return pending * 4 <= units && ContinuousClock.now - start < tailPhase ? tailPollInterval : pollInterval
     }
 
     /// How long the engine's reason must stand before we believe it: a unit may wait one pass

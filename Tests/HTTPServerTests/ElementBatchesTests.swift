@@ -36,6 +36,10 @@ import Testing
         let batches = batchesUntilDisconnected(source, channel: nil, limit: 10) { Overflow(at: $0) }
         defer { batches.finish() }
         for i in 0..<50 { feed.yield(i) }
+        // The consumer starts only once the sequence gave up on it: one that started at once
+        // could keep up with the source, never fall ten behind, and wait for ever for more.
+        try await eventually("the source is no longer iterated") { stopped.withLock { $0 } }
+        guard stopped.withLock({ $0 }) else { return }  // recorded; consuming would wait for ever
         var iterator = batches.makeAsyncIterator()
         var taken: [Int] = []
         do {
@@ -45,7 +49,6 @@ import Testing
             #expect(error == Overflow(at: 10))
         }
         #expect(taken == Array(0..<10), "what was queued before the overflow is still handed over")
-        try await eventually("the source is no longer iterated") { stopped.withLock { $0 } }
     }
 
     @Test func finishingEarlyStopsTheSource() async throws {

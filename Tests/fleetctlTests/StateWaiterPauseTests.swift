@@ -21,4 +21,9 @@ import Testing
         #expect(StateWaiter.pause(since: .now - .seconds(5), units: 200, pending: 1) == .milliseconds(20))
         #expect(StateWaiter.pause(since: .now, units: 17, pending: 4) == .milliseconds(20))
     }
+
+    /// A wait whose last units never arrive goes back to 50 ms after ten seconds.
+    @Test func aLongWaitForTheLastUnitsPollsEvery50ms() {
+        #expect(StateWaiter.pause(since: .now - .seconds(11), units: 200, pending: 1) == .milliseconds(50))
+    }
 }
