@@ -58,7 +58,7 @@ extension RemoteStore {
             guard (400..<500).contains(response.status.code) else { throw error }
             throw BatchRefused(status: Int(response.status.code), error: error)
         }
-        writes.noteFeatures(response.headers.first(name: "X-Fleet-Store-Features"))
+        writes.noteFeatures(batches: Self.names(V2Batch.feature, in: response.headers))
         let body = try await response.body.collect(upTo: 256 << 20)
         let reply = try JSONDecoder().decode(V2Batch.Reply.self, from: body)
         return batch.indices.map { position in

@@ -62,19 +62,13 @@ extension RemoteStore {
 
     /// Whether `response` (a watch's) will carry heartbeats: asked for, and the server named them.
     func sendsHeartbeats(_ response: HTTPClientResponse) -> Bool {
-        watchHeartbeatSeconds > 0 && Self.names(V2Heartbeat.feature, in: response)
+        watchHeartbeatSeconds > 0 && Self.names(V2Heartbeat.feature, in: response.headers)
     }
 
     /// How long a watch's response may go unheard before it is re-issued: three heartbeats when
     /// the server sends them (one late beat is not a dead connection), else ``watchIdleTimeout``.
     func silenceLimit(heartbeats: Bool) -> Duration {
         heartbeats ? min(watchIdleTimeout, .seconds(3 * watchHeartbeatSeconds)) : watchIdleTimeout
-    }
-
-    /// Whether the server's features header on `response` lists `feature`.
-    static func names(_ feature: String, in response: HTTPClientResponse) -> Bool {
-        let features = response.headers.first(name: "X-Fleet-Store-Features") ?? ""
-        return features.split(separator: ",").contains { $0.trimmingCharacters(in: .whitespaces) == feature }
     }
 
     /// What ``silenceLimit(heartbeats:)`` is for the latest watch's response.

@@ -112,8 +112,14 @@ public struct RemoteStore: KeyValueStore {
     public func supportsAttachedKeys() async -> Bool {
         guard let response = try? await clients.requests.execute(makeRequest(.HEAD, indexKey, query: [:], form: nil),
                                                       timeout: requestTimeout) else { return false }
-        let features = response.headers.first(name: "X-Fleet-Store-Features") ?? ""
-        return features.split(separator: ",").contains("attach")
+        return Self.names("attach", in: response.headers)
+    }
+
+    /// Whether a reply's `X-Fleet-Store-Features` (what a fleet keys API does beyond etcd v2's;
+    /// etcd sends none) lists `feature`.
+    static func names(_ feature: String, in headers: HTTPHeaders) -> Bool {
+        let features = headers.first(name: "X-Fleet-Store-Features") ?? ""
+        return features.split(separator: ",").contains { $0.trimmingCharacters(in: .whitespaces) == feature }
     }
 
     public func currentIndex() async throws -> UInt64 {
@@ -163,7 +169,7 @@ public struct RemoteStore: KeyValueStore {
         guard (200..<300).contains(response.status.code) else {
             throw try await Self.error(from: response)
         }
-        writes.noteFeatures(response.headers.first(name: "X-Fleet-Store-Features"))
+        writes.noteFeatures(batches: Self.names(V2Batch.feature, in: response.headers))
         if guarded && response.headers.first(name: "X-Fleet-Guard-Checked") != "true" {
             // Too late to undo, but the caller must not take the write for a fenced one.
             throw StoreError(.unavailable, "\(method) \(key): \(baseURL) ignored the write's guard "

@@ -9,7 +9,7 @@ import Synchronization
 /// round trip at most.
 ///
 /// Used only with a server that says it takes batches (`X-Fleet-Store-Features` on any of its
-/// replies, noted by ``noteFeatures(_:)``); until then, and with etcd, every write is its own
+/// replies, noted by ``noteFeatures(batches:)``); until then, and with etcd, every write is its own
 /// request as before. Writes share a batch only when none writes a key another one writes or
 /// reads (``V2Batch/Footprint``), so a batch means exactly what sending them one by one would.
 /// TTL refreshes never come here: they keep their own pool of connections and go at once.
@@ -100,11 +100,10 @@ final class RemoteWriteBatcher: Sendable {
     /// Requests sent so far that carried more than one write.
     var batchedRequests: Int { state.withLock { $0.batchedRequests } }
 
-    /// Reads `X-Fleet-Store-Features` of a successful reply (nil: the header is absent, as on
-    /// etcd): whether the server takes batches. A server can change (a fleetd replaced by an
-    /// older one), so every reply counts.
-    func noteFeatures(_ header: String?) {
-        let batches = header.map { $0.split(separator: ",").contains { $0 == Substring(V2Batch.feature) } } ?? false
+    /// Whether a successful reply's `X-Fleet-Store-Features` said the server takes batches
+    /// (etcd's replies never do). A server can change (a fleetd replaced by an older one), so
+    /// every reply counts.
+    func noteFeatures(batches: Bool) {
         state.withLock { state in
             if state.serverBatches != batches && !state.refused { state.serverBatches = batches }
         }

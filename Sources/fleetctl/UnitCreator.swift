@@ -38,7 +38,7 @@ struct UnitCreator {
         var names: [String] = []
         var toCreate: [UnitEntity] = []
         var replaced: Set<String> = [], refused: Set<String> = []
-        var templates = TemplateFiles()
+        var templates: [String: [UnitOption]] = [:]
         for argument in arguments {
             let raw = UnitName.mangled(argument)
             let name: UnitName
@@ -71,14 +71,10 @@ struct UnitCreator {
         return directory.isEmpty ? name : directory + "/" + name
     }
 
-    /// Local template files already read, by path: `fleetctl start web@{1..200}.service` reads
-    /// `web@.service` once, not once per instance.
-    struct TemplateFiles {
-        var options: [String: [UnitOption]] = [:]
-    }
-
+    /// - Parameter templates: local template files already read, by path, so `fleetctl start
+    ///   web@{1..200}.service` reads `web@.service` once, not once per instance.
     func options(for name: UnitName, path: String, registered: [String: UnitEntity],
-                 templates: inout TemplateFiles) async throws -> [UnitOption] {
+                 templates: inout [String: [UnitOption]]) async throws -> [UnitOption] {
         if FileManager.default.fileExists(atPath: path) {
             return try parse(path, name: name)
         }
@@ -90,10 +86,10 @@ struct UnitCreator {
         }
         let templatePath = ((path as NSString).deletingLastPathComponent as NSString)
             .appendingPathComponent(template.rawValue)
-        if let known = templates.options[templatePath] { return known }
+        if let known = templates[templatePath] { return known }
         if FileManager.default.fileExists(atPath: templatePath) {
             let options = try parse(templatePath, name: template)
-            templates.options[templatePath] = options
+            templates[templatePath] = options
             return options
         }
         throw Failure(description: "unable to find template Unit(\(template)) in Registry or on filesystem")
