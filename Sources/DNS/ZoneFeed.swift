@@ -17,10 +17,10 @@ import Synchronization
 /// everything queued to a ``ZoneBuilder`` and publishes one view. A single change is published
 /// as soon as it arrives; a burst that comes in while a view is being built is applied and
 /// encoded together, so the view catches up with a burst instead of falling further behind.
-/// A change that finds the builder idle is published at once. When changes keep arriving while
-/// a view is built (a burst: 200 instances of one service starting, whose rebuild grows with
-/// the instances), the next build waits `burstGap` and applies everything that arrived
-/// meanwhile together.
+/// A change after a quiet spell is published at once; while changes keep coming (a burst: 200
+/// instances of one service starting, whose rebuild grows with the instances) builds are spaced
+/// by ``ZoneBuildPacer``, from `burstGap` doubling up to `maxBurstGap`, and each applies
+/// everything that arrived meanwhile.
 public struct ZoneFeed: Service {
     public let store: any KeyValueStore
     public let settings: ZoneSettings
@@ -29,12 +29,14 @@ public struct ZoneFeed: Service {
     public let prefix: String
     public let retryDelay: Duration
     public let burstGap: Duration
+    public let maxBurstGap: Duration
     private let logger: Logger
 
     public init(store: any KeyValueStore, settings: ZoneSettings, publisher: ZonePublisher,
                 prefix: String = DiscoveryKeys.standard.root, retryDelay: Duration = .milliseconds(100),
-                burstGap: Duration = .milliseconds(10), logger: Logger) {
+                burstGap: Duration = .milliseconds(10), maxBurstGap: Duration = .milliseconds(50), logger: Logger) {
         self.burstGap = burstGap
+        self.maxBurstGap = maxBurstGap
         self.store = store
         self.settings = settings
         self.publisher = publisher
@@ -94,10 +96,12 @@ public struct ZoneFeed: Service {
     private func build(from queue: ChangeQueue) async {
         var builder = ZoneBuilder(settings: settings)
         var loaded = false
-        var nextBuild: ContinuousClock.Instant?
+        var pacer = ZoneBuildPacer(minGap: burstGap, maxGap: maxBurstGap)
         for await _ in queue.signals {
-            if let nextBuild, ContinuousClock.now < nextBuild {
-                try? await Task.sleep(until: nextBuild)  // let the burst collect
+            guard queue.hasPending else { continue }  // signalled for changes the last drain took
+            let buildTime = pacer.buildTime(forChangeAt: .now)
+            if ContinuousClock.now < buildTime {
+                try? await Task.sleep(until: buildTime)  // let the burst collect
             }
             var changed = false
             for change in queue.drain() {
@@ -117,7 +121,7 @@ public struct ZoneFeed: Service {
             // Until the first load, keep serving the not-ready view (SERVFAIL), not an empty zone.
             if changed && loaded {
                 publisher.publish(builder.view())
-                nextBuild = queue.hasPending ? ContinuousClock.now + burstGap : nil
+                pacer.built(at: .now)
             }
         }
     }

@@ -11,27 +11,43 @@ public enum PercentDecoding {
     /// makes a lone continuation byte, `%80` to `%BF`, U+FFFD: here it is refused like every
     /// other invalid sequence, so the caller keeps the text undecoded).
     public static func decode(_ text: some StringProtocol, plusAsSpace: Bool = false) -> String? {
-        let utf8 = text.utf8
-        guard utf8.contains(where: { $0 == UInt8(ascii: "%") || (plusAsSpace && $0 == UInt8(ascii: "+")) }) else {
-            return String(text)
+        // Query values and form bodies arrive as substrings of one request string; their bytes
+        // are contiguous, so the loop reads a buffer rather than a generic UTF-8 view (the
+        // store's fleetd decodes every agent's form-encoded state this way: 2.4 % of its CPU
+        // in a start of 200 through the view).
+        if let decoded = text.utf8.withContiguousStorageIfAvailable({ decode($0, plusAsSpace: plusAsSpace) }) {
+            return decoded.map { $0 ?? String(text) }
         }
-        var bytes: [UInt8] = []
-        bytes.reserveCapacity(utf8.count)
-        var iterator = utf8.makeIterator()
-        while let byte = iterator.next() {
+        var copy = String(text)
+        return copy.withUTF8 { decode($0, plusAsSpace: plusAsSpace) }.map { $0 ?? copy }
+    }
+
+    /// The decoded text; `.some(nil)` when there is nothing to decode (the caller keeps its
+    /// text), nil when the text is not valid percent-encoding of UTF-8.
+    private static func decode(_ bytes: UnsafeBufferPointer<UInt8>, plusAsSpace: Bool) -> String?? {
+        let plus: UInt8 = plusAsSpace ? UInt8(ascii: "+") : UInt8(ascii: "%")
+        guard let first = bytes.firstIndex(where: { $0 == UInt8(ascii: "%") || $0 == plus }) else { return .some(nil) }
+        var out: [UInt8] = []
+        out.reserveCapacity(bytes.count)
+        out.append(contentsOf: bytes[..<first])
+        var index = first
+        while index < bytes.count {
+            let byte = bytes[index]
             switch byte {
             case UInt8(ascii: "%"):
-                guard let high = iterator.next().flatMap(hexValue), let low = iterator.next().flatMap(hexValue) else {
-                    return nil
-                }
-                bytes.append(high << 4 | low)
+                guard index + 2 < bytes.count, let high = hexValue(bytes[index + 1]), let low = hexValue(bytes[index + 2])
+                else { return nil }
+                out.append(high << 4 | low)
+                index += 3
+                continue
             case UInt8(ascii: "+") where plusAsSpace:
-                bytes.append(UInt8(ascii: " "))
+                out.append(UInt8(ascii: " "))
             default:
-                bytes.append(byte)
+                out.append(byte)
             }
+            index += 1
         }
-        return String(validating: bytes, as: UTF8.self)
+        return String(validating: out, as: UTF8.self).map { .some($0) } ?? nil
     }
 
     private static func hexValue(_ byte: UInt8) -> UInt8? {

@@ -23,6 +23,17 @@ import Testing
         #expect(PercentDecoding.decode("a+b", plusAsSpace: false) == "a+b")
     }
 
+    /// Query values are substrings of the request's string: decoded in place, as a copy would be.
+    @Test func aSubstringDecodesAsItsCopy() {
+        let form = "value=%7B%22name%22%3A%22a+b%22%7D&ttl=10&prevExist=false&bad=%zz"
+        for pair in form.split(separator: "&") {
+            let value = pair.split(separator: "=", maxSplits: 1)[1]
+            #expect(PercentDecoding.decode(value, plusAsSpace: true) == PercentDecoding.decode(String(value), plusAsSpace: true))
+        }
+        #expect(PercentDecoding.decode(form.split(separator: "&")[0].dropFirst(6), plusAsSpace: true) == #"{"name":"a b"}"#)
+        #expect(PercentDecoding.decode(form.split(separator: "&")[3].dropFirst(4)) == nil)
+    }
+
     /// Random strings over the characters that matter (hex digits, `%`, `+`, multi-byte UTF-8).
     @Test func matchesFoundationOnRandomInput() {
         var generator = SystemRandomNumberGenerator()
