@@ -28,6 +28,10 @@ public struct ZoneBuilder: Sendable {
     /// Sources changed since the last view. Names are recomputed when a view is taken, so a
     /// batch of changes (a full load, a burst of events) costs one re-encoding per name.
     private var pending: Set<ZoneSource> = []
+    /// How many records the last ``view()`` encoded afresh (the names a change touched, in full):
+    /// what that view cost, for ``ZoneBuildPacer``. Names only re-encoded for their additional
+    /// section are not counted.
+    public private(set) var lastEncodedRecords = 0
 
     public init(settings: ZoneSettings = ZoneSettings()) {
         self.settings = settings
@@ -91,6 +95,7 @@ public struct ZoneBuilder: Sendable {
     /// A snapshot of the current state, for the responder: re-encodes what changed since the
     /// last one.
     public mutating func view() -> ZoneView {
+        lastEncodedRecords = 0
         if !pending.isEmpty {
             refresh(pending)
             pending = []
@@ -146,7 +151,10 @@ public struct ZoneBuilder: Sendable {
         for name in toEncode {
             for owner in dependents[name] ?? [] where !toEncode.contains(owner) { additionalOnly.insert(owner) }
         }
-        for name in toEncode { encode(name) }
+        for name in toEncode {
+            lastEncodedRecords += contents[name]?.count ?? 0
+            encode(name)
+        }
         for name in additionalOnly { encode(name, reusing: table.lookup(name)) }
     }
 

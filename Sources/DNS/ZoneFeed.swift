@@ -17,9 +17,9 @@ import Synchronization
 /// everything queued to a ``ZoneBuilder`` and publishes one view. A single change is published
 /// as soon as it arrives; a burst that comes in while a view is being built is applied and
 /// encoded together, so the view catches up with a burst instead of falling further behind.
-/// A change after a quiet spell is published at once; while changes keep coming (a burst: 200
-/// instances of one service starting, whose rebuild grows with the instances) builds are spaced
-/// by ``ZoneBuildPacer``, from `burstGap` doubling up to `maxBurstGap`, and each applies
+/// A change is published as soon as it is applied, except after a large view while changes keep
+/// coming (a burst: 200 instances of one service starting, whose names grow with the instances):
+/// ``ZoneBuildPacer`` then spaces the builds by the size of the last, and each applies
 /// everything that arrived meanwhile.
 public struct ZoneFeed: Service {
     public let store: any KeyValueStore
@@ -28,15 +28,20 @@ public struct ZoneFeed: Service {
     /// Where records live (`/discovery`).
     public let prefix: String
     public let retryDelay: Duration
-    public let burstGap: Duration
-    public let maxBurstGap: Duration
+    /// How builds are spaced while changes keep coming.
+    let pacing: ZoneBuildPacer
     private let logger: Logger
 
     public init(store: any KeyValueStore, settings: ZoneSettings, publisher: ZonePublisher,
                 prefix: String = DiscoveryKeys.standard.root, retryDelay: Duration = .milliseconds(100),
-                burstGap: Duration = .milliseconds(10), maxBurstGap: Duration = .milliseconds(50), logger: Logger) {
-        self.burstGap = burstGap
-        self.maxBurstGap = maxBurstGap
+                logger: Logger) {
+        self.init(store: store, settings: settings, publisher: publisher, prefix: prefix, retryDelay: retryDelay,
+                  pacing: ZoneBuildPacer(), logger: logger)
+    }
+
+    init(store: any KeyValueStore, settings: ZoneSettings, publisher: ZonePublisher, prefix: String,
+         retryDelay: Duration, pacing: ZoneBuildPacer, logger: Logger) {
+        self.pacing = pacing
         self.store = store
         self.settings = settings
         self.publisher = publisher
@@ -96,7 +101,7 @@ public struct ZoneFeed: Service {
     private func build(from queue: ChangeQueue) async {
         var builder = ZoneBuilder(settings: settings)
         var loaded = false
-        var pacer = ZoneBuildPacer(minGap: burstGap, maxGap: maxBurstGap)
+        var pacer = pacing
         for await _ in queue.signals {
             guard queue.hasPending else { continue }  // signalled for changes the last drain took
             let buildTime = pacer.buildTime(forChangeAt: .now)
@@ -121,7 +126,7 @@ public struct ZoneFeed: Service {
             // Until the first load, keep serving the not-ready view (SERVFAIL), not an empty zone.
             if changed && loaded {
                 publisher.publish(builder.view())
-                pacer.built(at: .now)
+                pacer.built(at: .now, encodedRecords: builder.lastEncodedRecords)
             }
         }
     }

@@ -1,3 +1,4 @@
+import FleetDiscovery
 @testable import FleetDNS
 import Testing
 
@@ -6,36 +7,61 @@ import Testing
 
     func at(_ milliseconds: Int) -> ContinuousClock.Instant { start + .milliseconds(milliseconds) }
 
-    @Test func theFirstChangeAndOneAfterQuietAreBuiltAtOnce() {
-        var pacer = ZoneBuildPacer(minGap: .milliseconds(10), maxGap: .milliseconds(50))
+    @Test func theFirstChangeIsBuiltAtOnce() {
+        #expect(ZoneBuildPacer().buildTime(forChangeAt: at(0)) == at(0))
+    }
+
+    @Test func aLargeViewIsFollowedByAGapForEachRecordItEncoded() {
+        var pacer = ZoneBuildPacer(threshold: 64, gapPerRecord: .microseconds(200), maxGap: .milliseconds(50))
+        pacer.built(at: at(0), encodedRecords: 100)
+        #expect(pacer.currentGap == .milliseconds(20))
+        #expect(pacer.buildTime(forChangeAt: at(1)) == at(20), "a change within the gap waits for its end")
+        #expect(pacer.buildTime(forChangeAt: at(25)) == at(25), "one after it is built at once")
+    }
+
+    @Test func noChangeWaitsLongerThanTheMaximum() {
+        var pacer = ZoneBuildPacer(threshold: 64, gapPerRecord: .microseconds(200), maxGap: .milliseconds(50))
+        pacer.built(at: at(0), encodedRecords: 10_000)
+        #expect(pacer.currentGap == .milliseconds(50))
+        #expect(pacer.buildTime(forChangeAt: at(1)) == at(50))
+    }
+
+    @Test func smallViewsAreNotSpaced() {
+        var pacer = ZoneBuildPacer(threshold: 64, gapPerRecord: .microseconds(200), maxGap: .milliseconds(50))
+        pacer.built(at: at(0), encodedRecords: 63)
+        #expect(pacer.currentGap == .zero)
         #expect(pacer.buildTime(forChangeAt: at(0)) == at(0))
-        pacer.built(at: at(1))
-        #expect(pacer.buildTime(forChangeAt: at(11)) == at(11), "a whole gap after the last build")
     }
 
-    @Test func aBurstIsBuiltInDoublingStepsUpToTheMaximum() {
-        var pacer = ZoneBuildPacer(minGap: .milliseconds(10), maxGap: .milliseconds(50))
-        pacer.built(at: at(0))
-        var builds: [ContinuousClock.Instant] = []
-        var last = at(0)
-        for _ in 0..<6 {
-            let time = pacer.buildTime(forChangeAt: last + .milliseconds(1))
-            builds.append(time)
-            pacer.built(at: time)
-            last = time
+    @Test func eachViewSetsTheNextGapFromItsOwnSize() {
+        var pacer = ZoneBuildPacer(threshold: 64, gapPerRecord: .microseconds(200), maxGap: .milliseconds(50))
+        pacer.built(at: at(0), encodedRecords: 150)
+        #expect(pacer.buildTime(forChangeAt: at(2)) == at(30))
+        pacer.built(at: at(30), encodedRecords: 5)  // the burst moved on to a small service
+        #expect(pacer.buildTime(forChangeAt: at(31)) == at(31))
+    }
+
+    /// What the builder reports as a view's size: the records of the names it encoded afresh.
+    @Test func theBuilderCountsTheRecordsOfTheNamesItEncoded() {
+        var builder = ZoneBuilder(settings: ZoneSettings())
+        _ = builder.view()
+        for i in 1...100 {
+            let record = Fixture.record("web", "\(i)", machine: "node\(i % 3)", address: "10.0.0.\(i % 3 + 1)")
+            builder.upsert(record, key: Fixture.key(record))
         }
-        #expect(builds == [at(10), at(30), at(70), at(120), at(170), at(220)])
-    }
-
-    @Test func quietAsLongAsTheGapBringsItBackToTheMinimum() {
-        var pacer = ZoneBuildPacer(minGap: .milliseconds(10), maxGap: .milliseconds(50))
-        pacer.built(at: at(0))
-        pacer.built(at: pacer.buildTime(forChangeAt: at(1)))   // at 10, the gap now 20
-        pacer.built(at: pacer.buildTime(forChangeAt: at(11)))  // at 30, the gap now 40
-        #expect(pacer.buildTime(forChangeAt: at(69)) == at(70), "still within the doubled gap")
-        pacer.built(at: at(70))
-        #expect(pacer.buildTime(forChangeAt: at(200)) == at(200))
-        pacer.built(at: at(200))
-        #expect(pacer.buildTime(forChangeAt: at(205)) == at(210), "back to the minimum gap")
+        _ = builder.view()
+        let loaded = builder.lastEncodedRecords
+        #expect(loaded > 200, "every instance's A and TXT on the service name, and its own name: \(loaded)")
+        let next = Fixture.record("web", "101", machine: "node1", address: "10.0.0.2")
+        builder.upsert(next, key: Fixture.key(next))
+        _ = builder.view()
+        #expect((101...130).contains(builder.lastEncodedRecords),
+                "the service's name again (101 TXT, 3 A) and the new instance's: \(builder.lastEncodedRecords)")
+        _ = builder.view()
+        #expect(builder.lastEncodedRecords == 0, "nothing changed")
+        let small = Fixture.record("db", "1", machine: "node1", address: "10.0.0.2")
+        builder.upsert(small, key: Fixture.key(small))
+        _ = builder.view()
+        #expect(builder.lastEncodedRecords < 64, "a change to a small service is a small view: \(builder.lastEncodedRecords)")
     }
 }

@@ -93,14 +93,16 @@ import Testing
         }
     }
 
-    /// A burst (a start of many instances of one service) is applied in fewer, larger builds as
-    /// it goes on: each wait doubles from `burstGap` to `maxBurstGap`. At a fixed 10 ms gap a
-    /// steady 400 ms burst made about 40 views; the bound holds for any pace of the writer, as
-    /// it is taken from the burst's measured length.
-    @Test func aLongBurstIsBuiltInGrowingSteps() async throws {
+    /// A burst (a start of many instances of one service) is applied in fewer, larger builds:
+    /// the pacer here spaces every build by its maximum, 50 ms, so a steady burst makes about one
+    /// view per 50 ms (without pacing, one per change: 200). The bound is taken from the burst's
+    /// measured length, so it holds at any pace of the writer.
+    @Test func aBurstIsBuiltInSpacedSteps() async throws {
         let store = InMemoryStore()
         let publisher = ZonePublisher(apex: "fleet.")
-        let feed = ZoneFeed(store: store, settings: ZoneSettings(), publisher: publisher, logger: logger)
+        let pacing = ZoneBuildPacer(threshold: 0, gapPerRecord: .seconds(1), maxGap: .milliseconds(50))
+        let feed = ZoneFeed(store: store, settings: ZoneSettings(), publisher: publisher, prefix: "/discovery",
+                            retryDelay: .milliseconds(100), pacing: pacing, logger: logger)
         let published = Mutex(0)
         try await withFeed(feed) {
             try await publisher.waitUntil { $0.isReady }
@@ -110,14 +112,12 @@ import Testing
             for i in 1...200 {
                 let record = Fixture.record("web", "\(i)", machine: "node\(i % 3)", address: "10.0.0.\(i % 3 + 1)")
                 try await store.set(Fixture.key(record), record.encoded())
-                try await Task.sleep(for: .milliseconds(2))  // the pace of a burst, not a wait for an event
+                try await Task.sleep(for: .milliseconds(1))  // the pace of a burst, not a wait for an event
             }
             let length = ContinuousClock.now - start
             try await publisher.waitUntil { try ask($0, "web.fleet.", .txt, transport: .tcp).answers.count == 200 }
             let views = published.withLock { $0 }
-            // Doubling: about 4 views in the first 70 ms, then one per 50 ms; a fixed 10 ms gap
-            // makes one per 10 ms.
-            let bound = Int(length / .milliseconds(25)) + 6
+            let bound = Int(length / .milliseconds(40)) + 3
             #expect(views <= bound, "\(views) views for a burst of \(length); at most \(bound) expected")
         }
     }
