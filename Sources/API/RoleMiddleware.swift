@@ -38,6 +38,7 @@ public struct RoleMiddleware: RouterMiddleware {
     {
         guard let peer = context.peer else { return try await next(request, context) }
         var request = request
+        var context = context
         let path = request.uri.path
         let reason: String?
         if path == KeysAPI.batchPath && request.method == .post {
@@ -51,6 +52,7 @@ public struct RoleMiddleware: RouterMiddleware {
                 return KeysAPI.errorResponse(StoreError(.bodyTooLarge, "request body is larger than \(KeysAPI.defaultMaxBodyBytes) bytes"))
             }
             reason = await denial(for: peer, batch: writes)
+            context.parsedBatch = writes
         } else {
             reason = await denial(for: peer, request)
         }

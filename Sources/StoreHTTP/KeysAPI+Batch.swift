@@ -69,10 +69,13 @@ extension KeysAPI {
     /// `POST /v2/batch`: every write applied (concurrently: a batch's writes are independent
     /// by ``KeysBatchWrite/parse(_:)``), answered in the request's order, each with the status
     /// and document its own request would have had. A refused write does not stop the others.
-    func batch(_ request: Request) async throws -> Response {
+    /// - Parameter parsed: the writes of this body, when a middleware has parsed them already;
+    ///   the body is still held to this API's size limit.
+    func batch(_ request: Request, parsed: [KeysBatchWrite]? = nil) async throws -> Response {
         let writes: [KeysBatchWrite]
         do {
-            writes = try KeysBatchWrite.parse(try await request.body.collect(upTo: maxBodyBytes))
+            let body = try await request.body.collect(upTo: maxBodyBytes)
+            writes = try parsed ?? KeysBatchWrite.parse(body)
         } catch let error as StoreError {
             return errorResponse(error)
         } catch is NIOTooManyBytesError {

@@ -46,7 +46,9 @@ public struct KeysAPI: Sendable {
                 router.on(RouterPath(path), method: method) { _, _ in Self.methodNotAllowed() }
             }
         }
-        router.post(RouterPath(V2Batch.path)) { request, _ in try await batch(request) }
+        router.post(RouterPath(V2Batch.path)) { request, context in
+            try await batch(request, parsed: (context as? any ParsedBatchContext)?.parsedBatch)
+        }
         router.get("/v2/members") { _, _ in
             json(["members": [Member(id: Self.memberID, name: "fleetd", peerURLs: [], clientURLs: clientURLs)]])
         }

@@ -152,4 +152,44 @@ import Testing
             }
         }
     }
+
+    /// Puts another body in place of the request's, as a middleware after the role check could.
+    struct SwapBody: RouterMiddleware {
+        typealias Context = FleetRequestContext
+        let body: ByteBuffer
+
+        func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response)
+            async throws -> Response
+        {
+            var request = request
+            request.body = RequestBody(buffer: body)
+            return try await next(request, context)
+        }
+    }
+
+    /// The batch route applies the writes the role check judged, parsed once there, not a second
+    /// reading of the body: a body changed after the check does not get its writes through.
+    @Test func theBatchRouteAppliesTheWritesTheRoleCheckJudged() async throws {
+        let store = InMemoryStore()
+        let m1 = PeerIdentity(role: .machine, machineID: "m1")
+        @Sendable func body(_ key: String) throws -> ByteBuffer {
+            ByteBuffer(data: try JSONEncoder().encode(V2Batch.Request(writes: [V2Batch.Write(method: "PUT", key: key, form: "value=up")])))
+        }
+        let router = Router(context: FleetRequestContext.self)
+        var logger = Logger(label: "role-test")
+        logger.logLevel = .critical
+        router.add(middleware: AsPeer(peer: m1))
+        router.add(middleware: RoleMiddleware(policy: RolePolicy(prefix: "/fleet"), engineLeader: { nil },
+                                              metrics: APIMetrics(), logger: logger))
+        router.add(middleware: SwapBody(body: try body("/fleet/states/a.service/m2")))
+        KeysAPI(store: store, clientURLs: []).addRoutes(to: router)
+        try await Application(router: router, logger: logger).test(.router) { client in
+            try await client.execute(uri: "/v2/batch", method: .post, headers: [.contentType: "application/json"],
+                                     body: try body("/fleet/states/a.service/m1")) { response in
+                #expect(response.status == .ok)
+            }
+        }
+        #expect(try await store.value("/fleet/states/a.service/m1") == "up")
+        #expect(try await store.getIfPresent("/fleet/states/a.service/m2") == nil, "another machine's state was written")
+    }
 }
