@@ -3,7 +3,7 @@
 ///
 /// A view re-encodes every name a change touched, in full, and a service's names hold all its
 /// instances: during a start of 200 instances of one service every fleetd built a view for
-/// nearly every change (40 to 140 views in that start, each re-encoding the service's names
+/// nearly every change (30 to 140 views in that start, each re-encoding the service's names
 /// with up to 200 records), about a tenth of the fleetds' CPU. So a view that encoded at least
 /// `threshold` records is followed by a gap of `gapPerRecord` for each of them (at most
 /// `maxGap`), in which the next changes collect and are applied together: 200 records, 40 ms.
