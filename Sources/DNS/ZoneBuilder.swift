@@ -31,7 +31,7 @@ public struct ZoneBuilder: Sendable {
     /// How many records the last ``view()`` encoded afresh (the names a change touched, in full):
     /// what that view cost, for ``ZoneBuildPacer``. Names only re-encoded for their additional
     /// section are not counted.
-    public private(set) var lastEncodedRecords = 0
+    private(set) var lastEncodedRecords = 0
 
     public init(settings: ZoneSettings = ZoneSettings()) {
         self.settings = settings

@@ -14,13 +14,11 @@ import Synchronization
 /// out of order and a dead connection does not freeze the zone.
 ///
 /// Two tasks share the work: one follows the store and queues what it reads; the other applies
-/// everything queued to a ``ZoneBuilder`` and publishes one view. A single change is published
-/// as soon as it arrives; a burst that comes in while a view is being built is applied and
-/// encoded together, so the view catches up with a burst instead of falling further behind.
-/// A change is published as soon as it is applied, except after a large view while changes keep
-/// coming (a burst: 200 instances of one service starting, whose names grow with the instances):
-/// ``ZoneBuildPacer`` then spaces the builds by the size of the last, and each applies
-/// everything that arrived meanwhile.
+/// everything queued to a ``ZoneBuilder`` and publishes one view; what arrived while a view was
+/// built is applied and encoded together, so the view catches up with a burst instead of
+/// falling further behind. A change is published as soon as it is applied, except after a large
+/// view while changes keep coming (a burst: 200 instances of one service starting, whose names
+/// grow with the instances): ``ZoneBuildPacer`` then spaces the builds by the size of the last.
 public struct ZoneFeed: Service {
     public let store: any KeyValueStore
     public let settings: ZoneSettings

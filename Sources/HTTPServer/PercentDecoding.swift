@@ -25,8 +25,8 @@ public enum PercentDecoding {
     /// The decoded text; `.some(nil)` when there is nothing to decode (the caller keeps its
     /// text), nil when the text is not valid percent-encoding of UTF-8.
     private static func decode(_ bytes: UnsafeBufferPointer<UInt8>, plusAsSpace: Bool) -> String?? {
-        let plus: UInt8 = plusAsSpace ? UInt8(ascii: "+") : UInt8(ascii: "%")
-        guard let first = bytes.firstIndex(where: { $0 == UInt8(ascii: "%") || $0 == plus }) else { return .some(nil) }
+        guard let first = bytes.firstIndex(where: { $0 == UInt8(ascii: "%") || (plusAsSpace && $0 == UInt8(ascii: "+")) })
+        else { return .some(nil) }
         var out: [UInt8] = []
         out.reserveCapacity(bytes.count)
         out.append(contentsOf: bytes[..<first])
