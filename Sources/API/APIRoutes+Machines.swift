@@ -20,13 +20,7 @@ extension APIRoutes {
     /// `{"op":"add|replace|remove","path":"/<machineID>/metadata/<key>","value":{"value":"<v>"}}`
     /// (`value` may also be a plain string). `remove` writes the empty tombstone.
     func patchMachines(_ request: Request) async throws -> Response {
-        let body = try await Self.body(of: request, upTo: 1 << 20)
-        let ops: [MachineMetadataOp]
-        do {
-            ops = try JSONDecoder().decode([MachineMetadataOp].self, from: body)
-        } catch {
-            throw APIError(.badRequest, "unable to decode body: \(Self.describe(error))")
-        }
+        let ops = try await Self.decodedBody([MachineMetadataOp].self, of: request, upTo: 1 << 20)
         var writes: [(machine: MachineID, key: String, value: String)] = []
         for op in ops {
             guard ["add", "remove", "replace"].contains(op.op) else {

@@ -55,25 +55,22 @@ extension APIRoutes {
     }
 
     func putUnit(_ raw: String, _ request: Request) async throws -> Response {
-        let contentTypes = request.headers[values: .contentType]
-        guard contentTypes.count == 1 else {
-            throw APIError(.unsupportedMediaType, "expected 1 Content-Type, got \(contentTypes.count)")
-        }
-        let mediaType = contentTypes[0].split(separator: ";", maxSplits: 1).first ?? ""
-        guard mediaType.trimmingCharacters(in: .whitespaces).lowercased() == "application/json" else {
-            throw APIError(.unsupportedMediaType, "only acceptable Content-Type is application/json")
-        }
-        let body = try await Self.body(of: request, upTo: 4 << 20)
-        let entity: UnitRequestBody
-        do {
-            entity = try JSONDecoder().decode(UnitRequestBody.self, from: body)
-        } catch {
-            throw APIError(.badRequest, "unable to decode body: \(Self.describe(error))")
-        }
+        try Self.requireJSON(request)
+        let entity = try await Self.decodedBody(UnitRequestBody.self, of: request, upTo: Self.unitBodyLimit)
         // fleet takes the name from the URL when the body has none; a different one is refused.
         if let bodyName = entity.name, bodyName != raw {
             throw APIError(.badRequest, "name in URL \"\(raw)\" differs from unit name in request body \"\(bodyName)\"")
         }
+        return Response(status: try await writeUnit(raw, entity))
+    }
+
+    /// The largest body of one unit's `PUT`.
+    static let unitBodyLimit = 4 << 20
+
+    /// One unit's write as `PUT /fleet/v1/units/<raw>` makes it (a batch makes each of its
+    /// units' writes the same way): creates the unit, replaces its contents or sets its desired
+    /// state, and answers `201 Created` or `204 No Content`; a refusal is an ``APIError``.
+    func writeUnit(_ raw: String, _ entity: UnitRequestBody) async throws -> HTTPResponse.Status {
         let name: UnitName
         do { name = try UnitName(raw) } catch { throw APIError(.badRequest, error.description) }
         if let reason = name.reservedReason { throw APIError(.badRequest, reason) }
@@ -114,11 +111,11 @@ extension APIRoutes {
                 // New contents without a desired state keep the unit's own: replacing what a
                 // unit runs must never stop it as a side effect.
                 try await registry.replaceUnit(name, file: file, desiredState: desired ?? existing.desiredState)
-                return Response(status: .created)
+                return .created
             }
             guard let desired else { throw APIError(.conflict, "must provide DesiredState to update existing unit") }
             try await registry.setDesiredState(name, desired)
-            return Response(status: .noContent)
+            return .noContent
         }
         guard let file else { throw APIError(.conflict, "unit does not exist and options field empty") }
         do {
@@ -127,7 +124,7 @@ extension APIRoutes {
         } catch let error as StoreError where error.code == .nodeExists {
             throw APIError(.conflict, "unit \(name) was created concurrently; retry")
         }
-        return Response(status: .created)
+        return .created
     }
 
     /// Whether `file`'s contents are stored (nil without a file).

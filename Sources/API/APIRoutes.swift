@@ -83,6 +83,7 @@ public struct APIRoutes: Sendable {
         }
         // Ours, not fleet's: only under /fleet/v1, where fleet has no "store" resource.
         router.get("/fleet/v1/store/backup") { _, _ in try await storeBackup() }
+        router.post("/fleet/v1/batch/units") { request, context in try await putUnitBatch(request, logger: context.logger) }
         router.get("/metrics") { _, _ in try await metricsResponse() }
     }
 
@@ -90,7 +91,7 @@ public struct APIRoutes: Sendable {
     enum Resource: String, CaseIterable {
         case root = "/", units, unit = "units/:name", unitStatus = "units/:name/status", unitJournal = "units/:name/journal"
         case states = "state", state = "state/:name", machines, discovery, metrics
-        case storeBackup = "store/backup"
+        case storeBackup = "store/backup", unitBatch = "batch/units"
 
         /// The resource `path` names under `/fleet/v1` or `/v1-alpha` (or `/`, `/metrics`), if any.
         init?(path: String) {
@@ -98,6 +99,7 @@ public struct APIRoutes: Sendable {
             if parts.isEmpty { self = .root; return }
             if parts == ["metrics"] { self = .metrics; return }
             if parts == ["fleet", "v1", "store", "backup"] { self = .storeBackup; return }
+            if parts == ["fleet", "v1", "batch", "units"] { self = .unitBatch; return }
             let rest: ArraySlice<Substring>
             if parts.starts(with: ["fleet", "v1"]) {
                 rest = parts.dropFirst(2)
@@ -126,6 +128,7 @@ public struct APIRoutes: Sendable {
             case .root: ""
             case .unit: "GET, PUT, DELETE"
             case .machines: "GET, PATCH"
+            case .unitBatch: "POST"
             default: "GET"
             }
         }
@@ -138,6 +141,7 @@ public struct APIRoutes: Sendable {
             case .unit: APIError(.methodNotAllowed, "only GET, PUT and DELETE supported against this resource")
             case .machines: APIError(.methodNotAllowed, "only GET and PATCH supported against this resource")
             case .discovery: APIError(.methodNotAllowed, "only HTTP GET supported against this resource")
+            case .unitBatch: APIError(.methodNotAllowed, "only POST supported against this resource")
             default: APIError(.methodNotAllowed, "only GET supported against this resource")
             }
         }

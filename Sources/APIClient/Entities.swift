@@ -77,6 +77,28 @@ package struct MachinePage: Codable {
     package init(machines: [MachineEntity], nextPageToken: String?) { self.machines = machines; self.nextPageToken = nextPageToken }
 }
 
+/// Not in fleet: the body of `POST /fleet/v1/batch/units`, the writes of many units in one
+/// request, each as its own `PUT /fleet/v1/units/<name>` would make it (every unit named).
+package struct UnitBatch: Codable {
+    package var units: [UnitEntity]
+    package init(units: [UnitEntity]) { self.units = units }
+}
+
+/// The answer to a ``UnitBatch``: one outcome per unit, in the request's order.
+package struct UnitBatchOutcomes: Codable {
+    package var results: [UnitBatchOutcome]
+    package init(results: [UnitBatchOutcome]) { self.results = results }
+}
+
+/// What one unit's own `PUT` would have answered: its status code (201, 204, or an error's)
+/// and, for an error, fleet's message.
+package struct UnitBatchOutcome: Codable, Equatable {
+    package var name: String
+    package var code: Int
+    package var message: String?
+    package init(name: String, code: Int, message: String? = nil) { self.name = name; self.code = code; self.message = message }
+}
+
 /// fleet's error body: `{"error":{"code":404,"message":"unit does not exist"}}`.
 package struct ErrorBody: Codable {
     package struct Inner: Codable {

@@ -1,7 +1,8 @@
 /// How many independent requests a fleetctl command keeps in flight at once: fleetd commits
 /// concurrent writes together, so many small requests at once cost little more than one, while
 /// the bound keeps a command of thousands of units from opening thousands of connections.
-/// `start` creates its units with it; `destroy` and the unit lookups of `stop`/`unload` use it too.
+/// `destroy` and the unit lookups of `stop`/`unload` use it, and `start` its unit writes to a
+/// fleetd without batches (fleet itself).
 let concurrentRequestLimit = 48
 
 /// Runs `body` for every element with at most `limit` running at once and returns every outcome

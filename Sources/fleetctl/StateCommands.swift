@@ -147,14 +147,12 @@ func setAndWait(_ names: [String], to state: DesiredState, verb: String? = nil, 
         throw ExitCode.failure
     }
     let globals = Set(names.filter { registered[$0].map(UnitEntity.isGlobal) ?? false })
-    // Desired states are independent writes: send them concurrently, a few at a time.
+    // Desired states are independent writes: in batches, or to a fleetd without them
+    // concurrently, a few at a time.
     do {
-        try await forEachConcurrently(names.filter { !alreadySet.contains($0) }, limit: 16) { name in
-            do {
-                try await client.setDesiredState(name, state)
-            } catch {
-                throw StateWaiter.Timeout(description: "Error setting target state of unit \(name): \(error)")
-            }
+        let changes = names.filter { !alreadySet.contains($0) }.map { UnitEntity(name: $0, desiredState: state) }
+        try await writeUnits(changes, client: client, limit: 16) { name, error in
+            StateWaiter.Timeout(description: "Error setting target state of unit \(name): \(error)")
         }
     } catch {
         Terminal.error("\(error)")

@@ -58,8 +58,7 @@ struct UnitCreator {
             names.append(name.rawValue)
         }
         // Every file was read and parsed before anything is created; creations are independent.
-        // Many at once: fleetd commits concurrent writes together.
-        try await forEachConcurrently(toCreate, limit: concurrentRequestLimit) { unit in try await client.createUnit(unit) }
+        try await writeUnits(toCreate, client: client)
         for unit in toCreate { print("Unit \(unit.name) inactive") }
         let inState = Set(toCreate.filter { $0.desired == desiredState }.map(\.name)).union(replaced)
         return Outcome(names: names, createdInState: inState, refused: refused)

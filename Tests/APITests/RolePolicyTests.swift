@@ -25,6 +25,7 @@ import Testing
     @Test func anAdminMayDoAnything() {
         #expect(allowed(admin, .delete, "/v2/keys/fleet"))
         #expect(allowed(admin, .put, "/fleet/v1/units/a.service"))
+        #expect(allowed(admin, .post, "/fleet/v1/batch/units"))
         #expect(allowed(admin, .get, "/metrics"))
     }
 
@@ -120,6 +121,7 @@ import Testing
         #expect(allowed(m1, .get, "/v2/keys/fleet/machines"))
         #expect(allowed(m1, .get, "/fleet/v1/units/a.service/status", forwarded: true))
         #expect(!allowed(m1, .put, "/fleet/v1/units/a.service"))
+        #expect(!allowed(m1, .post, "/fleet/v1/batch/units"))  // unit writes, many at once: still a write
     }
 
     @Test func aMachineUnderAnotherPrefixIsCheckedThere() {
@@ -140,6 +142,7 @@ import Testing
         #expect(!allowed(reader, .get, "/v2/keys/discovery/../fleet/unit"))
         #expect(!allowed(reader, .get, "/v2/keys/fleet/unit"))
         #expect(!allowed(reader, .get, "/fleet/v1/units"))
+        #expect(!allowed(reader, .post, "/fleet/v1/batch/units"))
         #expect(!allowed(reader, .get, "/metrics"))
     }
 

@@ -41,6 +41,8 @@ out=$(fleetctl start hello@1 hello@2 hello@3 2>&1); rc=$?
 echo "$out" | sed 's/^/    /'
 check "fleetctl start of three instances exits 0" test $rc -eq 0
 check "start reports each unit launched on a machine" test "$(grep -c 'launched on' <<<"$out")" -eq 3
+check "fleetctl wrote the three units in one batch request, not three PUTs" bash -c \
+  "curl -s --unix-socket '${FLEETCTL_ENDPOINT#unix://}' http://fleetd/metrics | grep -q '^fleet_api_requests_total{resource=\"batch/units\",method=\"POST\",code=\"200\"} 1\$'"
 
 declare -A where
 for i in 1 2 3; do

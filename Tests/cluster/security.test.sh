@@ -177,6 +177,10 @@ refused "machine $N may not delete the lease machine $L holds" etcd_shape "$N" "
 refused "machine $N may not delete the whole registry" etcd_shape "$N" "$KEYS/fleet?recursive=true" $(mcert "$N") -X DELETE
 refused "machine $N may not create a unit through the fleet API" fleet_shape "$N" "https://$a1:$API_PORT/fleet/v1/units/evil.service" $(mcert "$N") \
   -X PUT -H 'Content-Type: application/json' -d '{"desiredState":"launched","options":[{"section":"Service","name":"ExecStart","value":"/bin/true"}]}'
+refused "machine $N may not create units in a batch through the fleet API" fleet_shape "$N" "https://$a1:$API_PORT/fleet/v1/batch/units" $(mcert "$N") \
+  -X POST -H 'Content-Type: application/json' -d '{"units":[{"name":"evil.service","desiredState":"launched","options":[{"section":"Service","name":"ExecStart","value":"/bin/true"}]}]}'
+refused "a reader may not create units in a batch" fleet_shape 3 "https://$a1:$API_PORT/fleet/v1/batch/units" "${reader[@]}" \
+  -X POST -H 'Content-Type: application/json' -d '{"units":[{"name":"evil.service","desiredState":"launched","options":[{"section":"Service","name":"ExecStart","value":"/bin/true"}]}]}'
 }
 # A batch of writes (POST /v2/batch) is judged write by write: one refused refuses it all.
 batch_of() {  # batch_of KEY...: a batch putting value=rogue at each key
