@@ -97,4 +97,38 @@ import Testing
             }
         }
     }
+
+    /// The same entities, a few to a batch (`POST /fleet/v1/batch/units`), mutated or not: the
+    /// batch never traps or answers 500; a refused batch is fleet's error body; an accepted one
+    /// answers one outcome per unit, in order, each 2xx or 4xx, never 500.
+    @Test func unitBatchesNeverTrapOr500() async throws {
+        let router = Router()
+        APIRoutes(registry: Registry(store: InMemoryStore())).addRoutes(to: router)
+        let budget = FuzzBudget("fleet-api unit batches", seed: 0xF1EE_7002, cases: 500)
+        let json: HTTPFields = [.contentType: "application/json"]
+        try await Application(router: router).test(.router) { client in
+            try await budget.run { generator in
+                let units = (0..<Int.random(in: 0...5, using: &generator)).map { _ in
+                    Self.entity(&generator, name: Self.names.randomElement(using: &generator)!)
+                }
+                var body = [UInt8](try JSONSerialization.data(withJSONObject: ["units": units]))
+                if Int.random(in: 0..<4, using: &generator) == 0 { body = Self.mutate(body, &generator) }
+                var ok = true
+                try await client.execute(uri: "/fleet/v1/batch/units", method: .post, headers: json, body: ByteBuffer(bytes: body)) { response in
+                    let text = String(buffer: response.body)
+                    if response.status == .ok {
+                        let outcomes = try JSONDecoder().decode(UnitBatchOutcomes.self, from: response.body).results
+                        if outcomes.count != units.count || outcomes.contains(where: { !(200..<500).contains($0.code) }) {
+                            Issue.record("batch \(String(decoding: body, as: UTF8.self)) answered \(text)")
+                            ok = false
+                        }
+                    } else if response.status.code >= 500 || !text.contains(#""error":{"code":\#(response.status.code)"#) {
+                        Issue.record("batch \(String(decoding: body, as: UTF8.self)) answered \(response.status): \(text)")
+                        ok = false
+                    }
+                }
+                return ok
+            }
+        }
+    }
 }
