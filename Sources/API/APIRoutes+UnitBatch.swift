@@ -1,4 +1,5 @@
 import FleetAPIClient
+import FleetUnit
 import HTTPTypes
 import Hummingbird
 import Logging
@@ -9,7 +10,7 @@ import Logging
 /// work on both ends cost more CPU than the writes themselves (about 40 ms in fleetctl and as
 /// much in the fleetd that serves them, on a machine that is busy starting those units).
 extension APIRoutes {
-    /// The most units one batch may hold; fleetctl sends at most ``UnitBatchLimits/units``.
+    /// The most units one batch may hold; fleetctl sends at most 500.
     static let unitBatchLimit = 1000
     /// The largest batch body: a few hundred units of the largest size one `PUT` takes would not
     /// fit, and fleetctl cuts its batches by size well below this.
@@ -36,12 +37,15 @@ extension APIRoutes {
         return try json(UnitBatchOutcomes(results: outcomes))
     }
 
-    /// Every unit's name, in order: each must have one, no two the same (two writes of one
-    /// unit in one batch would race), and at most ``unitBatchLimit`` units. A batch that breaks
-    /// these is refused as a whole, before anything is written.
+    /// Every unit's name, in order, once the batch's shape is checked: each unit has a name, no
+    /// two the same (two writes of one unit in one batch would race), states are fleet's
+    /// (`inactive`, `loaded`, `launched`), and at most ``unitBatchLimit`` units. A batch that
+    /// breaks these is malformed and refused as a whole, before anything is written; what a
+    /// unit's own `PUT` would refuse beyond that (its name, options, a template activated, a
+    /// unit missing) is that unit's outcome.
     static func batchNames(_ batch: UnitBatchRequestBody) throws -> [String] {
         guard batch.units.count <= unitBatchLimit else {
-            throw APIError(.contentTooLarge, "a batch holds at most \(unitBatchLimit) units, this one \(batch.units.count)")
+            throw APIError(.badRequest, "a batch holds at most \(unitBatchLimit) units, this one \(batch.units.count)")
         }
         var seen = Set<String>()
         return try batch.units.enumerated().map { position, unit in
@@ -50,6 +54,11 @@ extension APIRoutes {
             }
             guard seen.insert(name).inserted else {
                 throw APIError(.badRequest, "unit \(name) appears more than once in the batch")
+            }
+            for (field, value) in [("desiredState", unit.desiredState), ("currentState", unit.currentState)] {
+                if let value, DesiredState(rawValue: value) == nil {
+                    throw APIError(.badRequest, "unit \(position + 1) of the batch: invalid \(field) \"\(value)\": expected inactive, loaded or launched")
+                }
             }
             return name
         }

@@ -50,7 +50,7 @@ import Testing
         let units = [
             Self.unit("a.service"),
             Self.unit("old.service", exec: nil, desiredState: "launched"),  // desired state only: 204
-            Self.unit("bad.service", desiredState: "running"),              // 400
+            Self.unit("bad name.service"),                                  // 400
             Self.unit("none.service", exec: nil, desiredState: "launched"), // no contents: 409
             Self.unit("web@.service", desiredState: "launched"),            // a template: 400
             Self.unit("b.service", desiredState: nil),                      // created inactive
@@ -59,9 +59,9 @@ import Testing
             try await client.execute(uri: "/fleet/v1/batch/units", method: .post, headers: Self.json, body: Self.batch(units)) { response in
                 #expect(response.status == .ok)
                 let outcomes = try JSONDecoder().decode(UnitBatchOutcomes.self, from: response.body).results
-                #expect(outcomes.map(\.name) == ["a.service", "old.service", "bad.service", "none.service", "web@.service", "b.service"])
+                #expect(outcomes.map(\.name) == ["a.service", "old.service", "bad name.service", "none.service", "web@.service", "b.service"])
                 #expect(outcomes.map(\.code) == [201, 204, 400, 409, 400, 201])
-                #expect(outcomes[2].message == "invalid desiredState \"running\": expected inactive, loaded or launched")
+                #expect(outcomes[2].message?.isEmpty == false)
                 #expect(outcomes[3].message == "unit does not exist and options field empty")
                 #expect(outcomes[4].message == "cannot activate template \"web@.service\"")
                 #expect(outcomes[0].message == nil)
@@ -74,12 +74,16 @@ import Testing
     }
 
     /// Refused as a whole, nothing written: a unit without a name, one named twice, too many
-    /// units, a body over the limit, another media type.
+    /// units, a body that does not decode, a state that is none of fleet's (the schema's enum:
+    /// a malformed request, not one unit's refusal).
     @Test(arguments: [
         ([FleetAPIUnitBatchTests.unit("a.service"), #"{"desiredState":"launched"}"#], HTTPResponse.Status.badRequest, "unit 2 of the batch has no name"),
         ([FleetAPIUnitBatchTests.unit("a.service"), FleetAPIUnitBatchTests.unit("a.service", desiredState: "loaded")], .badRequest, "unit a.service appears more than once in the batch"),
-        ((0...APIRoutes.unitBatchLimit).map { FleetAPIUnitBatchTests.unit("u\($0).service") }, .contentTooLarge, "a batch holds at most 1000 units, this one 1001"),
+        ((0...APIRoutes.unitBatchLimit).map { FleetAPIUnitBatchTests.unit("u\($0).service") }, .badRequest, "a batch holds at most 1000 units, this one 1001"),
         ([#"{"name":"a.service","options":7}"#], .badRequest, "unable to decode body: wrong type at units."),
+        ([FleetAPIUnitBatchTests.unit("a.service"), FleetAPIUnitBatchTests.unit("b.service", desiredState: "running")], .badRequest,
+         #"unit 2 of the batch: invalid desiredState "running": expected inactive, loaded or launched"#),
+        ([#"{"name":"a.service","currentState":"e"}"#], .badRequest, #"unit 1 of the batch: invalid currentState "e""#),
     ])
     func aBadBatchWritesNothing(units: [String], status: HTTPResponse.Status, message: String) async throws {
         try await app().test(.router) { client in
