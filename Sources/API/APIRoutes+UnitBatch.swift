@@ -12,8 +12,8 @@ import Logging
 extension APIRoutes {
     /// The most units one batch may hold; fleetctl sends at most 500.
     static let unitBatchLimit = 1000
-    /// The largest batch body: a few hundred units of the largest size one `PUT` takes would not
-    /// fit, and fleetctl cuts its batches by size well below this.
+    /// The largest batch body (one unit's `PUT` takes up to 4 MiB); fleetctl cuts its batches at
+    /// 8 MiB.
     static let unitBatchBodyLimit = 16 << 20
     /// Unit writes of one batch in flight at once: the store commits concurrent writes together,
     /// as it does for the concurrent `PUT`s fleetctl sent before.

@@ -32,10 +32,15 @@ Port=8080
 Tags=frontend
 TXT=version=1
 UNIT
-# A long poll on the HTTP keys API, from machine 2, started before anything registers, by an
-# app with the discovery-reader role.
+# A long poll on the HTTP keys API, from machine 2, by an app with the discovery-reader role,
+# from the store's index before anything registers (waitIndex, as etcd's clients do): it wakes
+# with the first record even when the start is faster than curl's connection and request.
 # shellcheck disable=SC2086 # READER_TLS is several arguments
-"$RIGCMD" exec 2 curl $READER_TLS -s -m 60 "$STORE/v2/keys/discovery/web?wait=true&recursive=true" > "$WORK/watch.out" &
+IDX=$("$RIGCMD" exec 2 curl $READER_TLS -s -D - -o /dev/null "$STORE/v2/keys/discovery/web" | tr -d '\r' \
+  | awk 'tolower($1) == "x-etcd-index:" {print $2}')
+check "the store's index is read before anything registers (${IDX:-none})" test -n "$IDX"
+# shellcheck disable=SC2086
+"$RIGCMD" exec 2 curl $READER_TLS -s -m 60 "$STORE/v2/keys/discovery/web?wait=true&recursive=true&waitIndex=$((${IDX:-0} + 1))" > "$WORK/watch.out" &
 WATCH=$!
 check "start web@1..3" fleetctl start web@1 web@2 web@3
 wait_until 10 "fleetctl discover web lists 3 healthy instances" \
