@@ -127,17 +127,17 @@ extension Agent {
                 logger.warning("daemon-reload failed", metadata: ["error": "\(error)"])
             }
         }
+        let startsInThisPass = Set(plan.start)
         for (unit, hash) in plan.load {
             guard let file = files[unit] else { continue }
-            await local.loaded(unit, hash: hash)
+            await local.loaded(unit, hash: hash, startFollows: startsInThisPass.contains(unit))
             await registrar.loaded(unit, file: file)
         }
         await units.watch(plan.load.map(\.0).filter { files[$0] != nil }.map(\.rawValue))
         var stopping: [UnitName] = []
         for unit in plan.stop where await !local.isRefusedHostUnit(unit) { stopping.append(unit) }
         for unit in await stopAll(stopping, "unit stop failed; retrying on the next pass") {
-            await local.setJobState(unit, .loaded)
-            await states.enqueue(unit, .publish)
+            await publish(unit, jobState: .loaded)
         }
         // The (durable) state writes go out from the publisher while the next starts are sent.
         var starts: [UnitName] = []
@@ -150,18 +150,26 @@ extension Agent {
             failures = try await units.start(starts.map(\.rawValue))
         } catch {
             logger.warning("unit starts failed", metadata: ["error": "\(error)"])
+            // Loaded, not started: their states (held while loading) are published as that.
+            for unit in starts { await publish(unit, jobState: .loaded) }
             return
         }
         for unit in starts {
             if let error = failures[unit.rawValue] {
                 // Stays loaded; the next reconcile (a change, or the periodic resync) tries again.
                 logger.warning("unit start failed", metadata: ["unit.name": "\(unit)", "error": "\(error)"])
+                await publish(unit, jobState: .loaded)
                 continue
             }
-            await local.setJobState(unit, .launched)
-            await states.enqueue(unit, .publish)
+            await publish(unit, jobState: .launched)
         }
         logger.info("units started", metadata: ["agent.started": "\(starts.count - failures.count)"])
+    }
+
+    /// Records what the agent did with the unit and queues its state for publishing.
+    private func publish(_ unit: UnitName, jobState: DesiredState) async {
+        await local.setJobState(unit, jobState)
+        await states.enqueue(unit, .publish)
     }
 
     /// Queues a stop job for each unit (pipelined) and returns those whose stop was queued, in

@@ -169,6 +169,8 @@ public struct Agent: Service {
             guard let unit = try? UnitName(change.unit) else { continue }
             guard await local.systemdStateChanged(unit, change.state) else { continue }
             await registrar.systemdStateChanged(unit, active: change.state.activeState == .active)
+            // Published after its start instead (``LocalUnits/Local/publishHeld``).
+            if await local.isPublishHeld(unit) { continue }
             await states.enqueue(unit, .publish)
         }
     }

@@ -14,6 +14,10 @@ actor LocalUnits {
         var refusedAsHostUnit = false
         /// Stopped by the isolation fence; started again once the machine is back.
         var fenced = false
+        /// Loaded to be started in the same pass: its state is published once the start is
+        /// sent (or failed), not as systemd first reports it (loaded, inactive), which the start
+        /// replaces milliseconds later. One store write fewer per unit started.
+        var publishHeld = false
     }
 
     /// What the agent reports for a unit it refused because the host already has one so named.
@@ -60,9 +64,12 @@ actor LocalUnits {
         return plan
     }
 
-    func loaded(_ unit: UnitName, hash: UnitHash) {
-        units[unit] = Local(hash: hash, jobState: .loaded, systemd: units[unit]?.systemd)
+    func loaded(_ unit: UnitName, hash: UnitHash, startFollows: Bool = false) {
+        units[unit] = Local(hash: hash, jobState: .loaded, systemd: units[unit]?.systemd, publishHeld: startFollows)
     }
+
+    /// Whether the unit's state waits for its start to be sent (``Local/publishHeld``).
+    func isPublishHeld(_ unit: UnitName) -> Bool { units[unit]?.publishHeld == true }
 
     /// Takes a unit found in systemd (a marked file) into the agent's books as it is, running or not.
     func adopt(_ unit: UnitName, hash: UnitHash, running: Bool) {
@@ -98,8 +105,10 @@ actor LocalUnits {
 
     func isFenced(_ unit: UnitName) -> Bool { units[unit]?.fenced == true }
 
+    /// Sets what the agent last did with the unit; that ends any hold on its state.
     func setJobState(_ unit: UnitName, _ state: DesiredState) {
         units[unit]?.jobState = state
+        units[unit]?.publishHeld = false
         if state == .launched { units[unit]?.fenced = false }
     }
 

@@ -177,7 +177,7 @@ public struct Engine: Service {
     package func reconcile() async throws { try await reconcile(lease: nil) }
 
     /// ``reconcile()``, with every write fenced by `lease` when one is given.
-    /// - Returns: the store index of the last placement written, if any.
+    /// - Returns: the store index of the last placement or assignment written, if any.
     @discardableResult
     func reconcile(lease: EngineLease?) async throws -> UInt64? {
         var written: UInt64?
@@ -192,8 +192,8 @@ public struct Engine: Service {
     }
 
     /// A pass planned from the model the watch keeps. It first waits until the model shows the
-    /// previous pass's placements; if that takes too long, or there is no model yet, it reads
-    /// the registry like ``reconcile()``.
+    /// previous pass's placements and assignments; if that takes too long, or there is no model
+    /// yet, it reads the registry like ``reconcile()``.
     package func reconcileFromModel() async throws { try await reconcileFromModel(lease: nil) }
 
     /// ``reconcileFromModel()``, with every write fenced by `lease` when one is given.
@@ -248,7 +248,7 @@ public struct Engine: Service {
     ///
     /// With a `lease`, every write goes through ``Registry/fenced(by:)`` and is preceded by the
     /// lease's local deadline check, so a pass that outlives its lease stops at its next write.
-    /// - Returns: the store index of the last placement written, if any.
+    /// - Returns: the store index of the last placement or assignment written, if any.
     /// - Throws: ``LeadershipLoss`` or ``StoreError/Code/guardFailed`` once the lease is lost.
     func pass(units: [UnitRecord], machines: [MachineRecord],
               assignments: [MachineID: [UnitName: Assignment]], lease: EngineLease? = nil) async throws -> UInt64? {
@@ -286,8 +286,10 @@ public struct Engine: Service {
             try await registry.removeAssignment(machine, unit)
         }
         let skipped = outcome.skipped
+        // Counted in the pass's last write as well: a next pass that saw the placements but not
+        // yet these assignments would write them all again.
         try await concurrently(plan.assign.filter { !skipped.contains($0.1) }, metrics, "assign", checking: checkLease) { machine, unit, assignment in
-            try await registry.setAssignment(machine, unit, assignment)
+            outcome.written(try await registry.setAssignment(machine, unit, assignment))
         }
         for unit in units where unit.unplaceableReason != plan.unplaceable[unit.name] {
             try checkLease()

@@ -109,13 +109,13 @@ final class ModelFeed: Sendable {
 }
 
 extension ModelFeed {
-    /// The store index of the newest placement a pass wrote, if any.
+    /// The store index of the newest placement or assignment a pass wrote, if any.
     var lastOwnWrite: UInt64? { ownWrites.withLock { $0 } }
 
     func noteOwnWrite(_ index: UInt64) { ownWrites.withLock { $0 = max($0 ?? 0, index) } }
 }
 
-/// What one pass's placements did: the newest index written, and units found placed already.
+/// What one pass's writes did: the newest index written, and units found placed already.
 final class PlacementOutcome: Sendable {
     private let state = Mutex<(last: UInt64?, skipped: Set<UnitName>)>((nil, []))
 

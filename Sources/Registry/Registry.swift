@@ -190,8 +190,10 @@ extension Registry {
         return result
     }
 
-    public func setAssignment(_ machine: MachineID, _ unit: UnitName, _ assignment: Assignment) async throws {
-        try await store.set(keys.assignment(machine, unit), Self.encode(assignment))
+    /// - Returns: the store index of the write.
+    @discardableResult
+    public func setAssignment(_ machine: MachineID, _ unit: UnitName, _ assignment: Assignment) async throws -> UInt64 {
+        try await store.set(keys.assignment(machine, unit), Self.encode(assignment)).index
     }
 
     public func removeAssignment(_ machine: MachineID, _ unit: UnitName) async throws {

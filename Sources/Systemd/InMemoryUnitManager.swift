@@ -39,6 +39,10 @@ public actor InMemoryUnitManager: UnitManager {
     /// How many times each unit was restarted (the agent re-arms its fence timer so).
     public private(set) var restarts: [String: Int] = [:]
     private var injectedFailure: (any Error)?
+    /// Starts wait here while ``holdStarts()`` is in force.
+    private var heldStarts: [CheckedContinuation<Void, Never>]?
+    /// Start calls waiting in ``holdStarts()``'s gate.
+    public var startsWaiting: Int { heldStarts?.count ?? 0 }
     private var hostUnitNames: Set<String> = []
     private var unstoppable: Set<String> = []
     private var unenableable: Set<String> = []
@@ -234,6 +238,30 @@ public actor InMemoryUnitManager: UnitManager {
     /// (e.g. `setState("web.service", activeState: .failed, subState: "failed")` for a crash).
     public func setState(_ name: String, activeState: ActiveState, subState: String) {
         set(name, activeState, subState)
+    }
+
+    /// Makes every start call (``start(_:)`` of a batch) wait until ``releaseStarts()``, as a
+    /// start does while systemd is busy, so a test can look at what happens meanwhile.
+    public func holdStarts() {
+        if heldStarts == nil { heldStarts = [] }
+    }
+
+    /// Lets the held start calls go on, and later ones through at once.
+    public func releaseStarts() {
+        let waiting = heldStarts ?? []
+        heldStarts = nil
+        for waiter in waiting { waiter.resume() }
+    }
+
+    public func start(_ names: [String]) async throws -> [String: any Error] {
+        if heldStarts != nil {
+            await withCheckedContinuation { heldStarts?.append($0) ?? $0.resume() }
+        }
+        var failures: [String: any Error] = [:]
+        for name in names {
+            do { try start(name) } catch { failures[name] = error }
+        }
+        return failures
     }
 
     /// Makes the next throwing call (any of them) throw `error` instead of doing anything.

@@ -271,6 +271,58 @@ import Testing
     }
 }
 
+/// A unit loaded and started in one pass is published once its start is sent, never as the
+/// `loaded` state systemd first reports (issue 16: one store write per unit started, on etcd a
+/// raft entry); a unit whose start fails is published as loaded.
+@Suite struct AgentStartPublishTests {
+    let file = try! UnitFile(parsing: "[Service]\nExecStart=/bin/sleep 1000\n")
+    let machine = MachineRecord(id: MachineID("m1"), publicIP: "10.0.0.1")
+    let quiet = Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() })
+
+    func running(_ agent: Agent, _ body: @Sendable () async throws -> Void) async throws {
+        try await AgentReconcileTests().running(agent, body)
+    }
+
+    func state(_ registry: Registry, _ name: UnitName) async throws -> UnitStateRecord? {
+        try await registry.states().first { $0.name == name }
+    }
+
+    @Test(arguments: [false, true])
+    func aStartedUnitIsNotPublishedLoadedFirst(startFails: Bool) async throws {
+        let registry = Registry(store: InMemoryStore())
+        try await registry.ensureCluster(create: true, by: machine.id)
+        let systemd = InMemoryUnitManager()
+        let marker = try UnitName("marker.service"), web = try UnitName("web@1.service")
+        for name in [marker, web] { try await registry.createUnit(name, file: file, desiredState: .launched) }
+        try await registry.setAssignment(machine.id, marker, Assignment(hash: file.hash, desiredState: .launched))
+        let agent = Agent(registry: registry, units: systemd, configuration: .init(machine: machine, ttl: 30), logger: quiet)
+        try await running(agent) {
+            try await eventually("marker is published active") { try await state(registry, marker)?.activeState == .active }
+            await systemd.holdStarts()
+            try await registry.setAssignment(machine.id, web, Assignment(hash: file.hash, desiredState: .launched))
+            try await eventually("the agent loaded web@1 and waits in its start") { await systemd.startsWaiting == 1 }
+            // systemd reported web@1's first state when the agent watched it, before the start;
+            // marker's change comes after it on the same stream and its publish after web@1's
+            // would have been queued.
+            await systemd.setState(marker.rawValue, activeState: .failed, subState: "failed")
+            try await eventually("marker's change is published") { try await state(registry, marker)?.activeState == .failed }
+            #expect(try await state(registry, web) == nil, "nothing published for web@1 while its start is on its way")
+            if startFails { await systemd.failNextCall(with: SystemdError(code: .noSuchUnit, call: "StartUnit", unit: web.rawValue,
+                                                                          busErrorName: nil, message: "refused for the test")) }
+            await systemd.releaseStarts()
+            if startFails {
+                try await eventually("web@1 is published loaded after its start failed") {
+                    try await state(registry, web).map { $0.jobState == .loaded && $0.activeState == .inactive } ?? false
+                }
+            } else {
+                try await eventually("web@1 is published launched and active") {
+                    try await state(registry, web).map { $0.jobState == .launched && $0.activeState == .active } ?? false
+                }
+            }
+        }
+    }
+}
+
 /// A store whose every call fails while it is cut, as when the network to it is down; watches
 /// made before the cut stay open and silent, as a stream through a cut network does.
 final class CuttableStore: KeyValueStore {

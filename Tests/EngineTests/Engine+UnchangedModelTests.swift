@@ -55,4 +55,33 @@ import Testing
         try await engine.reconcileFromModel()
         #expect(try passes() == afterLeave + 1, "an away machine is being timed: the pass runs")
     }
+
+    /// A pass waits for the model to show the previous pass's assignments too, not only its
+    /// placements: one that saw a placement but not yet the assignment that followed it wrote
+    /// that assignment again (issue 16: 28 of 200 rewritten in a start on etcd).
+    @Test func aPassDoesNotRewriteAssignmentsTheModelHasNotShownYet() async throws {
+        let store = InMemoryStore()
+        let registry = Registry(store: store)
+        try await registry.publishMachine(MachineRecord(id: MachineID("m1"), publicIP: "10.0.0.1"), ttl: 30)
+        let file = try UnitFile(parsing: "[Service]\nExecStart=/bin/sleep 1000\n")
+        let unit = try UnitName("a.service")
+        try await registry.createUnit(unit, file: file, desiredState: .launched)
+        let engine = Engine(registry: registry, configuration: .init(machine: MachineID("m1"), awayGrace: .seconds(600)),
+                            logger: Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() }))
+        try await engine.loadModel()
+        let before = await store.currentIndex()
+        try await engine.reconcileFromModel()
+        let assignmentKey = registry.keys.assignment(MachineID("m1"), unit)
+        let assigned = try await store.get(assignmentKey, recursive: false).modifiedIndex
+
+        // The watch has delivered the placement, not yet the assignment written after it.
+        let events = try await store.watch("/", recursive: true, fromIndex: before + 1)
+        for try await event in events {
+            if event.node.key == assignmentKey { break }
+            engine.apply(event)
+        }
+        try await engine.reconcileFromModel()
+        #expect(try await store.get(assignmentKey, recursive: false).modifiedIndex == assigned,
+                "the assignment is not written again")
+    }
 }
