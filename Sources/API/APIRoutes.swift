@@ -168,10 +168,12 @@ public struct APIRoutes: Sendable {
         return Response(status: status, headers: headers, body: ResponseBody(byteBuffer: ByteBuffer(bytes: bytes)))
     }
 
-    /// The page the request's `nextPageToken` asks for; checked before the registry is read.
+    /// The page the request's `nextPageToken` asks for, of the request's `pageSize` (ours) or
+    /// the server's page size; checked before the registry is read.
     func pageToken(_ request: Request) throws(APIError) -> PageToken {
-        try PageToken.from(request.uri.queryParameters.getAll("nextPageToken").map { String($0) },
-                           limit: configuration.tokenLimit)
+        let query = request.uri.queryParameters
+        let size = try PageToken.pageSize(query.getAll("pageSize").map { String($0) }) ?? configuration.tokenLimit
+        return try PageToken.from(query.getAll("nextPageToken").map { String($0) }, limit: size)
     }
 
     func metricsResponse() async throws -> Response {

@@ -2,7 +2,10 @@
 /// page size and the little-endian `uint16` page number (from 1). Limit 100, page 2 is `ZAACAA==`.
 ///
 /// The server has one page size (fleetd's `--token-limit`, default 100); a token carrying
-/// another is refused, as fleet does.
+/// another is refused, as fleet does. A request may name its own with `pageSize` (ours, which
+/// fleet ignores); its tokens then carry that size, and the pages that follow must name it too.
+/// Every page reads the whole registry, so a client that walks 4,000 units in pages of 100 reads
+/// it 41 times; fleetctl asks for one page of everything.
 struct PageToken: Equatable, Sendable {
     var limit: UInt16
     var page: UInt16
@@ -71,6 +74,23 @@ struct PageToken: Equatable, Sendable {
         guard Int(token.limit) == limit else { throw APIError(.badRequest, "token limit must be \(limit)") }
         guard token.page > 0 else { throw APIError(.badRequest, "token page must be greater than zero") }
         return token
+    }
+
+    /// The largest `pageSize` a request may name: a page's size travels in its token as 16 bits.
+    static let maxPageSize = Int(UInt16.max)
+
+    /// The request's `pageSize` (ours), or nil when it names none.
+    /// - Throws: ``APIError`` 400 when it is not a whole number from 1 to ``maxPageSize``, or
+    ///   given twice.
+    static func pageSize(_ values: [String]) throws(APIError) -> Int? {
+        guard let text = values.first else { return nil }
+        guard values.count == 1 else { throw APIError(.badRequest, "too many values for pageSize") }
+        guard (1...20).contains(text.utf8.count), text.utf8.allSatisfy({ (UInt8(ascii: "0")...UInt8(ascii: "9")).contains($0) }),
+              let size = Int(text), (1...maxPageSize).contains(size)
+        else {
+            throw APIError(.badRequest, "pageSize must be a whole number from 1 to \(maxPageSize)")
+        }
+        return size
     }
 
     /// This token's page of `items`, and the next page's token when this page was full.

@@ -80,13 +80,19 @@ public struct FleetClient: Sendable {
         try await all("/fleet/v1/machines", as: MachinePage.self) { ($0.machines, $0.nextPageToken) }
     }
 
+    /// The page size a listing asks for (`pageSize`, which fleetd takes and fleet ignores):
+    /// fleetd reads the whole registry for every page, and fleetctl lists the cluster every
+    /// 50 ms while it waits for a start, so one page is one read instead of one per 100 units.
+    static let listingPageSize = 65535
+
     /// Follows `nextPageToken` until the last page.
     func all<Page: Decodable, Item>(_ path: String, as type: Page.Type,
                                     _ split: (Page) -> ([Item], String?)) async throws -> [Item] {
         var items: [Item] = []
         var token: String?
         repeat {
-            let query = token.map { "?nextPageToken=" + ($0.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? $0) } ?? ""
+            var query = "?pageSize=\(Self.listingPageSize)"
+            if let token { query += "&nextPageToken=" + (token.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? token) }
             let (pageItems, next) = split(try await get(path + query, as: type))
             items += pageItems
             token = next
