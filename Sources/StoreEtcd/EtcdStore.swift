@@ -70,7 +70,8 @@ public final class EtcdStore: KeyValueStore, Service {
         self.pageSize = pageSize
         let gateway = try EtcdGateway(configuration: configuration, logger: logger)
         self.gateway = gateway
-        self.writeBatcher = EtcdTxnBatcher(gateway: gateway)
+        // Reads go at once: a listing waits on them, and a read costs the members no raft entry.
+        self.writeBatcher = EtcdTxnBatcher(gateway: gateway, linger: .milliseconds(2))
         self.readBatcher = EtcdTxnBatcher(gateway: gateway)
     }
 

@@ -17,6 +17,8 @@ import Synchronization
 /// at (its ancestors, its subtree, a guard or owner key) or writes too: the batch then means
 /// exactly what sending them one after another would.
 ///
+/// A write that would go alone during a burst waits a moment (``linger``) for others to join it.
+///
 /// Reads go through a batcher of their own (``EtcdStore/readBatcher``): a batch of read-only
 /// txns is read-only, served by one linearizable read without a raft entry, while one write
 /// among them would put every read of the batch through raft.
@@ -35,6 +37,8 @@ final class EtcdTxnBatcher: Sendable {
     enum Turn: Sendable {
         case answered(Result<Answer, any Error>)
         case send([Waiter])
+        /// Nothing was queued or in flight: this write leads the next batch.
+        case lead
     }
 
     /// The keys a txn writes and the keys and ranges it reads (compares and range ops), as byte
@@ -44,9 +48,13 @@ final class EtcdTxnBatcher: Sendable {
         var reads: [(key: [UInt8], end: [UInt8]?)] = []
         /// Bytes of keys and values, roughly the txn's size on the wire.
         var bytes = 0
+        /// What etcd counts against `--max-txn-ops` for this txn inside a batch: the longest of
+        /// its compares, success and failure ops.
+        var ops = 0
 
         /// nil when the txn writes a range (a directory delete): those are sent alone.
         init?(_ request: EtcdTxnRequest) {
+            ops = max(request.compare.count, request.success.count, request.failure.count)
             for compare in request.compare {
                 reads.append((Array(compare.key), compare.rangeEnd.map(Array.init)))
                 bytes += compare.key.count + (compare.value?.count ?? 0)
@@ -82,23 +90,41 @@ final class EtcdTxnBatcher: Sendable {
     }
 
     struct State {
+        /// Whether `count` txns, the longest of whose lists holds `ops`, may go as one batch:
+        /// the batch's list of `count` nested txns leaves each of them `maxTxnOps - count`.
+        static func fits(count: Int, ops: Int) -> Bool { count + ops <= EtcdTxnBatcher.maxTxnOps }
+
         var inFlight = 0
         var queue: [Waiter] = []
+        /// When the last batch went out (``isBusy(lastSent:now:)``).
+        var lastSent: ContinuousClock.Instant?
 
         /// The oldest waiters that fit together in one batch, taken off the queue (the oldest
         /// always, however big), stopping at `limit`.
         mutating func takeBatch(limit: Int, bytes: Int) -> [Waiter] {
-            var batch: [Waiter] = [], rest: [Waiter] = [], size = 0
+            takeBatch(joining: nil, limit: limit, bytes: bytes)
+        }
+
+        /// The waiters that fit in one batch with a write that is not queued (`leader`, sent
+        /// first), or the oldest ones when there is none.
+        mutating func takeBatch(joining leader: Footprint?, limit: Int, bytes: Int) -> [Waiter] {
+            var batch: [Waiter] = [], rest: [Waiter] = []
+            var taken = leader.map { [$0] } ?? []
+            var size = leader?.bytes ?? 0, ops = leader?.ops ?? 0
             for (index, waiter) in queue.enumerated() {
-                if batch.count == limit {
+                if taken.count == limit {
                     rest += queue[index...]
                     break
                 }
-                if batch.isEmpty || (size + waiter.footprint.bytes <= bytes
-                    && !batch.contains(where: { $0.footprint.overlaps(waiter.footprint) }))
+                let footprint = waiter.footprint
+                if taken.isEmpty || (size + footprint.bytes <= bytes
+                    && Self.fits(count: taken.count + 1, ops: max(ops, footprint.ops))
+                    && !taken.contains(where: { $0.overlaps(footprint) }))
                 {
                     batch.append(waiter)
-                    size += waiter.footprint.bytes
+                    taken.append(footprint)
+                    size += footprint.bytes
+                    ops = max(ops, footprint.ops)
                 } else {
                     rest.append(waiter)
                 }
@@ -108,6 +134,10 @@ final class EtcdTxnBatcher: Sendable {
         }
     }
 
+    /// etcd's `--max-txn-ops` default: no list of a txn may be longer, and a nested txn's lists
+    /// may be no longer than what its parent's longest list leaves.
+    static let maxTxnOps = 128
+
     let gateway: EtcdGateway
     /// Txns on their way at once before further writes wait to be batched. One: over gRPC a
     /// request costs the member little and a raft entry (apply, watch events, WAL) is what
@@ -115,16 +145,29 @@ final class EtcdTxnBatcher: Sendable {
     /// 1,528 ms (median of 18) with one against 1,652 ms with four (docs/benchmarks.md).
     let maxInFlight: Int
     /// The most writes in one batch. etcd refuses a txn of more than 128 ops (`--max-txn-ops`),
-    /// nested ones counting against what their parent leaves: 32 leave each write 96.
+    /// nested ones counting against what their parent leaves, so a batch also stops where its
+    /// writes' own lists would not fit (``State/fits(count:ops:)``): fleet's writes have a
+    /// dozen ops or fewer, a write to a key 64 levels deep some 70.
     let maxBatch: Int
     /// The most key and value bytes in one batch, well below etcd's 1.5 MiB request limit.
     static let maxBatchBytes = 256 << 10
+    /// How long a write that finds nothing queued or in flight waits for others to join it, when
+    /// the store is busy (``isBusy(lastSent:now:)``); zero sends it at once. A write after a
+    /// quiet spell always goes at once.
+    ///
+    /// In a burst, writes come in pairs and trickles: a unit that becomes active has its state and
+    /// its discovery record written by two tasks a moment apart, and units become active one by
+    /// one. Each lone write was a raft entry of its own, and on etcd the entries, more than the
+    /// writes in them, are what costs: in a start of 200 units, 2 ms cut the entries from 150-290
+    /// to 130-180 and the members' CPU by a sixth (docs/benchmarks.md).
+    let linger: Duration
     private let state = Mutex(State())
 
-    init(gateway: EtcdGateway, maxInFlight: Int = 1, maxBatch: Int = 32) {
+    init(gateway: EtcdGateway, maxInFlight: Int = 1, maxBatch: Int = 64, linger: Duration = .zero) {
         self.gateway = gateway
         self.maxInFlight = max(1, maxInFlight)
-        self.maxBatch = min(max(1, maxBatch), 64)
+        self.maxBatch = min(max(1, maxBatch), Self.maxTxnOps / 2)
+        self.linger = max(.zero, linger)
     }
 
     /// Sends `request` (alone, or batched with others), as ``EtcdGateway/call(_:_:as:)`` would.
@@ -133,29 +176,57 @@ final class EtcdTxnBatcher: Sendable {
             return try await gateway.call("/v3/kv/txn", request, as: EtcdTxnResponse.self)
         }
         let turn = await withCheckedContinuation { (continuation: CheckedContinuation<Turn, Never>) in
-            let batch = state.withLock { state -> [Waiter]? in
-                state.queue.append(Waiter(request: request, footprint: footprint, continuation: continuation))
-                guard state.inFlight < maxInFlight else { return nil }
-                // Nothing waits while fewer than maxInFlight are out, so this is us alone.
+            let leads = state.withLock { state -> Bool in
+                // Nothing waits while fewer than maxInFlight are out.
+                guard state.inFlight < maxInFlight else {
+                    state.queue.append(Waiter(request: request, footprint: footprint, continuation: continuation))
+                    return false
+                }
                 state.inFlight += 1
-                return state.takeBatch(limit: maxBatch, bytes: Self.maxBatchBytes)
+                return true
             }
-            if let batch { continuation.resume(returning: .send(batch)) }
+            if leads { continuation.resume(returning: .lead) }
         }
         switch turn {
         case .answered(let result):
             return try result.get()
         case .send(let batch):
-            // The batch's other writers wait on this send: it must not end with this task's
-            // cancellation (it is bounded by the request timeout).
-            let requests = batch.map(\.request)
-            let results = await Task { await self.send(requests) }.value
-            for (waiter, result) in zip(batch, results).dropFirst() {
-                waiter.continuation.resume(returning: .answered(result))
+            return try await send(batch.map(\.request), answering: batch.dropFirst())
+        case .lead:
+            // Tasks already running or ready go first: the other half of a pair made together
+            // (a listing reads the units and their states with two `async let`s) joins.
+            await Task.yield()
+            let lastSent = state.withLock { $0.lastSent }
+            if linger > .zero, Self.isBusy(lastSent: lastSent, now: .now) {
+                // Cancelled, it goes at once: the wait only gathers company.
+                try? await Task.sleep(for: linger)
             }
-            handOver()
-            return try results[0].get()
+            let joining = state.withLock { $0.takeBatch(joining: footprint, limit: maxBatch, bytes: Self.maxBatchBytes) }
+            return try await send([request] + joining.map(\.request), answering: joining[...])
         }
+    }
+
+    /// How recent the last send must be for the store to count as busy (see ``linger``).
+    static let busyWindow = Duration.milliseconds(20)
+
+    /// Whether a write that would go alone is in a burst: a batch went out within ``busyWindow``.
+    static func isBusy(lastSent: ContinuousClock.Instant?, now: ContinuousClock.Instant) -> Bool {
+        guard let lastSent else { return false }
+        return now - lastSent < busyWindow
+    }
+
+    /// Sends `requests` as one batch: the first is the caller's, answered by the return; the
+    /// rest are `waiters`' in order.
+    private func send(_ requests: [EtcdTxnRequest], answering waiters: ArraySlice<Waiter>) async throws -> Answer {
+        state.withLock { $0.lastSent = .now }
+        // The batch's other writers wait on this send: it must not end with this task's
+        // cancellation (it is bounded by the request timeout).
+        let results = await Task { await self.send(requests) }.value
+        for (waiter, result) in zip(waiters, results.dropFirst()) {
+            waiter.continuation.resume(returning: .answered(result))
+        }
+        handOver()
+        return try results[0].get()
     }
 
     /// After a send: the next batch goes to its first waiter to send, or one fewer is in flight.

@@ -28,6 +28,27 @@ import Testing
         #expect(write("/x/y").overlaps(write("/x/y/z/w")))
     }
 
+    /// A write lingers for company only in a burst: a batch went out within the busy window.
+    @Test func onlyABusyStoreLingers() {
+        let now = ContinuousClock.now
+        #expect(!EtcdTxnBatcher.isBusy(lastSent: nil, now: now), "nothing sent yet: at once")
+        #expect(EtcdTxnBatcher.isBusy(lastSent: now - .milliseconds(5), now: now))
+        #expect(!EtcdTxnBatcher.isBusy(lastSent: now - EtcdTxnBatcher.busyWindow, now: now), "after a quiet spell: at once")
+        #expect(!EtcdTxnBatcher.isBusy(lastSent: now - .seconds(3), now: now))
+    }
+
+    /// etcd's `--max-txn-ops` (128) bounds the batch's list and, within it, each write's lists
+    /// to what the batch leaves: a write 63 levels deep (63 compares) goes with 64 others at most.
+    @Test func aBatchFitsEtcdsOpLimit() {
+        #expect(write("/a/b").ops == 2, "its parent and its subtree")
+        let deep = "/" + (1...63).map { "k\($0)" }.joined(separator: "/")
+        #expect(write(deep).ops == 63)
+        #expect(EtcdTxnBatcher.State.fits(count: 64, ops: 64))
+        #expect(!EtcdTxnBatcher.State.fits(count: 65, ops: 64))
+        #expect(EtcdTxnBatcher.State.fits(count: 65, ops: write(deep).ops))
+        #expect(!EtcdTxnBatcher.State.fits(count: 66, ops: write(deep).ops))
+    }
+
     @Test func aRangeDeleteIsNeverBatched() {
         let delete = EtcdDeleteRangeRequest(key: keyspace.directoryKey("/d"), rangeEnd: keyspace.subtreeEnd("/d"))
         #expect(EtcdTxnBatcher.Footprint(EtcdTxnRequest(compare: [], success: [.deleteRange(delete)], failure: [])) == nil)
@@ -99,6 +120,35 @@ extension EtcdClusterSuites {
                     let node = try await store.get("/tree/\(round)", recursive: true)
                     #expect(node.isDirectory ? node.nodes?.count == 1 : node.value == "file")
                 }
+            }
+        }
+
+        /// In a burst, a write that finds nothing in flight waits (`linger`) for others to join
+        /// its txn: one made a moment later goes with it. A write to an idle store goes at once.
+        @Test func aLoneWriteInABurstTakesCompany() async throws {
+            try await EtcdTestEnvironment.withStore { store in
+                // A long linger, so that the second write's moment later is well inside it.
+                let batcher = EtcdTxnBatcher(gateway: store.gateway, linger: .milliseconds(500))
+                let put = { (key: String) in
+                    EtcdTxnRequest(compare: [], success: [
+                        .put(EtcdPutRequest(key: store.keyspace.valueKey(key), value: Data("v".utf8))),
+                    ], failure: [])
+                }
+                let txns = { store.gateway.calls(to: "/v3/kv/txn") }
+                let before = txns()
+                let idle = ContinuousClock.now
+                _ = try await batcher.submit(put("/linger/first"))
+                #expect(ContinuousClock.now - idle < .milliseconds(500), "an idle store's write does not linger")
+                #expect(txns() == before + 1)
+                let a = put("/linger/a"), b = put("/linger/b")
+                async let leader = batcher.submit(a)
+                try await Task.sleep(for: .milliseconds(20))  // the scenario: a write a moment later
+                async let joiner = batcher.submit(b)
+                let answers = try await [leader, joiner]
+                #expect(answers.allSatisfy { $0.response.didSucceed })
+                #expect(txns() == before + 2, "the two writes of the burst went in one txn")
+                let values = try await [store.value("/linger/a"), store.value("/linger/b")]
+                #expect(values == ["v", "v"])
             }
         }
 
