@@ -154,16 +154,29 @@ extension Agent {
             for unit in starts { await publish(unit, jobState: .loaded) }
             return
         }
+        var unreported: [UnitName] = []
         for unit in starts {
             if let error = failures[unit.rawValue] {
                 // Stays loaded; the next reconcile (a change, or the periodic resync) tries again.
                 logger.warning("unit start failed", metadata: ["unit.name": "\(unit)", "error": "\(error)"])
                 await publish(unit, jobState: .loaded)
-                continue
+            } else if await local.startSent(unit) {
+                await states.enqueue(unit, .publish)
+            } else {
+                unreported.append(unit)
             }
-            await publish(unit, jobState: .launched)
         }
+        if !unreported.isEmpty { publishUnreported(unreported) }
         logger.info("units started", metadata: ["agent.started": "\(starts.count - failures.count)"])
+    }
+
+    /// Publishes the started units systemd has not reported past `inactive` within
+    /// ``startReportWait`` (a start job waiting for another unit): as launched and inactive.
+    private func publishUnreported(_ units: [UnitName]) {
+        Task {
+            try? await Task.sleep(for: Self.startReportWait)
+            for unit in units where await local.endHold(unit) { await states.enqueue(unit, .publish) }
+        }
     }
 
     /// Records what the agent did with the unit and queues its state for publishing.

@@ -73,6 +73,11 @@ public struct Agent: Service {
         }
     }
 
+    /// How long the state of a unit just started waits for systemd to report it past
+    /// `inactive` before it is published as it is (``LocalUnits/Local/publishHeld``): a start
+    /// job that waits for another unit reports nothing until that one is up.
+    static let startReportWait = Duration.milliseconds(100)
+
     let registry: Registry
     let units: any UnitManager
     let configuration: Configuration
@@ -169,8 +174,9 @@ public struct Agent: Service {
             guard let unit = try? UnitName(change.unit) else { continue }
             guard await local.systemdStateChanged(unit, change.state) else { continue }
             await registrar.systemdStateChanged(unit, active: change.state.activeState == .active)
-            // Published after its start instead (``LocalUnits/Local/publishHeld``).
-            if await local.isPublishHeld(unit) { continue }
+            // A unit being started is published once systemd reports it started
+            // (``LocalUnits/Local/publishHeld``).
+            guard await local.publishesReport(unit) else { continue }
             await states.enqueue(unit, .publish)
         }
     }

@@ -14,9 +14,11 @@ actor LocalUnits {
         var refusedAsHostUnit = false
         /// Stopped by the isolation fence; started again once the machine is back.
         var fenced = false
-        /// Loaded to be started in the same pass: its state is published once the start is
-        /// sent (or failed), not as systemd first reports it (loaded, inactive), which the start
-        /// replaces milliseconds later. One store write fewer per unit started.
+        /// Loaded to be started in the same pass: its state is published once systemd reports
+        /// the started unit past `inactive` (or the start failed, or ``Agent/startReportWait``
+        /// passed), not as systemd first reports it (loaded, inactive), nor as launched but still
+        /// inactive a moment before systemd says it is active. One store write per unit started
+        /// instead of three; on etcd each was a raft entry.
         var publishHeld = false
     }
 
@@ -68,8 +70,33 @@ actor LocalUnits {
         units[unit] = Local(hash: hash, jobState: .loaded, systemd: units[unit]?.systemd, publishHeld: startFollows)
     }
 
-    /// Whether the unit's state waits for its start to be sent (``Local/publishHeld``).
-    func isPublishHeld(_ unit: UnitName) -> Bool { units[unit]?.publishHeld == true }
+    /// Whether systemd's latest report of the unit is to be published: not while its state is
+    /// held (``Local/publishHeld``) before its start was sent; after it, this report ends the hold.
+    func publishesReport(_ unit: UnitName) -> Bool {
+        guard let local = units[unit], local.publishHeld else { return true }
+        guard local.jobState == .launched else { return false }
+        units[unit]?.publishHeld = false
+        return true
+    }
+
+    /// Records that the unit's start was sent. Returns whether its state is to be published now:
+    /// it waits, still held, while systemd has not reported it past `inactive`.
+    func startSent(_ unit: UnitName) -> Bool {
+        setJobState(unit, .launched, endingHold: false)
+        guard let local = units[unit], local.publishHeld else { return true }
+        guard (local.systemd?.activeState ?? .inactive) == .inactive else {
+            units[unit]?.publishHeld = false
+            return true
+        }
+        return false
+    }
+
+    /// Ends the unit's hold; true when it was held (so its state is still to be published).
+    func endHold(_ unit: UnitName) -> Bool {
+        guard units[unit]?.publishHeld == true else { return false }
+        units[unit]?.publishHeld = false
+        return true
+    }
 
     /// Takes a unit found in systemd (a marked file) into the agent's books as it is, running or not.
     func adopt(_ unit: UnitName, hash: UnitHash, running: Bool) {
@@ -105,10 +132,10 @@ actor LocalUnits {
 
     func isFenced(_ unit: UnitName) -> Bool { units[unit]?.fenced == true }
 
-    /// Sets what the agent last did with the unit; that ends any hold on its state.
-    func setJobState(_ unit: UnitName, _ state: DesiredState) {
+    /// Sets what the agent last did with the unit; that ends any hold on its state unless told not to.
+    func setJobState(_ unit: UnitName, _ state: DesiredState, endingHold: Bool = true) {
         units[unit]?.jobState = state
-        units[unit]?.publishHeld = false
+        if endingHold { units[unit]?.publishHeld = false }
         if state == .launched { units[unit]?.fenced = false }
     }
 
