@@ -19,6 +19,8 @@ extension FleetClient {
         for batch in try Self.batches(of: units) {
             let response = try await send("/fleet/v1/batch/units", method: .POST, body: batch.body)
             if refusals.isEmpty, response.status == .notFound || response.status == .methodNotAllowed {
+                // Read to its end, so the connection goes back to the pool for the PUTs that follow.
+                _ = try? await response.body.collect(upTo: 1 << 20)
                 return nil
             }
             try await Self.check(response)
