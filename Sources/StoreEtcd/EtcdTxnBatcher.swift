@@ -96,8 +96,8 @@ final class EtcdTxnBatcher: Sendable {
 
         var inFlight = 0
         var queue: [Waiter] = []
-        /// When the last batch went out (``isBusy(lastSent:now:)``).
-        var lastSent: ContinuousClock.Instant?
+        /// When a batch last went out or was answered (``isBusy(lastActive:now:window:)``).
+        var lastActive: ContinuousClock.Instant?
 
         /// The oldest waiters that fit together in one batch, taken off the queue (the oldest
         /// always, however big), stopping at `limit`.
@@ -152,7 +152,7 @@ final class EtcdTxnBatcher: Sendable {
     /// The most key and value bytes in one batch, well below etcd's 1.5 MiB request limit.
     static let maxBatchBytes = 256 << 10
     /// How long a write that finds nothing queued or in flight waits for others to join it, when
-    /// the store is busy (``isBusy(lastSent:now:)``); zero sends it at once. A write after a
+    /// the store is busy (``isBusy(lastActive:now:window:)``); zero sends it at once. A write after a
     /// quiet spell always goes at once.
     ///
     /// In a burst, writes come in pairs and trickles: a unit that becomes active has its state and
@@ -161,13 +161,17 @@ final class EtcdTxnBatcher: Sendable {
     /// writes in them, are what costs: in a start of 200 units, 2 ms cut the entries from 150-290
     /// to 130-180 and the members' CPU by a sixth (docs/benchmarks.md).
     let linger: Duration
+    /// How recently a batch must have gone out or been answered for the store to count as busy.
+    let busyWindow: Duration
     private let state = Mutex(State())
 
-    init(gateway: EtcdGateway, maxInFlight: Int = 1, maxBatch: Int = 64, linger: Duration = .zero) {
+    init(gateway: EtcdGateway, maxInFlight: Int = 1, maxBatch: Int = 64, linger: Duration = .zero,
+         busyWindow: Duration = .milliseconds(20)) {
         self.gateway = gateway
         self.maxInFlight = max(1, maxInFlight)
         self.maxBatch = min(max(1, maxBatch), Self.maxTxnOps / 2)
         self.linger = max(.zero, linger)
+        self.busyWindow = busyWindow
     }
 
     /// Sends `request` (alone, or batched with others), as ``EtcdGateway/call(_:_:as:)`` would.
@@ -196,8 +200,8 @@ final class EtcdTxnBatcher: Sendable {
             // Tasks already running or ready go first: the other half of a pair made together
             // (a listing reads the units and their states with two `async let`s) joins.
             await Task.yield()
-            let lastSent = state.withLock { $0.lastSent }
-            if linger > .zero, Self.isBusy(lastSent: lastSent, now: .now) {
+            let lastActive = state.withLock { $0.lastActive }
+            if linger > .zero, Self.isBusy(lastActive: lastActive, now: .now, window: busyWindow) {
                 // Cancelled, it goes at once: the wait only gathers company.
                 try? await Task.sleep(for: linger)
             }
@@ -206,22 +210,22 @@ final class EtcdTxnBatcher: Sendable {
         }
     }
 
-    /// How recent the last send must be for the store to count as busy (see ``linger``).
-    static let busyWindow = Duration.milliseconds(20)
-
-    /// Whether a write that would go alone is in a burst: a batch went out within ``busyWindow``.
-    static func isBusy(lastSent: ContinuousClock.Instant?, now: ContinuousClock.Instant) -> Bool {
-        guard let lastSent else { return false }
-        return now - lastSent < busyWindow
+    /// Whether a write that would go alone is in a burst: a batch went out or was answered
+    /// within `window` (``busyWindow``).
+    static func isBusy(lastActive: ContinuousClock.Instant?, now: ContinuousClock.Instant, window: Duration) -> Bool {
+        guard let lastActive else { return false }
+        return now - lastActive < window
     }
 
     /// Sends `requests` as one batch: the first is the caller's, answered by the return; the
     /// rest are `waiters`' in order.
     private func send(_ requests: [EtcdTxnRequest], answering waiters: ArraySlice<Waiter>) async throws -> Answer {
-        state.withLock { $0.lastSent = .now }
+        state.withLock { $0.lastActive = .now }
         // The batch's other writers wait on this send: it must not end with this task's
         // cancellation (it is bounded by the request timeout).
         let results = await Task { await self.send(requests) }.value
+        // Timed from the answer too: a burst's next write comes after it, however slow the round trip.
+        state.withLock { $0.lastActive = .now }
         for (waiter, result) in zip(waiters, results.dropFirst()) {
             waiter.continuation.resume(returning: .answered(result))
         }
