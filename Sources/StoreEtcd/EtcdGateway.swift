@@ -44,7 +44,11 @@ final class EtcdGateway: Sendable {
     }
 
     struct State {
-        /// Index into `endpoints` of the member requests start at.
+        /// Index into `endpoints` of the member requests start at: the list's first until it
+        /// fails. So every fleetd of a cluster starts at the same member, on purpose: fleetds
+        /// spread over the members by machine ID were no faster on one host and, on one cluster
+        /// of four, 1.4× slower, each seeing the others' writes only once its own member had
+        /// applied them (docs/benchmarks.md, "Nineteenth session").
         var preferred = 0
         /// The highest etcd revision any answer has carried.
         var lastRevision: Int64 = 0
