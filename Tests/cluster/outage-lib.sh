@@ -22,7 +22,9 @@ outage_target() {  # outage_target UNIT: its target as list-unit-files shows it 
   outage_fleetctl list-unit-files --full --no-legend --fields unit,target | awk -v u="$1" '$1==u {print $2}'
 }
 outage_assigned() {  # outage_assigned MACHINE-ID UNIT: the engine's assignment key exists (keys API on machine 1)
-  mcurl 1 -sf --max-time 3 "$FLEET_KEYS_URL/v2/keys/fleet/schedule/$1/$2" >/dev/null
+  # Its own curl, not lib.sh's mcurl: scripts/outage-soak sources this file alone.
+  # shellcheck disable=SC2086 # FLEET_CURL_TLS is several arguments
+  "$RIGCMD" exec 1 curl ${FLEET_CURL_TLS:-} -sf --max-time 3 "$FLEET_KEYS_URL/v2/keys/fleet/schedule/$1/$2" >/dev/null
 }
 outage_one_copy() { [ "$(outage_copies "$1")" -eq 1 ]; }
 outage_machines_up() { [ "$(outage_fleetctl list-machines --no-legend 2>/dev/null | wc -l)" -eq 3 ]; }
